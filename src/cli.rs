@@ -1,0 +1,203 @@
+//! Command-line types (clap derive) and nothing else.
+//!
+//! A flag's doc comment is its help text: the first line is the short help, the
+//! rest the long help. Nothing past `config` imports a type from this module.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::env;
+
+/// Pre-deploy gates, migrations with backup, smoke tests and automatic rollback.
+///
+/// shipgate runs the deployment runbook as one command: `shipgate run` goes
+/// gate → migrate → deploy → smoke, and rolls the app (and, when needed, the
+/// database) back when a phase fails.
+///
+/// Exit codes: 0 passed · 1 a check failed · 2 usage or config error ·
+/// 3 infrastructure error · 4 failed and rolled back · 5 rollback failed.
+#[derive(Debug, Parser)]
+#[command(name = "shipgate", version, propagate_version = true, max_term_width = 100)]
+pub struct Cli {
+    /// Config file to read.
+    #[arg(long, short = 'c', global = true, env = env::SHIPGATE_CONFIG, default_value = "shipgate.toml")]
+    pub config: PathBuf,
+
+    /// Environment section of the config to use.
+    ///
+    /// Defaults to the only environment when there is one, else `production`.
+    #[arg(long = "env", short = 'e', global = true, env = env::SHIPGATE_ENV, value_name = "NAME")]
+    pub environment: Option<String>,
+
+    /// Output format.
+    ///
+    /// Defaults to `github` when `GITHUB_ACTIONS=true`, else `human`.
+    #[arg(long, global = true, env = env::SHIPGATE_FORMAT, value_enum)]
+    pub format: Option<Format>,
+
+    /// Also write the JSON report to this file.
+    #[arg(long, global = true, env = env::SHIPGATE_REPORT, value_name = "PATH")]
+    pub report: Option<PathBuf>,
+
+    /// Print what would be done and change nothing; exits 0.
+    #[arg(long, global = true)]
+    pub dry_run: bool,
+
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Output formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    /// Readable text; colour when stdout is a terminal and `NO_COLOR` is unset.
+    Human,
+    /// The versioned JSON report on stdout.
+    Json,
+    /// Text plus GitHub Actions workflow commands, step summary and outputs.
+    Github,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Validate the config and its `${VAR}` references without touching anything.
+    ///
+    /// Example: `shipgate check --env production`
+    Check,
+
+    /// Run the pre-deploy gates (`[[gate.command]]`) concurrently.
+    ///
+    /// Example: `shipgate gate --only typecheck`
+    Gate(GateArgs),
+
+    /// Inspect and apply database migrations.
+    ///
+    /// Example: `shipgate migrate plan`, then `shipgate migrate apply`
+    Migrate(MigrateArgs),
+
+    /// Deploy a release through the environment's provider and record it.
+    ///
+    /// Example: `shipgate deploy --source build --id v42`
+    Deploy(DeployArgs),
+
+    /// Run the HTTP smoke suite against the environment.
+    ///
+    /// Example: `shipgate smoke --url http://127.0.0.1:3000`
+    Smoke(SmokeArgs),
+
+    /// Roll the app back to the newest earlier release that passed.
+    ///
+    /// Example: `shipgate rollback --reason "checkout 500s" --yes`
+    Rollback(RollbackArgs),
+
+    /// The whole pipeline: gate → migrate → deploy → smoke, rollback on failure.
+    ///
+    /// Example: `shipgate run --source build --id v42`
+    Run(RunArgs),
+}
+
+/// Arguments of `shipgate gate`.
+#[derive(Debug, Args)]
+pub struct GateArgs {
+    /// Run only this gate (repeatable).
+    #[arg(long, value_name = "NAME")]
+    pub only: Vec<String>,
+
+    /// Skip this gate (repeatable).
+    #[arg(long, value_name = "NAME")]
+    pub skip: Vec<String>,
+}
+
+/// Arguments of `shipgate migrate`.
+#[derive(Debug, Args)]
+pub struct MigrateArgs {
+    /// The migrate action.
+    #[command(subcommand)]
+    pub action: MigrateAction,
+}
+
+/// The `migrate` actions.
+#[derive(Debug, Clone, Copy, Subcommand)]
+pub enum MigrateAction {
+    /// List every migration with its state: applied, pending or edited.
+    ///
+    /// Example: `shipgate migrate status`
+    Status,
+    /// Print the pending migrations in the order `apply` would run them.
+    ///
+    /// Example: `shipgate migrate plan`
+    Plan,
+    /// Back up the database, then apply the pending migrations, each in a transaction.
+    ///
+    /// Restores the backup when a migration fails.
+    /// Example: `shipgate migrate apply`
+    Apply,
+}
+
+/// Where a release comes from; shared by `deploy` and `run`.
+#[derive(Debug, Args)]
+pub struct ReleaseArgs {
+    /// Directory holding the built release (overrides the provider's `source`).
+    #[arg(long, value_name = "DIR")]
+    pub source: Option<PathBuf>,
+
+    /// Release id; defaults to the short `GITHUB_SHA`, else a UTC timestamp.
+    #[arg(long, env = env::SHIPGATE_RELEASE_ID, value_name = "ID")]
+    pub id: Option<String>,
+}
+
+/// Arguments of `shipgate deploy`.
+#[derive(Debug, Args)]
+pub struct DeployArgs {
+    /// The release to deploy.
+    #[command(flatten)]
+    pub release: ReleaseArgs,
+}
+
+/// Arguments of `shipgate smoke`.
+#[derive(Debug, Args)]
+pub struct SmokeArgs {
+    /// Base URL to test instead of the environment's `url`.
+    #[arg(long, value_name = "BASE")]
+    pub url: Option<String>,
+}
+
+/// Arguments of `shipgate rollback`.
+#[derive(Debug, Args)]
+pub struct RollbackArgs {
+    /// Release to roll back to; default: the newest earlier release that passed.
+    #[arg(long, value_name = "ID|previous")]
+    pub to: Option<String>,
+
+    /// What to do with the database; default: the config's `rollback.database`.
+    #[arg(long, value_enum, value_name = "POLICY")]
+    pub database: Option<DatabasePolicyArg>,
+
+    /// Why; recorded in the report.
+    #[arg(long, value_name = "TEXT")]
+    pub reason: Option<String>,
+
+    /// Do it without asking (required when stdin is not a terminal).
+    #[arg(long, short = 'y')]
+    pub yes: bool,
+}
+
+/// Database policies a person can choose for a manual rollback.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum DatabasePolicyArg {
+    /// Leave the database as it is.
+    Keep,
+    /// Restore the backup the last `migrate apply` took.
+    Restore,
+}
+
+/// Arguments of `shipgate run`.
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// The release to deploy.
+    #[command(flatten)]
+    pub release: ReleaseArgs,
+}

@@ -1,0 +1,165 @@
+//! The shape of `shipgate.toml` exactly as written: serde types with
+//! `deny_unknown_fields`, spans kept where a later check needs to point back.
+//!
+//! Nothing here resolves `${VAR}` or touches the filesystem; `config::load`
+//! turns these into the validated [`super::Config`].
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+use toml::Spanned;
+
+use super::duration::ConfigDuration;
+
+/// The whole file.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ConfigFile {
+    #[serde(default)]
+    pub(crate) environments: BTreeMap<String, Spanned<EnvironmentFile>>,
+    #[serde(default)]
+    pub(crate) gate: GateFile,
+    #[serde(default)]
+    pub(crate) migrate: MigrateFile,
+    #[serde(default)]
+    pub(crate) smoke: SmokeFile,
+    #[serde(default)]
+    pub(crate) rollback: RollbackFile,
+}
+
+/// `[environments.NAME]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct EnvironmentFile {
+    pub(crate) url: Option<Spanned<String>>,
+    pub(crate) database: Option<Spanned<String>>,
+    pub(crate) provider: Option<Spanned<ProviderKind>>,
+    pub(crate) releases: Option<Spanned<ReleasesFile>>,
+}
+
+/// `provider = "…"`: only the providers this build has.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub(crate) enum ProviderKind {
+    None,
+    Releases,
+}
+
+/// `[environments.NAME.releases]`: directory releases with a `current` symlink.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ReleasesFile {
+    pub(crate) root: Spanned<String>,
+    pub(crate) source: Option<Spanned<String>>,
+    pub(crate) restart: Option<Spanned<String>>,
+    pub(crate) restart_timeout: Option<ConfigDuration>,
+    pub(crate) keep: Option<usize>,
+}
+
+/// `[gate]`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct GateFile {
+    #[serde(default)]
+    pub(crate) command: Vec<CommandGateFile>,
+}
+
+/// `[[gate.command]]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct CommandGateFile {
+    pub(crate) name: Spanned<String>,
+    pub(crate) run: Spanned<String>,
+    pub(crate) timeout: Option<ConfigDuration>,
+}
+
+/// `[migrate]`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct MigrateFile {
+    pub(crate) dir: Option<String>,
+    pub(crate) backup: Option<BackupMode>,
+    pub(crate) backup_dir: Option<String>,
+    #[serde(default)]
+    pub(crate) keep_backups: bool,
+}
+
+/// `backup = "auto" | "none"`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum BackupMode {
+    /// The engine's own backup: SQLite's online backup API (`pg_dump` for PostgreSQL).
+    Auto,
+    /// No backup; a failed migration cannot be restored by shipgate.
+    None,
+}
+
+/// `[smoke]`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct SmokeFile {
+    pub(crate) ready_within: Option<ConfigDuration>,
+    pub(crate) timeout: Option<ConfigDuration>,
+    pub(crate) concurrency: Option<Spanned<usize>>,
+    #[serde(default)]
+    pub(crate) check: Vec<SmokeCheckFile>,
+}
+
+/// `[[smoke.check]]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct SmokeCheckFile {
+    pub(crate) name: Spanned<String>,
+    pub(crate) method: Option<Spanned<String>>,
+    pub(crate) path: Option<Spanned<String>>,
+    pub(crate) url: Option<Spanned<String>>,
+    #[serde(default)]
+    pub(crate) headers: BTreeMap<String, Spanned<String>>,
+    pub(crate) body: Option<Spanned<String>>,
+    pub(crate) json: Option<toml::Value>,
+    pub(crate) timeout: Option<ConfigDuration>,
+    pub(crate) expect: Option<Spanned<ExpectFile>>,
+}
+
+/// `expect = { status = 200, json = { "$.status" = "ok" } }`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ExpectFile {
+    pub(crate) status: Option<u16>,
+    #[serde(default)]
+    pub(crate) json: BTreeMap<String, toml::Value>,
+}
+
+/// `[rollback]`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RollbackFile {
+    pub(crate) on: Option<Vec<RollbackTrigger>>,
+    pub(crate) database: Option<DatabasePolicy>,
+}
+
+/// A phase whose failure triggers an automatic rollback.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RollbackTrigger {
+    /// A migration failed (after the backup was restored).
+    Migrate,
+    /// The provider could not deploy or start the release.
+    Deploy,
+    /// The smoke suite failed against the new release.
+    Smoke,
+}
+
+/// What rollback does to the database.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DatabasePolicy {
+    /// Keep when this run applied no migration; restore this run's backup when
+    /// it did (without migration lint, every applied migration is treated as
+    /// possibly destructive).
+    Auto,
+    /// Leave the database as it is.
+    Keep,
+    /// Restore this run's backup.
+    Restore,
+}

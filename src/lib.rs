@@ -1,0 +1,180 @@
+//! shipgate: pre-deploy gates, migrations with backup, smoke tests and
+//! automatic rollback, as one binary.
+//!
+//! `main` parses the command line and calls [`run`]; everything else lives in
+//! one module per subcommand (`gate`, `migrate`, `smoke`, `rollback`), with
+//! `config` in front of them and `report` behind them.
+
+pub mod cli;
+pub mod config;
+pub mod context;
+pub mod diagnostic;
+pub mod env;
+pub mod error;
+pub mod exit;
+pub mod migrate;
+pub mod provider;
+pub mod report;
+pub mod smoke;
+pub mod state;
+
+use std::time::Instant;
+
+use tokio_util::sync::CancellationToken;
+
+use crate::cli::{Cli, Command, Format, MigrateAction};
+use crate::config::Redactor;
+use crate::context::Context;
+use crate::error::Error;
+use crate::exit::ExitStatus;
+use crate::report::{OutputFormat, Printer, Report};
+
+/// Runs one invocation and returns how the process should exit.
+pub async fn run(cli: Cli) -> ExitStatus {
+    let printer = Printer::new(output_format(cli.format), Redactor::default());
+    let cancel = CancellationToken::new();
+    watch_for_interrupt(cancel.clone());
+    let started = Instant::now();
+    let result = tokio::select! {
+        result = dispatch(&cli, &printer, cancel.clone()) => result,
+        () = interrupted(&cancel) => {
+            printer.warning("interrupted: stopping before any new step");
+            return ExitStatus::Interrupted;
+        }
+    };
+    match result {
+        Ok(mut report) => {
+            if report.outcome == ExitStatus::Success {
+                let status = report.status_from_checks();
+                report.finish(status, started.elapsed());
+            } else {
+                report.finish(report.outcome, started.elapsed());
+            }
+            printer.report(&report);
+            if let Some(path) = &cli.report {
+                let text = printer.redactor().redact(&report::json::render(&report));
+                if let Err(source) = std::fs::write(path, text) {
+                    let error = Error::WriteReport { path: path.clone(), source };
+                    printer.error(&error);
+                    return error.exit_status().max(report.outcome);
+                }
+            }
+            report.outcome
+        }
+        Err(error) => {
+            printer.error(&error);
+            error.exit_status()
+        }
+    }
+}
+
+fn output_format(flag: Option<Format>) -> OutputFormat {
+    match flag {
+        Some(Format::Human) => OutputFormat::Human,
+        Some(Format::Json) => OutputFormat::Json,
+        Some(Format::Github) => OutputFormat::Github,
+        None if std::env::var(env::GITHUB_ACTIONS).is_ok_and(|value| value == "true") => OutputFormat::Github,
+        None => OutputFormat::Human,
+    }
+}
+
+/// Trips `cancel` on Ctrl-C (and SIGTERM on Unix).
+fn watch_for_interrupt(cancel: CancellationToken) {
+    tokio::spawn(async move {
+        #[cfg(unix)]
+        {
+            let Ok(mut terminate) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) else {
+                return;
+            };
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = terminate.recv() => {}
+            }
+        }
+        #[cfg(not(unix))]
+        {
+            let _ = tokio::signal::ctrl_c().await;
+        }
+        cancel.cancel();
+    });
+}
+
+/// Resolves when the user interrupts a command that is safe to abandon
+/// mid-way. Mutating commands ignore it here and check `ctx.cancel` between
+/// steps instead, so a migration or rollback is never cut in half.
+async fn interrupted(cancel: &CancellationToken) {
+    cancel.cancelled().await;
+}
+
+async fn dispatch(cli: &Cli, printer: &Printer, cancel: CancellationToken) -> Result<Report, Error> {
+    let lookup = |name: &str| std::env::var(name).ok();
+    let config = config::load(&cli.config, cli.environment.as_deref(), &lookup, printer.redactor())?;
+    printer.mask_secrets();
+    let state_path = state::default_path(&config.base_dir);
+    let ctx = Context { config, printer: printer.clone(), dry_run: cli.dry_run, cancel, state_path };
+    let report = match &cli.command {
+        Command::Check => check_report(&ctx),
+        Command::Migrate(args) => match args.action {
+            MigrateAction::Status => migrate::status(&ctx).await?,
+            MigrateAction::Plan => migrate::plan(&ctx).await?,
+            MigrateAction::Apply => migrate::apply(&ctx).await?,
+        },
+        Command::Smoke(args) => {
+            let url = match &args.url {
+                Some(url) => Some(parse_base_url(url)?),
+                None => None,
+            };
+            let phase = smoke::run_suite(&ctx, url.as_ref(), report::PhaseName::Smoke).await?;
+            let mut report = Report::new("smoke", Some(&ctx.config.environment.name), ctx.dry_run);
+            report.push(phase);
+            report
+        }
+        Command::Gate(_) | Command::Deploy(_) | Command::Rollback(_) | Command::Run(_) => {
+            Report::new("pending", None, false)
+        }
+    };
+    Ok(report)
+}
+
+fn parse_base_url(text: &str) -> Result<url::Url, Error> {
+    url::Url::parse(text).map_err(|error| {
+        Error::Config(config::ConfigError::Invalid {
+            location: diagnostic::SourceLocation {
+                path: "--url".into(),
+                line: 1,
+                column: 1,
+                line_text: text.to_owned(),
+                width: text.chars().count().max(1),
+            },
+            message: format!("invalid `--url` value `{text}`: {error}"),
+            hint: Some("pass an absolute URL like `--url http://127.0.0.1:3000`".to_owned()),
+        })
+    })
+}
+
+fn check_report(ctx: &Context) -> Report {
+    use report::{Check, Phase, PhaseName};
+    let config = &ctx.config;
+    let environment = &config.environment;
+    let mut checks = vec![Check::pass("config").detail(format!("`{}` is valid", config.path.display()))];
+    checks.push(Check::pass("environment").detail(format!(
+        "`{}`{}",
+        environment.name,
+        environment.url.as_ref().map(|url| format!(" at {url}")).unwrap_or_default()
+    )));
+    if let Some(database) = &environment.database {
+        checks.push(Check::pass("database").detail(database.to_string()));
+    }
+    let provider = match &environment.provider {
+        config::ProviderConfig::None => "none".to_owned(),
+        config::ProviderConfig::Releases(releases) => format!("releases in `{}`", releases.root.display()),
+    };
+    checks.push(Check::pass("provider").detail(provider));
+    checks.push(Check::pass("gates").detail(format!("{} command gate(s)", config.gates.len())));
+    checks.push(Check::pass("smoke").detail(format!("{} check(s)", config.smoke.checks.len())));
+    let secrets = ctx.printer.redactor().secrets().len();
+    checks.push(Check::pass("secrets").detail(format!("every `${{VAR}}` reference resolved ({secrets} masked value(s))")));
+    let mut report = Report::new("check", Some(&environment.name), ctx.dry_run);
+    report.push(Phase::new(PhaseName::Config, checks, std::time::Duration::ZERO));
+    report
+}

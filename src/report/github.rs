@@ -1,0 +1,167 @@
+//! The GitHub Actions renderer: plain text with `::group::` around logs,
+//! `::error`/`::warning` annotations, a markdown table appended to
+//! `$GITHUB_STEP_SUMMARY` and `key=value` lines appended to `$GITHUB_OUTPUT`.
+//!
+//! Workflow command syntax:
+//! <https://docs.github.com/actions/reference/workflow-commands-for-github-actions>.
+
+use std::fmt::Write as _;
+use std::io::Write as _;
+
+use super::{Report, Status, format_duration, human};
+use crate::config::Redactor;
+use crate::env;
+
+/// The text for the log: the human report without styles, then one group per
+/// check log and one annotation per failed or warning check.
+pub fn render(report: &Report) -> String {
+    let mut out = human::render(report, false);
+    for phase in &report.phases {
+        for check in &phase.checks {
+            if let Some(log) = &check.log {
+                let _ = writeln!(out, "::group::{} {} log", phase.name.as_str(), check.name);
+                let _ = writeln!(out, "{}", log.trim_end());
+                let _ = writeln!(out, "::endgroup::");
+            }
+            let level = match check.status {
+                Status::Fail => "error",
+                Status::Warn => "warning",
+                Status::Pass | Status::Skip => continue,
+            };
+            let mut properties = vec![("title", format!("shipgate {}: {}", phase.name.as_str(), check.name))];
+            if let Some(location) = &check.location {
+                properties.push(("file", location.path.display().to_string()));
+                properties.push(("line", location.line.to_string()));
+                properties.push(("col", location.column.to_string()));
+            }
+            let mut message = check.detail.clone().unwrap_or_else(|| "failed".to_owned());
+            if let (Some(expected), Some(actual)) = (&check.expected, &check.actual) {
+                let _ = write!(message, "\nexpected: {expected}\ngot: {actual}");
+            }
+            out.push_str(&workflow_command(level, &properties, &message));
+        }
+    }
+    out
+}
+
+/// Appends the step summary and the outputs to the files GitHub names, when
+/// it names them. Failures to write are reported on stderr, never fatal.
+pub fn publish(report: &Report, redactor: &Redactor) {
+    if let Some(path) = std::env::var_os(env::GITHUB_STEP_SUMMARY) {
+        append(&path, &redactor.redact(&summary_markdown(report)));
+    }
+    if let Some(path) = std::env::var_os(env::GITHUB_OUTPUT) {
+        append(&path, &redactor.redact(&outputs(report)));
+    }
+}
+
+fn append(path: &std::ffi::OsStr, text: &str) {
+    let result = fs_err::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .and_then(|mut file| file.write_all(text.as_bytes()));
+    if let Err(error) = result {
+        // The printer is not reachable from here without a cycle; stderr is
+        // the right place and the error names the file.
+        let _ = writeln!(std::io::stderr(), "warning: {error}");
+    }
+}
+
+/// The markdown table for `$GITHUB_STEP_SUMMARY`.
+pub fn summary_markdown(report: &Report) -> String {
+    let mut out = String::new();
+    let environment = report.environment.as_deref().map(|e| format!(" · `{e}`")).unwrap_or_default();
+    let _ = writeln!(out, "### shipgate {}{environment}: {}\n", report.command, outcome_word(report));
+    let _ = writeln!(out, "| phase | check | status | detail | time |");
+    let _ = writeln!(out, "| --- | --- | --- | --- | --- |");
+    for phase in &report.phases {
+        for check in &phase.checks {
+            let mut detail = check.detail.clone().unwrap_or_default();
+            if let (Some(expected), Some(actual)) = (&check.expected, &check.actual) {
+                let _ = write!(detail, " expected {expected}, got {actual}");
+            }
+            let _ = writeln!(
+                out,
+                "| {} | {} | {} {} | {} | {} |",
+                phase.name.as_str(),
+                cell(&check.name),
+                check.status.symbol(),
+                serde_json::to_value(check.status).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default(),
+                cell(detail.trim()),
+                check.duration.map(format_duration).unwrap_or_default(),
+            );
+        }
+    }
+    let _ = writeln!(out, "\nexit code {} · {}\n", report.exit_code, format_duration(report.duration));
+    out
+}
+
+fn outcome_word(report: &Report) -> &'static str {
+    match report.exit_code {
+        0 => "passed",
+        4 => "failed, rolled back",
+        5 => "ROLLBACK FAILED",
+        _ => "failed",
+    }
+}
+
+fn cell(text: &str) -> String {
+    text.replace('|', "\\|").replace('\n', "<br>")
+}
+
+/// The `$GITHUB_OUTPUT` lines: `exit-code`, `outcome` and the report's outputs.
+/// Multi-line values use the heredoc form with a delimiter absent from the value.
+pub fn outputs(report: &Report) -> String {
+    let outcome = serde_json::to_value(report.outcome).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default();
+    let mut pairs = vec![("exit-code".to_owned(), report.exit_code.to_string()), ("outcome".to_owned(), outcome)];
+    pairs.extend(report.outputs.iter().cloned());
+    let mut out = String::new();
+    for (key, value) in pairs {
+        if value.contains('\n') {
+            let mut delimiter = "SHIPGATE_EOF".to_owned();
+            while value.contains(&delimiter) {
+                delimiter.push('_');
+            }
+            let _ = writeln!(out, "{key}<<{delimiter}\n{value}\n{delimiter}");
+        } else {
+            let _ = writeln!(out, "{key}={value}");
+        }
+    }
+    out
+}
+
+/// One workflow command line, e.g. `::error file=a.sql,line=3::message`, with
+/// GitHub's escaping of data and property values.
+pub fn workflow_command(name: &str, properties: &[(&str, String)], message: &str) -> String {
+    let escape_data = |text: &str| text.replace('%', "%25").replace('\r', "%0D").replace('\n', "%0A");
+    let escape_property = |text: &str| escape_data(text).replace(':', "%3A").replace(',', "%2C");
+    let properties = properties
+        .iter()
+        .map(|(key, value)| format!("{key}={}", escape_property(value)))
+        .collect::<Vec<_>>()
+        .join(",");
+    let space = if properties.is_empty() { "" } else { " " };
+    format!("::{name}{space}{properties}::{}\n", escape_data(message))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn escapes_workflow_command_data_and_properties() {
+        let line = workflow_command("error", &[("file", "a,b:c.sql".into()), ("line", "3".into())], "50% bad\nnext");
+        assert_eq!(line, "::error file=a%2Cb%3Ac.sql,line=3::50%25 bad%0Anext\n");
+        assert_eq!(workflow_command("warning", &[], "x"), "::warning::x\n");
+    }
+
+    #[test]
+    fn multiline_outputs_use_a_heredoc_delimiter_absent_from_the_value() {
+        let mut report = Report::new("run", None, false);
+        report.output("log", "a\nSHIPGATE_EOF\nb");
+        let text = outputs(&report);
+        assert!(text.contains("log<<SHIPGATE_EOF_\na\nSHIPGATE_EOF\nb\nSHIPGATE_EOF_\n"), "{text}");
+        assert!(text.starts_with("exit-code=0\noutcome=success\n"));
+    }
+}

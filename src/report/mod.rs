@@ -1,0 +1,333 @@
+//! The one result model every command fills in, and the renderers that print it.
+//!
+//! A [`Report`] is phases → checks. Commands build it and never print; the
+//! renderers (`human`, `json`, `github`) read the same report, and every byte
+//! they write passes through the run's [`crate::config::Redactor`].
+
+pub mod github;
+pub mod human;
+pub mod json;
+mod printer;
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde::Serialize;
+
+pub use printer::{OutputFormat, Printer};
+
+use crate::diagnostic::SourceLocation;
+use crate::exit::ExitStatus;
+
+/// Version of the JSON report schema; bumped on any incompatible change.
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// The outcome of one check.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    /// It ran and passed.
+    Pass,
+    /// It did not run (dry run, earlier failure, filtered out).
+    Skip,
+    /// It passed with a caveat worth reading.
+    Warn,
+    /// It ran and failed.
+    Fail,
+}
+
+impl Status {
+    /// The status symbol for text output.
+    pub fn symbol(self) -> &'static str {
+        match self {
+            Self::Pass => "✓",
+            Self::Skip => "-",
+            Self::Warn => "!",
+            Self::Fail => "✗",
+        }
+    }
+}
+
+/// One check within a phase: a gate, a migration, a smoke request, a step of
+/// a rollback.
+#[derive(Debug, Clone, Serialize)]
+pub struct Check {
+    /// What was checked, e.g. `health` or `0002_add_email`.
+    pub name: String,
+    /// Its outcome.
+    pub status: Status,
+    /// One line on what happened.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+    /// What was expected, e.g. `status 200`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub expected: Option<String>,
+    /// What was found, e.g. `status 503`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub actual: Option<String>,
+    /// Time taken.
+    #[serde(rename = "duration_ms", skip_serializing_if = "Option::is_none", serialize_with = "serialize_millis")]
+    pub duration: Option<Duration>,
+    /// The user's file and line it concerns (annotations point there).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub location: Option<SourceLocation>,
+    /// Longer output (a command's log, a body excerpt), shown collapsed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub log: Option<String>,
+    /// Files or values produced (a backup path, a release id).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub artifacts: Vec<Artifact>,
+}
+
+impl Check {
+    /// A check with only a name and a status.
+    pub fn new(name: impl Into<String>, status: Status) -> Self {
+        Self {
+            name: name.into(),
+            status,
+            detail: None,
+            expected: None,
+            actual: None,
+            duration: None,
+            location: None,
+            log: None,
+            artifacts: Vec::new(),
+        }
+    }
+
+    /// A passing check.
+    pub fn pass(name: impl Into<String>) -> Self {
+        Self::new(name, Status::Pass)
+    }
+
+    /// A failing check.
+    pub fn fail(name: impl Into<String>) -> Self {
+        Self::new(name, Status::Fail)
+    }
+
+    /// Sets the one-line detail.
+    #[must_use]
+    pub fn detail(mut self, detail: impl Into<String>) -> Self {
+        self.detail = Some(detail.into());
+        self
+    }
+
+    /// Sets expected vs actual.
+    #[must_use]
+    pub fn expected_actual(mut self, expected: impl Into<String>, actual: impl Into<String>) -> Self {
+        self.expected = Some(expected.into());
+        self.actual = Some(actual.into());
+        self
+    }
+
+    /// Sets the duration.
+    #[must_use]
+    pub fn duration(mut self, duration: Duration) -> Self {
+        self.duration = Some(duration);
+        self
+    }
+
+    /// Sets the location in the user's files.
+    #[must_use]
+    pub fn location(mut self, location: SourceLocation) -> Self {
+        self.location = Some(location);
+        self
+    }
+
+    /// Sets the long log.
+    #[must_use]
+    pub fn log(mut self, log: impl Into<String>) -> Self {
+        self.log = Some(log.into());
+        self
+    }
+
+    /// Adds an artifact.
+    #[must_use]
+    pub fn artifact(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        self.artifacts.push(Artifact { name: name.into(), value: value.into() });
+        self
+    }
+}
+
+/// Something a check produced that a person or a later step may need.
+#[derive(Debug, Clone, Serialize)]
+pub struct Artifact {
+    /// What it is, e.g. `backup`.
+    pub name: String,
+    /// A path, id or URL.
+    pub value: String,
+}
+
+/// The phases of the pipeline, in order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PhaseName {
+    /// `shipgate check`.
+    Config,
+    /// Pre-deploy gates.
+    Gate,
+    /// Database migrations.
+    Migrate,
+    /// The provider deploy.
+    Deploy,
+    /// The smoke suite.
+    Smoke,
+    /// App and database rollback.
+    Rollback,
+    /// The smoke suite re-run against the restored release.
+    Verify,
+}
+
+impl PhaseName {
+    /// Lowercase name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Config => "config",
+            Self::Gate => "gate",
+            Self::Migrate => "migrate",
+            Self::Deploy => "deploy",
+            Self::Smoke => "smoke",
+            Self::Rollback => "rollback",
+            Self::Verify => "verify",
+        }
+    }
+}
+
+/// One phase and its checks.
+#[derive(Debug, Clone, Serialize)]
+pub struct Phase {
+    /// Which phase.
+    pub name: PhaseName,
+    /// The worst status of its checks (`skip` when it has none).
+    pub status: Status,
+    /// Wall time.
+    #[serde(rename = "duration_ms", serialize_with = "serialize_millis_required")]
+    pub duration: Duration,
+    /// One line summing it up, e.g. `2 applied`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub summary: Option<String>,
+    /// The checks, in a stable order.
+    pub checks: Vec<Check>,
+}
+
+impl Phase {
+    /// A finished phase; its status is derived from its checks.
+    pub fn new(name: PhaseName, checks: Vec<Check>, duration: Duration) -> Self {
+        let status = checks.iter().map(|check| check.status).max().unwrap_or(Status::Skip);
+        let status = if status == Status::Skip && checks.iter().any(|c| c.status == Status::Pass) {
+            Status::Pass
+        } else {
+            status
+        };
+        Self { name, status, duration, summary: None, checks }
+    }
+
+    /// Sets the summary line.
+    #[must_use]
+    pub fn summary(mut self, summary: impl Into<String>) -> Self {
+        self.summary = Some(summary.into());
+        self
+    }
+
+    /// Whether any check failed.
+    pub fn failed(&self) -> bool {
+        self.status == Status::Fail
+    }
+}
+
+/// The full result of one command.
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    /// [`SCHEMA_VERSION`].
+    pub version: u32,
+    /// The subcommand, e.g. `run`.
+    pub command: String,
+    /// The environment it ran against.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub environment: Option<String>,
+    /// Whether `--dry-run` was set.
+    pub dry_run: bool,
+    /// The process exit status this report ends with.
+    pub outcome: ExitStatus,
+    /// Its numeric exit code.
+    pub exit_code: u8,
+    /// Wall time of the whole command.
+    #[serde(rename = "duration_ms", serialize_with = "serialize_millis_required")]
+    pub duration: Duration,
+    /// The phases, in the order they ran.
+    pub phases: Vec<Phase>,
+    /// Key/value outputs (`$GITHUB_OUTPUT` in Actions), e.g. `release`.
+    pub outputs: Vec<(String, String)>,
+    /// Paths written during the run (backups, state), for humans.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub files: Vec<PathBuf>,
+}
+
+impl Report {
+    /// An empty report for `command`.
+    pub fn new(command: &str, environment: Option<&str>, dry_run: bool) -> Self {
+        Self {
+            version: SCHEMA_VERSION,
+            command: command.to_owned(),
+            environment: environment.map(str::to_owned),
+            dry_run,
+            outcome: ExitStatus::Success,
+            exit_code: 0,
+            duration: Duration::ZERO,
+            phases: Vec::new(),
+            outputs: Vec::new(),
+            files: Vec::new(),
+        }
+    }
+
+    /// Appends a phase.
+    pub fn push(&mut self, phase: Phase) {
+        self.phases.push(phase);
+    }
+
+    /// Adds an output value.
+    pub fn output(&mut self, key: &str, value: impl Into<String>) {
+        self.outputs.push((key.to_owned(), value.into()));
+    }
+
+    /// Sets the final status and wall time.
+    pub fn finish(&mut self, outcome: ExitStatus, duration: Duration) {
+        self.outcome = outcome;
+        self.exit_code = outcome.code();
+        self.duration = duration;
+    }
+
+    /// [`ExitStatus::CheckFailed`] when any phase failed, else success.
+    pub fn status_from_checks(&self) -> ExitStatus {
+        if self.phases.iter().any(Phase::failed) {
+            ExitStatus::CheckFailed
+        } else {
+            ExitStatus::Success
+        }
+    }
+}
+
+#[allow(clippy::ref_option, clippy::trivially_copy_pass_by_ref)]
+fn serialize_millis<S: serde::Serializer>(duration: &Option<Duration>, serializer: S) -> Result<S::Ok, S::Error> {
+    match duration {
+        Some(duration) => serialize_millis_required(duration, serializer),
+        None => serializer.serialize_none(),
+    }
+}
+
+#[allow(clippy::trivially_copy_pass_by_ref)]
+fn serialize_millis_required<S: serde::Serializer>(duration: &Duration, serializer: S) -> Result<S::Ok, S::Error> {
+    serializer.serialize_u64(u64::try_from(duration.as_millis()).unwrap_or(u64::MAX))
+}
+
+/// Formats a duration for people: `3ms`, `1.2s`, `2m 05s`.
+pub fn format_duration(duration: Duration) -> String {
+    let millis = duration.as_millis();
+    if millis < 1000 {
+        format!("{millis}ms")
+    } else if millis < 60_000 {
+        format!("{:.1}s", duration.as_secs_f64())
+    } else {
+        format!("{}m {:02}s", millis / 60_000, (millis / 1000) % 60)
+    }
+}

@@ -1,0 +1,125 @@
+//! The test harness: a builder that writes files into a temp dir, runs the
+//! binary there with a clean environment, and checks exit code and output.
+
+#![allow(dead_code, unreachable_pub)]
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// Environment variables the harness never lets through from the outer shell.
+const CLEARED_PREFIXES: [&str; 3] = ["SHIPGATE_", "GITHUB_", "RUNNER_"];
+
+/// One invocation of the binary in its own temp dir.
+pub struct Test {
+    dir: tempfile::TempDir,
+    args: Vec<String>,
+    env: BTreeMap<String, String>,
+    current_dir: Option<PathBuf>,
+}
+
+/// What a run produced.
+#[derive(Debug)]
+pub struct Output {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Test {
+    pub fn new() -> Self {
+        Self { dir: tempfile::tempdir().expect("temp dir"), args: Vec::new(), env: BTreeMap::new(), current_dir: None }
+    }
+
+    /// The temp dir the test runs in.
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// Writes `contents` to `relative` (parents created).
+    pub fn file(self, relative: &str, contents: &str) -> Self {
+        let path = self.dir.path().join(relative);
+        std::fs::create_dir_all(path.parent().expect("parent")).expect("create parent");
+        std::fs::write(&path, contents).expect("write fixture");
+        self
+    }
+
+    /// Writes `shipgate.toml`.
+    pub fn config(self, contents: &str) -> Self {
+        self.file("shipgate.toml", contents)
+    }
+
+    pub fn args<I: IntoIterator<Item = S>, S: Into<String>>(mut self, args: I) -> Self {
+        self.args.extend(args.into_iter().map(Into::into));
+        self
+    }
+
+    pub fn env(mut self, key: &str, value: &str) -> Self {
+        self.env.insert(key.to_owned(), value.to_owned());
+        self
+    }
+
+    /// Runs from `relative` instead of the temp dir's root.
+    pub fn current_dir(mut self, relative: &str) -> Self {
+        self.current_dir = Some(self.dir.path().join(relative));
+        self
+    }
+
+    /// Runs the binary and returns its output; the temp dir lives on in `self`.
+    pub fn output(&self) -> Output {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_shipgate"));
+        command.args(&self.args).current_dir(self.current_dir.as_deref().unwrap_or(self.dir.path()));
+        for (key, _) in std::env::vars() {
+            if CLEARED_PREFIXES.iter().any(|prefix| key.starts_with(prefix)) {
+                command.env_remove(key);
+            }
+        }
+        command.env("NO_COLOR", "1").env("SHIPGATE_STATE_DIR", self.dir.path().join(".state"));
+        command.envs(&self.env);
+        let output = command.output().expect("run shipgate");
+        Output {
+            code: output.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+        }
+    }
+
+    /// Runs and asserts the exit code, returning the output for more checks.
+    #[track_caller]
+    pub fn run(&self, expected_code: i32) -> Output {
+        let output = self.output();
+        assert_eq!(
+            output.code, expected_code,
+            "exit code {} (expected {expected_code})\n--- stdout\n{}\n--- stderr\n{}",
+            output.code, output.stdout, output.stderr
+        );
+        output
+    }
+}
+
+impl Output {
+    #[track_caller]
+    pub fn stdout_has(&self, needle: &str) -> &Self {
+        assert!(self.stdout.contains(needle), "stdout lacks {needle:?}\n--- stdout\n{}\n--- stderr\n{}", self.stdout, self.stderr);
+        self
+    }
+
+    #[track_caller]
+    pub fn stderr_has(&self, needle: &str) -> &Self {
+        assert!(self.stderr.contains(needle), "stderr lacks {needle:?}\n--- stderr\n{}\n--- stdout\n{}", self.stderr, self.stdout);
+        self
+    }
+
+    #[track_caller]
+    pub fn nowhere(&self, needle: &str) -> &Self {
+        assert!(!self.stdout.contains(needle), "stdout contains {needle:?}\n{}", self.stdout);
+        assert!(!self.stderr.contains(needle), "stderr contains {needle:?}\n{}", self.stderr);
+        self
+    }
+
+    /// The stdout parsed as the JSON report.
+    #[track_caller]
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.stdout).unwrap_or_else(|error| panic!("stdout is not JSON ({error}):\n{}", self.stdout))
+    }
+}
