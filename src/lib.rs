@@ -8,6 +8,7 @@
 pub mod cli;
 pub mod config;
 pub mod context;
+pub mod db;
 pub mod diagnostic;
 pub mod env;
 pub mod error;

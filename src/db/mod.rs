@@ -1,0 +1,1 @@
+//! PLACEHOLDER — being built: the `Database` trait and its SQLite engine.
