@@ -3,7 +3,9 @@
 use crate::config::ConfigError;
 use crate::diagnostic::{Diagnostic, SourceLocation};
 use crate::exit::ExitStatus;
+use crate::gate::GateError;
 use crate::migrate::MigrateError;
+use crate::rollback::RollbackError;
 use crate::provider::ProviderError;
 use crate::smoke::SmokeError;
 use crate::state::StateError;
@@ -17,6 +19,12 @@ pub enum Error {
     /// The run state is unreadable.
     #[error(transparent)]
     State(#[from] StateError),
+    /// The gates could not run.
+    #[error(transparent)]
+    Gate(#[from] GateError),
+    /// A rollback did not start.
+    #[error(transparent)]
+    Rollback(#[from] RollbackError),
     /// A migrate command could not run.
     #[error(transparent)]
     Migrate(#[from] MigrateError),
@@ -43,6 +51,8 @@ impl Error {
         match self {
             Self::Config(_) => ExitStatus::Usage,
             Self::State(_) | Self::WriteReport { .. } => ExitStatus::Infrastructure,
+            Self::Gate(error) => error.exit_status(),
+            Self::Rollback(error) => error.exit_status(),
             Self::Migrate(error) => error.exit_status(),
             Self::Smoke(error) => error.exit_status(),
             Self::Provider(error) => error.exit_status(),
@@ -53,6 +63,8 @@ impl Error {
         match self {
             Self::Config(error) => Some(error),
             Self::State(error) => Some(error),
+            Self::Gate(error) => Some(error),
+            Self::Rollback(error) => Some(error),
             Self::Migrate(error) => Some(error),
             Self::Smoke(error) => Some(error),
             Self::Provider(error) => Some(error),

@@ -9,13 +9,17 @@ pub mod cli;
 pub mod config;
 pub mod context;
 pub mod db;
+pub mod deploy;
 pub mod diagnostic;
 pub mod env;
 pub mod error;
 pub mod exit;
+pub mod gate;
 pub mod migrate;
+pub mod pipeline;
 pub mod provider;
 pub mod report;
+pub mod rollback;
 pub mod smoke;
 pub mod state;
 
@@ -36,12 +40,18 @@ pub async fn run(cli: Cli) -> ExitStatus {
     let cancel = CancellationToken::new();
     watch_for_interrupt(cancel.clone());
     let started = Instant::now();
-    let result = tokio::select! {
-        result = dispatch(&cli, &printer, cancel.clone()) => result,
-        () = interrupted(&cancel) => {
-            printer.warning("interrupted: stopping before any new step");
-            return ExitStatus::Interrupted;
+    let result = if abandonable(&cli.command) {
+        tokio::select! {
+            result = dispatch(&cli, &printer, cancel.clone()) => result,
+            () = cancel.cancelled() => {
+                printer.warning("interrupted");
+                return ExitStatus::Interrupted;
+            }
         }
+    } else {
+        // Mutating commands are never dropped mid-way: they watch `cancel`
+        // between steps, so a migration or rollback is never cut in half.
+        dispatch(&cli, &printer, cancel.clone()).await
     };
     match result {
         Ok(mut report) => {
@@ -100,11 +110,14 @@ fn watch_for_interrupt(cancel: CancellationToken) {
     });
 }
 
-/// Resolves when the user interrupts a command that is safe to abandon
-/// mid-way. Mutating commands ignore it here and check `ctx.cancel` between
-/// steps instead, so a migration or rollback is never cut in half.
-async fn interrupted(cancel: &CancellationToken) {
-    cancel.cancelled().await;
+/// Whether a command changes nothing, so Ctrl-C may simply drop it (child
+/// processes are killed on drop).
+fn abandonable(command: &Command) -> bool {
+    match command {
+        Command::Check | Command::Gate(_) | Command::Smoke(_) => true,
+        Command::Migrate(args) => !matches!(args.action, MigrateAction::Apply),
+        Command::Deploy(_) | Command::Rollback(_) | Command::Run(_) => false,
+    }
 }
 
 async fn dispatch(cli: &Cli, printer: &Printer, cancel: CancellationToken) -> Result<Report, Error> {
@@ -130,9 +143,12 @@ async fn dispatch(cli: &Cli, printer: &Printer, cancel: CancellationToken) -> Re
             report.push(phase);
             report
         }
-        Command::Gate(_) | Command::Deploy(_) | Command::Rollback(_) | Command::Run(_) => {
-            Report::new("pending", None, false)
+        Command::Gate(args) => gate::execute(&ctx, &args.only, &args.skip).await?,
+        Command::Deploy(args) => deploy::execute(&ctx, args.release.source.clone(), args.release.id.clone()).await?,
+        Command::Rollback(args) => {
+            rollback::execute(&ctx, args.to.clone(), args.database, args.reason.clone(), args.yes).await?
         }
+        Command::Run(args) => pipeline::execute(&ctx, args.release.source.clone(), args.release.id.clone()).await?,
     };
     Ok(report)
 }

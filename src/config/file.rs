@@ -138,12 +138,12 @@ pub(crate) struct RollbackFile {
     pub(crate) database: Option<DatabasePolicy>,
 }
 
-/// A phase whose failure triggers an automatic rollback.
+/// A phase whose failure, after the new release went live, triggers an
+/// automatic rollback. (A failed migration needs no trigger: it always
+/// restores the backup and stops the run before anything is deployed.)
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum RollbackTrigger {
-    /// A migration failed (after the backup was restored).
-    Migrate,
     /// The provider could not deploy or start the release.
     Deploy,
     /// The smoke suite failed against the new release.

@@ -54,7 +54,7 @@ pub(super) fn from_source(
     };
     let rollback = RollbackConfig {
         on: file.rollback.on.clone().unwrap_or_else(|| {
-            vec![RollbackTrigger::Migrate, RollbackTrigger::Deploy, RollbackTrigger::Smoke]
+            vec![RollbackTrigger::Deploy, RollbackTrigger::Smoke]
         }),
         database: file.rollback.database.unwrap_or(DatabasePolicy::Auto),
     };

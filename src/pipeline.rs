@@ -1,0 +1,140 @@
+//! `shipgate run`: gate → migrate → deploy → smoke, in order, stopping at the
+//! first failure, and rolling back per `[rollback] on` when the failure comes
+//! after the new release went live.
+
+use std::path::PathBuf;
+
+use crate::config::RollbackTrigger;
+use crate::context::Context;
+use crate::error::Error;
+use crate::exit::ExitStatus;
+use crate::provider::{self, ReleaseState};
+use crate::report::{Check, Phase, PhaseName, Report, Status};
+use crate::rollback::{self, RollbackRequest};
+use crate::state::RunState;
+use crate::{deploy, gate, migrate, smoke};
+
+/// Runs the whole pipeline and returns its report; the report's outcome is
+/// the exit status (0, 1, 4 or 5).
+pub async fn execute(ctx: &Context, source: Option<PathBuf>, id: Option<String>) -> Result<Report, Error> {
+    let environment = ctx.config.environment.name.clone();
+    let mut report = Report::new("run", Some(&environment), ctx.dry_run);
+    let provider = provider::from_config(&ctx.config);
+    // Validate the release before anything changes.
+    let spec = match &provider {
+        Some(_) => Some(deploy::release_spec(ctx, source, id)?),
+        None => None,
+    };
+    if !ctx.dry_run {
+        RunState::reset(&ctx.state_path, &environment)?;
+    }
+
+    let gates = gate::run_gates(ctx, &[], &[]).await.map_err(Error::Gate)?;
+    if stop(&mut report, gates) {
+        return Ok(finish(report, ExitStatus::CheckFailed));
+    }
+
+    let mut backup = None;
+    if ctx.config.environment.database.is_some() {
+        let outcome = migrate::apply_phase(ctx).await?;
+        backup = outcome.backup;
+        if stop(&mut report, outcome.phase) {
+            return Ok(finish(report, ExitStatus::CheckFailed));
+        }
+    }
+
+    if ctx.cancel.is_cancelled() {
+        report.push(skipped(PhaseName::Deploy, "interrupted before deploying; nothing was deployed"));
+        return Ok(finish(report, ExitStatus::Interrupted));
+    }
+    let (Some(provider), Some(spec)) = (provider, spec) else {
+        report.push(skipped(PhaseName::Deploy, "no provider configured"));
+        let phase = smoke::run_suite(ctx, None, PhaseName::Smoke).await?;
+        let failed = stop(&mut report, phase);
+        return Ok(finish(report, if failed { ExitStatus::CheckFailed } else { ExitStatus::Success }));
+    };
+
+    let deployed = deploy::deploy_phase(ctx, provider.as_ref(), &spec).await?;
+    let failing = deployed.deployed.clone();
+    if let Some(release) = &failing {
+        report.output("release", release.id.clone());
+    }
+    let trigger = if stop(&mut report, deployed.phase) {
+        Some(RollbackTrigger::Deploy)
+    } else {
+        let phase = smoke::run_suite(ctx, None, PhaseName::Smoke).await?;
+        if stop(&mut report, phase) { Some(RollbackTrigger::Smoke) } else { None }
+    };
+
+    let Some(trigger) = trigger else {
+        if let Some(release) = &failing {
+            if !ctx.dry_run {
+                if let Err(error) = provider.record(release, ReleaseState::Healthy).await {
+                    ctx.printer.warning(&format!("could not record `{}` as healthy: {error}", release.id));
+                }
+            }
+        }
+        discard_backup(ctx, backup.as_deref());
+        return Ok(finish(report, ExitStatus::Success));
+    };
+
+    if let Some(release) = &failing {
+        if let Err(error) = provider.record(release, ReleaseState::Failed).await {
+            ctx.printer.warning(&format!("could not record `{}` as failed: {error}", release.id));
+        }
+    }
+    if !ctx.config.rollback.on.contains(&trigger) {
+        let phase = Phase::new(
+            PhaseName::Rollback,
+            vec![Check::new("rollback", Status::Skip).detail(format!("not triggered: `{}` is not in `[rollback] on`", trigger_name(trigger)))],
+            std::time::Duration::ZERO,
+        );
+        report.push(phase);
+        return Ok(finish(report, ExitStatus::CheckFailed));
+    }
+    if failing.is_none() && deployed.previous.is_some() {
+        // The new release never went live; the old one still serves traffic.
+        report.push(skipped(PhaseName::Rollback, "the new release never went live; the previous one still serves traffic"));
+        return Ok(finish(report, ExitStatus::CheckFailed));
+    }
+    let request = RollbackRequest { reason: Some(format!("`{}` failed", trigger_name(trigger))), failing, ..RollbackRequest::default() };
+    let outcome = rollback::perform(ctx, provider.as_ref(), request).await;
+    for phase in outcome.phases {
+        report.push(phase);
+    }
+    Ok(finish(report, if outcome.succeeded { ExitStatus::RolledBack } else { ExitStatus::RollbackFailed }))
+}
+
+/// Pushes `phase`; true when it failed (the pipeline stops).
+fn stop(report: &mut Report, phase: Phase) -> bool {
+    let failed = phase.failed();
+    report.push(phase);
+    failed
+}
+
+fn finish(mut report: Report, status: ExitStatus) -> Report {
+    report.finish(status, std::time::Duration::ZERO);
+    report
+}
+
+fn skipped(name: PhaseName, why: &str) -> Phase {
+    Phase::new(name, vec![Check::new(name.as_str(), Status::Skip).detail(why)], std::time::Duration::ZERO)
+}
+
+fn trigger_name(trigger: RollbackTrigger) -> &'static str {
+    match trigger {
+        RollbackTrigger::Deploy => "deploy",
+        RollbackTrigger::Smoke => "smoke",
+    }
+}
+
+/// Backups are removed after a successful run unless `keep_backups`.
+fn discard_backup(ctx: &Context, backup: Option<&std::path::Path>) {
+    let Some(backup) = backup else { return };
+    if ctx.config.migrate.keep_backups || ctx.dry_run {
+        return;
+    }
+    if let Err(error) = fs_err::remove_file(backup) {
+        ctx.printer.warning(&format!("could not remove the backup: {error}"));
+    }
+}

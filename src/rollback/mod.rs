@@ -1,0 +1,272 @@
+//! Rollback: put the last good release back, restore or keep the database per
+//! policy, and re-run the smoke suite against what is now live.
+//!
+//! [`perform`] never returns an error: a rollback that cannot complete is
+//! reported as failed checks, so it is never silent and never half-done
+//! without saying which half.
+
+mod target;
+
+use std::io::IsTerminal;
+use std::time::Instant;
+
+use crate::cli::DatabasePolicyArg;
+use crate::config::DatabasePolicy;
+use crate::context::Context;
+use crate::diagnostic::Diagnostic;
+use crate::exit::ExitStatus;
+use crate::provider::{self, Provider, ProviderError, Release, ReleaseState};
+use crate::report::{Check, Phase, PhaseName, Report, Status};
+use crate::state::RunState;
+
+pub use target::{TargetError, select};
+
+/// How many releases of history rollback looks through.
+const HISTORY_LIMIT: usize = 100;
+
+/// Why `shipgate rollback` did not start.
+#[derive(Debug, thiserror::Error)]
+pub enum RollbackError {
+    /// No `--yes` and no terminal to ask on.
+    #[error("refusing to roll back `{environment}` without confirmation")]
+    NeedsConfirmation {
+        /// The environment.
+        environment: String,
+    },
+    /// The person answered no.
+    #[error("rollback cancelled")]
+    Declined,
+    /// The provider could not be used.
+    #[error(transparent)]
+    Provider(#[from] ProviderError),
+}
+
+impl Diagnostic for RollbackError {
+    fn hint(&self) -> Option<String> {
+        match self {
+            Self::NeedsConfirmation { .. } => Some("pass `--yes` (in CI) or run it from a terminal; `--dry-run` shows the plan".to_owned()),
+            Self::Declined => None,
+            Self::Provider(error) => error.hint(),
+        }
+    }
+}
+
+impl RollbackError {
+    /// The exit status this error ends the process with.
+    pub fn exit_status(&self) -> ExitStatus {
+        match self {
+            Self::NeedsConfirmation { .. } | Self::Declined => ExitStatus::Usage,
+            Self::Provider(error) => error.exit_status(),
+        }
+    }
+}
+
+/// What to roll back and how.
+#[derive(Debug, Clone, Default)]
+pub struct RollbackRequest {
+    /// `--to ID` (or `previous`); default: newest earlier healthy release.
+    pub to: Option<String>,
+    /// Database policy; default: the config's `rollback.database`.
+    pub database: Option<DatabasePolicy>,
+    /// Why, for the report.
+    pub reason: Option<String>,
+    /// The release being rolled back from (marked failed).
+    pub failing: Option<Release>,
+}
+
+/// The rollback and verify phases, and whether both succeeded.
+#[derive(Debug)]
+pub struct RollbackOutcome {
+    /// `rollback`, then `verify` when the app was promoted.
+    pub phases: Vec<Phase>,
+    /// The previous release is live and passed its re-check.
+    pub succeeded: bool,
+}
+
+/// `shipgate rollback`.
+pub async fn execute(
+    ctx: &Context,
+    to: Option<String>,
+    database: Option<DatabasePolicyArg>,
+    reason: Option<String>,
+    yes: bool,
+) -> Result<Report, RollbackError> {
+    let environment = ctx.config.environment.name.clone();
+    let provider = provider::from_config(&ctx.config).ok_or_else(|| ProviderError::NoProvider { environment: environment.clone() })?;
+    let failing = provider.current().await?;
+    if !ctx.dry_run && !yes {
+        confirm(&environment, failing.as_ref()).await?;
+    }
+    let request = RollbackRequest {
+        to,
+        database: database.map(|policy| match policy {
+            DatabasePolicyArg::Keep => DatabasePolicy::Keep,
+            DatabasePolicyArg::Restore => DatabasePolicy::Restore,
+        }),
+        reason,
+        failing,
+    };
+    let outcome = perform(ctx, provider.as_ref(), request).await;
+    let mut report = Report::new("rollback", Some(&environment), ctx.dry_run);
+    for phase in outcome.phases {
+        report.push(phase);
+    }
+    let status = if outcome.succeeded { ExitStatus::Success } else { ExitStatus::RollbackFailed };
+    report.finish(status, std::time::Duration::ZERO);
+    Ok(report)
+}
+
+async fn confirm(environment: &str, failing: Option<&Release>) -> Result<(), RollbackError> {
+    if !std::io::stdin().is_terminal() {
+        return Err(RollbackError::NeedsConfirmation { environment: environment.to_owned() });
+    }
+    let from = failing.map(|release| format!(" from `{}`", release.id)).unwrap_or_default();
+    let question = format!("roll back `{environment}`{from} to the previous healthy release? [y/N] ");
+    let answer = tokio::task::spawn_blocking(move || {
+        use std::io::Write;
+        let mut stderr = std::io::stderr();
+        let _ = stderr.write_all(question.as_bytes()).and_then(|()| stderr.flush());
+        let mut line = String::new();
+        std::io::stdin().read_line(&mut line).map(|_| line)
+    })
+    .await;
+    match answer {
+        Ok(Ok(line)) if matches!(line.trim(), "y" | "Y" | "yes") => Ok(()),
+        _ => Err(RollbackError::Declined),
+    }
+}
+
+/// Rolls the app back, handles the database, verifies; never silent.
+pub async fn perform(ctx: &Context, provider: &dyn Provider, request: RollbackRequest) -> RollbackOutcome {
+    let started = Instant::now();
+    let mut checks = Vec::new();
+    if let Some(reason) = &request.reason {
+        checks.push(Check::pass("reason").detail(reason.clone()));
+    }
+    let failed = |checks: Vec<Check>| RollbackOutcome {
+        phases: vec![Phase::new(PhaseName::Rollback, checks, started.elapsed()).summary("did not complete")],
+        succeeded: false,
+    };
+
+    let history = match provider.history(HISTORY_LIMIT).await {
+        Ok(history) => history,
+        Err(error) => {
+            checks.push(provider_failure("read release history", &error));
+            return failed(checks);
+        }
+    };
+    let failing_id = request.failing.as_ref().map(|release| release.id.as_str());
+    let target = match select(&history, failing_id, request.to.as_deref()) {
+        Ok(target) => target.clone(),
+        Err(error) => {
+            checks.push(Check::fail("choose target").detail(error.to_string()));
+            return failed(checks);
+        }
+    };
+    let database_action = database_action(ctx, request.database.unwrap_or(ctx.config.rollback.database));
+
+    if ctx.dry_run {
+        checks.push(Check::new(format!("promote {}", target.id), Status::Skip).detail(format!("would make `{}` serve traffic", target.id)));
+        checks.push(Check::new("database", Status::Skip).detail(format!("would {}", database_action.describe())));
+        let phase = Phase::new(PhaseName::Rollback, checks, started.elapsed()).summary(format!("plan: back to {}", target.id));
+        return RollbackOutcome { phases: vec![phase], succeeded: true };
+    }
+
+    if let Some(failing) = &request.failing {
+        if let Err(error) = provider.record(failing, ReleaseState::Failed).await {
+            checks.push(provider_failure(&format!("mark {} failed", failing.id), &error));
+        }
+    }
+    let promote_started = Instant::now();
+    match provider.promote(&target).await {
+        Ok(()) => checks.push(
+            Check::pass(format!("promote {}", target.id))
+                .detail(format!("`{}` serves traffic again", target.id))
+                .duration(promote_started.elapsed())
+                .artifact("release", target.id.clone()),
+        ),
+        Err(error) => {
+            checks.push(provider_failure(&format!("promote {}", target.id), &error));
+            return failed(checks);
+        }
+    }
+    checks.push(database_action.run(ctx).await);
+    let rollback = Phase::new(PhaseName::Rollback, checks, started.elapsed()).summary(format!("back to {}", target.id));
+
+    let verify_started = Instant::now();
+    let verify = match crate::smoke::run_suite(ctx, None, PhaseName::Verify).await {
+        Ok(phase) => phase,
+        Err(error) => Phase::new(PhaseName::Verify, vec![Check::fail("smoke suite").detail(error.to_string())], verify_started.elapsed()),
+    };
+    let succeeded = !rollback.failed() && !verify.failed();
+    if succeeded {
+        if let Err(error) = provider.record(&target, ReleaseState::Healthy).await {
+            ctx.printer.warning(&format!("could not record `{}` as healthy: {error}", target.id));
+        }
+    }
+    RollbackOutcome { phases: vec![rollback, verify], succeeded }
+}
+
+fn provider_failure(action: &str, error: &ProviderError) -> Check {
+    let mut check = Check::fail(action).detail(error.to_string());
+    if let ProviderError::Restart { output, .. } = error {
+        if !output.trim().is_empty() {
+            check = check.log(output.clone());
+        }
+    }
+    check
+}
+
+/// What rollback does to the database, decided from the policy and the run state.
+enum DatabaseAction {
+    Keep(&'static str),
+    Restore(std::path::PathBuf),
+    RestoreWithoutBackup,
+    Unreadable(String),
+}
+
+fn database_action(ctx: &Context, policy: DatabasePolicy) -> DatabaseAction {
+    if ctx.config.environment.database.is_none() {
+        return DatabaseAction::Keep("no database is configured");
+    }
+    let state = match RunState::load(&ctx.state_path, &ctx.config.environment.name) {
+        Ok(state) => state,
+        Err(error) => return DatabaseAction::Unreadable(error.to_string()),
+    };
+    let restore = match policy {
+        DatabasePolicy::Keep => return DatabaseAction::Keep("policy `keep`"),
+        DatabasePolicy::Restore => true,
+        DatabasePolicy::Auto => !state.migrations_applied.is_empty(),
+    };
+    if !restore {
+        return DatabaseAction::Keep("policy `auto`: this run applied no migration");
+    }
+    match state.backup {
+        Some(backup) => DatabaseAction::Restore(backup),
+        None => DatabaseAction::RestoreWithoutBackup,
+    }
+}
+
+impl DatabaseAction {
+    fn describe(&self) -> String {
+        match self {
+            Self::Keep(why) => format!("keep the database ({why})"),
+            Self::Restore(backup) => format!("restore the database from `{}`", backup.display()),
+            Self::RestoreWithoutBackup => "restore the database, but this run took no backup".to_owned(),
+            Self::Unreadable(error) => format!("decide about the database, but {error}"),
+        }
+    }
+
+    async fn run(&self, ctx: &Context) -> Check {
+        match self {
+            Self::Keep(why) => Check::pass("database").detail(format!("kept ({why})")),
+            Self::Restore(backup) => match crate::migrate::restore(ctx, backup).await {
+                Ok(check) => check,
+                Err(error) => Check::fail("database").detail(format!("restore from `{}` failed: {error}", backup.display())),
+            },
+            Self::RestoreWithoutBackup => Check::fail("database")
+                .detail("migrations were applied but no backup was taken; restore the database by hand (`shipgate migrate status` shows what was applied)"),
+            Self::Unreadable(error) => Check::fail("database").detail(format!("cannot tell what this run migrated: {error}")),
+        }
+    }
+}

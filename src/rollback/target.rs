@@ -1,0 +1,100 @@
+//! Which release to roll back to: pure selection over the provider's history.
+//!
+//! Never the release that is failing, never one that failed before; by
+//! default the newest release older than the failing one that passed its
+//! checks.
+
+use crate::provider::{Release, ReleaseState};
+
+/// Why no target could be chosen.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TargetError {
+    /// No earlier release passed its checks.
+    #[error("no earlier release passed its checks, so there is nothing safe to roll back to")]
+    NoHealthyRelease,
+    /// `--to ID` names an unknown release.
+    #[error("release `{id}` is not known to the provider")]
+    Unknown {
+        /// The id.
+        id: String,
+    },
+    /// `--to ID` names the failing release itself.
+    #[error("release `{id}` is the one being rolled back from")]
+    IsFailing {
+        /// The id.
+        id: String,
+    },
+    /// `--to ID` names a release that failed before.
+    #[error("release `{id}` failed its checks when it was deployed")]
+    PreviouslyFailed {
+        /// The id.
+        id: String,
+    },
+}
+
+/// Picks the rollback target from `history` (newest first).
+///
+/// `failing` is the release being rolled back from; `requested` is `--to`
+/// (`None` or `previous` mean "the newest earlier healthy release").
+pub fn select<'h>(history: &'h [Release], failing: Option<&str>, requested: Option<&str>) -> Result<&'h Release, TargetError> {
+    match requested {
+        Some(id) if id != "previous" => {
+            let release = history.iter().find(|release| release.id == id).ok_or_else(|| TargetError::Unknown { id: id.to_owned() })?;
+            if Some(id) == failing {
+                return Err(TargetError::IsFailing { id: id.to_owned() });
+            }
+            if release.state == ReleaseState::Failed {
+                return Err(TargetError::PreviouslyFailed { id: id.to_owned() });
+            }
+            Ok(release)
+        }
+        _ => {
+            let older = match failing.and_then(|id| history.iter().position(|release| release.id == id)) {
+                Some(position) => &history[position + 1..],
+                None => history,
+            };
+            older.iter().find(|release| release.state == ReleaseState::Healthy).ok_or(TargetError::NoHealthyRelease)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn release(id: &str, state: ReleaseState) -> Release {
+        Release { id: id.into(), state, deployed_at: jiff::Timestamp::UNIX_EPOCH }
+    }
+
+    fn history() -> Vec<Release> {
+        vec![
+            release("v4", ReleaseState::Deployed),
+            release("v3", ReleaseState::Failed),
+            release("v2", ReleaseState::Healthy),
+            release("v1", ReleaseState::Healthy),
+        ]
+    }
+
+    #[test]
+    fn default_target_is_newest_earlier_healthy_release() {
+        let history = history();
+        assert_eq!(select(&history, Some("v4"), None).unwrap().id, "v2");
+        assert_eq!(select(&history, Some("v4"), Some("previous")).unwrap().id, "v2");
+        assert_eq!(select(&history, Some("v2"), None).unwrap().id, "v1");
+    }
+
+    #[test]
+    fn never_the_failing_release_nor_one_that_failed_before() {
+        let history = history();
+        assert_eq!(select(&history, Some("v4"), Some("v4")), Err(TargetError::IsFailing { id: "v4".into() }));
+        assert_eq!(select(&history, Some("v4"), Some("v3")), Err(TargetError::PreviouslyFailed { id: "v3".into() }));
+        assert_eq!(select(&history, Some("v4"), Some("v9")), Err(TargetError::Unknown { id: "v9".into() }));
+        assert_eq!(select(&history, Some("v1"), None), Err(TargetError::NoHealthyRelease));
+    }
+
+    #[test]
+    fn healthy_releases_newer_than_the_failing_one_are_not_targets() {
+        let history = vec![release("v2", ReleaseState::Healthy), release("v1", ReleaseState::Deployed)];
+        assert_eq!(select(&history, Some("v1"), None), Err(TargetError::NoHealthyRelease));
+    }
+}
