@@ -9,16 +9,30 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::env;
 
+/// The exit codes, as `--help` lists them (README and `ExitStatus` agree).
+const EXIT_CODES_HELP: &str = "Exit codes:
+  0    everything passed (or --dry-run printed its plan)
+  1    a check failed: gate, migration or smoke
+  2    usage or config error; nothing was changed
+  3    infrastructure error: database, filesystem or API unreachable
+  4    the pipeline failed and the rollback succeeded
+  5    the rollback failed or was impossible: a human is needed
+  130  interrupted";
+
 /// Pre-deploy gates, migrations with backup, smoke tests and automatic rollback.
 ///
 /// shipgate runs the deployment runbook as one command: `shipgate run` goes
 /// gate → migrate → deploy → smoke, and rolls the app (and, when needed, the
 /// database) back when a phase fails.
-///
-/// Exit codes: 0 passed · 1 a check failed · 2 usage or config error ·
-/// 3 infrastructure error · 4 failed and rolled back · 5 rollback failed.
 #[derive(Debug, Parser)]
-#[command(name = "shipgate", version, propagate_version = true, max_term_width = 100)]
+#[command(
+    name = "shipgate",
+    version,
+    propagate_version = true,
+    args_override_self = true,
+    max_term_width = 100,
+    after_help = EXIT_CODES_HELP
+)]
 pub struct Cli {
     /// Config file to read.
     #[arg(long, short = 'c', global = true, env = env::SHIPGATE_CONFIG, default_value = "shipgate.toml")]

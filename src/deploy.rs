@@ -23,9 +23,14 @@ pub struct DeployOutcome {
 }
 
 /// `shipgate deploy`.
-pub async fn execute(ctx: &Context, source: Option<PathBuf>, id: Option<String>) -> Result<Report, Error> {
-    let provider = provider::from_config(&ctx.config)
-        .ok_or_else(|| ProviderError::NoProvider { environment: ctx.config.environment.name.clone() })?;
+pub async fn execute(
+    ctx: &Context,
+    source: Option<PathBuf>,
+    id: Option<String>,
+) -> Result<Report, Error> {
+    let provider = provider::from_config(&ctx.config).ok_or_else(|| ProviderError::NoProvider {
+        environment: ctx.config.environment.name.clone(),
+    })?;
     let spec = release_spec(ctx, source, id)?;
     let outcome = deploy_phase(ctx, provider.as_ref(), &spec).await?;
     let mut report = Report::new("deploy", Some(&ctx.config.environment.name), ctx.dry_run);
@@ -38,14 +43,23 @@ pub async fn execute(ctx: &Context, source: Option<PathBuf>, id: Option<String>)
 
 /// The release to deploy: `--id` (or `SHIPGATE_RELEASE_ID`), else the short
 /// `GITHUB_SHA`, else a UTC timestamp; `--source`, else the provider's `source`.
-pub fn release_spec(ctx: &Context, source: Option<PathBuf>, id: Option<String>) -> Result<DeploySpec, ProviderError> {
+pub fn release_spec(
+    ctx: &Context,
+    source: Option<PathBuf>,
+    id: Option<String>,
+) -> Result<DeploySpec, ProviderError> {
     let configured = match &ctx.config.environment.provider {
         crate::config::ProviderConfig::Releases(releases) => releases.source.clone(),
         crate::config::ProviderConfig::None => None,
     };
     let source = source.or(configured).ok_or(ProviderError::NoSource)?;
     let id = id
-        .or_else(|| std::env::var(env::GITHUB_SHA).ok().filter(|sha| sha.len() >= 7).map(|sha| sha[..7].to_owned()))
+        .or_else(|| {
+            std::env::var(env::GITHUB_SHA)
+                .ok()
+                .filter(|sha| sha.len() >= 7)
+                .map(|sha| sha[..7].to_owned())
+        })
         .unwrap_or_else(|| jiff::Timestamp::now().strftime("%Y%m%d-%H%M%S").to_string());
     Ok(DeploySpec { id, source })
 }
@@ -53,19 +67,38 @@ pub fn release_spec(ctx: &Context, source: Option<PathBuf>, id: Option<String>) 
 /// Deploys `spec`, recording the previous and new release in the run state.
 /// A provider failure is a failed check, not an error, so the pipeline can
 /// roll back; only an unreadable run state is an error.
-pub async fn deploy_phase(ctx: &Context, provider: &dyn Provider, spec: &DeploySpec) -> Result<DeployOutcome, Error> {
+pub async fn deploy_phase(
+    ctx: &Context,
+    provider: &dyn Provider,
+    spec: &DeploySpec,
+) -> Result<DeployOutcome, Error> {
     let started = Instant::now();
     let previous = match provider.current().await {
         Ok(previous) => previous,
         Err(error) => {
             let check = Check::fail("read current release").detail(error.to_string());
-            return Ok(DeployOutcome { phase: Phase::new(PhaseName::Deploy, vec![check], started.elapsed()), previous: None, deployed: None });
+            return Ok(DeployOutcome {
+                phase: Phase::new(PhaseName::Deploy, vec![check], started.elapsed()),
+                previous: None,
+                deployed: None,
+            });
         }
     };
-    let from = previous.as_ref().map_or_else(|| "nothing live yet".to_owned(), |release| format!("replacing {}", release.id));
+    let from = previous.as_ref().map_or_else(
+        || "nothing live yet".to_owned(),
+        |release| format!("replacing {}", release.id),
+    );
     if ctx.dry_run {
-        let check = Check::new(&spec.id, Status::Skip).detail(format!("would deploy `{}` from `{}` ({from})", spec.id, spec.source.display()));
-        return Ok(DeployOutcome { phase: Phase::new(PhaseName::Deploy, vec![check], started.elapsed()), previous, deployed: None });
+        let check = Check::new(&spec.id, Status::Skip).detail(format!(
+            "would deploy `{}` from `{}` ({from})",
+            spec.id,
+            spec.source.display()
+        ));
+        return Ok(DeployOutcome {
+            phase: Phase::new(PhaseName::Deploy, vec![check], started.elapsed()),
+            previous,
+            deployed: None,
+        });
     }
     let mut state = RunState::load(&ctx.state_path, &ctx.config.environment.name)?;
     state.previous_release = previous.as_ref().map(|release| release.id.clone());
@@ -83,13 +116,20 @@ pub async fn deploy_phase(ctx: &Context, provider: &dyn Provider, spec: &DeployS
             (check, Some(release))
         }
         Err(error) => {
-            let mut check = Check::fail(&spec.id).detail(error.to_string()).duration(started.elapsed());
+            let mut check = Check::fail(&spec.id)
+                .detail(error.to_string())
+                .duration(started.elapsed());
             if let ProviderError::Restart { output, .. } = &error {
                 check = check.log(output.clone());
             }
             // The link may already point at the new release (a failed restart):
             // the pipeline must treat it as deployed so rollback switches back.
-            let live = provider.current().await.ok().flatten().filter(|release| release.id == spec.id);
+            let live = provider
+                .current()
+                .await
+                .ok()
+                .flatten()
+                .filter(|release| release.id == spec.id);
             if let Some(release) = &live {
                 state.deployed_release = Some(release.id.clone());
                 state.save(&ctx.state_path)?;
@@ -97,5 +137,9 @@ pub async fn deploy_phase(ctx: &Context, provider: &dyn Provider, spec: &DeployS
             (check, live)
         }
     };
-    Ok(DeployOutcome { phase: Phase::new(PhaseName::Deploy, vec![check], started.elapsed()), previous, deployed })
+    Ok(DeployOutcome {
+        phase: Phase::new(PhaseName::Deploy, vec![check], started.elapsed()),
+        previous,
+        deployed,
+    })
 }

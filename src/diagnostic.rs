@@ -30,12 +30,22 @@ impl SourceLocation {
         let start = floor_char_boundary(source, start.min(source.len()));
         let end = floor_char_boundary(source, end.clamp(start, source.len()));
         let line_start = source[..start].rfind('\n').map_or(0, |i| i + 1);
-        let line_end = source[start..].find('\n').map_or(source.len(), |i| start + i);
+        let line_end = source[start..]
+            .find('\n')
+            .map_or(source.len(), |i| start + i);
         let line = source[..start].matches('\n').count() + 1;
         let column = source[line_start..start].chars().count() + 1;
-        let line_text = source[line_start..line_end].trim_end_matches('\r').to_owned();
+        let line_text = source[line_start..line_end]
+            .trim_end_matches('\r')
+            .to_owned();
         let width = source[start..end.min(line_end)].chars().count().max(1);
-        Self { path: path.to_owned(), line, column, line_text, width }
+        Self {
+            path: path.to_owned(),
+            line,
+            column,
+            line_text,
+            width,
+        }
     }
 
     /// The snippet: the line with its number and a caret under the span.
@@ -118,7 +128,10 @@ mod tests {
     #[test]
     fn suggests_close_names_only() {
         assert_eq!(suggest("ur", ["url", "database"]), Some("url"));
-        assert_eq!(suggest("ready_witin", ["ready_within", "samples"]), Some("ready_within"));
+        assert_eq!(
+            suggest("ready_witin", ["ready_within", "samples"]),
+            Some("ready_within")
+        );
         assert_eq!(suggest("zzzzzz", ["url", "database"]), None);
     }
 }

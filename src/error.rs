@@ -5,8 +5,8 @@ use crate::diagnostic::{Diagnostic, SourceLocation};
 use crate::exit::ExitStatus;
 use crate::gate::GateError;
 use crate::migrate::MigrateError;
-use crate::rollback::RollbackError;
 use crate::provider::ProviderError;
+use crate::rollback::RollbackError;
 use crate::smoke::SmokeError;
 use crate::state::StateError;
 

@@ -65,7 +65,10 @@ pub async fn run(cli: Cli) -> ExitStatus {
             if let Some(path) = &cli.report {
                 let text = printer.redactor().redact(&report::json::render(&report));
                 if let Err(source) = std::fs::write(path, text) {
-                    let error = Error::WriteReport { path: path.clone(), source };
+                    let error = Error::WriteReport {
+                        path: path.clone(),
+                        source,
+                    };
                     printer.error(&error);
                     return error.exit_status().max(report.outcome);
                 }
@@ -81,11 +84,12 @@ pub async fn run(cli: Cli) -> ExitStatus {
 
 fn output_format(flag: Option<Format>) -> OutputFormat {
     match flag {
-        Some(Format::Human) => OutputFormat::Human,
         Some(Format::Json) => OutputFormat::Json,
         Some(Format::Github) => OutputFormat::Github,
-        None if std::env::var(env::GITHUB_ACTIONS).is_ok_and(|value| value == "true") => OutputFormat::Github,
-        None => OutputFormat::Human,
+        None if std::env::var(env::GITHUB_ACTIONS).is_ok_and(|value| value == "true") => {
+            OutputFormat::Github
+        }
+        Some(Format::Human) | None => OutputFormat::Human,
     }
 }
 
@@ -94,7 +98,9 @@ fn watch_for_interrupt(cancel: CancellationToken) {
     tokio::spawn(async move {
         #[cfg(unix)]
         {
-            let Ok(mut terminate) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) else {
+            let Ok(mut terminate) =
+                tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+            else {
                 return;
             };
             tokio::select! {
@@ -120,12 +126,27 @@ fn abandonable(command: &Command) -> bool {
     }
 }
 
-async fn dispatch(cli: &Cli, printer: &Printer, cancel: CancellationToken) -> Result<Report, Error> {
+async fn dispatch(
+    cli: &Cli,
+    printer: &Printer,
+    cancel: CancellationToken,
+) -> Result<Report, Error> {
     let lookup = |name: &str| std::env::var(name).ok();
-    let config = config::load(&cli.config, cli.environment.as_deref(), &lookup, printer.redactor())?;
+    let config = config::load(
+        &cli.config,
+        cli.environment.as_deref(),
+        &lookup,
+        printer.redactor(),
+    )?;
     printer.mask_secrets();
     let state_path = state::default_path(&config.base_dir);
-    let ctx = Context { config, printer: printer.clone(), dry_run: cli.dry_run, cancel, state_path };
+    let ctx = Context {
+        config,
+        printer: printer.clone(),
+        dry_run: cli.dry_run,
+        cancel,
+        state_path,
+    };
     let report = match &cli.command {
         Command::Check => check_report(&ctx),
         Command::Migrate(args) => match args.action {
@@ -144,11 +165,22 @@ async fn dispatch(cli: &Cli, printer: &Printer, cancel: CancellationToken) -> Re
             report
         }
         Command::Gate(args) => gate::execute(&ctx, &args.only, &args.skip).await?,
-        Command::Deploy(args) => deploy::execute(&ctx, args.release.source.clone(), args.release.id.clone()).await?,
-        Command::Rollback(args) => {
-            rollback::execute(&ctx, args.to.clone(), args.database, args.reason.clone(), args.yes).await?
+        Command::Deploy(args) => {
+            deploy::execute(&ctx, args.release.source.clone(), args.release.id.clone()).await?
         }
-        Command::Run(args) => pipeline::execute(&ctx, args.release.source.clone(), args.release.id.clone()).await?,
+        Command::Rollback(args) => {
+            rollback::execute(
+                &ctx,
+                args.to.clone(),
+                args.database,
+                args.reason.clone(),
+                args.yes,
+            )
+            .await?
+        }
+        Command::Run(args) => {
+            pipeline::execute(&ctx, args.release.source.clone(), args.release.id.clone()).await?
+        }
     };
     Ok(report)
 }
@@ -173,7 +205,8 @@ fn check_report(ctx: &Context) -> Report {
     use report::{Check, Phase, PhaseName};
     let config = &ctx.config;
     let environment = &config.environment;
-    let mut checks = vec![Check::pass("config").detail(format!("`{}` is valid", config.path.display()))];
+    let mut checks =
+        vec![Check::pass("config").detail(format!("`{}` is valid", config.path.display()))];
     checks.push(Check::pass("environment").detail(format!(
         "`{}`{}",
         environment.name,
@@ -184,14 +217,22 @@ fn check_report(ctx: &Context) -> Report {
     }
     let provider = match &environment.provider {
         config::ProviderConfig::None => "none".to_owned(),
-        config::ProviderConfig::Releases(releases) => format!("releases in `{}`", releases.root.display()),
+        config::ProviderConfig::Releases(releases) => {
+            format!("releases in `{}`", releases.root.display())
+        }
     };
     checks.push(Check::pass("provider").detail(provider));
     checks.push(Check::pass("gates").detail(format!("{} command gate(s)", config.gates.len())));
     checks.push(Check::pass("smoke").detail(format!("{} check(s)", config.smoke.checks.len())));
     let secrets = ctx.printer.redactor().secrets().len();
-    checks.push(Check::pass("secrets").detail(format!("every `${{VAR}}` reference resolved ({secrets} masked value(s))")));
+    checks.push(Check::pass("secrets").detail(format!(
+        "every `${{VAR}}` reference resolved ({secrets} masked value(s))"
+    )));
     let mut report = Report::new("check", Some(&environment.name), ctx.dry_run);
-    report.push(Phase::new(PhaseName::Config, checks, std::time::Duration::ZERO));
+    report.push(Phase::new(
+        PhaseName::Config,
+        checks,
+        std::time::Duration::ZERO,
+    ));
     report
 }

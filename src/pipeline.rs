@@ -16,7 +16,11 @@ use crate::{deploy, gate, migrate, smoke};
 
 /// Runs the whole pipeline and returns its report; the report's outcome is
 /// the exit status (0, 1, 4 or 5).
-pub async fn execute(ctx: &Context, source: Option<PathBuf>, id: Option<String>) -> Result<Report, Error> {
+pub async fn execute(
+    ctx: &Context,
+    source: Option<PathBuf>,
+    id: Option<String>,
+) -> Result<Report, Error> {
     let environment = ctx.config.environment.name.clone();
     let mut report = Report::new("run", Some(&environment), ctx.dry_run);
     let provider = provider::from_config(&ctx.config);
@@ -44,14 +48,24 @@ pub async fn execute(ctx: &Context, source: Option<PathBuf>, id: Option<String>)
     }
 
     if ctx.cancel.is_cancelled() {
-        report.push(skipped(PhaseName::Deploy, "interrupted before deploying; nothing was deployed"));
+        report.push(skipped(
+            PhaseName::Deploy,
+            "interrupted before deploying; nothing was deployed",
+        ));
         return Ok(finish(report, ExitStatus::Interrupted));
     }
     let (Some(provider), Some(spec)) = (provider, spec) else {
         report.push(skipped(PhaseName::Deploy, "no provider configured"));
         let phase = smoke::run_suite(ctx, None, PhaseName::Smoke).await?;
         let failed = stop(&mut report, phase);
-        return Ok(finish(report, if failed { ExitStatus::CheckFailed } else { ExitStatus::Success }));
+        return Ok(finish(
+            report,
+            if failed {
+                ExitStatus::CheckFailed
+            } else {
+                ExitStatus::Success
+            },
+        ));
     };
 
     let deployed = deploy::deploy_phase(ctx, provider.as_ref(), &spec).await?;
@@ -63,14 +77,21 @@ pub async fn execute(ctx: &Context, source: Option<PathBuf>, id: Option<String>)
         Some(RollbackTrigger::Deploy)
     } else {
         let phase = smoke::run_suite(ctx, None, PhaseName::Smoke).await?;
-        if stop(&mut report, phase) { Some(RollbackTrigger::Smoke) } else { None }
+        if stop(&mut report, phase) {
+            Some(RollbackTrigger::Smoke)
+        } else {
+            None
+        }
     };
 
     let Some(trigger) = trigger else {
         if let Some(release) = &failing {
             if !ctx.dry_run {
                 if let Err(error) = provider.record(release, ReleaseState::Healthy).await {
-                    ctx.printer.warning(&format!("could not record `{}` as healthy: {error}", release.id));
+                    ctx.printer.warning(&format!(
+                        "could not record `{}` as healthy: {error}",
+                        release.id
+                    ));
                 }
             }
         }
@@ -80,13 +101,19 @@ pub async fn execute(ctx: &Context, source: Option<PathBuf>, id: Option<String>)
 
     if let Some(release) = &failing {
         if let Err(error) = provider.record(release, ReleaseState::Failed).await {
-            ctx.printer.warning(&format!("could not record `{}` as failed: {error}", release.id));
+            ctx.printer.warning(&format!(
+                "could not record `{}` as failed: {error}",
+                release.id
+            ));
         }
     }
     if !ctx.config.rollback.on.contains(&trigger) {
         let phase = Phase::new(
             PhaseName::Rollback,
-            vec![Check::new("rollback", Status::Skip).detail(format!("not triggered: `{}` is not in `[rollback] on`", trigger_name(trigger)))],
+            vec![Check::new("rollback", Status::Skip).detail(format!(
+                "not triggered: `{}` is not in `[rollback] on`",
+                trigger_name(trigger)
+            ))],
             std::time::Duration::ZERO,
         );
         report.push(phase);
@@ -94,15 +121,29 @@ pub async fn execute(ctx: &Context, source: Option<PathBuf>, id: Option<String>)
     }
     if failing.is_none() && deployed.previous.is_some() {
         // The new release never went live; the old one still serves traffic.
-        report.push(skipped(PhaseName::Rollback, "the new release never went live; the previous one still serves traffic"));
+        report.push(skipped(
+            PhaseName::Rollback,
+            "the new release never went live; the previous one still serves traffic",
+        ));
         return Ok(finish(report, ExitStatus::CheckFailed));
     }
-    let request = RollbackRequest { reason: Some(format!("`{}` failed", trigger_name(trigger))), failing, ..RollbackRequest::default() };
+    let request = RollbackRequest {
+        reason: Some(format!("`{}` failed", trigger_name(trigger))),
+        failing,
+        ..RollbackRequest::default()
+    };
     let outcome = rollback::perform(ctx, provider.as_ref(), request).await;
     for phase in outcome.phases {
         report.push(phase);
     }
-    Ok(finish(report, if outcome.succeeded { ExitStatus::RolledBack } else { ExitStatus::RollbackFailed }))
+    Ok(finish(
+        report,
+        if outcome.succeeded {
+            ExitStatus::RolledBack
+        } else {
+            ExitStatus::RollbackFailed
+        },
+    ))
 }
 
 /// Pushes `phase`; true when it failed (the pipeline stops).
@@ -118,7 +159,11 @@ fn finish(mut report: Report, status: ExitStatus) -> Report {
 }
 
 fn skipped(name: PhaseName, why: &str) -> Phase {
-    Phase::new(name, vec![Check::new(name.as_str(), Status::Skip).detail(why)], std::time::Duration::ZERO)
+    Phase::new(
+        name,
+        vec![Check::new(name.as_str(), Status::Skip).detail(why)],
+        std::time::Duration::ZERO,
+    )
 }
 
 fn trigger_name(trigger: RollbackTrigger) -> &'static str {
@@ -135,6 +180,7 @@ fn discard_backup(ctx: &Context, backup: Option<&std::path::Path>) {
         return;
     }
     if let Err(error) = fs_err::remove_file(backup) {
-        ctx.printer.warning(&format!("could not remove the backup: {error}"));
+        ctx.printer
+            .warning(&format!("could not remove the backup: {error}"));
     }
 }

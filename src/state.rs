@@ -41,7 +41,10 @@ impl crate::diagnostic::Diagnostic for StateError {
         let path = match self {
             Self::Io { path, .. } | Self::Parse { path, .. } => path,
         };
-        Some(format!("delete `{}` to start a fresh run, or set `SHIPGATE_STATE_DIR`", path.display()))
+        Some(format!(
+            "delete `{}` to start a fresh run, or set `SHIPGATE_STATE_DIR`",
+            path.display()
+        ))
     }
 }
 
@@ -80,36 +83,55 @@ impl RunState {
     pub fn load(path: &Path, environment: &str) -> Result<Self, StateError> {
         match std::fs::read(path) {
             Ok(bytes) => {
-                let state: Self = serde_json::from_slice(&bytes)
-                    .map_err(|source| StateError::Parse { path: path.to_owned(), source })?;
+                let state: Self =
+                    serde_json::from_slice(&bytes).map_err(|source| StateError::Parse {
+                        path: path.to_owned(),
+                        source,
+                    })?;
                 if state.environment == environment {
                     Ok(state)
                 } else {
-                    Ok(Self { environment: environment.to_owned(), ..Self::default() })
+                    Ok(Self {
+                        environment: environment.to_owned(),
+                        ..Self::default()
+                    })
                 }
             }
-            Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
-                Ok(Self { environment: environment.to_owned(), ..Self::default() })
-            }
-            Err(source) => Err(StateError::Io { path: path.to_owned(), source }),
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(Self {
+                environment: environment.to_owned(),
+                ..Self::default()
+            }),
+            Err(source) => Err(StateError::Io {
+                path: path.to_owned(),
+                source,
+            }),
         }
     }
 
     /// Writes the state atomically.
     pub fn save(&self, path: &Path) -> Result<(), StateError> {
-        let io = |source| StateError::Io { path: path.to_owned(), source };
+        let io = |source| StateError::Io {
+            path: path.to_owned(),
+            source,
+        };
         if let Some(parent) = path.parent() {
             std::fs::create_dir_all(parent).map_err(io)?;
         }
         let temporary = path.with_extension(format!("json.{}.tmp", std::process::id()));
-        let text = serde_json::to_vec_pretty(self).map_err(|source| StateError::Parse { path: path.to_owned(), source })?;
+        let text = serde_json::to_vec_pretty(self).map_err(|source| StateError::Parse {
+            path: path.to_owned(),
+            source,
+        })?;
         std::fs::write(&temporary, text).map_err(io)?;
         std::fs::rename(&temporary, path).map_err(io)
     }
 
     /// Starts a new run: forgets what an earlier run did.
     pub fn reset(path: &Path, environment: &str) -> Result<Self, StateError> {
-        let state = Self { environment: environment.to_owned(), ..Self::default() };
+        let state = Self {
+            environment: environment.to_owned(),
+            ..Self::default()
+        };
         state.save(path)?;
         Ok(state)
     }
@@ -133,6 +155,11 @@ mod tests {
         };
         state.save(&path).unwrap();
         assert_eq!(RunState::load(&path, "prod").unwrap(), state);
-        assert!(RunState::load(&path, "staging").unwrap().deployed_release.is_none());
+        assert!(
+            RunState::load(&path, "staging")
+                .unwrap()
+                .deployed_release
+                .is_none()
+        );
     }
 }

@@ -44,16 +44,40 @@ mod tests {
 
     #[test]
     fn parses_common_forms() {
-        assert_eq!(ConfigDuration::parse("90s").unwrap().0, Duration::from_secs(90));
-        assert_eq!(ConfigDuration::parse("5m").unwrap().0, Duration::from_secs(300));
-        assert_eq!(ConfigDuration::parse("250ms").unwrap().0, Duration::from_millis(250));
-        assert_eq!(ConfigDuration::parse("1h 30m").unwrap().0, Duration::from_secs(5400));
+        assert_eq!(
+            ConfigDuration::parse("90s").unwrap().0,
+            Duration::from_secs(90)
+        );
+        assert_eq!(
+            ConfigDuration::parse("5m").unwrap().0,
+            Duration::from_secs(300)
+        );
+        assert_eq!(
+            ConfigDuration::parse("250ms").unwrap().0,
+            Duration::from_millis(250)
+        );
+        assert_eq!(
+            ConfigDuration::parse("1h 30m").unwrap().0,
+            Duration::from_secs(5400)
+        );
     }
 
     #[test]
     fn refuses_zero_and_garbage() {
-        assert!(ConfigDuration::parse("0s").unwrap_err().contains("greater than zero"));
-        assert!(ConfigDuration::parse("soon").unwrap_err().contains("`soon`"));
-        assert!(ConfigDuration::parse("10").unwrap_err().contains("a number and a unit"));
+        assert!(
+            ConfigDuration::parse("0s")
+                .unwrap_err()
+                .contains("greater than zero")
+        );
+        assert!(
+            ConfigDuration::parse("soon")
+                .unwrap_err()
+                .contains("`soon`")
+        );
+        assert!(
+            ConfigDuration::parse("10")
+                .unwrap_err()
+                .contains("a number and a unit")
+        );
     }
 }

@@ -105,7 +105,11 @@ impl Diagnostic for ConfigError {
 }
 
 fn backticked(names: &[String]) -> String {
-    names.iter().map(|name| format!("`{name}`")).collect::<Vec<_>>().join(", ")
+    names
+        .iter()
+        .map(|name| format!("`{name}`"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// Reads and validates `path` for environment `environment` (default: the

@@ -1,5 +1,5 @@
 //! The validated config every subcommand reads: paths absolute, `${VAR}`
-//! resolved, defaults applied, URLs and JSONPaths parsed.
+//! resolved, defaults applied, URLs and JSON paths parsed.
 
 use std::path::PathBuf;
 use std::time::Duration;

@@ -1,6 +1,6 @@
 //! Turns the parsed [`ConfigFile`] into a validated [`Config`]: selects the
 //! environment, resolves `${VAR}`, applies defaults and checks what serde
-//! cannot (unique names, URLs, JSONPaths, cross-references).
+//! cannot (unique names, URLs, JSON paths, cross-references).
 
 use std::collections::HashMap;
 use std::ops::Range;
@@ -14,7 +14,11 @@ use url::Url;
 use super::file::{
     ConfigFile, EnvironmentFile, ExpectFile, ProviderKind, RollbackTrigger, SmokeCheckFile,
 };
-use super::model::*;
+use super::model::{
+    BackupMode, CheckTarget, CommandGate, Config, DatabaseUrl, Environment, Expectations,
+    HttpMethod, JsonEquality, MigrateConfig, ProviderConfig, ReleasesConfig, RequestBody,
+    RollbackConfig, SmokeCheck, SmokeConfig,
+};
 use super::secret::{self, Masked, Redactor, ResolveFailure};
 use super::{ConfigError, DatabasePolicy};
 use crate::diagnostic::{SourceLocation, suggest};
@@ -38,9 +42,18 @@ pub(super) fn from_source(
 ) -> Result<Config, ConfigError> {
     let file: ConfigFile =
         toml::from_str(source).map_err(|error| parse_error(path, source, &error))?;
-    let base_dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let base_dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
     let base_dir = std::path::absolute(base_dir).unwrap_or_else(|_| base_dir.to_owned());
-    let resolver = Resolver { path, source, lookup, redactor: redactor.clone(), base_dir };
+    let resolver = Resolver {
+        path,
+        source,
+        lookup,
+        redactor: redactor.clone(),
+        base_dir,
+    };
 
     let (name, environment_file) = select_environment(path, &file, environment)?;
     let environment = resolver.environment(name, environment_file)?;
@@ -49,13 +62,20 @@ pub(super) fn from_source(
     let migrate = MigrateConfig {
         dir: resolver.join(file.migrate.dir.as_deref().unwrap_or("migrations")),
         backup: file.migrate.backup.unwrap_or(BackupMode::Auto),
-        backup_dir: resolver.join(file.migrate.backup_dir.as_deref().unwrap_or(".shipgate/backups")),
+        backup_dir: resolver.join(
+            file.migrate
+                .backup_dir
+                .as_deref()
+                .unwrap_or(".shipgate/backups"),
+        ),
         keep_backups: file.migrate.keep_backups,
     };
     let rollback = RollbackConfig {
-        on: file.rollback.on.clone().unwrap_or_else(|| {
-            vec![RollbackTrigger::Deploy, RollbackTrigger::Smoke]
-        }),
+        on: file
+            .rollback
+            .on
+            .clone()
+            .unwrap_or_else(|| vec![RollbackTrigger::Deploy, RollbackTrigger::Smoke]),
         database: file.rollback.database.unwrap_or(DatabasePolicy::Auto),
     };
     Ok(Config {
@@ -79,11 +99,18 @@ fn select_environment<'f>(
     let name = match requested {
         Some(name) => name,
         None if defined.is_empty() => {
-            return Err(ConfigError::NoEnvironment { path: path.to_owned() });
+            return Err(ConfigError::NoEnvironment {
+                path: path.to_owned(),
+            });
         }
         None if defined.len() == 1 => file.environments.keys().next().map_or("", String::as_str),
         None if file.environments.contains_key("production") => "production",
-        None => return Err(ConfigError::AmbiguousEnvironment { path: path.to_owned(), defined }),
+        None => {
+            return Err(ConfigError::AmbiguousEnvironment {
+                path: path.to_owned(),
+                defined,
+            });
+        }
     };
     file.environments
         .get_key_value(name)
@@ -146,7 +173,10 @@ impl Resolver<'_> {
             Ok(url) if matches!(url.scheme(), "http" | "https") && url.host().is_some() => Ok(url),
             Ok(url) => Err(self.invalid(
                 value.span(),
-                format!("invalid URL `{shown}` for key `{key}`: scheme `{}` is not http or https", url.scheme()),
+                format!(
+                    "invalid URL `{shown}` for key `{key}`: scheme `{}` is not http or https",
+                    url.scheme()
+                ),
                 Some("write an absolute URL like `https://app.example.com`".to_owned()),
             )),
             Err(error) => Err(self.invalid(
@@ -163,7 +193,11 @@ impl Resolver<'_> {
 
     fn environment(&self, name: &str, file: &EnvironmentFile) -> Result<Environment, ConfigError> {
         let key = |field: &str| format!("environments.{name}.{field}");
-        let url = file.url.as_ref().map(|url| self.url(url, &key("url"))).transpose()?;
+        let url = file
+            .url
+            .as_ref()
+            .map(|url| self.url(url, &key("url")))
+            .transpose()?;
         let database = file
             .database
             .as_ref()
@@ -181,7 +215,10 @@ impl Resolver<'_> {
                         .map(|source| self.text(source, &key("releases.source")))
                         .transpose()?
                         .map(|source| self.join(&source)),
-                    restart: releases.restart.as_ref().map(|restart| restart.get_ref().clone()),
+                    restart: releases
+                        .restart
+                        .as_ref()
+                        .map(|restart| restart.get_ref().clone()),
                     restart_timeout: releases
                         .restart_timeout
                         .map_or(DEFAULT_RESTART_TIMEOUT, |duration| duration.0),
@@ -207,7 +244,12 @@ impl Resolver<'_> {
             }
             (Some(ProviderKind::None) | None, None) => ProviderConfig::None,
         };
-        Ok(Environment { name: name.to_owned(), url, database, provider })
+        Ok(Environment {
+            name: name.to_owned(),
+            url,
+            database,
+            provider,
+        })
     }
 
     fn database(&self, value: &Spanned<String>, key: &str) -> Result<DatabaseUrl, ConfigError> {
@@ -222,7 +264,10 @@ impl Resolver<'_> {
             }
             let path = path.split_once('?').map_or(path, |(path, _)| path);
             let url = Masked::new(text.clone(), &self.redactor);
-            return Ok(DatabaseUrl::Sqlite { path: self.join(path), url });
+            return Ok(DatabaseUrl::Sqlite {
+                path: self.join(path),
+                url,
+            });
         }
         let scheme = text.split_once("://").map_or("", |(scheme, _)| scheme);
         let (message, hint) = if matches!(scheme, "postgres" | "postgresql") {
@@ -250,19 +295,27 @@ impl Resolver<'_> {
                     return Err(self.invalid(
                         gate.run.span(),
                         format!("gate `{}` has an empty `run` command", gate.name.get_ref()),
-                        Some("write the shell command to run, e.g. `run = \"npm test\"`".to_owned()),
+                        Some(
+                            "write the shell command to run, e.g. `run = \"npm test\"`".to_owned(),
+                        ),
                     ));
                 }
                 Ok(CommandGate {
                     name: gate.name.get_ref().clone(),
                     run: gate.run.get_ref().clone(),
-                    timeout: gate.timeout.map_or(DEFAULT_GATE_TIMEOUT, |timeout| timeout.0),
+                    timeout: gate
+                        .timeout
+                        .map_or(DEFAULT_GATE_TIMEOUT, |timeout| timeout.0),
                 })
             })
             .collect()
     }
 
-    fn smoke(&self, file: &ConfigFile, environment: &Environment) -> Result<SmokeConfig, ConfigError> {
+    fn smoke(
+        &self,
+        file: &ConfigFile,
+        environment: &Environment,
+    ) -> Result<SmokeConfig, ConfigError> {
         let smoke = &file.smoke;
         let concurrency = match &smoke.concurrency {
             Some(value) if *value.get_ref() == 0 => {
@@ -275,7 +328,9 @@ impl Resolver<'_> {
             Some(value) => *value.get_ref(),
             None => DEFAULT_CONCURRENCY,
         };
-        let default_timeout = smoke.timeout.map_or(DEFAULT_CHECK_TIMEOUT, |timeout| timeout.0);
+        let default_timeout = smoke
+            .timeout
+            .map_or(DEFAULT_CHECK_TIMEOUT, |timeout| timeout.0);
         let mut seen = UniqueNames::new("smoke check", "[[smoke.check]]");
         let checks = smoke
             .check
@@ -286,7 +341,9 @@ impl Resolver<'_> {
             })
             .collect::<Result<_, _>>()?;
         Ok(SmokeConfig {
-            ready_within: smoke.ready_within.map_or(DEFAULT_READY_WITHIN, |duration| duration.0),
+            ready_within: smoke
+                .ready_within
+                .map_or(DEFAULT_READY_WITHIN, |duration| duration.0),
             concurrency,
             checks,
         })
@@ -305,8 +362,15 @@ impl Resolver<'_> {
             Some(method) => HttpMethod::parse(method.get_ref()).ok_or_else(|| {
                 self.invalid(
                     method.span(),
-                    format!("unknown HTTP method `{}`, for key `{}`", method.get_ref(), key("method")),
-                    Some("use one of `GET`, `HEAD`, `POST`, `PUT`, `PATCH`, `DELETE`, `OPTIONS`".to_owned()),
+                    format!(
+                        "unknown HTTP method `{}`, for key `{}`",
+                        method.get_ref(),
+                        key("method")
+                    ),
+                    Some(
+                        "use one of `GET`, `HEAD`, `POST`, `PUT`, `PATCH`, `DELETE`, `OPTIONS`"
+                            .to_owned(),
+                    ),
                 )
             })?,
         };
@@ -316,8 +380,13 @@ impl Resolver<'_> {
                 if !resolved.starts_with('/') {
                     return Err(self.invalid(
                         path.span(),
-                        format!("`path` must start with `/`, got `{}`, for check `{name}`", self.redactor.redact(&resolved)),
-                        Some(format!("write `path = \"/{resolved}\"`, or use `url` for an absolute URL")),
+                        format!(
+                            "`path` must start with `/`, got `{}`, for check `{name}`",
+                            self.redactor.redact(&resolved)
+                        ),
+                        Some(format!(
+                            "write `path = \"/{resolved}\"`, or use `url` for an absolute URL"
+                        )),
                     ));
                 }
                 if environment.url.is_none() {
@@ -343,7 +412,10 @@ impl Resolver<'_> {
                 return Err(self.invalid(
                     path.span(),
                     format!("check `{name}` sets both `path` and `url`"),
-                    Some("keep one: `path` joins the environment's `url`, `url` is absolute".to_owned()),
+                    Some(
+                        "keep one: `path` joins the environment's `url`, `url` is absolute"
+                            .to_owned(),
+                    ),
                 ));
             }
             (None, None) => {
@@ -370,13 +442,19 @@ impl Resolver<'_> {
                 return Err(self.invalid(
                     body.span(),
                     format!("check `{name}` sets both `body` and `json`"),
-                    Some("keep one: `json` sends `application/json`, `body` sends text as is".to_owned()),
+                    Some(
+                        "keep one: `json` sends `application/json`, `body` sends text as is"
+                            .to_owned(),
+                    ),
                 ));
             }
         };
         let expect = match &check.expect {
             Some(expect) => self.expectations(expect, name)?,
-            None => Expectations { status: 200, json: Vec::new() },
+            None => Expectations {
+                status: 200,
+                json: Vec::new(),
+            },
         };
         Ok(SmokeCheck {
             name: name.clone(),
@@ -389,7 +467,11 @@ impl Resolver<'_> {
         })
     }
 
-    fn expectations(&self, expect: &Spanned<ExpectFile>, name: &str) -> Result<Expectations, ConfigError> {
+    fn expectations(
+        &self,
+        expect: &Spanned<ExpectFile>,
+        name: &str,
+    ) -> Result<Expectations, ConfigError> {
         let file = expect.get_ref();
         let status = file.status.unwrap_or(200);
         if !(100..=599).contains(&status) {
@@ -426,12 +508,21 @@ struct UniqueNames {
 
 impl UniqueNames {
     fn new(what: &'static str, table: &'static str) -> Self {
-        Self { what, table, seen: HashMap::new() }
+        Self {
+            what,
+            table,
+            seen: HashMap::new(),
+        }
     }
 
-    fn insert(&mut self, resolver: &Resolver<'_>, name: &Spanned<String>) -> Result<(), ConfigError> {
+    fn insert(
+        &mut self,
+        resolver: &Resolver<'_>,
+        name: &Spanned<String>,
+    ) -> Result<(), ConfigError> {
         if let Some(first) = self.seen.get(name.get_ref()) {
-            let first = SourceLocation::from_span(resolver.path, resolver.source, first.start, first.end);
+            let first =
+                SourceLocation::from_span(resolver.path, resolver.source, first.start, first.end);
             return Err(resolver.invalid(
                 name.span(),
                 format!(
@@ -458,7 +549,10 @@ fn toml_to_json(value: &toml::Value) -> serde_json::Value {
         toml::Value::Datetime(datetime) => serde_json::Value::String(datetime.to_string()),
         toml::Value::Array(items) => items.iter().map(toml_to_json).collect(),
         toml::Value::Table(table) => serde_json::Value::Object(
-            table.iter().map(|(key, value)| (key.clone(), toml_to_json(value))).collect(),
+            table
+                .iter()
+                .map(|(key, value)| (key.clone(), toml_to_json(value)))
+                .collect(),
         ),
     }
 }
@@ -469,16 +563,29 @@ fn parse_error(path: &Path, source: &str, error: &toml::de::Error) -> ConfigErro
     let span = error.span().unwrap_or(0..0);
     let location = SourceLocation::from_span(path, source, span.start, span.end);
     let message = error.message().trim().to_owned();
-    let key = key_at(source, span.start);
-    let hint = unknown_name_hint(&message);
-    let message = match key {
-        Some(key) if !message.contains(&format!("`{key}`")) => format!("{message}, for key `{key}`"),
-        _ => message,
+    let hint = unknown_name_hint(&message).or_else(|| invalid_type_hint(&message));
+    let message = if message.starts_with("unknown field") {
+        match table_at(source, span.start) {
+            Some(table) => format!("{message}, in table `[{table}]`"),
+            None => format!("{message}, at the top level"),
+        }
+    } else {
+        match key_at(source, span.start) {
+            Some(key) if !message.contains(&format!("`{key}`")) => {
+                format!("{message}, for key `{key}`")
+            }
+            _ => message,
+        }
     };
-    ConfigError::Invalid { location, message, hint }
+    ConfigError::Invalid {
+        location,
+        message,
+        hint,
+    }
 }
 
-/// `unknown field `x`, expected one of `a`, `b`` → "did you mean `a`?".
+/// Turns serde's "unknown field" or "unknown variant" message into a hint:
+/// "did you mean" when a name is close, else the list of valid names.
 fn unknown_name_hint(message: &str) -> Option<String> {
     let rest = message
         .strip_prefix("unknown field ")
@@ -497,7 +604,43 @@ fn unknown_name_hint(message: &str) -> Option<String> {
     if expected.is_empty() {
         return Some(format!("remove `{unknown}`"));
     }
-    Some(format!("remove `{unknown}` or use one of the expected names"))
+    let expected: Vec<String> = expected.iter().map(|name| format!("`{name}`")).collect();
+    Some(format!("use one of {}", expected.join(", ")))
+}
+
+/// `invalid type: string "8", expected usize` → how to write the value.
+fn invalid_type_hint(message: &str) -> Option<String> {
+    let expected = message
+        .strip_prefix("invalid type: ")?
+        .split(", expected ")
+        .nth(1)?;
+    Some(match expected {
+        "usize" | "u16" | "u32" | "u64" | "i64" => {
+            "write a whole number without quotes, e.g. `8`".to_owned()
+        }
+        "a boolean" => "write `true` or `false` without quotes".to_owned(),
+        "a string" => "quote the value, e.g. `\"90s\"`".to_owned(),
+        "a sequence" => "write a list, e.g. `[\"deploy\", \"smoke\"]`".to_owned(),
+        other => format!("write {other}"),
+    })
+}
+
+/// The nearest table header at or above `offset`.
+fn table_at(source: &str, offset: usize) -> Option<String> {
+    let offset = offset.min(source.len());
+    let line_end = source[offset..]
+        .find('\n')
+        .map_or(source.len(), |i| offset + i);
+    source[..line_end]
+        .lines()
+        .rev()
+        .map(str::trim)
+        .find(|text| text.starts_with('['))
+        .map(|text| {
+            text.trim_matches(|c| c == '[' || c == ']')
+                .trim()
+                .to_owned()
+        })
 }
 
 /// The dotted key whose key or value starts at `offset`, from the nearest
@@ -505,17 +648,28 @@ fn unknown_name_hint(message: &str) -> Option<String> {
 fn key_at(source: &str, offset: usize) -> Option<String> {
     let offset = offset.min(source.len());
     let line_start = source[..offset].rfind('\n').map_or(0, |i| i + 1);
-    let line_end = source[offset..].find('\n').map_or(source.len(), |i| offset + i);
+    let line_end = source[offset..]
+        .find('\n')
+        .map_or(source.len(), |i| offset + i);
     let line = &source[line_start..line_end];
     let header = source[..line_start]
         .lines()
         .rev()
         .map(str::trim)
         .find(|text| text.starts_with('['))
-        .map(|text| text.trim_matches(|c| c == '[' || c == ']').trim().to_owned());
+        .map(|text| {
+            text.trim_matches(|c| c == '[' || c == ']')
+                .trim()
+                .to_owned()
+        });
     let trimmed = line.trim_start();
     if trimmed.starts_with('[') {
-        return Some(trimmed.trim_matches(|c| c == '[' || c == ']').trim().to_owned());
+        return Some(
+            trimmed
+                .trim_matches(|c| c == '[' || c == ']')
+                .trim()
+                .to_owned(),
+        );
     }
     let leaf = match line.find('=') {
         Some(equals) if line_start + equals < offset => line[..equals].trim().to_owned(),

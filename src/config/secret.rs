@@ -56,7 +56,10 @@ pub fn resolve(
         };
         let at = offset + dollar;
         let Some(close) = body.find('}') else {
-            return Err(ResolveFailure::Malformed { offset: at, text: rest[dollar..].to_owned() });
+            return Err(ResolveFailure::Malformed {
+                offset: at,
+                text: rest[dollar..].to_owned(),
+            });
         };
         let name = &body[..close];
         if !is_variable_name(name) {
@@ -71,7 +74,10 @@ pub fn resolve(
                 out.push_str(&resolved);
             }
             None => {
-                return Err(ResolveFailure::Unset(Reference { name: name.to_owned(), offset: at }));
+                return Err(ResolveFailure::Unset(Reference {
+                    name: name.to_owned(),
+                    offset: at,
+                }));
             }
         }
         let consumed = dollar + 2 + close + 1;
@@ -108,7 +114,9 @@ impl Redactor {
         forms.push(json);
         let encoded: String = url::form_urlencoded::byte_serialize(secret.as_bytes()).collect();
         forms.push(encoded);
-        let Ok(mut secrets) = self.secrets.write() else { return };
+        let Ok(mut secrets) = self.secrets.write() else {
+            return;
+        };
         for form in forms {
             if !form.is_empty() && !secrets.contains(&form) {
                 secrets.push(form);
@@ -209,11 +217,23 @@ mod tests {
         let redactor = Redactor::default();
         assert_eq!(
             resolve("x${NOPE}", &env, &redactor),
-            Err(ResolveFailure::Unset(Reference { name: "NOPE".into(), offset: 1 }))
+            Err(ResolveFailure::Unset(Reference {
+                name: "NOPE".into(),
+                offset: 1
+            }))
         );
-        assert!(matches!(resolve("${EMPTY}", &env, &redactor), Err(ResolveFailure::Unset(_))));
-        assert!(matches!(resolve("${OPEN", &env, &redactor), Err(ResolveFailure::Malformed { .. })));
-        assert!(matches!(resolve("${1X}", &env, &redactor), Err(ResolveFailure::Malformed { .. })));
+        assert!(matches!(
+            resolve("${EMPTY}", &env, &redactor),
+            Err(ResolveFailure::Unset(_))
+        ));
+        assert!(matches!(
+            resolve("${OPEN", &env, &redactor),
+            Err(ResolveFailure::Malformed { .. })
+        ));
+        assert!(matches!(
+            resolve("${1X}", &env, &redactor),
+            Err(ResolveFailure::Malformed { .. })
+        ));
     }
 
     #[test]

@@ -55,7 +55,8 @@ pub(super) async fn run(gate: &CommandGate, base_dir: &Path, printer: &Printer) 
     tokio::pin!(collect);
     let deadline = tokio::time::sleep(gate.timeout);
     tokio::pin!(deadline);
-    let mut heartbeat = tokio::time::interval_at(tokio::time::Instant::now() + HEARTBEAT, HEARTBEAT);
+    let mut heartbeat =
+        tokio::time::interval_at(tokio::time::Instant::now() + HEARTBEAT, HEARTBEAT);
     let (status, out, err) = loop {
         tokio::select! {
             result = &mut collect => break result,
@@ -74,11 +75,22 @@ pub(super) async fn run(gate: &CommandGate, base_dir: &Path, printer: &Printer) 
     let check = match status {
         Ok(status) if status.success() => Check::pass(&gate.name).detail(format!("`{}`", gate.run)),
         Ok(status) => {
-            let code = status.code().map_or_else(|| "killed by a signal".to_owned(), |code| format!("exit {code}"));
-            let check = Check::fail(&gate.name).detail(format!("`{}` failed", gate.run)).expected_actual("exit 0", code);
-            if log.trim().is_empty() { check } else { check.log(log) }
+            let code = status.code().map_or_else(
+                || "killed by a signal".to_owned(),
+                |code| format!("exit {code}"),
+            );
+            let check = Check::fail(&gate.name)
+                .detail(format!("`{}` failed", gate.run))
+                .expected_actual("exit 0", code);
+            if log.trim().is_empty() {
+                check
+            } else {
+                check.log(log)
+            }
         }
-        Err(error) => Check::fail(&gate.name).detail(format!("failed to wait for `{}`: {error}", gate.run)),
+        Err(error) => {
+            Check::fail(&gate.name).detail(format!("failed to wait for `{}`: {error}", gate.run))
+        }
     };
     check.duration(started.elapsed())
 }

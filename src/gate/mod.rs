@@ -35,10 +35,12 @@ pub enum GateError {
 impl Diagnostic for GateError {
     fn hint(&self) -> Option<String> {
         match self {
-            Self::UnknownGate { name, defined } => Some(match suggest(name, defined.iter().map(String::as_str)) {
-                Some(close) => format!("did you mean `{close}`?"),
-                None => format!("defined gates: {}", defined.join(", ")),
-            }),
+            Self::UnknownGate { name, defined } => {
+                Some(match suggest(name, defined.iter().map(String::as_str)) {
+                    Some(close) => format!("did you mean `{close}`?"),
+                    None => format!("defined gates: {}", defined.join(", ")),
+                })
+            }
         }
     }
 }
@@ -58,27 +60,39 @@ pub async fn execute(ctx: &Context, only: &[String], skip: &[String]) -> Result<
 }
 
 /// Runs the selected gates concurrently and returns the gate phase.
-pub async fn run_gates(ctx: &Context, only: &[String], skip: &[String]) -> Result<Phase, GateError> {
+pub async fn run_gates(
+    ctx: &Context,
+    only: &[String],
+    skip: &[String],
+) -> Result<Phase, GateError> {
     let gates = &ctx.config.gates;
     let defined: Vec<String> = gates.iter().map(|gate| gate.name.clone()).collect();
     for name in only.iter().chain(skip) {
         if !defined.contains(name) {
-            return Err(GateError::UnknownGate { name: name.clone(), defined });
+            return Err(GateError::UnknownGate {
+                name: name.clone(),
+                defined,
+            });
         }
     }
     let started = Instant::now();
-    let selected = |gate: &CommandGate| (only.is_empty() || only.contains(&gate.name)) && !skip.contains(&gate.name);
+    let selected = |gate: &CommandGate| {
+        (only.is_empty() || only.contains(&gate.name)) && !skip.contains(&gate.name)
+    };
     let limit = std::thread::available_parallelism().map_or(2, std::num::NonZero::get);
     let semaphore = Arc::new(Semaphore::new(limit));
     let mut tasks = JoinSet::new();
     let mut checks: Vec<Option<Check>> = vec![None; gates.len()];
     for (index, gate) in gates.iter().enumerate() {
         if !selected(gate) {
-            checks[index] = Some(Check::new(&gate.name, Status::Skip).detail("skipped by `--only`/`--skip`"));
+            checks[index] =
+                Some(Check::new(&gate.name, Status::Skip).detail("skipped by `--only`/`--skip`"));
             continue;
         }
         if ctx.dry_run {
-            checks[index] = Some(Check::new(&gate.name, Status::Skip).detail(format!("would run `{}`", gate.run)));
+            checks[index] = Some(
+                Check::new(&gate.name, Status::Skip).detail(format!("would run `{}`", gate.run)),
+            );
             continue;
         }
         let gate = gate.clone();
@@ -88,10 +102,17 @@ pub async fn run_gates(ctx: &Context, only: &[String], skip: &[String]) -> Resul
         let printer = ctx.printer.clone();
         tasks.spawn(async move {
             let Ok(_permit) = semaphore.acquire_owned().await else {
-                return (index, Check::fail(&gate.name).detail("internal error: the gate semaphore closed; this is a bug"));
+                return (
+                    index,
+                    Check::fail(&gate.name)
+                        .detail("internal error: the gate semaphore closed; this is a bug"),
+                );
             };
             if cancel.is_cancelled() {
-                return (index, Check::new(&gate.name, Status::Skip).detail("not started: interrupted"));
+                return (
+                    index,
+                    Check::new(&gate.name, Status::Skip).detail("not started: interrupted"),
+                );
             }
             (index, command::run(&gate, &base_dir, &printer).await)
         });
@@ -101,13 +122,22 @@ pub async fn run_gates(ctx: &Context, only: &[String], skip: &[String]) -> Resul
             Ok((index, check)) => checks[index] = Some(check),
             Err(error) => {
                 // The index is lost with the panicked task; report it on its own line.
-                checks.push(Some(Check::fail("internal error").detail(format!("a gate task panicked: {error}; this is a bug"))));
+                checks
+                    .push(Some(Check::fail("internal error").detail(format!(
+                        "a gate task panicked: {error}; this is a bug"
+                    ))));
             }
         }
     }
     let checks: Vec<Check> = checks.into_iter().flatten().collect();
-    let failed = checks.iter().filter(|check| check.status == Status::Fail).count();
-    let ran = checks.iter().filter(|check| check.status != Status::Skip).count();
+    let failed = checks
+        .iter()
+        .filter(|check| check.status == Status::Fail)
+        .count();
+    let ran = checks
+        .iter()
+        .filter(|check| check.status != Status::Skip)
+        .count();
     let summary = if gates.is_empty() {
         "no gates configured".to_owned()
     } else if failed == 0 {

@@ -53,7 +53,9 @@ pub struct DeploySpec {
 #[derive(Debug, thiserror::Error)]
 pub enum ProviderError {
     /// `deploy` was asked of an environment without a provider.
-    #[error("environment `{environment}` has no provider, so shipgate cannot deploy or roll back its app")]
+    #[error(
+        "environment `{environment}` has no provider, so shipgate cannot deploy or roll back its app"
+    )]
     NoProvider {
         /// The environment.
         environment: String,
@@ -147,10 +149,14 @@ impl ProviderError {
     /// The exit status this error ends the process with.
     pub fn exit_status(&self) -> ExitStatus {
         match self {
-            Self::NoProvider { .. } | Self::NoSource | Self::ReleaseExists { .. } | Self::UnknownRelease { .. } | Self::InvalidId { .. } => {
-                ExitStatus::Usage
+            Self::NoProvider { .. }
+            | Self::NoSource
+            | Self::ReleaseExists { .. }
+            | Self::UnknownRelease { .. }
+            | Self::InvalidId { .. } => ExitStatus::Usage,
+            Self::Io { .. } | Self::Restart { .. } | Self::Ledger { .. } => {
+                ExitStatus::Infrastructure
             }
-            Self::Io { .. } | Self::Restart { .. } | Self::Ledger { .. } => ExitStatus::Infrastructure,
         }
     }
 }
@@ -181,8 +187,9 @@ pub trait Provider: Send + Sync {
 pub fn from_config(config: &Config) -> Option<Box<dyn Provider>> {
     match &config.environment.provider {
         ProviderConfig::None => None,
-        ProviderConfig::Releases(releases) => {
-            Some(Box::new(ReleasesProvider::new(releases.clone(), config.base_dir.clone())))
-        }
+        ProviderConfig::Releases(releases) => Some(Box::new(ReleasesProvider::new(
+            releases.clone(),
+            config.base_dir.clone(),
+        ))),
     }
 }

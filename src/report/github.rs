@@ -28,7 +28,10 @@ pub fn render(report: &Report) -> String {
                 Status::Warn => "warning",
                 Status::Pass | Status::Skip => continue,
             };
-            let mut properties = vec![("title", format!("shipgate {}: {}", phase.name.as_str(), check.name))];
+            let mut properties = vec![(
+                "title",
+                format!("shipgate {}: {}", phase.name.as_str(), check.name),
+            )];
             if let Some(location) = &check.location {
                 properties.push(("file", location.path.display().to_string()));
                 properties.push(("line", location.line.to_string()));
@@ -71,8 +74,17 @@ fn append(path: &std::ffi::OsStr, text: &str) {
 /// The markdown table for `$GITHUB_STEP_SUMMARY`.
 pub fn summary_markdown(report: &Report) -> String {
     let mut out = String::new();
-    let environment = report.environment.as_deref().map(|e| format!(" · `{e}`")).unwrap_or_default();
-    let _ = writeln!(out, "### shipgate {}{environment}: {}\n", report.command, outcome_word(report));
+    let environment = report
+        .environment
+        .as_deref()
+        .map(|e| format!(" · `{e}`"))
+        .unwrap_or_default();
+    let _ = writeln!(
+        out,
+        "### shipgate {}{environment}: {}\n",
+        report.command,
+        outcome_word(report)
+    );
     let _ = writeln!(out, "| phase | check | status | detail | time |");
     let _ = writeln!(out, "| --- | --- | --- | --- | --- |");
     for phase in &report.phases {
@@ -87,13 +99,21 @@ pub fn summary_markdown(report: &Report) -> String {
                 phase.name.as_str(),
                 cell(&check.name),
                 check.status.symbol(),
-                serde_json::to_value(check.status).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default(),
+                serde_json::to_value(check.status)
+                    .ok()
+                    .and_then(|v| v.as_str().map(str::to_owned))
+                    .unwrap_or_default(),
                 cell(detail.trim()),
                 check.duration.map(format_duration).unwrap_or_default(),
             );
         }
     }
-    let _ = writeln!(out, "\nexit code {} · {}\n", report.exit_code, format_duration(report.duration));
+    let _ = writeln!(
+        out,
+        "\nexit code {} · {}\n",
+        report.exit_code,
+        format_duration(report.duration)
+    );
     out
 }
 
@@ -113,8 +133,14 @@ fn cell(text: &str) -> String {
 /// The `$GITHUB_OUTPUT` lines: `exit-code`, `outcome` and the report's outputs.
 /// Multi-line values use the heredoc form with a delimiter absent from the value.
 pub fn outputs(report: &Report) -> String {
-    let outcome = serde_json::to_value(report.outcome).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default();
-    let mut pairs = vec![("exit-code".to_owned(), report.exit_code.to_string()), ("outcome".to_owned(), outcome)];
+    let outcome = serde_json::to_value(report.outcome)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_owned))
+        .unwrap_or_default();
+    let mut pairs = vec![
+        ("exit-code".to_owned(), report.exit_code.to_string()),
+        ("outcome".to_owned(), outcome),
+    ];
     pairs.extend(report.outputs.iter().cloned());
     let mut out = String::new();
     for (key, value) in pairs {
@@ -134,7 +160,11 @@ pub fn outputs(report: &Report) -> String {
 /// One workflow command line, e.g. `::error file=a.sql,line=3::message`, with
 /// GitHub's escaping of data and property values.
 pub fn workflow_command(name: &str, properties: &[(&str, String)], message: &str) -> String {
-    let escape_data = |text: &str| text.replace('%', "%25").replace('\r', "%0D").replace('\n', "%0A");
+    let escape_data = |text: &str| {
+        text.replace('%', "%25")
+            .replace('\r', "%0D")
+            .replace('\n', "%0A")
+    };
     let escape_property = |text: &str| escape_data(text).replace(':', "%3A").replace(',', "%2C");
     let properties = properties
         .iter()
@@ -151,8 +181,15 @@ mod tests {
 
     #[test]
     fn escapes_workflow_command_data_and_properties() {
-        let line = workflow_command("error", &[("file", "a,b:c.sql".into()), ("line", "3".into())], "50% bad\nnext");
-        assert_eq!(line, "::error file=a%2Cb%3Ac.sql,line=3::50%25 bad%0Anext\n");
+        let line = workflow_command(
+            "error",
+            &[("file", "a,b:c.sql".into()), ("line", "3".into())],
+            "50% bad\nnext",
+        );
+        assert_eq!(
+            line,
+            "::error file=a%2Cb%3Ac.sql,line=3::50%25 bad%0Anext\n"
+        );
         assert_eq!(workflow_command("warning", &[], "x"), "::warning::x\n");
     }
 
@@ -161,7 +198,10 @@ mod tests {
         let mut report = Report::new("run", None, false);
         report.output("log", "a\nSHIPGATE_EOF\nb");
         let text = outputs(&report);
-        assert!(text.contains("log<<SHIPGATE_EOF_\na\nSHIPGATE_EOF\nb\nSHIPGATE_EOF_\n"), "{text}");
+        assert!(
+            text.contains("log<<SHIPGATE_EOF_\na\nSHIPGATE_EOF\nb\nSHIPGATE_EOF_\n"),
+            "{text}"
+        );
         assert!(text.starts_with("exit-code=0\noutcome=success\n"));
     }
 }

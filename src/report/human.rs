@@ -17,9 +17,20 @@ const LOG_TAIL_LINES: usize = 20;
 pub fn render(report: &Report, styled: bool) -> String {
     let paint = Paint { styled };
     let mut out = String::new();
-    let environment = report.environment.as_deref().map(|e| format!(" · environment {e}")).unwrap_or_default();
+    let environment = report
+        .environment
+        .as_deref()
+        .map(|e| format!(" · environment {e}"))
+        .unwrap_or_default();
     let dry = if report.dry_run { " · dry run" } else { "" };
-    let _ = writeln!(out, "{}", paint.style(BOLD, &format!("shipgate {}{environment}{dry}", report.command)));
+    let _ = writeln!(
+        out,
+        "{}",
+        paint.style(
+            BOLD,
+            &format!("shipgate {}{environment}{dry}", report.command)
+        )
+    );
     for phase in &report.phases {
         render_phase(&mut out, phase, paint);
     }
@@ -28,7 +39,11 @@ pub fn render(report: &Report, styled: bool) -> String {
 }
 
 fn render_phase(out: &mut String, phase: &Phase, paint: Paint) {
-    let summary = phase.summary.as_deref().map(|s| format!(" {s}")).unwrap_or_default();
+    let summary = phase
+        .summary
+        .as_deref()
+        .map(|s| format!(" {s}"))
+        .unwrap_or_default();
     let _ = writeln!(
         out,
         "\n{} {}{} {}",
@@ -43,12 +58,29 @@ fn render_phase(out: &mut String, phase: &Phase, paint: Paint) {
 }
 
 fn render_check(out: &mut String, check: &Check, paint: Paint) {
-    let detail = check.detail.as_deref().map(|d| format!(" {}", d)).unwrap_or_default();
-    let duration = check.duration.map(|d| format!(" {}", paint.style(DIM, &format_duration(d)))).unwrap_or_default();
-    let _ = writeln!(out, "  {} {}{detail}{duration}", paint.status(check.status), check.name);
+    let detail = check
+        .detail
+        .as_deref()
+        .map(|d| format!(" {d}"))
+        .unwrap_or_default();
+    let duration = check
+        .duration
+        .map(|d| format!(" {}", paint.style(DIM, &format_duration(d))))
+        .unwrap_or_default();
+    let _ = writeln!(
+        out,
+        "  {} {}{detail}{duration}",
+        paint.status(check.status),
+        check.name
+    );
     if check.status != Status::Fail && check.status != Status::Warn {
         for artifact in &check.artifacts {
-            let _ = writeln!(out, "      {} {}", paint.style(DIM, &format!("{}:", artifact.name)), artifact.value);
+            let _ = writeln!(
+                out,
+                "      {} {}",
+                paint.style(DIM, &format!("{}:", artifact.name)),
+                artifact.value
+            );
         }
         return;
     }
@@ -60,13 +92,22 @@ fn render_check(out: &mut String, check: &Check, paint: Paint) {
         let _ = writeln!(out, "      got:      {}", paint.style(RED, actual));
     }
     for artifact in &check.artifacts {
-        let _ = writeln!(out, "      {} {}", paint.style(DIM, &format!("{}:", artifact.name)), artifact.value);
+        let _ = writeln!(
+            out,
+            "      {} {}",
+            paint.style(DIM, &format!("{}:", artifact.name)),
+            artifact.value
+        );
     }
     if let Some(log) = &check.log {
         let lines: Vec<&str> = log.lines().collect();
         let skipped = lines.len().saturating_sub(LOG_TAIL_LINES);
         if skipped > 0 {
-            let _ = writeln!(out, "      {}", paint.style(DIM, &format!("… {skipped} earlier lines")));
+            let _ = writeln!(
+                out,
+                "      {}",
+                paint.style(DIM, &format!("… {skipped} earlier lines"))
+            );
         }
         for line in &lines[skipped..] {
             let _ = writeln!(out, "      {} {line}", paint.style(DIM, "│"));
@@ -79,7 +120,10 @@ fn outcome_line(report: &Report, paint: Paint) -> String {
     let code = report.exit_code;
     match report.outcome {
         ExitStatus::Success if report.dry_run => {
-            format!("{} dry run: nothing was changed ({duration})", paint.style(GREEN, "✓"))
+            format!(
+                "{} dry run: nothing was changed ({duration})",
+                paint.style(GREEN, "✓")
+            )
         }
         ExitStatus::Success => format!("{} passed in {duration}", paint.style(GREEN, "✓")),
         ExitStatus::RolledBack => format!(
@@ -91,8 +135,17 @@ fn outcome_line(report: &Report, paint: Paint) -> String {
             paint.style(RED, "✗")
         ),
         _ => {
-            let failed: Vec<&str> = report.phases.iter().filter(|p| p.failed()).map(|p| p.name.as_str()).collect();
-            let what = if failed.is_empty() { "failed".to_owned() } else { format!("{} failed", failed.join(", ")) };
+            let failed: Vec<&str> = report
+                .phases
+                .iter()
+                .filter(|p| p.failed())
+                .map(|p| p.name.as_str())
+                .collect();
+            let what = if failed.is_empty() {
+                "failed".to_owned()
+            } else {
+                format!("{} failed", failed.join(", "))
+            };
             format!("{} {what} (exit {code}, {duration})", paint.style(RED, "✗"))
         }
     }

@@ -66,7 +66,11 @@ pub struct Check {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub actual: Option<String>,
     /// Time taken.
-    #[serde(rename = "duration_ms", skip_serializing_if = "Option::is_none", serialize_with = "serialize_millis")]
+    #[serde(
+        rename = "duration_ms",
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "serialize_millis"
+    )]
     pub duration: Option<Duration>,
     /// The user's file and line it concerns (annotations point there).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -114,7 +118,11 @@ impl Check {
 
     /// Sets expected vs actual.
     #[must_use]
-    pub fn expected_actual(mut self, expected: impl Into<String>, actual: impl Into<String>) -> Self {
+    pub fn expected_actual(
+        mut self,
+        expected: impl Into<String>,
+        actual: impl Into<String>,
+    ) -> Self {
         self.expected = Some(expected.into());
         self.actual = Some(actual.into());
         self
@@ -144,7 +152,10 @@ impl Check {
     /// Adds an artifact.
     #[must_use]
     pub fn artifact(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
-        self.artifacts.push(Artifact { name: name.into(), value: value.into() });
+        self.artifacts.push(Artifact {
+            name: name.into(),
+            value: value.into(),
+        });
         self
     }
 }
@@ -213,13 +224,23 @@ pub struct Phase {
 impl Phase {
     /// A finished phase; its status is derived from its checks.
     pub fn new(name: PhaseName, checks: Vec<Check>, duration: Duration) -> Self {
-        let status = checks.iter().map(|check| check.status).max().unwrap_or(Status::Skip);
+        let status = checks
+            .iter()
+            .map(|check| check.status)
+            .max()
+            .unwrap_or(Status::Skip);
         let status = if status == Status::Skip && checks.iter().any(|c| c.status == Status::Pass) {
             Status::Pass
         } else {
             status
         };
-        Self { name, status, duration, summary: None, checks }
+        Self {
+            name,
+            status,
+            duration,
+            summary: None,
+            checks,
+        }
     }
 
     /// Sets the summary line.
@@ -308,7 +329,10 @@ impl Report {
 }
 
 #[allow(clippy::ref_option, clippy::trivially_copy_pass_by_ref)]
-fn serialize_millis<S: serde::Serializer>(duration: &Option<Duration>, serializer: S) -> Result<S::Ok, S::Error> {
+fn serialize_millis<S: serde::Serializer>(
+    duration: &Option<Duration>,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
     match duration {
         Some(duration) => serialize_millis_required(duration, serializer),
         None => serializer.serialize_none(),
@@ -316,7 +340,10 @@ fn serialize_millis<S: serde::Serializer>(duration: &Option<Duration>, serialize
 }
 
 #[allow(clippy::trivially_copy_pass_by_ref)]
-fn serialize_millis_required<S: serde::Serializer>(duration: &Duration, serializer: S) -> Result<S::Ok, S::Error> {
+fn serialize_millis_required<S: serde::Serializer>(
+    duration: &Duration,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
     serializer.serialize_u64(u64::try_from(duration.as_millis()).unwrap_or(u64::MAX))
 }
 

@@ -4,6 +4,7 @@
 //! through the run's [`Redactor`] first. Colour follows the terminal and
 //! `NO_COLOR` (anstream decides), and a closed stdout (`| head`) is not an error.
 
+use std::fmt::Write as _;
 use std::io::Write;
 
 use anstyle::{AnsiColor, Style};
@@ -58,33 +59,54 @@ impl Printer {
         if self.format == OutputFormat::Json {
             return;
         }
-        self.write_stderr(&format!("{}\n", DIM.render().to_string() + message + &DIM.render_reset().to_string()));
+        self.write_stderr(&format!(
+            "{}\n",
+            DIM.render().to_string() + message + &DIM.render_reset().to_string()
+        ));
     }
 
     /// A warning on stderr.
     pub fn warning(&self, message: &str) {
         if self.format == OutputFormat::Github {
-            self.write_stdout_raw(&super::github::workflow_command("warning", &[], &self.redactor.redact(message)));
+            self.write_stdout_raw(&super::github::workflow_command(
+                "warning",
+                &[],
+                &self.redactor.redact(message),
+            ));
         }
-        self.write_stderr(&format!("{}warning{}: {message}\n", YELLOW.render(), YELLOW.render_reset()));
+        self.write_stderr(&format!(
+            "{}warning{}: {message}\n",
+            YELLOW.render(),
+            YELLOW.render_reset()
+        ));
     }
 
     /// An error with its location, cause chain and hint, on stderr.
     pub fn error(&self, error: &dyn Diagnostic) {
         let mut text = format!("{}error{}: {error}\n", RED.render(), RED.render_reset());
         if let Some(location) = error.location() {
-            text.push_str(&format!("  {}-->{} {location}\n", DIM.render(), DIM.render_reset()));
+            let _ = writeln!(
+                text,
+                "  {}-->{} {location}",
+                DIM.render(),
+                DIM.render_reset()
+            );
             for line in location.snippet().lines() {
-                text.push_str(&format!("  {line}\n"));
+                let _ = writeln!(text, "  {line}");
             }
         }
         let mut source = error.source();
         while let Some(cause) = source {
-            text.push_str(&format!("  caused by: {cause}\n"));
+            let _ = writeln!(text, "  caused by: {cause}");
             source = cause.source();
         }
         if let Some(hint) = error.hint() {
-            text.push_str(&format!("\n{}hint{}: {hint}\n", BOLD.render(), BOLD.render_reset()));
+            let _ = write!(
+                text,
+                "\n{}hint{}: {hint}\n",
+                BOLD.render(),
+                BOLD.render_reset()
+            );
         }
         if self.format == OutputFormat::Github {
             let mut properties = Vec::new();
@@ -94,7 +116,11 @@ impl Printer {
                 properties.push(("col", location.column.to_string()));
             }
             let message = self.redactor.redact(&error.to_string());
-            self.write_stdout_raw(&super::github::workflow_command("error", &properties, &message));
+            self.write_stdout_raw(&super::github::workflow_command(
+                "error",
+                &properties,
+                &message,
+            ));
         }
         self.write_stderr(&text);
     }
@@ -127,10 +153,13 @@ impl Printer {
         self.write_stdout_raw(&self.redactor.redact(text));
     }
 
+    #[allow(clippy::unused_self)] // a method, so every write goes through the printer
     fn write_stdout_raw(&self, text: &str) {
         let mut stdout = anstream::stdout().lock();
         // A closed pipe (`shipgate … | head`) is not an error worth reporting.
-        let _ = stdout.write_all(text.as_bytes()).and_then(|()| stdout.flush());
+        let _ = stdout
+            .write_all(text.as_bytes())
+            .and_then(|()| stdout.flush());
     }
 
     fn write_stderr(&self, text: &str) {

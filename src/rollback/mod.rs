@@ -44,7 +44,10 @@ pub enum RollbackError {
 impl Diagnostic for RollbackError {
     fn hint(&self) -> Option<String> {
         match self {
-            Self::NeedsConfirmation { .. } => Some("pass `--yes` (in CI) or run it from a terminal; `--dry-run` shows the plan".to_owned()),
+            Self::NeedsConfirmation { .. } => Some(
+                "pass `--yes` (in CI) or run it from a terminal; `--dry-run` shows the plan"
+                    .to_owned(),
+            ),
             Self::Declined => None,
             Self::Provider(error) => error.hint(),
         }
@@ -92,7 +95,9 @@ pub async fn execute(
     yes: bool,
 ) -> Result<Report, RollbackError> {
     let environment = ctx.config.environment.name.clone();
-    let provider = provider::from_config(&ctx.config).ok_or_else(|| ProviderError::NoProvider { environment: environment.clone() })?;
+    let provider = provider::from_config(&ctx.config).ok_or_else(|| ProviderError::NoProvider {
+        environment: environment.clone(),
+    })?;
     let failing = provider.current().await?;
     if !ctx.dry_run && !yes {
         confirm(&environment, failing.as_ref()).await?;
@@ -111,21 +116,32 @@ pub async fn execute(
     for phase in outcome.phases {
         report.push(phase);
     }
-    let status = if outcome.succeeded { ExitStatus::Success } else { ExitStatus::RollbackFailed };
+    let status = if outcome.succeeded {
+        ExitStatus::Success
+    } else {
+        ExitStatus::RollbackFailed
+    };
     report.finish(status, std::time::Duration::ZERO);
     Ok(report)
 }
 
 async fn confirm(environment: &str, failing: Option<&Release>) -> Result<(), RollbackError> {
     if !std::io::stdin().is_terminal() {
-        return Err(RollbackError::NeedsConfirmation { environment: environment.to_owned() });
+        return Err(RollbackError::NeedsConfirmation {
+            environment: environment.to_owned(),
+        });
     }
-    let from = failing.map(|release| format!(" from `{}`", release.id)).unwrap_or_default();
-    let question = format!("roll back `{environment}`{from} to the previous healthy release? [y/N] ");
+    let from = failing
+        .map(|release| format!(" from `{}`", release.id))
+        .unwrap_or_default();
+    let question =
+        format!("roll back `{environment}`{from} to the previous healthy release? [y/N] ");
     let answer = tokio::task::spawn_blocking(move || {
         use std::io::Write;
         let mut stderr = std::io::stderr();
-        let _ = stderr.write_all(question.as_bytes()).and_then(|()| stderr.flush());
+        let _ = stderr
+            .write_all(question.as_bytes())
+            .and_then(|()| stderr.flush());
         let mut line = String::new();
         std::io::stdin().read_line(&mut line).map(|_| line)
     })
@@ -137,14 +153,20 @@ async fn confirm(environment: &str, failing: Option<&Release>) -> Result<(), Rol
 }
 
 /// Rolls the app back, handles the database, verifies; never silent.
-pub async fn perform(ctx: &Context, provider: &dyn Provider, request: RollbackRequest) -> RollbackOutcome {
+pub async fn perform(
+    ctx: &Context,
+    provider: &dyn Provider,
+    request: RollbackRequest,
+) -> RollbackOutcome {
     let started = Instant::now();
     let mut checks = Vec::new();
     if let Some(reason) = &request.reason {
         checks.push(Check::pass("reason").detail(reason.clone()));
     }
     let failed = |checks: Vec<Check>| RollbackOutcome {
-        phases: vec![Phase::new(PhaseName::Rollback, checks, started.elapsed()).summary("did not complete")],
+        phases: vec![
+            Phase::new(PhaseName::Rollback, checks, started.elapsed()).summary("did not complete"),
+        ],
         succeeded: false,
     };
 
@@ -163,18 +185,34 @@ pub async fn perform(ctx: &Context, provider: &dyn Provider, request: RollbackRe
             return failed(checks);
         }
     };
-    let database_action = database_action(ctx, request.database.unwrap_or(ctx.config.rollback.database));
+    let database_action = database_action(
+        ctx,
+        request.database.unwrap_or(ctx.config.rollback.database),
+    );
 
     if ctx.dry_run {
-        checks.push(Check::new(format!("promote {}", target.id), Status::Skip).detail(format!("would make `{}` serve traffic", target.id)));
-        checks.push(Check::new("database", Status::Skip).detail(format!("would {}", database_action.describe())));
-        let phase = Phase::new(PhaseName::Rollback, checks, started.elapsed()).summary(format!("plan: back to {}", target.id));
-        return RollbackOutcome { phases: vec![phase], succeeded: true };
+        checks.push(
+            Check::new(format!("promote {}", target.id), Status::Skip)
+                .detail(format!("would make `{}` serve traffic", target.id)),
+        );
+        checks.push(
+            Check::new("database", Status::Skip)
+                .detail(format!("would {}", database_action.describe())),
+        );
+        let phase = Phase::new(PhaseName::Rollback, checks, started.elapsed())
+            .summary(format!("plan: back to {}", target.id));
+        return RollbackOutcome {
+            phases: vec![phase],
+            succeeded: true,
+        };
     }
 
     if let Some(failing) = &request.failing {
         if let Err(error) = provider.record(failing, ReleaseState::Failed).await {
-            checks.push(provider_failure(&format!("mark {} failed", failing.id), &error));
+            checks.push(provider_failure(
+                &format!("mark {} failed", failing.id),
+                &error,
+            ));
         }
     }
     let promote_started = Instant::now();
@@ -191,20 +229,31 @@ pub async fn perform(ctx: &Context, provider: &dyn Provider, request: RollbackRe
         }
     }
     checks.push(database_action.run(ctx).await);
-    let rollback = Phase::new(PhaseName::Rollback, checks, started.elapsed()).summary(format!("back to {}", target.id));
+    let rollback = Phase::new(PhaseName::Rollback, checks, started.elapsed())
+        .summary(format!("back to {}", target.id));
 
     let verify_started = Instant::now();
     let verify = match crate::smoke::run_suite(ctx, None, PhaseName::Verify).await {
         Ok(phase) => phase,
-        Err(error) => Phase::new(PhaseName::Verify, vec![Check::fail("smoke suite").detail(error.to_string())], verify_started.elapsed()),
+        Err(error) => Phase::new(
+            PhaseName::Verify,
+            vec![Check::fail("smoke suite").detail(error.to_string())],
+            verify_started.elapsed(),
+        ),
     };
     let succeeded = !rollback.failed() && !verify.failed();
     if succeeded {
         if let Err(error) = provider.record(&target, ReleaseState::Healthy).await {
-            ctx.printer.warning(&format!("could not record `{}` as healthy: {error}", target.id));
+            ctx.printer.warning(&format!(
+                "could not record `{}` as healthy: {error}",
+                target.id
+            ));
         }
     }
-    RollbackOutcome { phases: vec![rollback, verify], succeeded }
+    RollbackOutcome {
+        phases: vec![rollback, verify],
+        succeeded,
+    }
 }
 
 fn provider_failure(action: &str, error: &ProviderError) -> Check {
@@ -252,7 +301,9 @@ impl DatabaseAction {
         match self {
             Self::Keep(why) => format!("keep the database ({why})"),
             Self::Restore(backup) => format!("restore the database from `{}`", backup.display()),
-            Self::RestoreWithoutBackup => "restore the database, but this run took no backup".to_owned(),
+            Self::RestoreWithoutBackup => {
+                "restore the database, but this run took no backup".to_owned()
+            }
             Self::Unreadable(error) => format!("decide about the database, but {error}"),
         }
     }

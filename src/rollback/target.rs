@@ -36,10 +36,17 @@ pub enum TargetError {
 ///
 /// `failing` is the release being rolled back from; `requested` is `--to`
 /// (`None` or `previous` mean "the newest earlier healthy release").
-pub fn select<'h>(history: &'h [Release], failing: Option<&str>, requested: Option<&str>) -> Result<&'h Release, TargetError> {
+pub fn select<'h>(
+    history: &'h [Release],
+    failing: Option<&str>,
+    requested: Option<&str>,
+) -> Result<&'h Release, TargetError> {
     match requested {
         Some(id) if id != "previous" => {
-            let release = history.iter().find(|release| release.id == id).ok_or_else(|| TargetError::Unknown { id: id.to_owned() })?;
+            let release = history
+                .iter()
+                .find(|release| release.id == id)
+                .ok_or_else(|| TargetError::Unknown { id: id.to_owned() })?;
             if Some(id) == failing {
                 return Err(TargetError::IsFailing { id: id.to_owned() });
             }
@@ -49,11 +56,15 @@ pub fn select<'h>(history: &'h [Release], failing: Option<&str>, requested: Opti
             Ok(release)
         }
         _ => {
-            let older = match failing.and_then(|id| history.iter().position(|release| release.id == id)) {
-                Some(position) => &history[position + 1..],
-                None => history,
-            };
-            older.iter().find(|release| release.state == ReleaseState::Healthy).ok_or(TargetError::NoHealthyRelease)
+            let older =
+                match failing.and_then(|id| history.iter().position(|release| release.id == id)) {
+                    Some(position) => &history[position + 1..],
+                    None => history,
+                };
+            older
+                .iter()
+                .find(|release| release.state == ReleaseState::Healthy)
+                .ok_or(TargetError::NoHealthyRelease)
         }
     }
 }
@@ -63,7 +74,11 @@ mod tests {
     use super::*;
 
     fn release(id: &str, state: ReleaseState) -> Release {
-        Release { id: id.into(), state, deployed_at: jiff::Timestamp::UNIX_EPOCH }
+        Release {
+            id: id.into(),
+            state,
+            deployed_at: jiff::Timestamp::UNIX_EPOCH,
+        }
     }
 
     fn history() -> Vec<Release> {
@@ -79,22 +94,43 @@ mod tests {
     fn default_target_is_newest_earlier_healthy_release() {
         let history = history();
         assert_eq!(select(&history, Some("v4"), None).unwrap().id, "v2");
-        assert_eq!(select(&history, Some("v4"), Some("previous")).unwrap().id, "v2");
+        assert_eq!(
+            select(&history, Some("v4"), Some("previous")).unwrap().id,
+            "v2"
+        );
         assert_eq!(select(&history, Some("v2"), None).unwrap().id, "v1");
     }
 
     #[test]
     fn never_the_failing_release_nor_one_that_failed_before() {
         let history = history();
-        assert_eq!(select(&history, Some("v4"), Some("v4")), Err(TargetError::IsFailing { id: "v4".into() }));
-        assert_eq!(select(&history, Some("v4"), Some("v3")), Err(TargetError::PreviouslyFailed { id: "v3".into() }));
-        assert_eq!(select(&history, Some("v4"), Some("v9")), Err(TargetError::Unknown { id: "v9".into() }));
-        assert_eq!(select(&history, Some("v1"), None), Err(TargetError::NoHealthyRelease));
+        assert_eq!(
+            select(&history, Some("v4"), Some("v4")),
+            Err(TargetError::IsFailing { id: "v4".into() })
+        );
+        assert_eq!(
+            select(&history, Some("v4"), Some("v3")),
+            Err(TargetError::PreviouslyFailed { id: "v3".into() })
+        );
+        assert_eq!(
+            select(&history, Some("v4"), Some("v9")),
+            Err(TargetError::Unknown { id: "v9".into() })
+        );
+        assert_eq!(
+            select(&history, Some("v1"), None),
+            Err(TargetError::NoHealthyRelease)
+        );
     }
 
     #[test]
     fn healthy_releases_newer_than_the_failing_one_are_not_targets() {
-        let history = vec![release("v2", ReleaseState::Healthy), release("v1", ReleaseState::Deployed)];
-        assert_eq!(select(&history, Some("v1"), None), Err(TargetError::NoHealthyRelease));
+        let history = vec![
+            release("v2", ReleaseState::Healthy),
+            release("v1", ReleaseState::Deployed),
+        ];
+        assert_eq!(
+            select(&history, Some("v1"), None),
+            Err(TargetError::NoHealthyRelease)
+        );
     }
 }

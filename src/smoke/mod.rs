@@ -27,6 +27,10 @@ impl SmokeError {
 }
 
 /// Runs the suite against `base_url` (default: the environment's `url`).
-pub async fn run_suite(_ctx: &Context, _base_url: Option<&Url>, _phase: PhaseName) -> Result<Phase, SmokeError> {
+pub async fn run_suite(
+    _ctx: &Context,
+    _base_url: Option<&Url>,
+    _phase: PhaseName,
+) -> Result<Phase, SmokeError> {
     Err(SmokeError::NotBuilt)
 }

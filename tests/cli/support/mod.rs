@@ -28,7 +28,12 @@ pub struct Output {
 
 impl Test {
     pub fn new() -> Self {
-        Self { dir: tempfile::tempdir().expect("temp dir"), args: Vec::new(), env: BTreeMap::new(), current_dir: None }
+        Self {
+            dir: tempfile::tempdir().expect("temp dir"),
+            args: Vec::new(),
+            env: BTreeMap::new(),
+            current_dir: None,
+        }
     }
 
     /// The temp dir the test runs in.
@@ -68,13 +73,20 @@ impl Test {
     /// Runs the binary and returns its output; the temp dir lives on in `self`.
     pub fn output(&self) -> Output {
         let mut command = Command::new(env!("CARGO_BIN_EXE_shipgate"));
-        command.args(&self.args).current_dir(self.current_dir.as_deref().unwrap_or(self.dir.path()));
+        command
+            .args(&self.args)
+            .current_dir(self.current_dir.as_deref().unwrap_or(self.dir.path()));
         for (key, _) in std::env::vars() {
-            if CLEARED_PREFIXES.iter().any(|prefix| key.starts_with(prefix)) {
+            if CLEARED_PREFIXES
+                .iter()
+                .any(|prefix| key.starts_with(prefix))
+            {
                 command.env_remove(key);
             }
         }
-        command.env("NO_COLOR", "1").env("SHIPGATE_STATE_DIR", self.dir.path().join(".state"));
+        command
+            .env("NO_COLOR", "1")
+            .env("SHIPGATE_STATE_DIR", self.dir.path().join(".state"));
         command.envs(&self.env);
         let output = command.output().expect("run shipgate");
         Output {
@@ -100,26 +112,45 @@ impl Test {
 impl Output {
     #[track_caller]
     pub fn stdout_has(&self, needle: &str) -> &Self {
-        assert!(self.stdout.contains(needle), "stdout lacks {needle:?}\n--- stdout\n{}\n--- stderr\n{}", self.stdout, self.stderr);
+        assert!(
+            self.stdout.contains(needle),
+            "stdout lacks {needle:?}\n--- stdout\n{}\n--- stderr\n{}",
+            self.stdout,
+            self.stderr
+        );
         self
     }
 
     #[track_caller]
     pub fn stderr_has(&self, needle: &str) -> &Self {
-        assert!(self.stderr.contains(needle), "stderr lacks {needle:?}\n--- stderr\n{}\n--- stdout\n{}", self.stderr, self.stdout);
+        assert!(
+            self.stderr.contains(needle),
+            "stderr lacks {needle:?}\n--- stderr\n{}\n--- stdout\n{}",
+            self.stderr,
+            self.stdout
+        );
         self
     }
 
     #[track_caller]
     pub fn nowhere(&self, needle: &str) -> &Self {
-        assert!(!self.stdout.contains(needle), "stdout contains {needle:?}\n{}", self.stdout);
-        assert!(!self.stderr.contains(needle), "stderr contains {needle:?}\n{}", self.stderr);
+        assert!(
+            !self.stdout.contains(needle),
+            "stdout contains {needle:?}\n{}",
+            self.stdout
+        );
+        assert!(
+            !self.stderr.contains(needle),
+            "stderr contains {needle:?}\n{}",
+            self.stderr
+        );
         self
     }
 
     /// The stdout parsed as the JSON report.
     #[track_caller]
     pub fn json(&self) -> serde_json::Value {
-        serde_json::from_str(&self.stdout).unwrap_or_else(|error| panic!("stdout is not JSON ({error}):\n{}", self.stdout))
+        serde_json::from_str(&self.stdout)
+            .unwrap_or_else(|error| panic!("stdout is not JSON ({error}):\n{}", self.stdout))
     }
 }

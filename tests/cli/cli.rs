@@ -1,0 +1,124 @@
+//! The command line itself: help, version, exit codes and formats.
+
+use crate::support::Test;
+
+#[test]
+fn every_subcommand_has_help_with_an_example() {
+    for command in [
+        "check", "gate", "migrate", "deploy", "smoke", "rollback", "run",
+    ] {
+        let output = Test::new().args([command, "--help"]).run(0);
+        output.stdout_has("Example: `shipgate ");
+    }
+    for action in ["status", "plan", "apply"] {
+        Test::new()
+            .args(["migrate", action, "--help"])
+            .run(0)
+            .stdout_has("Example: `shipgate migrate");
+    }
+}
+
+#[test]
+fn top_level_help_documents_the_exit_codes() {
+    Test::new()
+        .args(["--help"])
+        .run(0)
+        .stdout_has("Exit codes:\n  0    everything passed")
+        .stdout_has("\n  4    the pipeline failed and the rollback succeeded\n")
+        .stdout_has("\n  5    the rollback failed or was impossible: a human is needed\n");
+}
+
+#[test]
+fn version_prints_the_crate_version() {
+    Test::new()
+        .args(["--version"])
+        .run(0)
+        .stdout_has(concat!("shipgate ", env!("CARGO_PKG_VERSION")));
+}
+
+#[test]
+fn usage_errors_exit_2() {
+    let output = Test::new().args(["deploy-everything"]).run(2);
+    output.stderr_has("unrecognized subcommand 'deploy-everything'");
+    Test::new()
+        .args(["check", "--format", "xml"])
+        .run(2)
+        .stderr_has("invalid value 'xml'");
+}
+
+#[test]
+fn format_defaults_to_github_inside_actions_and_the_flag_wins() {
+    let config = "[environments.production]\n";
+    let summary = "summary.md";
+    let test = Test::new()
+        .config(config)
+        .env("GITHUB_ACTIONS", "true")
+        .args(["check"]);
+    let summary_path = test.path().join(summary).to_string_lossy().into_owned();
+    let test = test.env("GITHUB_STEP_SUMMARY", &summary_path);
+    let output = test.run(0);
+    output.stdout_has("shipgate check · environment production");
+    let markdown = std::fs::read_to_string(test.path().join(summary)).unwrap();
+    assert!(
+        markdown.contains("### shipgate check · `production`: passed"),
+        "{markdown}"
+    );
+    assert!(
+        markdown.contains("| config | config | ✓ pass |"),
+        "{markdown}"
+    );
+
+    let json = Test::new()
+        .config(config)
+        .env("GITHUB_ACTIONS", "true")
+        .args(["check", "--format", "json"])
+        .run(0);
+    assert_eq!(json.json()["command"], "check");
+    let last_wins = Test::new()
+        .config(config)
+        .args(["check", "--format", "json", "--format", "human"])
+        .run(0);
+    last_wins.stdout_has("✓ config");
+}
+
+#[test]
+fn github_outputs_carry_the_exit_code_and_outcome() {
+    let test = Test::new()
+        .config("[environments.production]\n")
+        .args(["check"]);
+    let outputs = test.path().join("outputs.txt");
+    let outputs_text = outputs.to_string_lossy().into_owned();
+    let test = test
+        .env("GITHUB_ACTIONS", "true")
+        .env("GITHUB_OUTPUT", &outputs_text);
+    test.run(0);
+    let text = std::fs::read_to_string(outputs).unwrap();
+    assert_eq!(text, "exit-code=0\noutcome=success\n");
+}
+
+#[test]
+fn config_errors_become_annotations_in_github_format() {
+    Test::new()
+        .config("[environments.production]\nurl = 3\n")
+        .args(["check", "--format", "github"])
+        .run(2)
+        .stdout_has("::error file=shipgate.toml,line=2,col=7::invalid type: integer `3`, expected a string, for key `environments.production.url`");
+}
+
+#[test]
+fn config_flag_env_var_and_default() {
+    let config = "[environments.production]\n";
+    Test::new().config(config).args(["check"]).run(0);
+    let moved = Test::new().file("ops/deploy.toml", config);
+    moved.args(["check"]).run(2).stderr_has("`shipgate.toml`");
+    let by_env = Test::new()
+        .file("ops/deploy.toml", config)
+        .env("SHIPGATE_CONFIG", "ops/deploy.toml")
+        .args(["check"]);
+    by_env.run(0).stdout_has("`ops/deploy.toml` is valid");
+    let flag_wins = Test::new()
+        .file("ops/deploy.toml", config)
+        .env("SHIPGATE_CONFIG", "missing.toml")
+        .args(["check", "--config", "ops/deploy.toml"]);
+    flag_wins.run(0);
+}
