@@ -5,3 +5,5 @@ mod support;
 mod cli;
 mod config;
 mod gate;
+mod pipeline;
+mod quickstart;

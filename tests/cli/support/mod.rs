@@ -7,6 +7,8 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+pub mod app;
+
 /// Environment variables the harness never lets through from the outer shell.
 const CLEARED_PREFIXES: [&str; 3] = ["SHIPGATE_", "GITHUB_", "RUNNER_"];
 
@@ -49,6 +51,13 @@ impl Test {
         self
     }
 
+    /// Copies the directory `from` (recursively) to `relative`, skipping
+    /// `skip` names at any depth.
+    pub fn copy_dir(self, from: &Path, relative: &str, skip: &[&str]) -> Self {
+        copy_tree(from, &self.dir.path().join(relative), skip);
+        self
+    }
+
     /// Writes `shipgate.toml`.
     pub fn config(self, contents: &str) -> Self {
         self.file("shipgate.toml", contents)
@@ -70,11 +79,20 @@ impl Test {
         self
     }
 
+    /// Another invocation in the same temp dir (with the same env), with `args`.
+    pub fn args_for<I: IntoIterator<Item = S>, S: Into<String>>(test: &Self, args: I) -> Invocation<'_> {
+        Invocation { test, args: args.into_iter().map(Into::into).collect() }
+    }
+
     /// Runs the binary and returns its output; the temp dir lives on in `self`.
     pub fn output(&self) -> Output {
+        self.output_with(&self.args)
+    }
+
+    fn output_with(&self, args: &[String]) -> Output {
         let mut command = Command::new(env!("CARGO_BIN_EXE_shipgate"));
         command
-            .args(&self.args)
+            .args(args)
             .current_dir(self.current_dir.as_deref().unwrap_or(self.dir.path()));
         for (key, _) in std::env::vars() {
             if CLEARED_PREFIXES
@@ -104,6 +122,25 @@ impl Test {
             output.code, expected_code,
             "exit code {} (expected {expected_code})\n--- stdout\n{}\n--- stderr\n{}",
             output.code, output.stdout, output.stderr
+        );
+        output
+    }
+}
+
+/// A further run in an existing [`Test`]'s dir (e.g. a second deploy).
+pub struct Invocation<'t> {
+    test: &'t Test,
+    args: Vec<String>,
+}
+
+impl Invocation<'_> {
+    #[track_caller]
+    pub fn run(&self, expected_code: i32) -> Output {
+        let output = self.test.output_with(&self.args);
+        assert_eq!(
+            output.code, expected_code,
+            "exit code {} (expected {expected_code}) for {:?}\n--- stdout\n{}\n--- stderr\n{}",
+            output.code, self.args, output.stdout, output.stderr
         );
         output
     }
@@ -152,5 +189,38 @@ impl Output {
     pub fn json(&self) -> serde_json::Value {
         serde_json::from_str(&self.stdout)
             .unwrap_or_else(|error| panic!("stdout is not JSON ({error}):\n{}", self.stdout))
+    }
+}
+
+fn copy_tree(from: &Path, to: &Path, skip: &[&str]) {
+    std::fs::create_dir_all(to).expect("create dir");
+    for entry in std::fs::read_dir(from).expect("read dir") {
+        let entry = entry.expect("entry");
+        let name = entry.file_name();
+        if skip.iter().any(|skipped| name == *skipped) {
+            continue;
+        }
+        let target = to.join(&name);
+        if entry.file_type().expect("type").is_dir() {
+            copy_tree(&entry.path(), &target, skip);
+        } else {
+            std::fs::copy(entry.path(), &target).expect("copy");
+        }
+    }
+}
+
+/// A free TCP port on 127.0.0.1 (bound, then released).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port()
+}
+
+/// Kills the process whose id is in `pid_file` when dropped.
+pub struct KillOnDrop(pub PathBuf);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        if let Ok(pid) = std::fs::read_to_string(&self.0) {
+            let _ = Command::new("kill").arg(pid.trim()).status();
+        }
     }
 }
