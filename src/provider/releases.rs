@@ -1040,6 +1040,59 @@ mod tests {
         assert_eq!(ids(&provider.history(10).await.unwrap()), ["v3", "v1"]);
     }
 
+    /// A thread running `read` in a loop until stopped, counting its calls
+    /// and collecting its failures.
+    struct Reader {
+        stop: Arc<AtomicBool>,
+        reads: Arc<AtomicUsize>,
+        thread: std::thread::JoinHandle<Vec<String>>,
+    }
+
+    impl Reader {
+        fn spawn(mut read: impl FnMut() -> Result<(), String> + Send + 'static) -> Self {
+            let stop = Arc::new(AtomicBool::new(false));
+            let reads = Arc::new(AtomicUsize::new(0));
+            let thread = {
+                let (stop, reads) = (Arc::clone(&stop), Arc::clone(&reads));
+                std::thread::spawn(move || {
+                    let mut failures = Vec::new();
+                    while !stop.load(Ordering::Relaxed) {
+                        if let Err(failure) = read() {
+                            failures.push(failure);
+                        }
+                        reads.fetch_add(1, Ordering::Relaxed);
+                    }
+                    failures
+                })
+            };
+            Self {
+                stop,
+                reads,
+                thread,
+            }
+        }
+
+        fn reads(&self) -> usize {
+            self.reads.load(Ordering::Relaxed)
+        }
+
+        /// Returns once the thread has read again since it had done `seen`.
+        async fn read_past(&self, seen: usize) {
+            let deadline = Instant::now() + Duration::from_secs(5);
+            while self.reads() <= seen {
+                assert!(Instant::now() < deadline, "the reader thread stalled");
+                tokio::task::yield_now().await;
+            }
+        }
+
+        /// Stops the thread: how many reads it made, and its failures.
+        fn stop(self) -> (usize, Vec<String>) {
+            self.stop.store(true, Ordering::Relaxed);
+            let failures = self.thread.join().unwrap();
+            (self.reads.load(Ordering::Relaxed), failures)
+        }
+    }
+
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn concurrent_readers_never_see_a_missing_current() {
         let fixture = Fixture::new();
@@ -1047,48 +1100,28 @@ mod tests {
         let first = provider.deploy(&fixture.spec("a")).await.unwrap();
         let second = provider.deploy(&fixture.spec("b")).await.unwrap();
 
-        let stop = Arc::new(AtomicBool::new(false));
-        let reads = Arc::new(AtomicUsize::new(0));
         let marker = fixture.root().join("current/marker.txt");
-        let reader = {
-            let (stop, reads) = (Arc::clone(&stop), Arc::clone(&reads));
-            std::thread::spawn(move || {
-                let mut failures = Vec::new();
-                while !stop.load(Ordering::Relaxed) {
-                    match fs_err::read_to_string(&marker) {
-                        Ok(text) if text == "a" || text == "b" => {}
-                        Ok(text) => failures.push(format!("unexpected contents {text:?}")),
-                        Err(error) => failures.push(error.to_string()),
-                    }
-                    reads.fetch_add(1, Ordering::Relaxed);
-                }
-                failures
-            })
-        };
-        let deadline = Instant::now() + Duration::from_secs(5);
-        while reads.load(Ordering::Relaxed) == 0 {
-            assert!(Instant::now() < deadline, "the reader thread never started");
-            tokio::task::yield_now().await;
-        }
-
-        let before = reads.load(Ordering::Relaxed);
+        let reader = Reader::spawn(move || match fs_err::read_to_string(&marker) {
+            Ok(text) if text == "a" || text == "b" => Ok(()),
+            Ok(text) => Err(format!("unexpected contents {text:?}")),
+            Err(error) => Err(error.to_string()),
+        });
+        reader.read_past(0).await;
         for switch in 0..200 {
             let release = if switch % 2 == 0 { &first } else { &second };
+            let seen = reader.reads();
             provider.promote(release).await.unwrap();
+            // Keep the reader busy across every switch.
+            reader.read_past(seen).await;
         }
-        let during = reads.load(Ordering::Relaxed) - before;
-        stop.store(true, Ordering::Relaxed);
-        let failures = reader.join().unwrap();
+        let (reads, failures) = reader.stop();
         assert!(
             failures.is_empty(),
-            "{} failed reads, first: {}",
+            "{} of {reads} reads failed, first: {}",
             failures.len(),
             failures[0]
         );
-        assert!(
-            during > 200,
-            "only {during} reads overlapped the 200 switches"
-        );
+        assert!(reads > 200, "{reads}");
         assert_eq!(fixture.current_marker(), "b");
         assert!(fixture.leftovers().is_empty(), "{:?}", fixture.leftovers());
     }
@@ -1101,30 +1134,34 @@ mod tests {
         provider.deploy(&fixture.spec("v2")).await.unwrap();
         let path = fixture.root().join(LEDGER_FILE);
 
-        let stop = Arc::new(AtomicBool::new(false));
-        let reader = {
-            let (stop, path) = (Arc::clone(&stop), path.clone());
-            std::thread::spawn(move || {
-                let mut parsed = 0_usize;
-                while !stop.load(Ordering::Relaxed) {
-                    let bytes = fs_err::read(&path).unwrap();
-                    let value: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
-                    assert_eq!(value["releases"].as_array().unwrap().len(), 2);
-                    parsed += 1;
-                }
-                parsed
-            })
-        };
+        let ledger = path.clone();
+        let reader = Reader::spawn(move || {
+            let bytes = fs_err::read(&ledger).map_err(|error| error.to_string())?;
+            let value: serde_json::Value =
+                serde_json::from_slice(&bytes).map_err(|error| format!("{error}: {bytes:?}"))?;
+            match value["releases"].as_array().map(Vec::len) {
+                Some(2) => Ok(()),
+                other => Err(format!("expected 2 releases, got {other:?}")),
+            }
+        });
+        reader.read_past(0).await;
         for round in 0..100 {
             let state = if round % 2 == 0 {
                 ReleaseState::Healthy
             } else {
                 ReleaseState::Failed
             };
+            let seen = reader.reads();
             provider.record(&first, state).await.unwrap();
+            reader.read_past(seen).await;
         }
-        stop.store(true, Ordering::Relaxed);
-        assert!(reader.join().unwrap() > 0);
+        let (reads, failures) = reader.stop();
+        assert!(
+            failures.is_empty(),
+            "{} of {reads} reads failed, first: {}",
+            failures.len(),
+            failures[0]
+        );
 
         let value: serde_json::Value =
             serde_json::from_slice(&fs_err::read(&path).unwrap()).unwrap();
