@@ -40,6 +40,9 @@ const LEDGER_FILE: &str = "releases.json";
 const RESTART_LOG: &str = "restart.log";
 /// Longest release id accepted (it is a directory name).
 const MAX_ID_LENGTH: usize = 128;
+/// Age after which a work directory under `releases/` counts as left behind
+/// by a crashed deploy or prune (a live copy touches it far more often).
+const STALE_WORK_AGE: std::time::Duration = std::time::Duration::from_secs(24 * 60 * 60);
 
 /// Directory releases under `root/releases/<id>` with an atomic `current` link.
 #[derive(Debug)]
@@ -84,7 +87,8 @@ impl ReleasesProvider {
     /// ids, oldest first.
     ///
     /// The current release and the newest `healthy` one always stay, even
-    /// when that leaves more than `keep`. `deploy` calls this after a
+    /// when that leaves more than `keep`. Work directories (`.tmp-*`) older
+    /// than a day, left by a crashed deploy, go too. `deploy` calls this after a
     /// successful restart and ignores its errors (the deploy itself worked);
     /// call it directly to report them.
     pub async fn prune(&self) -> Result<Vec<String>, ProviderError> {
@@ -470,6 +474,7 @@ fn prune(layout: &Layout, keep: usize) -> Result<Vec<String>, ProviderError> {
             break;
         }
     }
+    sweep_stale_work(layout);
     if !removed.is_empty() {
         let mut ledger = Ledger::load(&layout.ledger_path())?;
         ledger.remove(&removed);
@@ -478,6 +483,28 @@ fn prune(layout: &Layout, keep: usize) -> Result<Vec<String>, ProviderError> {
     match failure {
         Some(error) => Err(error),
         None => Ok(removed),
+    }
+}
+
+/// Removes `.tmp-*` work directories older than [`STALE_WORK_AGE`], best
+/// effort: they are invisible to every reader, so failing here harms nothing.
+fn sweep_stale_work(layout: &Layout) {
+    let Ok(entries) = fs_err::read_dir(layout.releases_dir()) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let is_work = entry
+            .file_name()
+            .to_str()
+            .is_some_and(|name| name.starts_with(".tmp-"));
+        let age = entry
+            .metadata()
+            .and_then(|metadata| metadata.modified())
+            .ok()
+            .and_then(|modified| modified.elapsed().ok());
+        if is_work && age.is_some_and(|age| age > STALE_WORK_AGE) {
+            let _ = fs_err::remove_dir_all(entry.path());
+        }
     }
 }
 
@@ -1022,6 +1049,30 @@ mod tests {
             .collect();
         assert_eq!(recorded, ["v4", "v5"]);
         assert!(fixture.leftovers().is_empty(), "{:?}", fixture.leftovers());
+    }
+
+    #[tokio::test]
+    async fn pruning_sweeps_stale_work_directories_only() {
+        let fixture = Fixture::new();
+        let provider = fixture.plain();
+        provider.deploy(&fixture.spec("v1")).await.unwrap();
+        let releases = fixture.root().join(RELEASES_DIR);
+        let stale = releases.join(".tmp-v2-crashed");
+        let fresh = releases.join(".tmp-v3-copying");
+        for dir in [&stale, &fresh] {
+            fs_err::create_dir_all(dir.join("static")).unwrap();
+            fs_err::write(dir.join("static/app.js"), "//").unwrap();
+        }
+        let two_days_ago = std::time::SystemTime::now() - 2 * STALE_WORK_AGE;
+        std::fs::File::open(&stale)
+            .unwrap()
+            .set_modified(two_days_ago)
+            .unwrap();
+
+        assert!(provider.prune().await.unwrap().is_empty());
+        assert!(!stale.exists());
+        assert!(fresh.exists());
+        assert_eq!(fixture.current_marker(), "v1");
     }
 
     #[tokio::test]
