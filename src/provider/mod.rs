@@ -3,11 +3,16 @@
 //!
 //! [`Provider`] is the seam every hosting target implements; this build has
 //! the `releases` provider (directory releases with an atomic `current`
-//! symlink). Deciding *which* release to roll back to is `rollback`'s job.
+//! symlink; its ledger, tree copy and restart hook live in `ledger.rs`,
+//! `tree.rs` and `restart.rs`). Deciding *which* release to roll back to is
+//! `rollback`'s job.
 
+mod ledger;
 mod releases;
+mod restart;
+mod tree;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
@@ -93,7 +98,9 @@ pub enum ProviderError {
         known: Vec<String>,
     },
     /// The id cannot be a directory name.
-    #[error("invalid release id `{id}`: use letters, digits, `.`, `_` and `-` only")]
+    #[error(
+        "invalid release id `{id}`: use 1 to 128 ASCII letters, digits, `.`, `_` and `-`, not starting with `.`"
+    )]
     InvalidId {
         /// The id.
         id: String,
@@ -107,6 +114,39 @@ pub enum ProviderError {
         failure: String,
         /// Its output, for the report.
         output: String,
+    },
+    /// The release source is missing or not a directory.
+    #[error("the release source `{}` is not a directory", path.display())]
+    MissingSource {
+        /// The source as configured or passed.
+        path: PathBuf,
+    },
+    /// The release source contains the releases root, so copying it would copy
+    /// the releases into themselves.
+    #[error("the release source `{}` contains the releases root `{}`", path.display(), root.display())]
+    SourceContainsRoot {
+        /// The source.
+        path: PathBuf,
+        /// The releases root.
+        root: PathBuf,
+    },
+    /// `current` points at a release directory that does not exist.
+    #[error("`{}` points at `{}`, which is not a release directory", link.display(), target.display())]
+    BrokenCurrent {
+        /// The `current` link.
+        link: PathBuf,
+        /// Where it points.
+        target: PathBuf,
+    },
+    /// A blocking filesystem task panicked or was cancelled: a bug.
+    #[error(
+        "internal error while the releases provider tried to {action}: {detail}; this is a bug in shipgate"
+    )]
+    Internal {
+        /// What was being done.
+        action: &'static str,
+        /// The panic message or cancellation.
+        detail: String,
     },
     /// The release ledger could not be read or written.
     #[error("the release ledger `{}` is unreadable", path.display())]
@@ -136,6 +176,19 @@ impl Diagnostic for ProviderError {
                 "run the `restart` command by hand to see why; the `current` link already points at the new release"
                     .to_owned(),
             ),
+            Self::MissingSource { .. } => {
+                Some("build the release first, or pass its directory with `shipgate deploy --source DIR`".to_owned())
+            }
+            Self::SourceContainsRoot { .. } => Some(
+                "point `source` at the build output only (e.g. `dist`), or move the releases `root` outside it"
+                    .to_owned(),
+            ),
+            Self::BrokenCurrent { .. } => {
+                Some("make a known release current again with `shipgate rollback --to ID`".to_owned())
+            }
+            Self::Internal { .. } => {
+                Some("please report it with the command you ran and this message".to_owned())
+            }
             Self::Ledger { path, .. } => Some(format!(
                 "fix or delete `{}`; shipgate rebuilds it from the release directories",
                 path.display()
@@ -153,10 +206,14 @@ impl ProviderError {
             | Self::NoSource
             | Self::ReleaseExists { .. }
             | Self::UnknownRelease { .. }
-            | Self::InvalidId { .. } => ExitStatus::Usage,
-            Self::Io { .. } | Self::Restart { .. } | Self::Ledger { .. } => {
-                ExitStatus::Infrastructure
-            }
+            | Self::InvalidId { .. }
+            | Self::MissingSource { .. }
+            | Self::SourceContainsRoot { .. } => ExitStatus::Usage,
+            Self::Io { .. }
+            | Self::Restart { .. }
+            | Self::Ledger { .. }
+            | Self::BrokenCurrent { .. }
+            | Self::Internal { .. } => ExitStatus::Infrastructure,
         }
     }
 }
@@ -192,4 +249,20 @@ pub fn from_config(config: &Config) -> Option<Box<dyn Provider>> {
             config.base_dir.clone(),
         ))),
     }
+}
+
+/// Wraps an IO error with what was being done to which path, for
+/// `map_err` in the provider files.
+fn io_error(action: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> ProviderError {
+    let path = path.to_owned();
+    move |source| ProviderError::Io {
+        action,
+        path,
+        source,
+    }
+}
+
+/// A random suffix that keeps work files and directories from colliding.
+fn random_suffix() -> String {
+    format!("{:016x}", rand::random::<u64>())
 }

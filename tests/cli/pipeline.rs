@@ -39,7 +39,10 @@ fn project() -> (Test, ReleaseApp) {
     let test = Test::new()
         .file("build/good/status", "200")
         .file("build/bad/status", "503")
-        .file("migrations/0001_create_users.sql", "CREATE TABLE users (id INTEGER PRIMARY KEY);\n");
+        .file(
+            "migrations/0001_create_users.sql",
+            "CREATE TABLE users (id INTEGER PRIMARY KEY);\n",
+        );
     let app = ReleaseApp::start(test.path().join("srv"));
     (test, app)
 }
@@ -49,7 +52,11 @@ fn tables(test: &Test) -> Vec<String> {
     let mut statement = connection
         .prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name")
         .unwrap();
-    statement.query_map([], |row| row.get(0)).unwrap().map(Result::unwrap).collect()
+    statement
+        .query_map([], |row| row.get(0))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect()
 }
 
 fn current(test: &Test) -> String {
@@ -64,20 +71,39 @@ fn failed_smoke_after_a_migration_rolls_back_app_and_restores_the_database() {
     Test::args_for(&test, ["run", "--source", "build/good", "--id", "v1"]).run(0);
     assert_eq!(tables(&test), ["shipgate_migrations", "users"]);
 
-    std::fs::write(test.path().join("migrations/0002_create_orders.sql"), "CREATE TABLE orders (id INTEGER);\n").unwrap();
+    std::fs::write(
+        test.path().join("migrations/0002_create_orders.sql"),
+        "CREATE TABLE orders (id INTEGER);\n",
+    )
+    .unwrap();
     let output = Test::args_for(&test, ["run", "--source", "build/bad", "--id", "v2"]).run(4);
-    output.stdout_has("got:      status 503").stdout_has("✓ promote v1").stdout_has("(exit 4");
-    assert_eq!(tables(&test), ["shipgate_migrations", "users"], "the orders migration must be undone");
+    output
+        .stdout_has("got:      status 503")
+        .stdout_has("✓ promote v1")
+        .stdout_has("(exit 4");
+    assert_eq!(
+        tables(&test),
+        ["shipgate_migrations", "users"],
+        "the orders migration must be undone"
+    );
     assert_eq!(current(&test), "v1");
     let ledger = std::fs::read_to_string(test.path().join("srv/releases.json")).unwrap();
-    assert!(ledger.contains("\"failed\""), "v2 must be recorded as failed: {ledger}");
+    assert!(
+        ledger.contains("\"failed\""),
+        "v2 must be recorded as failed: {ledger}"
+    );
 }
 
 #[test]
 fn failing_gate_stops_before_anything_changes() {
     let (test, app) = project();
-    let test = test.config(&config(&app, "[[gate.command]]\nname = \"tests\"\nrun = \"exit 1\"\n"));
-    Test::args_for(&test, ["run", "--source", "build/good", "--id", "v1"]).run(1).stdout_has("✗ gate 1 of 1 failed");
+    let test = test.config(&config(
+        &app,
+        "[[gate.command]]\nname = \"tests\"\nrun = \"exit 1\"\n",
+    ));
+    Test::args_for(&test, ["run", "--source", "build/good", "--id", "v1"])
+        .run(1)
+        .stdout_has("✗ gate 1 of 1 failed");
     assert!(!test.path().join("app.db").exists());
     assert!(!test.path().join("srv").exists());
     assert_eq!(app.hits(), 0);
@@ -107,7 +133,9 @@ fn first_release_failing_has_nothing_to_roll_back_to() {
 #[test]
 fn failed_restart_rolls_back_through_the_deploy_trigger() {
     let (test, app) = project();
-    let test = test.config(&config(&app, "")).file("build/broken/readme", "no status file");
+    let test = test
+        .config(&config(&app, ""))
+        .file("build/broken/readme", "no status file");
     Test::args_for(&test, ["run", "--source", "build/good", "--id", "v1"]).run(0);
     Test::args_for(&test, ["run", "--source", "build/broken", "--id", "v2"])
         .run(4)
@@ -121,20 +149,27 @@ fn manual_rollback_needs_confirmation_then_promotes_the_previous_release() {
     let (test, app) = project();
     let test = test.config(&config(&app, ""));
     Test::args_for(&test, ["run", "--source", "build/good", "--id", "v1"]).run(0);
-    Test::args_for(&test, ["deploy", "--source", "build/bad", "--id", "v2"]).run(0).stdout_has("✓ v2 live via `releases` (replacing v1)");
+    Test::args_for(&test, ["deploy", "--source", "build/bad", "--id", "v2"])
+        .run(0)
+        .stdout_has("✓ v2 live via `releases` (replacing v1)");
     Test::args_for(&test, ["rollback"])
         .run(2)
         .stderr_has("error: refusing to roll back `prod` without confirmation")
         .stderr_has("hint: pass `--yes`");
     assert_eq!(current(&test), "v2");
 
-    Test::args_for(&test, ["rollback", "--dry-run"]).run(0).stdout_has("would make `v1` serve traffic");
+    Test::args_for(&test, ["rollback", "--dry-run"])
+        .run(0)
+        .stdout_has("would make `v1` serve traffic");
     assert_eq!(current(&test), "v2");
 
-    Test::args_for(&test, ["rollback", "--yes", "--reason", "checkout returns 500"])
-        .run(0)
-        .stdout_has("✓ reason checkout returns 500")
-        .stdout_has("✓ promote v1");
+    Test::args_for(
+        &test,
+        ["rollback", "--yes", "--reason", "checkout returns 500"],
+    )
+    .run(0)
+    .stdout_has("✓ reason checkout returns 500")
+    .stdout_has("✓ promote v1");
     assert_eq!(current(&test), "v1");
 
     Test::args_for(&test, ["rollback", "--yes", "--to", "v2"])
@@ -147,9 +182,12 @@ fn manual_rollback_needs_confirmation_then_promotes_the_previous_release() {
 fn dry_run_changes_nothing() {
     let (test, app) = project();
     let test = test.config(&config(&app, ""));
-    Test::args_for(&test, ["run", "--dry-run", "--source", "build/good", "--id", "v1"])
-        .run(0)
-        .stdout_has("dry run: nothing was changed");
+    Test::args_for(
+        &test,
+        ["run", "--dry-run", "--source", "build/good", "--id", "v1"],
+    )
+    .run(0)
+    .stdout_has("dry run: nothing was changed");
     assert!(!test.path().join("app.db").exists());
     assert!(!test.path().join("srv").exists());
     assert_eq!(app.hits(), 0);
@@ -158,10 +196,17 @@ fn dry_run_changes_nothing() {
 #[test]
 fn failing_migration_stops_the_run_before_deploying() {
     let (test, app) = project();
-    let test = test.config(&config(&app, "")).file("migrations/0002_broken.sql", "CREATE TABLE oops (;\n");
-    Test::args_for(&test, ["run", "--source", "build/good", "--id", "v1"]).run(1).stdout_has("✗ 0002_broken");
+    let test = test
+        .config(&config(&app, ""))
+        .file("migrations/0002_broken.sql", "CREATE TABLE oops (;\n");
+    Test::args_for(&test, ["run", "--source", "build/good", "--id", "v1"])
+        .run(1)
+        .stdout_has("✗ 0002_broken");
     assert!(!test.path().join("srv").exists());
-    assert!(!tables(&test).contains(&"users".to_owned()), "0001 must be undone with the backup");
+    assert!(
+        !tables(&test).contains(&"users".to_owned()),
+        "0001 must be undone with the backup"
+    );
 }
 
 #[test]
@@ -178,8 +223,11 @@ fn deploy_without_a_provider_is_a_usage_error() {
 fn invalid_release_id_changes_nothing() {
     let (test, app) = project();
     let test = test.config(&config(&app, ""));
-    Test::args_for(&test, ["deploy", "--source", "build/good", "--id", "../escape"])
-        .run(2)
-        .stderr_has("invalid release id `../escape`");
+    Test::args_for(
+        &test,
+        ["deploy", "--source", "build/good", "--id", "../escape"],
+    )
+    .run(2)
+    .stderr_has("invalid release id `../escape`");
     assert!(!test.path().join("srv/current").exists());
 }

@@ -10,8 +10,12 @@ use crate::support::{KillOnDrop, Test, free_port};
 fn quickstart_story_deploys_v1_then_rolls_v2_back() {
     let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/quickstart");
     let port = free_port().to_string();
-    let config = std::fs::read_to_string(example.join("shipgate.toml")).unwrap().replace("18080", &port);
-    let test = Test::new().copy_dir(&example, "", &[".state", "main.rs"]).config(&config);
+    let config = std::fs::read_to_string(example.join("shipgate.toml"))
+        .unwrap()
+        .replace("18080", &port);
+    let test = Test::new()
+        .copy_dir(&example, "", &[".state", "main.rs"])
+        .config(&config);
     let _app = KillOnDrop(test.path().join(".state/app.pid"));
 
     let v1 = Test::args_for(&test, ["run", "--source", "app/v1", "--id", "v1"]).run(0);
@@ -30,9 +34,15 @@ fn quickstart_story_deploys_v1_then_rolls_v2_back() {
         .stdout_has("no such table: accounts")
         .stdout_has("✓ promote v1 `v1` serves traffic again")
         .stdout_has("✓ database kept (policy `auto`: this run applied no migration)")
-        .stdout_has("failed and rolled back: the previous release is live and passed its re-check (exit 4");
+        .stdout_has(
+            "failed and rolled back: the previous release is live and passed its re-check (exit 4",
+        );
     let verify = v2.stdout.split("verify").nth(1).expect("a verify phase");
-    assert!(verify.contains("✓ health"), "verify phase not green:\n{}", v2.stdout);
+    assert!(
+        verify.contains("✓ health"),
+        "verify phase not green:\n{}",
+        v2.stdout
+    );
 
     let current = std::fs::read_link(test.path().join(".state/releases/current")).unwrap();
     assert!(current.ends_with("v1"), "current points at {current:?}");

@@ -39,7 +39,12 @@ impl ReleaseApp {
                 }
             })
         };
-        Self { port, hits, stop, thread: Some(thread) }
+        Self {
+            port,
+            hits,
+            stop,
+            thread: Some(thread),
+        }
     }
 
     pub fn url(&self) -> String {
@@ -60,9 +65,17 @@ fn respond(mut stream: TcpStream, root: &std::path::Path) {
             break;
         }
     }
-    let status = std::fs::read_to_string(root.join("current/status")).unwrap_or_else(|_| "404".into());
+    let status =
+        std::fs::read_to_string(root.join("current/status")).unwrap_or_else(|_| "404".into());
     let status = status.trim();
-    let body = format!("{{\"status\":\"{}\"}}", if status == "200" { "healthy" } else { "unhealthy" });
+    let body = format!(
+        "{{\"status\":\"{}\"}}",
+        if status == "200" {
+            "healthy"
+        } else {
+            "unhealthy"
+        }
+    );
     let _ = write!(
         stream,
         "HTTP/1.1 {status} X\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",

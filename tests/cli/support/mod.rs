@@ -80,8 +80,14 @@ impl Test {
     }
 
     /// Another invocation in the same temp dir (with the same env), with `args`.
-    pub fn args_for<I: IntoIterator<Item = S>, S: Into<String>>(test: &Self, args: I) -> Invocation<'_> {
-        Invocation { test, args: args.into_iter().map(Into::into).collect() }
+    pub fn args_for<I: IntoIterator<Item = S>, S: Into<String>>(
+        test: &Self,
+        args: I,
+    ) -> Invocation<'_> {
+        Invocation {
+            test,
+            args: args.into_iter().map(Into::into).collect(),
+        }
     }
 
     /// Runs the binary and returns its output; the temp dir lives on in `self`.
@@ -211,7 +217,11 @@ fn copy_tree(from: &Path, to: &Path, skip: &[&str]) {
 
 /// A free TCP port on 127.0.0.1 (bound, then released).
 pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port()
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr")
+        .port()
 }
 
 /// Kills the process whose id is in `pid_file` when dropped.
