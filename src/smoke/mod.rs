@@ -24,10 +24,11 @@ use url::Url;
 use self::readiness::{Job, Schedule};
 use self::request::{HeaderFailure, PreparedRequest};
 use self::target::TargetFailure;
+use crate::config::{Masked, SmokeCheck};
 use crate::context::Context;
 use crate::diagnostic::Diagnostic;
 use crate::exit::ExitStatus;
-use crate::report::{Phase, PhaseName};
+use crate::report::{Phase, PhaseName, Status};
 
 /// Why the smoke suite could not run at all (a failed check is not an error).
 #[derive(Debug, thiserror::Error)]
@@ -153,42 +154,8 @@ pub async fn run_suite(
         .smoke
         .checks
         .iter()
-        .map(|check| {
-            let target = target::resolve(&check.target, base, ctx.printer.redactor()).map_err(
-                |failure| match failure {
-                    TargetFailure::NoBaseUrl => SmokeError::NoBaseUrl {
-                        check: check.name.clone(),
-                        environment: config.environment.name.clone(),
-                    },
-                    TargetFailure::UnsupportedBase => SmokeError::UnsupportedBaseUrl {
-                        check: check.name.clone(),
-                        base: base
-                            .map(|url| ctx.printer.redactor().redact(url.as_str()))
-                            .unwrap_or_default(),
-                    },
-                    TargetFailure::InvalidUrl(reason) => SmokeError::InvalidUrl {
-                        check: check.name.clone(),
-                        reason,
-                    },
-                },
-            )?;
-            let request = PreparedRequest::new(check, target).map_err(|failure| match failure {
-                HeaderFailure::Name(header) => SmokeError::InvalidHeaderName {
-                    check: check.name.clone(),
-                    header,
-                },
-                HeaderFailure::Value(header) => SmokeError::InvalidHeaderValue {
-                    check: check.name.clone(),
-                    header,
-                },
-            })?;
-            Ok(Job {
-                name: check.name.clone(),
-                request,
-                expect: check.expect.clone(),
-            })
-        })
-        .collect::<Result<Vec<_>, SmokeError>>()?;
+        .map(|check| prepare(ctx, check, base))
+        .collect::<Result<Vec<_>, _>>()?;
     let total = jobs.len();
     if ctx.dry_run {
         let checks = jobs
@@ -222,7 +189,45 @@ pub async fn run_suite(
         .collect();
     let passed = checks
         .iter()
-        .filter(|check| check.status == crate::report::Status::Pass)
+        .filter(|check| check.status == Status::Pass)
         .count();
     Ok(Phase::new(phase, checks, started.elapsed()).summary(format!("{passed} of {total} passed")))
+}
+
+/// Resolves one check's URL and headers into a [`Job`].
+fn prepare(ctx: &Context, check: &SmokeCheck, base: Option<&Url>) -> Result<Job, SmokeError> {
+    let redactor = ctx.printer.redactor();
+    let name = || check.name.clone();
+    let target =
+        target::resolve(&check.target, base, redactor).map_err(|failure| match failure {
+            TargetFailure::NoBaseUrl => SmokeError::NoBaseUrl {
+                check: name(),
+                environment: ctx.config.environment.name.clone(),
+            },
+            TargetFailure::UnsupportedBase => SmokeError::UnsupportedBaseUrl {
+                check: name(),
+                base: base
+                    .map(|url| Masked::new(url.to_string(), redactor).to_string())
+                    .unwrap_or_default(),
+            },
+            TargetFailure::InvalidUrl(reason) => SmokeError::InvalidUrl {
+                check: name(),
+                reason,
+            },
+        })?;
+    let request = PreparedRequest::new(check, target).map_err(|failure| match failure {
+        HeaderFailure::Name(header) => SmokeError::InvalidHeaderName {
+            check: name(),
+            header,
+        },
+        HeaderFailure::Value(header) => SmokeError::InvalidHeaderValue {
+            check: name(),
+            header,
+        },
+    })?;
+    Ok(Job {
+        name: name(),
+        request,
+        expect: check.expect.clone(),
+    })
 }

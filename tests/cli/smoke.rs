@@ -388,3 +388,36 @@ fn smoke_dry_run_sends_no_request() {
         .stdout_has("✓ dry run: nothing was changed");
     assert_eq!(server.hits(), 0);
 }
+
+#[test]
+fn smoke_refuses_a_base_url_that_is_not_http() {
+    let server = healthy();
+    let output = Test::new()
+        .config(&health_config(&server.url(), "3s"))
+        .args(["smoke", "--url", "ftp://files.example.com/app"])
+        .run(2);
+    output
+        .stderr_has(
+            "error: cannot join check `health`'s `path` to base URL `ftp://files.example.com/app`: \
+             it is not an `http://` or `https://` URL",
+        )
+        .stderr_has("hint: pass an absolute URL like `--url http://127.0.0.1:3000`");
+    assert_eq!(output.stdout, "");
+    assert_eq!(server.hits(), 0);
+}
+
+#[test]
+fn smoke_refuses_an_invalid_header_before_sending_anything() {
+    let server = healthy();
+    let config = health_config(&server.url(), "3s").replace(
+        "timeout = \"2s\"",
+        "timeout = \"2s\"\nheaders = { \"bad header\" = \"x\" }",
+    );
+    let output = Test::new().config(&config).args(["smoke"]).run(2);
+    output
+        .stderr_has("error: invalid header name `bad header` in check `health`")
+        .stderr_has(
+            "hint: fix `headers` of check `health` in the config, then run `shipgate check`",
+        );
+    assert_eq!(server.hits(), 0);
+}
