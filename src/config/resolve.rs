@@ -58,7 +58,7 @@ pub(super) fn from_source(
     let (name, environment_file) = select_environment(path, &file, environment)?;
     let environment = resolver.environment(name, environment_file)?;
     let gates = resolver.gates(&file)?;
-    let smoke = resolver.smoke(&file, &environment)?;
+    let smoke = resolver.smoke(&file)?;
     let migrate = MigrateConfig {
         dir: resolver.join(file.migrate.dir.as_deref().unwrap_or("migrations")),
         backup: file.migrate.backup.unwrap_or(BackupMode::Auto),
@@ -311,11 +311,7 @@ impl Resolver<'_> {
             .collect()
     }
 
-    fn smoke(
-        &self,
-        file: &ConfigFile,
-        environment: &Environment,
-    ) -> Result<SmokeConfig, ConfigError> {
+    fn smoke(&self, file: &ConfigFile) -> Result<SmokeConfig, ConfigError> {
         let smoke = &file.smoke;
         let concurrency = match &smoke.concurrency {
             Some(value) if *value.get_ref() == 0 => {
@@ -337,7 +333,7 @@ impl Resolver<'_> {
             .iter()
             .map(|check| {
                 seen.insert(self, &check.name)?;
-                self.smoke_check(check, environment, default_timeout)
+                self.smoke_check(check, default_timeout)
             })
             .collect::<Result<_, _>>()?;
         Ok(SmokeConfig {
@@ -352,7 +348,6 @@ impl Resolver<'_> {
     fn smoke_check(
         &self,
         check: &SmokeCheckFile,
-        environment: &Environment,
         default_timeout: Duration,
     ) -> Result<SmokeCheck, ConfigError> {
         let name = check.name.get_ref();
@@ -386,19 +381,6 @@ impl Resolver<'_> {
                         ),
                         Some(format!(
                             "write `path = \"/{resolved}\"`, or use `url` for an absolute URL"
-                        )),
-                    ));
-                }
-                if environment.url.is_none() {
-                    return Err(self.invalid(
-                        path.span(),
-                        format!(
-                            "check `{name}` uses `path` but environment `{}` has no `url`",
-                            environment.name
-                        ),
-                        Some(format!(
-                            "set `url` in `[environments.{}]`, pass `--url BASE`, or give the check an absolute `url`",
-                            environment.name
                         )),
                     ));
                 }

@@ -1,36 +1,233 @@
-//! `shipgate smoke`: PLACEHOLDER — being built.
+//! `shipgate smoke`: the HTTP smoke suite, also run after a rollback to verify
+//! the restored release.
 //!
-//! Contract: `run_suite(ctx, base_url_override, phase_name)` → `Result<Phase, SmokeError>`.
+//! [`run_suite`] resolves every check's URL and headers up front (a config
+//! mistake stops the suite before any request), then waits for readiness:
+//! checks run concurrently and are retried with backoff until each passed once
+//! or `ready_within` ran out, and the phase holds each check's last result, in
+//! config order. A failed check is a result, not an error; [`SmokeError`] is
+//! only for a suite that cannot run. Request building lives in `request.rs`,
+//! URL joining in `target.rs`, judging in `assertion.rs`, the retry loop in
+//! `readiness.rs` and report lines in `outcome.rs`; printing is left to
+//! `report/`.
 
+mod assertion;
+mod excerpt;
+mod outcome;
+mod readiness;
+mod request;
+mod target;
+
+use tokio::time::Instant;
 use url::Url;
 
+use self::readiness::{Job, Schedule};
+use self::request::{HeaderFailure, PreparedRequest};
+use self::target::TargetFailure;
+use crate::config::{Masked, SmokeCheck};
 use crate::context::Context;
 use crate::diagnostic::Diagnostic;
 use crate::exit::ExitStatus;
-use crate::report::{Phase, PhaseName};
+use crate::report::{Phase, PhaseName, Status};
 
 /// Why the smoke suite could not run at all (a failed check is not an error).
 #[derive(Debug, thiserror::Error)]
 pub enum SmokeError {
-    /// Not built yet.
-    #[error("smoke is not built yet")]
-    NotBuilt,
+    /// A check uses `path` and there is no base URL to join it to.
+    #[error(
+        "check `{check}` uses `path`, but environment `{environment}` has no `url` to join it to"
+    )]
+    NoBaseUrl {
+        /// The check's name.
+        check: String,
+        /// The selected environment.
+        environment: String,
+    },
+    /// The base URL is not an `http` or `https` URL.
+    #[error(
+        "cannot join check `{check}`'s `path` to base URL `{base}`: it is not an `http://` or `https://` URL"
+    )]
+    UnsupportedBaseUrl {
+        /// The check's name.
+        check: String,
+        /// The base URL, masked.
+        base: String,
+    },
+    /// A check's absolute `url` does not parse.
+    #[error("invalid `url` for check `{check}`: {reason}")]
+    InvalidUrl {
+        /// The check's name.
+        check: String,
+        /// What the URL parser said.
+        reason: String,
+    },
+    /// A header name is not valid HTTP.
+    #[error("invalid header name `{header}` in check `{check}`")]
+    InvalidHeaderName {
+        /// The check's name.
+        check: String,
+        /// The header's name as written.
+        header: String,
+    },
+    /// A header value holds characters HTTP forbids (the value is not shown:
+    /// it may be a secret).
+    #[error(
+        "invalid value for header `{header}` in check `{check}`: it contains a newline or another control character"
+    )]
+    InvalidHeaderValue {
+        /// The check's name.
+        check: String,
+        /// The header's name.
+        header: String,
+    },
+    /// The HTTP client could not be built (e.g. no TLS trust store).
+    #[error("failed to set up the HTTP client for smoke checks")]
+    Client {
+        /// What reqwest said.
+        #[source]
+        source: reqwest::Error,
+    },
+    /// A check's task died instead of reporting (a bug).
+    #[error("internal error: smoke check `{check}` did not finish: {message}; this is a bug")]
+    CheckTask {
+        /// The check's name.
+        check: String,
+        /// The panic message or why it stopped.
+        message: String,
+    },
 }
 
-impl Diagnostic for SmokeError {}
+impl Diagnostic for SmokeError {
+    fn hint(&self) -> Option<String> {
+        Some(match self {
+            Self::NoBaseUrl { environment, .. } => {
+                format!("pass `--url BASE`, or set `url` in `[environments.{environment}]`")
+            }
+            Self::UnsupportedBaseUrl { .. } => "pass an absolute URL like `--url http://127.0.0.1:3000`".to_owned(),
+            Self::InvalidUrl { .. } => {
+                "write an absolute URL like `url = \"https://app.example.com/api/health\"`, then run `shipgate check`"
+                    .to_owned()
+            }
+            Self::InvalidHeaderName { check, .. } | Self::InvalidHeaderValue { check, .. } => {
+                format!("fix `headers` of check `{check}` in the config, then run `shipgate check`")
+            }
+            Self::Client { .. } => "make sure the system's CA certificates are installed and readable".to_owned(),
+            Self::CheckTask { .. } => {
+                "re-run the command; if it happens again, report it with the output of `shipgate smoke --format json`"
+                    .to_owned()
+            }
+        })
+    }
+}
 
 impl SmokeError {
     /// The exit status this error ends the process with.
     pub fn exit_status(&self) -> ExitStatus {
-        ExitStatus::Usage
+        match self {
+            Self::NoBaseUrl { .. }
+            | Self::UnsupportedBaseUrl { .. }
+            | Self::InvalidUrl { .. }
+            | Self::InvalidHeaderName { .. }
+            | Self::InvalidHeaderValue { .. } => ExitStatus::Usage,
+            Self::Client { .. } | Self::CheckTask { .. } => ExitStatus::Infrastructure,
+        }
     }
 }
 
-/// Runs the suite against `base_url` (default: the environment's `url`).
+/// Runs the suite against `base_url` (default: the environment's `url`) and
+/// returns it as phase `phase` (`smoke`, or `verify` after a rollback).
+///
+/// Every check is retried until it passed once or `smoke.ready_within` ran
+/// out; the phase holds each check's last result, in config order. With
+/// `--dry-run` no request is sent and every check is skipped with what it
+/// would send. Cancellation stops new attempts; checks that never ran are
+/// skipped.
 pub async fn run_suite(
-    _ctx: &Context,
-    _base_url: Option<&Url>,
-    _phase: PhaseName,
+    ctx: &Context,
+    base_url: Option<&Url>,
+    phase: PhaseName,
 ) -> Result<Phase, SmokeError> {
-    Err(SmokeError::NotBuilt)
+    let started = Instant::now();
+    let config = &ctx.config;
+    let base = base_url.or(config.environment.url.as_ref());
+    let jobs = config
+        .smoke
+        .checks
+        .iter()
+        .map(|check| prepare(ctx, check, base))
+        .collect::<Result<Vec<_>, _>>()?;
+    let total = jobs.len();
+    if ctx.dry_run {
+        let checks = jobs
+            .iter()
+            .map(|job| outcome::planned_check(&job.name, &job.request))
+            .collect();
+        return Ok(Phase::new(phase, checks, started.elapsed())
+            .summary(format!("{total} planned, none sent (dry run)")));
+    }
+    if jobs.is_empty() {
+        return Ok(Phase::new(phase, Vec::new(), started.elapsed())
+            .summary("no checks in `[[smoke.check]]`"));
+    }
+    let client = request::client().map_err(|source| SmokeError::Client { source })?;
+    let schedule = Schedule {
+        ready_within: config.smoke.ready_within,
+        concurrency: config.smoke.concurrency,
+    };
+    let outcomes = readiness::run(
+        jobs.clone(),
+        client,
+        schedule,
+        ctx.printer.clone(),
+        ctx.cancel.clone(),
+    )
+    .await?;
+    let checks: Vec<_> = jobs
+        .iter()
+        .zip(&outcomes)
+        .map(|(job, outcome)| outcome::report_check(&job.name, &job.request, &job.expect, outcome))
+        .collect();
+    let passed = checks
+        .iter()
+        .filter(|check| check.status == Status::Pass)
+        .count();
+    Ok(Phase::new(phase, checks, started.elapsed()).summary(format!("{passed} of {total} passed")))
+}
+
+/// Resolves one check's URL and headers into a [`Job`].
+fn prepare(ctx: &Context, check: &SmokeCheck, base: Option<&Url>) -> Result<Job, SmokeError> {
+    let redactor = ctx.printer.redactor();
+    let name = || check.name.clone();
+    let target =
+        target::resolve(&check.target, base, redactor).map_err(|failure| match failure {
+            TargetFailure::NoBaseUrl => SmokeError::NoBaseUrl {
+                check: name(),
+                environment: ctx.config.environment.name.clone(),
+            },
+            TargetFailure::UnsupportedBase => SmokeError::UnsupportedBaseUrl {
+                check: name(),
+                base: base
+                    .map(|url| Masked::new(url.to_string(), redactor).to_string())
+                    .unwrap_or_default(),
+            },
+            TargetFailure::InvalidUrl(reason) => SmokeError::InvalidUrl {
+                check: name(),
+                reason,
+            },
+        })?;
+    let request = PreparedRequest::new(check, target).map_err(|failure| match failure {
+        HeaderFailure::Name(header) => SmokeError::InvalidHeaderName {
+            check: name(),
+            header,
+        },
+        HeaderFailure::Value(header) => SmokeError::InvalidHeaderValue {
+            check: name(),
+            header,
+        },
+    })?;
+    Ok(Job {
+        name: name(),
+        request,
+        expect: check.expect.clone(),
+    })
 }

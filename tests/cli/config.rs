@@ -206,15 +206,14 @@ fn invalid_jsonpath_is_named() {
 }
 
 #[test]
-fn path_without_environment_url_is_refused() {
-    rejects(
-        "[environments.production]\n[[smoke.check]]\nname = \"h\"\npath = \"/health\"\n",
-        &[],
-        &[
-            "error: check `h` uses `path` but environment `production` has no `url`",
-            "hint: set `url` in `[environments.production]`",
-        ],
-    );
+fn path_without_any_base_url_is_refused_when_smoke_runs() {
+    let config = "[environments.production]\n[[smoke.check]]\nname = \"h\"\npath = \"/health\"\n";
+    Test::new().config(config).args(["check"]).run(0);
+    Test::new()
+        .config(config)
+        .args(["smoke"])
+        .run(2)
+        .stderr_has("hint: pass `--url BASE`, or set `url` in `[environments.production]`");
 }
 
 #[test]

@@ -7,3 +7,4 @@ mod config;
 mod gate;
 mod pipeline;
 mod quickstart;
+mod smoke;

@@ -1,0 +1,290 @@
+//! What a check ended with, and how that becomes a report [`Check`].
+//!
+//! Every check's detail is its request line (masked). A failing one adds the
+//! first failed assertion as expected vs got, and a log with the status, the
+//! other failures and a body excerpt. Rendering is left to `report/`.
+
+use std::fmt::Write;
+use std::time::Duration;
+
+use super::assertion::{Evaluation, Expected};
+use super::excerpt;
+use super::request::{Exchange, PreparedRequest};
+use crate::config::Expectations;
+use crate::report::{Check, Status};
+
+/// One request and its judgement.
+#[derive(Debug, Clone)]
+pub(crate) struct Attempt {
+    /// What came back.
+    pub(crate) exchange: Exchange,
+    /// The assertions, when a response arrived.
+    pub(crate) evaluation: Option<Evaluation>,
+    /// How long the exchange took.
+    pub(crate) elapsed: Duration,
+}
+
+impl Attempt {
+    /// Whether a response arrived and satisfied every assertion.
+    pub(crate) fn passed(&self) -> bool {
+        matches!((&self.exchange, &self.evaluation), (Exchange::Response(_), Some(evaluation)) if evaluation.passed())
+    }
+
+    /// Why it failed, in a few words for a progress line, e.g. `status 503`.
+    pub(crate) fn reason(&self) -> String {
+        match (&self.exchange, &self.evaluation) {
+            (Exchange::Failure(failure), _) => failure.to_string(),
+            (Exchange::Response(response), evaluation) => {
+                match evaluation
+                    .as_ref()
+                    .and_then(|evaluation| evaluation.failures().next())
+                {
+                    Some(failure) if matches!(failure.expected, Expected::Status(_)) => {
+                        failure.actual.to_string()
+                    }
+                    Some(failure) => format!("{}, got {}", failure.expected, failure.actual),
+                    None => format!("status {}", response.status),
+                }
+            }
+        }
+    }
+}
+
+/// Every attempt a check made, reduced to what the report needs.
+#[derive(Debug, Clone)]
+pub(crate) struct CheckOutcome {
+    /// How many requests were sent.
+    pub(crate) attempts: u32,
+    /// The last one; `None` when the run was cancelled before the first.
+    pub(crate) last: Option<Attempt>,
+}
+
+/// The report line of a check that ran (or was cancelled before it could).
+pub(crate) fn report_check(
+    name: &str,
+    request: &PreparedRequest,
+    expect: &Expectations,
+    outcome: &CheckOutcome,
+) -> Check {
+    let line = request.line();
+    let Some(attempt) = &outcome.last else {
+        return Check::new(name, Status::Skip).detail(format!("{line} not sent: interrupted"));
+    };
+    let attempts = match outcome.attempts {
+        0 | 1 => String::new(),
+        count => format!(" · {count} attempts"),
+    };
+    let detail = format!("{line}{attempts}");
+    if attempt.passed() {
+        return Check::pass(name).detail(detail).duration(attempt.elapsed);
+    }
+    let check = Check::fail(name).detail(detail).duration(attempt.elapsed);
+    match (&attempt.exchange, &attempt.evaluation) {
+        (Exchange::Failure(failure), _) => {
+            check.expected_actual(format!("status {}", expect.status), failure.to_string())
+        }
+        (Exchange::Response(response), evaluation) => {
+            let mut failures = evaluation.iter().flat_map(Evaluation::failures);
+            let check = match failures.next() {
+                Some(first) => {
+                    check.expected_actual(first.expected.to_string(), first.actual.to_string())
+                }
+                None => check,
+            };
+            let mut log = format!("status {}", response.status);
+            for other in failures {
+                let _ = write!(
+                    log,
+                    "\nalso failed: expected {}, got {}",
+                    other.expected, other.actual
+                );
+            }
+            if response.body.is_empty() {
+                log.push_str("\n(empty body)");
+            } else {
+                let _ = write!(
+                    log,
+                    "\nbody (first {} characters):\n{}",
+                    excerpt::BODY_EXCERPT_CHARS,
+                    excerpt::body(&response.body, excerpt::BODY_EXCERPT_CHARS)
+                );
+            }
+            check.log(log)
+        }
+    }
+}
+
+/// The report line of a check in a dry run: what it would send.
+pub(crate) fn planned_check(name: &str, request: &PreparedRequest) -> Check {
+    Check::new(name, Status::Skip).detail(format!("would {}", request.line()))
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use serde_json::json;
+    use serde_json_path::JsonPath;
+
+    use super::*;
+    use crate::config::{CheckTarget, HttpMethod, JsonEquality, Masked, Redactor, SmokeCheck};
+    use crate::smoke::assertion::evaluate;
+    use crate::smoke::request::{ReceivedResponse, TransportFailure};
+    use crate::smoke::target::ResolvedUrl;
+
+    fn expect() -> Expectations {
+        Expectations {
+            status: 200,
+            json: ["$.status", "$.db"]
+                .iter()
+                .map(|path| JsonEquality {
+                    path_text: (*path).to_owned(),
+                    path: JsonPath::parse(path).unwrap(),
+                    expected: json!("ok"),
+                })
+                .collect(),
+        }
+    }
+
+    fn request() -> PreparedRequest {
+        let redactor = Redactor::default();
+        let check = SmokeCheck {
+            name: "health".into(),
+            method: HttpMethod::Get,
+            target: CheckTarget::Path("/api/health".into()),
+            headers: Vec::new(),
+            body: None,
+            timeout: Duration::from_secs(2),
+            expect: expect(),
+        };
+        let url = url::Url::parse("http://127.0.0.1:9/api/health").unwrap();
+        PreparedRequest::new(
+            &check,
+            ResolvedUrl {
+                shown: Masked::new(url.to_string(), &redactor),
+                url,
+            },
+        )
+        .unwrap()
+    }
+
+    fn responded(status: u16, body: &str, attempts: u32) -> CheckOutcome {
+        let response = ReceivedResponse {
+            status,
+            body: body.as_bytes().to_vec(),
+            truncated: false,
+        };
+        let evaluation = evaluate(&expect(), &response);
+        let attempt = Attempt {
+            exchange: Exchange::Response(response),
+            evaluation: Some(evaluation),
+            elapsed: Duration::from_millis(3),
+        };
+        CheckOutcome {
+            attempts,
+            last: Some(attempt),
+        }
+    }
+
+    #[test]
+    fn a_pass_shows_the_request_line() {
+        let check = report_check(
+            "health",
+            &request(),
+            &expect(),
+            &responded(200, r#"{"status":"ok","db":"ok"}"#, 1),
+        );
+        assert_eq!(check.status, Status::Pass);
+        assert_eq!(
+            check.detail.as_deref(),
+            Some("GET http://127.0.0.1:9/api/health")
+        );
+        assert_eq!(check.expected, None);
+    }
+
+    #[test]
+    fn a_failed_status_shows_expected_got_and_the_body() {
+        let check = report_check(
+            "health",
+            &request(),
+            &expect(),
+            &responded(503, "upstream down", 4),
+        );
+        assert_eq!(check.status, Status::Fail);
+        assert_eq!(
+            check.detail.as_deref(),
+            Some("GET http://127.0.0.1:9/api/health · 4 attempts")
+        );
+        assert_eq!(
+            (check.expected.as_deref(), check.actual.as_deref()),
+            (Some("status 200"), Some("status 503"))
+        );
+        assert_eq!(
+            check.log.as_deref(),
+            Some("status 503\nbody (first 300 characters):\nupstream down")
+        );
+    }
+
+    #[test]
+    fn later_json_failures_are_listed_in_the_log() {
+        let check = report_check(
+            "health",
+            &request(),
+            &expect(),
+            &responded(200, r#"{"status":"bad"}"#, 1),
+        );
+        assert_eq!(
+            (check.expected.as_deref(), check.actual.as_deref()),
+            (Some(r#""$.status" == "ok""#), Some(r#""bad""#))
+        );
+        let log = check.log.unwrap();
+        assert!(log.contains(r#"also failed: expected "$.db" == "ok", got "$.db" selected nothing in {"status":"bad"}"#), "{log}");
+    }
+
+    #[test]
+    fn a_transport_failure_is_a_failed_check() {
+        let outcome = CheckOutcome {
+            attempts: 2,
+            last: Some(Attempt {
+                exchange: Exchange::Failure(TransportFailure::ConnectionRefused),
+                evaluation: None,
+                elapsed: Duration::from_millis(1),
+            }),
+        };
+        let check = report_check("health", &request(), &expect(), &outcome);
+        assert_eq!(check.status, Status::Fail);
+        assert_eq!(
+            (check.expected.as_deref(), check.actual.as_deref()),
+            (Some("status 200"), Some("connection refused"))
+        );
+    }
+
+    #[test]
+    fn progress_reasons_are_short() {
+        assert_eq!(responded(503, "", 1).last.unwrap().reason(), "status 503");
+        assert_eq!(
+            responded(200, r#"{"status":"bad","db":"ok"}"#, 1)
+                .last
+                .unwrap()
+                .reason(),
+            r#""$.status" == "ok", got "bad""#
+        );
+    }
+
+    #[test]
+    fn a_cancelled_check_is_skipped_and_a_dry_run_says_what_it_would_send() {
+        let check = report_check(
+            "health",
+            &request(),
+            &expect(),
+            &CheckOutcome {
+                attempts: 0,
+                last: None,
+            },
+        );
+        assert_eq!(check.status, Status::Skip);
+        assert_eq!(
+            planned_check("health", &request()).detail.as_deref(),
+            Some("would GET http://127.0.0.1:9/api/health")
+        );
+    }
+}

@@ -1,0 +1,585 @@
+//! Waiting for readiness: every check runs until it passed once or
+//! `ready_within` ran out, retrying with exponential backoff and jitter.
+//!
+//! Checks run concurrently in a [`JoinSet`], each attempt holding one permit
+//! of a semaphore sized by `smoke.concurrency` (a check waiting out its
+//! backoff holds none). A check that passed is done; the others are retried
+//! and, when time runs out, the phase reports their last result. Progress
+//! lines go to the printer; building the report is left to `outcome.rs`.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use reqwest::Client;
+use tokio::sync::Semaphore;
+use tokio::task::JoinSet;
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+use super::SmokeError;
+use super::assertion;
+use super::outcome::{Attempt, CheckOutcome};
+use super::request::{self, Exchange, PreparedRequest};
+use crate::config::Expectations;
+use crate::report::Printer;
+
+/// The first delay between two attempts of a failing check.
+pub(crate) const INITIAL_DELAY: Duration = Duration::from_millis(200);
+
+/// The longest delay between two attempts.
+pub(crate) const MAX_DELAY: Duration = Duration::from_secs(5);
+
+/// Exponential backoff (×2 per step, capped) with "equal jitter": each delay
+/// is drawn from the upper half of its step, so checks started together
+/// spread out without ever retrying much sooner than planned.
+#[derive(Debug, Clone)]
+pub(crate) struct Backoff {
+    step: Duration,
+    cap: Duration,
+}
+
+impl Backoff {
+    /// Starts at `initial`, doubling up to `cap`.
+    pub(crate) fn new(initial: Duration, cap: Duration) -> Self {
+        Self {
+            step: initial.min(cap),
+            cap,
+        }
+    }
+
+    /// The next delay, jittered with a random fraction.
+    pub(crate) fn next_delay(&mut self) -> Duration {
+        self.next_delay_with(rand::random_range(0.0..=1.0))
+    }
+
+    /// The next delay for a given jitter `fraction` in `0.0..=1.0`: between
+    /// half the current step (0.0) and the whole step (1.0).
+    pub(crate) fn next_delay_with(&mut self, fraction: f64) -> Duration {
+        let step = self.step;
+        self.step = step.saturating_mul(2).min(self.cap);
+        let half = step / 2;
+        half + half.mul_f64(fraction.clamp(0.0, 1.0))
+    }
+}
+
+/// One check to run until ready.
+#[derive(Debug, Clone)]
+pub(crate) struct Job {
+    /// The check's name.
+    pub(crate) name: String,
+    /// Its request.
+    pub(crate) request: PreparedRequest,
+    /// What its response must satisfy.
+    pub(crate) expect: Expectations,
+}
+
+/// How long and how widely to run.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Schedule {
+    /// How long every check may take to pass once.
+    pub(crate) ready_within: Duration,
+    /// How many attempts may be in flight at once (at least one).
+    pub(crate) concurrency: usize,
+}
+
+/// What every check task shares; `attempt` sends one request and judges it.
+struct Shared<F> {
+    attempt: F,
+    permits: Semaphore,
+    printer: Printer,
+    cancel: CancellationToken,
+    started: Instant,
+    deadline: Instant,
+    ready_within: Duration,
+}
+
+/// Runs every job until it passed once or the schedule ran out; the outcomes
+/// come back in the jobs' order.
+pub(crate) async fn run(
+    jobs: Vec<Job>,
+    client: Client,
+    schedule: Schedule,
+    printer: Printer,
+    cancel: CancellationToken,
+) -> Result<Vec<CheckOutcome>, SmokeError> {
+    let attempt = move |job: Arc<Job>| {
+        let client = client.clone();
+        async move { attempt_once(&client, &job).await }
+    };
+    run_with(jobs, schedule, printer, cancel, attempt).await
+}
+
+/// [`run`] with the attempt as a parameter, so the scheduling can be tested
+/// without a network.
+async fn run_with<F, Fut>(
+    jobs: Vec<Job>,
+    schedule: Schedule,
+    printer: Printer,
+    cancel: CancellationToken,
+    attempt: F,
+) -> Result<Vec<CheckOutcome>, SmokeError>
+where
+    F: Fn(Arc<Job>) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Attempt> + Send + 'static,
+{
+    let started = Instant::now();
+    let shared = Arc::new(Shared {
+        attempt,
+        permits: Semaphore::new(schedule.concurrency.max(1)),
+        printer,
+        cancel,
+        started,
+        deadline: started + schedule.ready_within,
+        ready_within: schedule.ready_within,
+    });
+    let names: Vec<String> = jobs.iter().map(|job| job.name.clone()).collect();
+    let mut tasks = JoinSet::new();
+    let mut task_index = HashMap::new();
+    for (index, job) in jobs.into_iter().enumerate() {
+        let handle = tasks.spawn(poll_until_ready(Arc::new(job), Arc::clone(&shared)));
+        task_index.insert(handle.id(), index);
+    }
+    let mut outcomes: Vec<Option<CheckOutcome>> = vec![None; names.len()];
+    while let Some(joined) = tasks.join_next_with_id().await {
+        match joined {
+            Ok((id, outcome)) => {
+                if let Some(&index) = task_index.get(&id) {
+                    outcomes[index] = Some(outcome);
+                }
+            }
+            Err(error) => {
+                let check = task_index
+                    .get(&error.id())
+                    .and_then(|&index| names.get(index))
+                    .cloned()
+                    .unwrap_or_default();
+                tasks.abort_all();
+                return Err(SmokeError::CheckTask {
+                    check,
+                    message: panic_message(error),
+                });
+            }
+        }
+    }
+    outcomes
+        .into_iter()
+        .zip(names)
+        .map(|(outcome, check)| {
+            outcome.ok_or_else(|| SmokeError::CheckTask {
+                check,
+                message: "its task never reported".to_owned(),
+            })
+        })
+        .collect()
+}
+
+/// Attempts one check until it passes, time runs out or the run is cancelled.
+async fn poll_until_ready<F, Fut>(job: Arc<Job>, shared: Arc<Shared<F>>) -> CheckOutcome
+where
+    F: Fn(Arc<Job>) -> Fut,
+    Fut: Future<Output = Attempt>,
+{
+    let mut backoff = Backoff::new(INITIAL_DELAY, MAX_DELAY);
+    let mut outcome = CheckOutcome {
+        attempts: 0,
+        last: None,
+    };
+    loop {
+        if shared.cancel.is_cancelled() {
+            return outcome;
+        }
+        let attempt = tokio::select! {
+            attempt = attempt_with_permit(&job, &shared) => attempt,
+            () = shared.cancel.cancelled() => None,
+        };
+        let Some(attempt) = attempt else {
+            return outcome;
+        };
+        outcome.attempts += 1;
+        let passed = attempt.passed();
+        let reason = attempt.reason();
+        outcome.last = Some(attempt);
+        let now = Instant::now();
+        if passed || now >= shared.deadline || shared.cancel.is_cancelled() {
+            return outcome;
+        }
+        shared.printer.progress(&format!(
+            "waiting for {}: {reason}, attempt {}, {} of {}",
+            job.request.line(),
+            outcome.attempts,
+            whole_seconds(now - shared.started),
+            humantime::format_duration(shared.ready_within),
+        ));
+        // Never sleep past the deadline: the last attempt happens right at it.
+        let delay = backoff.next_delay().min(shared.deadline - now);
+        tokio::select! {
+            () = tokio::time::sleep(delay) => {}
+            () = shared.cancel.cancelled() => return outcome,
+        }
+    }
+}
+
+/// One attempt under a concurrency permit; `None` if the semaphore closed.
+async fn attempt_with_permit<F, Fut>(job: &Arc<Job>, shared: &Shared<F>) -> Option<Attempt>
+where
+    F: Fn(Arc<Job>) -> Fut,
+    Fut: Future<Output = Attempt>,
+{
+    let _permit = shared.permits.acquire().await.ok()?;
+    Some((shared.attempt)(Arc::clone(job)).await)
+}
+
+/// Sends `job`'s request once and judges the response.
+async fn attempt_once(client: &Client, job: &Job) -> Attempt {
+    let started = Instant::now();
+    let exchange = request::send(client, &job.request).await;
+    let elapsed = started.elapsed();
+    let evaluation = match &exchange {
+        Exchange::Response(response) => Some(assertion::evaluate(&job.expect, response)),
+        Exchange::Failure(_) => None,
+    };
+    Attempt {
+        exchange,
+        evaluation,
+        elapsed,
+    }
+}
+
+/// `12s`, `3m 5s`: elapsed time without the noise of milliseconds.
+fn whole_seconds(duration: Duration) -> String {
+    humantime::format_duration(Duration::from_secs(duration.as_secs())).to_string()
+}
+
+fn panic_message(error: tokio::task::JoinError) -> String {
+    if error.is_cancelled() {
+        return "its task was cancelled".to_owned();
+    }
+    let payload = error.into_panic();
+    let text = payload
+        .downcast_ref::<&str>()
+        .map(|text| (*text).to_owned())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "no message".to_owned());
+    format!("it panicked: {text}")
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use std::sync::Mutex;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use super::*;
+    use crate::config::{CheckTarget, HttpMethod, Masked, Redactor, SmokeCheck};
+    use crate::report::OutputFormat;
+    use crate::smoke::request::ReceivedResponse;
+    use crate::smoke::target::ResolvedUrl;
+
+    fn job(name: &str) -> Job {
+        let redactor = Redactor::default();
+        let expect = Expectations {
+            status: 200,
+            json: Vec::new(),
+        };
+        let check = SmokeCheck {
+            name: name.to_owned(),
+            method: HttpMethod::Get,
+            target: CheckTarget::Path(format!("/{name}")),
+            headers: Vec::new(),
+            body: None,
+            timeout: Duration::from_secs(1),
+            expect: expect.clone(),
+        };
+        let url = url::Url::parse(&format!("http://127.0.0.1:9/{name}")).unwrap();
+        let target = ResolvedUrl {
+            shown: Masked::new(url.to_string(), &redactor),
+            url,
+        };
+        Job {
+            name: name.to_owned(),
+            request: PreparedRequest::new(&check, target).unwrap(),
+            expect,
+        }
+    }
+
+    /// An attempt that got `status` with `body`, judged against the job.
+    fn answered(job: &Job, status: u16, body: &str) -> Attempt {
+        let response = ReceivedResponse {
+            status,
+            body: body.as_bytes().to_vec(),
+            truncated: false,
+        };
+        let evaluation = assertion::evaluate(&job.expect, &response);
+        Attempt {
+            exchange: Exchange::Response(response),
+            evaluation: Some(evaluation),
+            elapsed: Duration::ZERO,
+        }
+    }
+
+    fn body(outcome: &CheckOutcome) -> String {
+        match &outcome.last.as_ref().unwrap().exchange {
+            Exchange::Response(response) => String::from_utf8(response.body.clone()).unwrap(),
+            Exchange::Failure(failure) => failure.to_string(),
+        }
+    }
+
+    fn schedule(ready_within_ms: u64, concurrency: usize) -> Schedule {
+        Schedule {
+            ready_within: Duration::from_millis(ready_within_ms),
+            concurrency,
+        }
+    }
+
+    fn quiet() -> Printer {
+        Printer::new(OutputFormat::Json, Redactor::default())
+    }
+
+    #[tokio::test]
+    async fn a_failing_check_is_retried_until_it_passes() {
+        let calls = Arc::new(AtomicUsize::new(0));
+        let counter = Arc::clone(&calls);
+        let attempt = move |job: Arc<Job>| {
+            let call = counter.fetch_add(1, Ordering::SeqCst) + 1;
+            async move { answered(&job, if call < 3 { 503 } else { 200 }, "") }
+        };
+        let outcomes = run_with(
+            vec![job("health")],
+            schedule(5_000, 1),
+            quiet(),
+            CancellationToken::new(),
+            attempt,
+        )
+        .await
+        .unwrap();
+        assert_eq!(outcomes[0].attempts, 3);
+        assert!(outcomes[0].last.as_ref().unwrap().passed());
+    }
+
+    #[tokio::test]
+    async fn a_check_that_never_passes_reports_its_last_result_at_the_deadline() {
+        let calls = Arc::new(AtomicUsize::new(0));
+        let counter = Arc::clone(&calls);
+        let attempt = move |job: Arc<Job>| {
+            let call = counter.fetch_add(1, Ordering::SeqCst) + 1;
+            async move { answered(&job, 503, &call.to_string()) }
+        };
+        let started = Instant::now();
+        let outcomes = run_with(
+            vec![job("health")],
+            schedule(400, 1),
+            quiet(),
+            CancellationToken::new(),
+            attempt,
+        )
+        .await
+        .unwrap();
+        let elapsed = started.elapsed();
+        let outcome = &outcomes[0];
+        assert!(outcome.attempts >= 2, "{} attempt(s)", outcome.attempts);
+        assert_eq!(
+            body(outcome),
+            outcome.attempts.to_string(),
+            "not the last result"
+        );
+        assert!(!outcome.last.as_ref().unwrap().passed());
+        assert!(
+            elapsed >= Duration::from_millis(400),
+            "gave up early, after {elapsed:?}"
+        );
+        assert!(
+            elapsed < Duration::from_secs(2),
+            "overslept the deadline: {elapsed:?}"
+        );
+    }
+
+    #[tokio::test]
+    async fn passed_checks_are_not_retried() {
+        let calls = Arc::new(Mutex::new(Vec::new()));
+        let log = Arc::clone(&calls);
+        let attempt = move |job: Arc<Job>| {
+            log.lock().unwrap().push(job.name.clone());
+            async move {
+                let status = if job.name == "ok" { 200 } else { 503 };
+                answered(&job, status, "")
+            }
+        };
+        let outcomes = run_with(
+            vec![job("ok"), job("bad")],
+            schedule(300, 2),
+            quiet(),
+            CancellationToken::new(),
+            attempt,
+        )
+        .await
+        .unwrap();
+        let calls = calls.lock().unwrap();
+        assert_eq!(calls.iter().filter(|name| *name == "ok").count(), 1);
+        assert!(calls.iter().filter(|name| *name == "bad").count() >= 2);
+        assert!(outcomes[0].last.as_ref().unwrap().passed());
+        assert!(!outcomes[1].last.as_ref().unwrap().passed());
+    }
+
+    #[tokio::test]
+    async fn attempts_in_flight_never_exceed_the_concurrency() {
+        let in_flight = Arc::new(AtomicUsize::new(0));
+        let most = Arc::new(AtomicUsize::new(0));
+        let (now, peak) = (Arc::clone(&in_flight), Arc::clone(&most));
+        let attempt = move |job: Arc<Job>| {
+            let (now, peak) = (Arc::clone(&now), Arc::clone(&peak));
+            async move {
+                let current = now.fetch_add(1, Ordering::SeqCst) + 1;
+                peak.fetch_max(current, Ordering::SeqCst);
+                tokio::time::sleep(Duration::from_millis(20)).await;
+                now.fetch_sub(1, Ordering::SeqCst);
+                answered(&job, 200, "")
+            }
+        };
+        let jobs = ["a", "b", "c", "d", "e"].map(job).to_vec();
+        let outcomes = run_with(
+            jobs,
+            schedule(5_000, 2),
+            quiet(),
+            CancellationToken::new(),
+            attempt,
+        )
+        .await
+        .unwrap();
+        assert_eq!(most.load(Ordering::SeqCst), 2);
+        assert!(outcomes.iter().all(|outcome| outcome.attempts == 1));
+    }
+
+    #[tokio::test]
+    async fn outcomes_keep_the_order_of_the_checks() {
+        let attempt = |job: Arc<Job>| async move {
+            let delay = match job.name.as_str() {
+                "first" => 60,
+                "second" => 30,
+                _ => 0,
+            };
+            tokio::time::sleep(Duration::from_millis(delay)).await;
+            answered(&job, 200, &job.name)
+        };
+        let jobs = vec![job("first"), job("second"), job("third")];
+        let outcomes = run_with(
+            jobs,
+            schedule(5_000, 3),
+            quiet(),
+            CancellationToken::new(),
+            attempt,
+        )
+        .await
+        .unwrap();
+        let bodies: Vec<String> = outcomes.iter().map(body).collect();
+        assert_eq!(bodies, ["first", "second", "third"]);
+    }
+
+    #[tokio::test]
+    async fn a_panicking_check_is_an_internal_error_naming_it() {
+        let attempt = |job: Arc<Job>| async move {
+            assert!(job.name != "boom", "check exploded");
+            answered(&job, 200, "")
+        };
+        let error = run_with(
+            vec![job("fine"), job("boom")],
+            schedule(5_000, 2),
+            quiet(),
+            CancellationToken::new(),
+            attempt,
+        )
+        .await
+        .unwrap_err();
+        match &error {
+            SmokeError::CheckTask { check, message } => {
+                assert_eq!(check, "boom");
+                assert_eq!(message, "it panicked: check exploded");
+            }
+            other => panic!("unexpected error: {other}"),
+        }
+        assert!(error.to_string().contains("this is a bug"));
+    }
+
+    #[tokio::test]
+    async fn a_cancelled_run_starts_no_attempt() {
+        let cancel = CancellationToken::new();
+        cancel.cancel();
+        let attempt = |job: Arc<Job>| async move { answered(&job, 200, "") };
+        let outcomes = run_with(
+            vec![job("health")],
+            schedule(5_000, 1),
+            quiet(),
+            cancel,
+            attempt,
+        )
+        .await
+        .unwrap();
+        assert_eq!(outcomes[0].attempts, 0);
+        assert!(outcomes[0].last.is_none());
+    }
+
+    #[tokio::test]
+    async fn cancelling_stops_the_backoff_wait() {
+        let cancel = CancellationToken::new();
+        let trip = cancel.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(250)).await;
+            trip.cancel();
+        });
+        let attempt = |job: Arc<Job>| async move { answered(&job, 503, "") };
+        let started = Instant::now();
+        let outcomes = run_with(
+            vec![job("health")],
+            schedule(60_000, 1),
+            quiet(),
+            cancel,
+            attempt,
+        )
+        .await
+        .unwrap();
+        assert!(
+            started.elapsed() < Duration::from_secs(2),
+            "kept waiting after cancel: {:?}",
+            started.elapsed()
+        );
+        assert!(outcomes[0].attempts >= 1);
+        assert!(!outcomes[0].last.as_ref().unwrap().passed());
+    }
+
+    #[test]
+    fn delays_double_up_to_the_cap() {
+        let mut backoff = Backoff::new(INITIAL_DELAY, MAX_DELAY);
+        let delays: Vec<u128> = (0..8)
+            .map(|_| backoff.next_delay_with(1.0).as_millis())
+            .collect();
+        assert_eq!(delays, vec![200, 400, 800, 1600, 3200, 5000, 5000, 5000]);
+    }
+
+    #[test]
+    fn jitter_stays_in_the_upper_half_of_each_step() {
+        let mut backoff = Backoff::new(INITIAL_DELAY, MAX_DELAY);
+        assert_eq!(backoff.next_delay_with(0.0), Duration::from_millis(100));
+        assert_eq!(backoff.next_delay_with(0.5), Duration::from_millis(300));
+        for _ in 0..100 {
+            let mut backoff = Backoff::new(INITIAL_DELAY, MAX_DELAY);
+            let delay = backoff.next_delay();
+            assert!(
+                (Duration::from_millis(100)..=Duration::from_millis(200)).contains(&delay),
+                "{delay:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn an_initial_delay_above_the_cap_is_capped() {
+        let mut backoff = Backoff::new(Duration::from_secs(10), Duration::from_secs(1));
+        assert_eq!(backoff.next_delay_with(1.0), Duration::from_secs(1));
+    }
+
+    #[test]
+    fn elapsed_time_prints_in_whole_seconds() {
+        assert_eq!(whole_seconds(Duration::from_millis(12_700)), "12s");
+        assert_eq!(whole_seconds(Duration::from_millis(300)), "0s");
+        assert_eq!(whole_seconds(Duration::from_secs(185)), "3m 5s");
+    }
+}

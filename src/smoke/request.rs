@@ -1,0 +1,358 @@
+//! Building and sending one smoke check's HTTP request.
+//!
+//! A [`PreparedRequest`] is validated once per suite (URL, header names and
+//! values) so a config mistake stops the suite before any request is sent.
+//! [`send`] turns everything that can go wrong on the wire (refused
+//! connection, DNS, TLS, timeouts) into a [`TransportFailure`]: those are
+//! check failures, not errors. Judging the response is left to
+//! `assertion.rs`.
+
+use std::fmt;
+use std::time::Duration;
+
+use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
+use reqwest::{Client, Method};
+use tokio::time::Instant;
+use url::Url;
+
+use super::target::ResolvedUrl;
+use crate::config::{HttpMethod, RequestBody, SmokeCheck};
+
+/// The most of a response body that is read; JSON assertions on a larger body
+/// fail rather than exhaust memory.
+pub(crate) const MAX_BODY_BYTES: usize = 1024 * 1024;
+
+/// Sent with every request so server logs show who is calling.
+const USER_AGENT: &str = concat!("shipgate/", env!("CARGO_PKG_VERSION"), " (smoke)");
+
+/// Builds the one HTTP client a suite shares: rustls with the platform's trust
+/// store (certificates are always verified), no redirects followed (a check
+/// judges the response it asked for, as curl and hurl do by default).
+pub(crate) fn client() -> Result<Client, reqwest::Error> {
+    Client::builder()
+        .user_agent(USER_AGENT)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+}
+
+/// Why a header of a check cannot be sent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum HeaderFailure {
+    /// Not a valid HTTP header name.
+    Name(String),
+    /// The value holds characters HTTP forbids (e.g. a newline).
+    Value(String),
+}
+
+/// One check's request, ready to send any number of times.
+#[derive(Debug, Clone)]
+pub(crate) struct PreparedRequest {
+    /// The method.
+    pub(crate) method: HttpMethod,
+    /// Where it goes, real and masked.
+    pub(crate) target: ResolvedUrl,
+    /// Headers; values from the config are marked sensitive.
+    headers: HeaderMap,
+    /// The body, if any.
+    body: Option<RequestBody>,
+    /// Deadline for the whole exchange, body included.
+    pub(crate) timeout: Duration,
+}
+
+impl PreparedRequest {
+    /// Validates `check`'s headers and pairs them with its resolved URL.
+    pub(crate) fn new(check: &SmokeCheck, target: ResolvedUrl) -> Result<Self, HeaderFailure> {
+        let mut headers = HeaderMap::new();
+        for (name, value) in &check.headers {
+            let header = HeaderName::from_bytes(name.as_bytes())
+                .map_err(|_| HeaderFailure::Name(name.clone()))?;
+            let mut value = HeaderValue::from_str(value.expose())
+                .map_err(|_| HeaderFailure::Value(name.clone()))?;
+            value.set_sensitive(true);
+            headers.append(header, value);
+        }
+        Ok(Self {
+            method: check.method,
+            target,
+            headers,
+            body: check.body.clone(),
+            timeout: check.timeout,
+        })
+    }
+
+    /// `GET http://…/api/health`, with secrets masked.
+    pub(crate) fn line(&self) -> String {
+        format!("{} {}", self.method.as_str(), self.target.shown)
+    }
+}
+
+/// A response that arrived in full (or up to [`MAX_BODY_BYTES`]).
+#[derive(Debug, Clone)]
+pub(crate) struct ReceivedResponse {
+    /// The status code.
+    pub(crate) status: u16,
+    /// The body, at most [`MAX_BODY_BYTES`].
+    pub(crate) body: Vec<u8>,
+    /// Whether the body was longer than [`MAX_BODY_BYTES`] and cut.
+    pub(crate) truncated: bool,
+}
+
+/// Why no complete response arrived.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum TransportFailure {
+    /// Nothing listens on the port.
+    ConnectionRefused,
+    /// The host name does not resolve.
+    Dns {
+        /// The host.
+        host: String,
+        /// What the resolver said.
+        message: String,
+    },
+    /// The TLS handshake failed (certificate, protocol).
+    Tls(String),
+    /// No response head within the check's timeout.
+    Timeout(Duration),
+    /// The head arrived but the body did not finish within the timeout.
+    BodyTimeout {
+        /// The status that did arrive.
+        status: u16,
+        /// The check's timeout.
+        timeout: Duration,
+    },
+    /// The connection broke some other way.
+    Other(String),
+}
+
+impl fmt::Display for TransportFailure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::ConnectionRefused => f.write_str("connection refused"),
+            Self::Dns { host, message } => write!(f, "cannot resolve host `{host}`: {message}"),
+            Self::Tls(message) => write!(f, "TLS handshake failed: {message}"),
+            Self::Timeout(timeout) => write!(
+                f,
+                "no response within {}",
+                humantime::format_duration(*timeout)
+            ),
+            Self::BodyTimeout { status, timeout } => write!(
+                f,
+                "status {status}, but the body did not arrive within {}",
+                humantime::format_duration(*timeout)
+            ),
+            Self::Other(message) => write!(f, "request failed: {message}"),
+        }
+    }
+}
+
+/// What one attempt got back.
+#[derive(Debug, Clone)]
+pub(crate) enum Exchange {
+    /// A response arrived.
+    Response(ReceivedResponse),
+    /// None did.
+    Failure(TransportFailure),
+}
+
+/// Sends `request` once; the whole exchange, body included, must finish within
+/// the request's timeout.
+pub(crate) async fn send(client: &Client, request: &PreparedRequest) -> Exchange {
+    let deadline = Instant::now() + request.timeout;
+    let mut builder = client
+        .request(method(request.method), request.target.url.clone())
+        .headers(request.headers.clone())
+        .timeout(request.timeout);
+    builder = match &request.body {
+        Some(RequestBody::Text(text)) => builder.body(text.clone()),
+        Some(RequestBody::Json(value)) => builder.json(value),
+        None => builder,
+    };
+    let mut response = match tokio::time::timeout_at(deadline, builder.send()).await {
+        Err(_elapsed) => return Exchange::Failure(TransportFailure::Timeout(request.timeout)),
+        Ok(Err(error)) => return Exchange::Failure(classify(&error, request.timeout, None)),
+        Ok(Ok(response)) => response,
+    };
+    let status = response.status().as_u16();
+    let mut body = Vec::new();
+    let mut truncated = false;
+    loop {
+        match tokio::time::timeout_at(deadline, response.chunk()).await {
+            Err(_elapsed) => {
+                return Exchange::Failure(TransportFailure::BodyTimeout {
+                    status,
+                    timeout: request.timeout,
+                });
+            }
+            Ok(Err(error)) => {
+                return Exchange::Failure(classify(&error, request.timeout, Some(status)));
+            }
+            Ok(Ok(None)) => break,
+            Ok(Ok(Some(chunk))) => {
+                let room = MAX_BODY_BYTES - body.len();
+                if chunk.len() > room {
+                    body.extend_from_slice(&chunk[..room]);
+                    truncated = true;
+                    break;
+                }
+                body.extend_from_slice(&chunk);
+            }
+        }
+    }
+    Exchange::Response(ReceivedResponse {
+        status,
+        body,
+        truncated,
+    })
+}
+
+fn method(method: HttpMethod) -> Method {
+    match method {
+        HttpMethod::Get => Method::GET,
+        HttpMethod::Head => Method::HEAD,
+        HttpMethod::Post => Method::POST,
+        HttpMethod::Put => Method::PUT,
+        HttpMethod::Patch => Method::PATCH,
+        HttpMethod::Delete => Method::DELETE,
+        HttpMethod::Options => Method::OPTIONS,
+    }
+}
+
+/// Names what went wrong, from the causes below reqwest's own message (which
+/// repeats the URL, and the URL may hold a secret).
+fn classify(error: &reqwest::Error, timeout: Duration, status: Option<u16>) -> TransportFailure {
+    if error.is_timeout() {
+        return match status {
+            Some(status) => TransportFailure::BodyTimeout { status, timeout },
+            None => TransportFailure::Timeout(timeout),
+        };
+    }
+    let causes = causes(error);
+    let innermost = causes
+        .last()
+        .cloned()
+        .unwrap_or_else(|| "unknown error".to_owned());
+    if error.is_dns() {
+        let host = error
+            .url()
+            .and_then(Url::host_str)
+            .unwrap_or_default()
+            .to_owned();
+        return TransportFailure::Dns {
+            host,
+            message: innermost,
+        };
+    }
+    let is_https = error.url().is_some_and(|url| url.scheme() == "https");
+    let mut source = std::error::Error::source(error);
+    while let Some(cause) = source {
+        // `io::Error::source` skips the error it wraps, so descend by hand:
+        // tokio-rustls's `InvalidData` sits inside hyper's `Other`.
+        let mut io = cause.downcast_ref::<std::io::Error>();
+        while let Some(error) = io {
+            match error.kind() {
+                std::io::ErrorKind::ConnectionRefused => {
+                    return TransportFailure::ConnectionRefused;
+                }
+                std::io::ErrorKind::InvalidData if is_https => {
+                    return TransportFailure::Tls(innermost);
+                }
+                _ => {}
+            }
+            io = error
+                .get_ref()
+                .and_then(|inner| inner.downcast_ref::<std::io::Error>());
+        }
+        source = cause.source();
+    }
+    TransportFailure::Other(causes.join(": "))
+}
+
+/// The messages of `error`'s causes, outermost first, skipping repeats.
+fn causes(error: &reqwest::Error) -> Vec<String> {
+    let mut messages: Vec<String> = Vec::new();
+    let mut source = std::error::Error::source(error);
+    while let Some(cause) = source {
+        let message = cause.to_string();
+        if !message.is_empty() && messages.last().is_none_or(|last| !last.contains(&message)) {
+            messages.push(message);
+        }
+        source = cause.source();
+    }
+    messages
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use crate::config::{CheckTarget, Expectations, Masked, Redactor};
+
+    fn check(headers: Vec<(&str, &str)>) -> SmokeCheck {
+        let redactor = Redactor::default();
+        SmokeCheck {
+            name: "health".into(),
+            method: HttpMethod::Get,
+            target: CheckTarget::Path("/api/health".into()),
+            headers: headers
+                .into_iter()
+                .map(|(name, value)| (name.to_owned(), Masked::new(value.to_owned(), &redactor)))
+                .collect(),
+            body: None,
+            timeout: Duration::from_secs(2),
+            expect: Expectations {
+                status: 200,
+                json: Vec::new(),
+            },
+        }
+    }
+
+    fn target() -> ResolvedUrl {
+        let redactor = Redactor::default();
+        redactor.register("s3cret");
+        let url = url::Url::parse("http://127.0.0.1:9/api/health?key=s3cret").unwrap();
+        ResolvedUrl {
+            shown: Masked::new(url.to_string(), &redactor),
+            url,
+        }
+    }
+
+    #[test]
+    fn the_request_line_is_masked() {
+        let request = PreparedRequest::new(&check(vec![]), target()).unwrap();
+        assert_eq!(request.line(), "GET http://127.0.0.1:9/api/health?key=***");
+    }
+
+    #[test]
+    fn invalid_headers_are_refused_without_echoing_the_value() {
+        let failure =
+            PreparedRequest::new(&check(vec![("bad header", "x")]), target()).unwrap_err();
+        assert_eq!(failure, HeaderFailure::Name("bad header".into()));
+        let failure =
+            PreparedRequest::new(&check(vec![("X-Token", "a\nb")]), target()).unwrap_err();
+        assert_eq!(failure, HeaderFailure::Value("X-Token".into()));
+    }
+
+    #[test]
+    fn transport_failures_read_well() {
+        assert_eq!(
+            TransportFailure::Timeout(Duration::from_secs(2)).to_string(),
+            "no response within 2s"
+        );
+        assert_eq!(
+            TransportFailure::Timeout(Duration::from_millis(500)).to_string(),
+            "no response within 500ms"
+        );
+        assert_eq!(
+            TransportFailure::ConnectionRefused.to_string(),
+            "connection refused"
+        );
+        assert_eq!(
+            TransportFailure::BodyTimeout {
+                status: 200,
+                timeout: Duration::from_secs(1)
+            }
+            .to_string(),
+            "status 200, but the body did not arrive within 1s"
+        );
+    }
+}

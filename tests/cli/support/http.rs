@@ -1,0 +1,234 @@
+//! A scripted HTTP server for CLI tests: axum on its own tokio runtime in a
+//! background thread, bound to `127.0.0.1:0`.
+//!
+//! [`Server::start`] returns once the listener is bound (the thread reports
+//! the address over a channel), so tests never sleep to synchronise. Each
+//! route replies as the test scripted it: fixed JSON, a delayed reply, "503
+//! until N after start, then 200", or an echo of what arrived. The server
+//! counts and records every request, and stops when dropped.
+
+use std::collections::BTreeMap;
+use std::fmt::Write;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::extract::{Request, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde_json::Value;
+
+/// How one route answers.
+#[derive(Debug, Clone)]
+pub enum Reply {
+    /// `status` with a JSON body.
+    Json { status: u16, body: Value },
+    /// `status` with a plain text body.
+    Text { status: u16, body: String },
+    /// Waits `delay`, then answers like [`Reply::Json`].
+    Delayed {
+        delay: Duration,
+        status: u16,
+        body: Value,
+    },
+    /// `503 {"status":"starting"}` until `after` has passed since the server
+    /// started, then `200 {"status":"healthy"}`.
+    ReadyAfter { after: Duration },
+    /// `status` with a text body echoing the request's URI and headers.
+    Echo { status: u16 },
+}
+
+/// One request the server received.
+#[derive(Debug, Clone)]
+pub struct Recorded {
+    pub method: String,
+    /// Path and query, as sent.
+    pub uri: String,
+    /// Header names (lowercase) and values.
+    pub headers: Vec<(String, String)>,
+}
+
+/// Routes (exact path → reply) before the server starts.
+#[derive(Debug, Default)]
+pub struct ServerBuilder {
+    routes: BTreeMap<String, Reply>,
+}
+
+impl ServerBuilder {
+    /// Answers `path` with `reply`.
+    pub fn route(mut self, path: &str, reply: Reply) -> Self {
+        self.routes.insert(path.to_owned(), reply);
+        self
+    }
+
+    /// Answers `path` with `status` and a JSON body.
+    pub fn json(self, path: &str, status: u16, body: Value) -> Self {
+        self.route(path, Reply::Json { status, body })
+    }
+
+    /// Binds `127.0.0.1:0` and serves in a background thread; returns once
+    /// the listener is bound.
+    pub fn start(self) -> Server {
+        let state = Arc::new(Shared {
+            routes: self.routes,
+            started: Instant::now(),
+            requests: Mutex::new(Vec::new()),
+        });
+        let (ready_sender, ready) = std::sync::mpsc::channel();
+        let (shutdown, shutdown_receiver) = tokio::sync::oneshot::channel::<()>();
+        let thread_state = Arc::clone(&state);
+        let thread = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("test runtime");
+            runtime.block_on(async move {
+                let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+                    .await
+                    .expect("bind 127.0.0.1:0");
+                ready_sender
+                    .send(listener.local_addr().expect("local address"))
+                    .expect("report the address");
+                let app = Router::new().fallback(answer).with_state(thread_state);
+                tokio::select! {
+                    result = axum::serve(listener, app) => result.expect("serve"),
+                    _ = shutdown_receiver => {}
+                }
+            });
+            // Dropping the runtime cancels handlers still sleeping (delayed replies).
+        });
+        let address = ready
+            .recv_timeout(Duration::from_secs(10))
+            .expect("the test server did not start");
+        Server {
+            address,
+            state,
+            shutdown: Some(shutdown),
+            thread: Some(thread),
+        }
+    }
+}
+
+struct Shared {
+    routes: BTreeMap<String, Reply>,
+    started: Instant,
+    requests: Mutex<Vec<Recorded>>,
+}
+
+/// A running server; stops on drop.
+pub struct Server {
+    address: SocketAddr,
+    state: Arc<Shared>,
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Server {
+    /// A server with no routes yet (everything answers 404).
+    pub fn builder() -> ServerBuilder {
+        ServerBuilder::default()
+    }
+
+    /// `http://127.0.0.1:PORT`, without a trailing slash.
+    pub fn url(&self) -> String {
+        format!("http://{}", self.address)
+    }
+
+    /// The port it listens on.
+    pub fn port(&self) -> u16 {
+        self.address.port()
+    }
+
+    /// How many requests arrived, on any route.
+    pub fn hits(&self) -> usize {
+        self.state.requests.lock().expect("requests lock").len()
+    }
+
+    /// Every request that arrived, in order.
+    pub fn requests(&self) -> Vec<Recorded> {
+        self.state.requests.lock().expect("requests lock").clone()
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if let Some(shutdown) = self.shutdown.take() {
+            let _ = shutdown.send(());
+        }
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+/// A port nothing listens on: bound, then released.
+pub fn closed_port() -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
+    listener.local_addr().expect("local address").port()
+}
+
+async fn answer(State(state): State<Arc<Shared>>, request: Request) -> Response {
+    let uri = request
+        .uri()
+        .path_and_query()
+        .map(ToString::to_string)
+        .unwrap_or_default();
+    let headers: Vec<(String, String)> = request
+        .headers()
+        .iter()
+        .map(|(name, value)| {
+            (
+                name.as_str().to_owned(),
+                String::from_utf8_lossy(value.as_bytes()).into_owned(),
+            )
+        })
+        .collect();
+    state
+        .requests
+        .lock()
+        .expect("requests lock")
+        .push(Recorded {
+            method: request.method().to_string(),
+            uri: uri.clone(),
+            headers: headers.clone(),
+        });
+    let Some(reply) = state.routes.get(request.uri().path()).cloned() else {
+        return (StatusCode::NOT_FOUND, "no such route").into_response();
+    };
+    match reply {
+        Reply::Json { status, body } => json(status, &body),
+        Reply::Text { status, body } => (code(status), body).into_response(),
+        Reply::Delayed {
+            delay,
+            status,
+            body,
+        } => {
+            tokio::time::sleep(delay).await;
+            json(status, &body)
+        }
+        Reply::ReadyAfter { after } => {
+            if state.started.elapsed() < after {
+                json(503, &serde_json::json!({ "status": "starting" }))
+            } else {
+                json(200, &serde_json::json!({ "status": "healthy" }))
+            }
+        }
+        Reply::Echo { status } => {
+            let mut text = format!("uri: {uri}\n");
+            for (name, value) in headers {
+                let _ = writeln!(text, "{name}: {value}");
+            }
+            (code(status), text).into_response()
+        }
+    }
+}
+
+fn json(status: u16, body: &Value) -> Response {
+    (code(status), axum::Json(body.clone())).into_response()
+}
+
+fn code(status: u16) -> StatusCode {
+    StatusCode::from_u16(status).expect("a valid status code")
+}
