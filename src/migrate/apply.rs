@@ -56,12 +56,10 @@ pub(super) async fn run(ctx: &Context, dry_run: bool) -> Result<MigrateOutcome, 
         );
         return Ok(outcome(checks, format!("{} pending", pending.len())));
     }
-    let runner = Runner {
-        ctx,
-        database: database.as_ref(),
-        state: RunState::load(&ctx.state_path, &ctx.config.environment.name)?,
-    };
-    runner.apply(&pending, started).await
+    let state = RunState::load(&ctx.state_path, &ctx.config.environment.name)?;
+    Runner::new(ctx, database.as_ref(), state, started)
+        .apply(&pending)
+        .await
 }
 
 /// Stops the run when any applied migration's file changed since.
@@ -104,184 +102,190 @@ struct Runner<'a> {
     ctx: &'a Context,
     database: &'a dyn Database,
     state: RunState,
+    started: Instant,
+    checks: Vec<Check>,
+    /// Versions this run applied, in order.
+    applied: Vec<String>,
+    backup: Option<PathBuf>,
+    /// Whether the database was new when the run started (no backup needed;
+    /// undoing the run means emptying it).
+    was_new: bool,
+    /// How many versions the run state listed before this run.
+    recorded_before: usize,
 }
 
-impl Runner<'_> {
-    async fn apply(
-        mut self,
-        pending: &[Migration],
+impl<'a> Runner<'a> {
+    fn new(
+        ctx: &'a Context,
+        database: &'a dyn Database,
+        state: RunState,
         started: Instant,
-    ) -> Result<MigrateOutcome, MigrateError> {
-        let mut checks = Vec::new();
-        let was_new = self.database.is_new().await?;
-        let backup = if was_new {
-            self.no_backup_needed(&mut checks)
+    ) -> Self {
+        let recorded_before = state.migrations_applied.len();
+        Self {
+            ctx,
+            database,
+            state,
+            started,
+            checks: Vec::new(),
+            applied: Vec::new(),
+            backup: None,
+            was_new: false,
+            recorded_before,
+        }
+    }
+
+    async fn apply(mut self, pending: &[Migration]) -> Result<MigrateOutcome, MigrateError> {
+        self.was_new = self.database.is_new().await?;
+        self.backup = if self.was_new {
+            self.no_backup_needed()
         } else {
-            self.backup(&mut checks).await?
+            self.backup().await?
         };
         self.database.ensure_history().await?;
-        let recorded_before = self.state.migrations_applied.len();
-        let mut applied = Vec::new();
-        let mut failure = None;
         for (index, migration) in pending.iter().enumerate() {
             if self.ctx.cancel.is_cancelled() {
-                failure = Some((index, None));
-                break;
+                self.checks.extend(pending[index..].iter().map(|migration| {
+                    Check::new(migration.id(), Status::Skip).detail("not started: interrupted")
+                }));
+                let summary = format!("{} applied, interrupted", self.applied.len());
+                return Ok(self.finish(summary, None, true));
             }
             self.ctx
                 .printer
                 .progress(&format!("applying `{}`", migration.path.display()));
             match self.database.apply(migration).await {
                 Ok(row) => {
-                    checks.push(
+                    self.checks.push(
                         Check::pass(migration.id())
                             .detail("applied")
                             .duration(row.duration),
                     );
-                    applied.push(migration.version.clone());
+                    self.applied.push(migration.version.clone());
                     self.state
                         .migrations_applied
                         .push(migration.version.clone());
                     self.state.save(&self.ctx.state_path)?;
                 }
-                Err(error) => {
-                    failure = Some((index, Some(error)));
-                    break;
-                }
+                Err(error) => return self.fail(pending, index, error).await,
             }
         }
-        let Some((index, error)) = failure else {
-            let summary = format!("{} applied", applied.len());
-            return Ok(MigrateOutcome {
-                phase: Phase::new(PhaseName::Migrate, checks, started.elapsed()).summary(summary),
-                applied,
-                backup,
-                failed: None,
-                restored: false,
-                needs_attention: false,
-            });
-        };
+        let summary = format!("{} applied", self.applied.len());
+        Ok(self.finish(summary, None, true))
+    }
+
+    /// Stops the run at `pending[index]`, which failed with `error`, and undoes
+    /// what the run did.
+    async fn fail(
+        mut self,
+        pending: &[Migration],
+        index: usize,
+        error: DatabaseError,
+    ) -> Result<MigrateOutcome, MigrateError> {
         let failed = &pending[index];
-        let error = match error {
-            Some(error) if error.is_migration_failure() => error,
+        let can_undo = self.backup.is_some() || self.was_new;
+        if let DatabaseError::AlreadyApplied { .. } = error {
             // Another runner is migrating the same database: restoring our
             // backup would undo its work, so leave the database to it.
-            Some(error @ DatabaseError::AlreadyApplied { .. }) => return Err(error.into()),
-            Some(error) => {
-                // The database itself failed (IO, connection): still undo what
-                // this run did, then report the infrastructure error (exit 3).
-                if backup.is_some() || was_new {
-                    let check = self
-                        .undo(backup.as_deref(), &applied, recorded_before)
-                        .await;
-                    self.ctx.printer.warning(&format!(
-                        "{}: {}",
-                        check.name,
-                        check.detail.as_deref().unwrap_or_default()
-                    ));
-                }
-                return Err(error.into());
+            return Err(error.into());
+        }
+        if !error.is_migration_failure() {
+            // The database itself failed (IO, connection): still undo what
+            // this run did, then report the infrastructure error (exit 3).
+            if can_undo {
+                let check = self.undo().await;
+                let detail = check.detail.as_deref().unwrap_or_default();
+                self.ctx
+                    .printer
+                    .warning(&format!("{}: {detail}", check.name));
             }
-            None => {
-                checks.extend(pending[index..].iter().map(|migration| {
-                    Check::new(migration.id(), Status::Skip).detail("not started: interrupted")
-                }));
-                let summary = format!("{} applied, interrupted", applied.len());
-                return Ok(MigrateOutcome {
-                    phase: Phase::new(PhaseName::Migrate, checks, started.elapsed())
-                        .summary(summary),
-                    applied,
-                    backup,
-                    failed: None,
-                    restored: false,
-                    needs_attention: false,
-                });
-            }
-        };
-        checks.push(failed_check(failed, &error, backup.as_deref()));
-        let (restore_check, restored, needs_attention) = if backup.is_some() || was_new {
-            let check = self
-                .undo(backup.as_deref(), &applied, recorded_before)
-                .await;
-            let restored = check.status == Status::Pass;
-            (check, restored, !restored)
-        } else if applied.is_empty() {
+            return Err(error.into());
+        }
+        self.checks
+            .push(failed_check(failed, &error, self.backup.as_deref()));
+        let (restore_check, restored) = if can_undo {
+            let check = self.undo().await;
+            let restored = check.status != Status::Fail;
+            (check, restored)
+        } else if self.applied.is_empty() {
             let detail = format!(
                 "not needed: `{}` was rolled back by its transaction and nothing else ran",
                 failed.id()
             );
-            (Check::pass("restore").detail(detail), false, false)
+            (Check::pass("restore").detail(detail), true)
         } else {
             let detail = format!(
                 "no backup to restore: {} stay applied",
-                applied
-                    .iter()
-                    .map(|version| format!("`{version}`"))
-                    .collect::<Vec<_>>()
-                    .join(", ")
+                backticked(&self.applied)
             );
-            (
-                Check::new("restore", Status::Warn).detail(detail),
-                false,
-                true,
-            )
+            (Check::new("restore", Status::Warn).detail(detail), false)
         };
-        checks.push(restore_check);
-        checks.extend(pending[index + 1..].iter().map(|migration| {
-            Check::new(migration.id(), Status::Skip)
-                .detail(format!("not applied: `{}` failed", failed.id()))
-        }));
-        let summary = if restored {
-            format!("`{}` failed; backup restored", failed.id())
-        } else {
-            format!("{} applied, `{}` failed", applied.len(), failed.id())
+        self.checks.push(restore_check);
+        self.checks
+            .extend(pending[index + 1..].iter().map(|migration| {
+                Check::new(migration.id(), Status::Skip)
+                    .detail(format!("not applied: `{}` failed", failed.id()))
+            }));
+        let summary = match (restored, &self.backup) {
+            (true, Some(_)) => format!("`{}` failed; backup restored", failed.id()),
+            (true, None) => format!("`{}` failed; nothing stays applied", failed.id()),
+            (false, _) => format!("{} applied, `{}` failed", self.applied.len(), failed.id()),
         };
-        Ok(MigrateOutcome {
-            phase: Phase::new(PhaseName::Migrate, checks, started.elapsed()).summary(summary),
-            applied: if restored { Vec::new() } else { applied },
-            backup,
-            failed: Some(failed.version.clone()),
-            restored,
-            needs_attention,
-        })
+        if restored {
+            self.applied.clear();
+        }
+        Ok(self.finish(summary, Some(failed.version.clone()), restored))
+    }
+
+    /// The outcome; `restored` says whether a failure was fully undone
+    /// (ignored without a failure).
+    fn finish(self, summary: String, failed: Option<String>, restored: bool) -> MigrateOutcome {
+        let failed_run = failed.is_some();
+        MigrateOutcome {
+            phase: Phase::new(PhaseName::Migrate, self.checks, self.started.elapsed())
+                .summary(summary),
+            applied: self.applied,
+            backup: self.backup,
+            failed,
+            restored: failed_run && restored,
+            needs_attention: failed_run && !restored,
+        }
     }
 
     /// The backup line for a database that does not exist yet.
-    fn no_backup_needed(&self, checks: &mut Vec<Check>) -> Option<PathBuf> {
-        let detail = match self.ctx.config.migrate.backup {
-            BackupMode::Auto => format!(
-                "not needed: `{}` does not exist yet",
-                self.database.describe()
+    fn no_backup_needed(&mut self) -> Option<PathBuf> {
+        let (status, detail) = match self.ctx.config.migrate.backup {
+            BackupMode::Auto => (
+                Status::Pass,
+                format!(
+                    "not needed: `{}` does not exist yet",
+                    self.database.describe()
+                ),
             ),
-            BackupMode::None => "disabled by `migrate.backup = \"none\"`".to_owned(),
+            BackupMode::None => (
+                Status::Skip,
+                "disabled by `migrate.backup = \"none\"`".to_owned(),
+            ),
         };
-        let status = if self.ctx.config.migrate.backup == BackupMode::Auto {
-            Status::Pass
-        } else {
-            Status::Skip
-        };
-        checks.push(Check::new("backup", status).detail(detail));
+        self.checks
+            .push(Check::new("backup", status).detail(detail));
         None
     }
 
-    /// Takes the backup (when configured) and records it.
-    async fn backup(&mut self, checks: &mut Vec<Check>) -> Result<Option<PathBuf>, MigrateError> {
+    /// Takes the backup (when configured) and records it in the run state.
+    async fn backup(&mut self) -> Result<Option<PathBuf>, MigrateError> {
         let migrate = &self.ctx.config.migrate;
         if migrate.backup == BackupMode::None {
-            checks.push(
-                Check::new("backup", Status::Skip)
-                    .detail("disabled by `migrate.backup = \"none\"`"),
-            );
-            return Ok(None);
+            return Ok(self.no_backup_needed());
         }
         self.ctx
             .printer
             .progress(&format!("backing up `{}`", self.database.describe()));
         let started = Instant::now();
         let Some(backup) = self.database.backup(&migrate.backup_dir).await? else {
-            return Ok(self.no_backup_needed(checks));
+            return Ok(self.no_backup_needed());
         };
-        checks.push(
+        self.checks.push(
             Check::pass("backup")
                 .detail(format!("{} bytes", backup.bytes))
                 .duration(started.elapsed())
@@ -295,12 +299,9 @@ impl Runner<'_> {
     /// Undoes this run after a failure: restores `backup`, or empties a
     /// database the run created. Forgets, in the run state, the migrations it
     /// undid. Returns the `restore` check.
-    async fn undo(
-        &mut self,
-        backup: Option<&Path>,
-        applied: &[String],
-        recorded_before: usize,
-    ) -> Check {
+    async fn undo(&mut self) -> Check {
+        let backup = self.backup.clone();
+        let backup = backup.as_deref();
         let started = Instant::now();
         let description = self.database.describe();
         let (result, how) = if let Some(path) = backup {
@@ -323,19 +324,12 @@ impl Runner<'_> {
         };
         let check = match result {
             Ok(()) => {
-                let undone = if applied.is_empty() {
+                let undone = if self.applied.is_empty() {
                     String::new()
                 } else {
-                    format!(
-                        "; undid {}",
-                        applied
-                            .iter()
-                            .map(|version| format!("`{version}`"))
-                            .collect::<Vec<_>>()
-                            .join(", ")
-                    )
+                    format!("; undid {}", backticked(&self.applied))
                 };
-                self.state.migrations_applied.truncate(recorded_before);
+                self.state.migrations_applied.truncate(self.recorded_before);
                 let check = match self.state.save(&self.ctx.state_path) {
                     Ok(()) => Check::pass("restore"),
                     Err(error) => Check::new("restore", Status::Warn)
@@ -353,6 +347,15 @@ impl Runner<'_> {
             None => check,
         }
     }
+}
+
+/// `a`, `b` → "`a`, `b`".
+fn backticked(versions: &[String]) -> String {
+    versions
+        .iter()
+        .map(|version| format!("`{version}`"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// The failing check for a migration the database rejected.

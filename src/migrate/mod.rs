@@ -188,7 +188,8 @@ pub struct MigrateOutcome {
     pub backup: Option<PathBuf>,
     /// The version that failed, when one did.
     pub failed: Option<String>,
-    /// Whether the backup was restored after a failure.
+    /// Whether a failure was fully undone: the backup restored (or a
+    /// database this run created emptied), so nothing of this run stays.
     pub restored: bool,
     /// Whether a failure left the database in a state shipgate could not
     /// undo (the restore failed, or there was no backup to restore).
