@@ -321,3 +321,133 @@ fn first_line(migration: &db::Migration) -> SourceLocation {
     let end = migration.sql.find('\n').unwrap_or(migration.sql.len());
     SourceLocation::from_span(&migration.path, &migration.sql, 0, end)
 }
+
+#[cfg(test)]
+mod tests {
+    use tokio_util::sync::CancellationToken;
+
+    use super::*;
+    use crate::config::Redactor;
+    use crate::report::{OutputFormat, Printer};
+
+    /// A context for the config `toml` written into `dir`.
+    fn context(dir: &Path, toml: &str) -> Context {
+        let path = dir.join("shipgate.toml");
+        fs_err::write(&path, toml).unwrap();
+        let redactor = Redactor::default();
+        let config = crate::config::load(&path, None, &|_| None, &redactor).unwrap();
+        Context {
+            config,
+            printer: Printer::new(OutputFormat::Json, redactor),
+            dry_run: false,
+            cancel: CancellationToken::new(),
+            state_path: dir.join("state/state.json"),
+        }
+    }
+
+    const CONFIG: &str = "[environments.local]\ndatabase = \"sqlite://app.db\"\n";
+
+    fn tables(dir: &Path) -> Vec<String> {
+        let connection = rusqlite::Connection::open(dir.join("app.db")).unwrap();
+        let mut statement = connection
+            .prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")
+            .unwrap();
+        statement
+            .query_map([], |row| row.get(0))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn apply_phase_reports_applied_versions_and_restore_undoes_them() {
+        let dir = tempfile::tempdir().unwrap();
+        let migrations = dir.path().join("migrations");
+        fs_err::create_dir_all(&migrations).unwrap();
+        fs_err::write(
+            migrations.join("0001_a.sql"),
+            "CREATE TABLE a (id INTEGER);",
+        )
+        .unwrap();
+        let ctx = context(dir.path(), CONFIG);
+
+        let first = apply_phase(&ctx).await.unwrap();
+        assert_eq!(first.applied, ["0001"]);
+        assert_eq!(first.backup, None, "a new database needs no backup");
+        assert!(!first.phase.failed() && first.failed.is_none() && !first.needs_attention);
+
+        fs_err::write(
+            migrations.join("0002_b.sql"),
+            "CREATE TABLE b (id INTEGER);",
+        )
+        .unwrap();
+        let second = apply_phase(&ctx).await.unwrap();
+        assert_eq!(second.applied, ["0002"]);
+        let backup = second.backup.expect("an existing database is backed up");
+        assert_eq!(tables(dir.path()), ["a", "b", "shipgate_migrations"]);
+        let state = crate::state::RunState::load(&ctx.state_path, "local").unwrap();
+        assert_eq!(state.migrations_applied, ["0001", "0002"]);
+        assert_eq!(state.backup.as_deref(), Some(backup.as_path()));
+
+        // Rollback's view: restore the backup taken before 0002.
+        let check = restore(&ctx, &backup).await.unwrap();
+        assert_eq!(check.status, Status::Pass);
+        assert_eq!(check.artifacts[0].value, backup.display().to_string());
+        assert_eq!(tables(dir.path()), ["a", "shipgate_migrations"]);
+
+        let missing = restore(&ctx, &dir.path().join("nope.sqlite"))
+            .await
+            .unwrap_err();
+        assert_eq!(missing.exit_status(), ExitStatus::Infrastructure);
+        assert!(missing.to_string().contains("nope.sqlite"), "{missing}");
+    }
+
+    #[tokio::test]
+    async fn a_failed_migration_in_apply_phase_is_a_failed_phase_not_an_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let migrations = dir.path().join("migrations");
+        fs_err::create_dir_all(&migrations).unwrap();
+        fs_err::write(
+            migrations.join("0001_a.sql"),
+            "CREATE TABLE a (id INTEGER);",
+        )
+        .unwrap();
+        let ctx = context(dir.path(), CONFIG);
+        apply_phase(&ctx).await.unwrap();
+        fs_err::write(
+            migrations.join("0002_b.sql"),
+            "CREATE TABLE b (id INTEGER);",
+        )
+        .unwrap();
+        fs_err::write(
+            migrations.join("0003_c.sql"),
+            "CREATE TABLE c (id INTEGER);\n\nSELECT * FROM missing;\n",
+        )
+        .unwrap();
+
+        let outcome = apply_phase(&ctx).await.unwrap();
+        assert!(outcome.phase.failed());
+        assert_eq!(outcome.failed.as_deref(), Some("0003"));
+        assert!(outcome.restored && !outcome.needs_attention);
+        assert!(outcome.applied.is_empty(), "the restore undid 0002");
+        let failed = &outcome.phase.checks[2];
+        assert_eq!(failed.name, "0003_c");
+        assert_eq!(failed.detail.as_deref(), Some("no such table: missing"));
+        let location = failed.location.as_ref().unwrap();
+        assert_eq!(
+            (location.path.as_path(), location.line),
+            (Path::new("migrations/0003_c.sql"), 3)
+        );
+        assert_eq!(tables(dir.path()), ["a", "shipgate_migrations"]);
+    }
+
+    #[tokio::test]
+    async fn no_database_configured_is_a_usage_error() {
+        let dir = tempfile::tempdir().unwrap();
+        fs_err::create_dir_all(dir.path().join("migrations")).unwrap();
+        let ctx = context(dir.path(), "[environments.local]\n");
+        let error = status(&ctx).await.unwrap_err();
+        assert_eq!(error.exit_status(), ExitStatus::Usage);
+        assert!(error.hint().unwrap().contains("[environments.local]"));
+    }
+}
