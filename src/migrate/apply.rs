@@ -214,8 +214,13 @@ impl<'a> Runner<'a> {
             );
             (Check::pass("restore").detail(detail), true)
         } else {
+            let verb = if self.applied.len() == 1 {
+                "stays"
+            } else {
+                "stay"
+            };
             let detail = format!(
-                "no backup to restore: {} stay applied",
+                "no backup to restore: {} {verb} applied",
                 backticked(&self.applied)
             );
             (Check::new("restore", Status::Warn).detail(detail), false)

@@ -498,3 +498,39 @@ fn down_migrations_are_not_applied() {
     project.run(0).stdout_has("2 applied").nowhere("down");
     assert_eq!(tables(&project), ["shipgate_migrations", "users"]);
 }
+
+#[test]
+fn without_a_backup_a_half_applied_run_needs_a_human() {
+    let config = format!("{CONFIG}backup = \"none\"\n");
+    let project = Test::new()
+        .config(&config)
+        .file("migrations/0001_create_users.sql", CREATE_USERS)
+        .args(["migrate", "apply"]);
+    project
+        .run(0)
+        .stdout_has("- backup disabled by `migrate.backup = \"none\"`");
+    write(
+        &project,
+        "migrations/0002_create_orders.sql",
+        "CREATE TABLE orders (id INTEGER);\n",
+    );
+    write(
+        &project,
+        "migrations/0003_broken.sql",
+        "SELECT * FROM nowhere;\n",
+    );
+
+    let (_, output) = run_in(&project, &["migrate", "apply"], 5);
+    output
+        .stdout_has("✗ 0003_broken no such table: nowhere")
+        .stdout_has("! restore no backup to restore: `0002` stays applied")
+        .stdout_has("✗ migrate 1 applied, `0003_broken` failed")
+        .stdout_has("a human is needed now (exit 5")
+        .nowhere("backup:");
+    assert!(backups(&project).is_empty());
+    assert_eq!(
+        tables(&project),
+        ["orders", "shipgate_migrations", "users"],
+        "0002 stays: nothing to restore"
+    );
+}
