@@ -1,31 +1,178 @@
-//! `shipgate migrate`: PLACEHOLDER — being built (sqlite engine + plain layout).
+//! `shipgate migrate`: show, plan and apply database migrations, and restore
+//! the backup taken before them.
 //!
-//! Contract used by `lib.rs` and `pipeline.rs`:
-//! - `status(ctx)`, `plan(ctx)`, `apply(ctx)` → `Result<Report, MigrateError>`
-//! - `apply_phase(ctx)` → `Result<MigrateOutcome, MigrateError>` for the pipeline
-//! - `restore(ctx, backup)` → `Result<Check, MigrateError>` for rollback
+//! This module owns the entry functions and [`MigrateError`]; the files are
+//! read by `source`, compared with the history by `plan` and applied by
+//! `apply`. Talking to the database is [`crate::db`]'s job, printing is
+//! [`crate::report`]'s: everything here returns a [`Report`], a [`Phase`] or
+//! an error.
+//!
+//! Contract used by `lib.rs`, the pipeline and rollback: [`status`],
+//! [`plan`], [`apply`], [`apply_phase`] and [`restore`].
 
+mod apply;
+mod plan;
+mod source;
+
+use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
+use std::time::Instant;
 
 use crate::context::Context;
-use crate::diagnostic::Diagnostic;
+use crate::db::{self, Database, DatabaseError};
+use crate::diagnostic::{Diagnostic, SourceLocation};
 use crate::exit::ExitStatus;
-use crate::report::{Check, Phase, Report};
+use crate::report::{Check, Phase, PhaseName, Report, Status};
+use crate::state::StateError;
 
-/// Why a migrate command could not run.
+use self::plan::{MigrationPlan, MigrationState};
+
+/// Why a migrate command could not run. A migration the database rejects is
+/// not an error: it is a failed check in the report.
 #[derive(Debug, thiserror::Error)]
 pub enum MigrateError {
-    /// Not built yet.
-    #[error("migrations are not built yet")]
-    NotBuilt,
+    /// `migrate.dir` does not exist.
+    #[error("the migrations directory `{}` does not exist", path.display())]
+    MissingDir {
+        /// The directory, relative to the config.
+        path: PathBuf,
+    },
+    /// `migrate.dir` could not be listed.
+    #[error("failed to read the migrations directory `{}`", path.display())]
+    ReadDir {
+        /// The directory, relative to the config.
+        path: PathBuf,
+        /// The IO error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A migration file could not be read.
+    #[error("failed to read migration `{}`", path.display())]
+    ReadFile {
+        /// The file, relative to the config.
+        path: PathBuf,
+        /// The IO error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A `.sql` file whose name is not `<version>_<name>.sql`.
+    #[error("migration file `{}` does not match `<version>_<name>.sql`", path.display())]
+    InvalidFileName {
+        /// The file, relative to the config.
+        path: PathBuf,
+    },
+    /// A migration file that is not UTF-8 text.
+    #[error("migration `{}` is not UTF-8 text", path.display())]
+    NotUtf8 {
+        /// The file, relative to the config.
+        path: PathBuf,
+    },
+    /// Two files with the same version number.
+    #[error("migrations `{}` and `{}` share version `{version}`", first.display(), second.display())]
+    DuplicateVersion {
+        /// The shared version.
+        version: String,
+        /// The first file.
+        first: PathBuf,
+        /// The second file.
+        second: PathBuf,
+    },
+    /// A migration the database already applied was changed afterwards.
+    #[error(
+        "applied migration `{}` was edited after it ran: the file's checksum is `{local}` but `{recorded}` was recorded when it was applied{}",
+        location.path.display(),
+        others_text(*others)
+    )]
+    EditedMigration {
+        /// The file's first line.
+        location: Box<SourceLocation>,
+        /// The checksum in the history table.
+        recorded: String,
+        /// The file's checksum now.
+        local: String,
+        /// How many other applied migrations were edited too.
+        others: usize,
+    },
+    /// The database could not be opened, read, written or backed up.
+    #[error(transparent)]
+    Database(#[from] DatabaseError),
+    /// The run state could not be read or written.
+    #[error(transparent)]
+    State(#[from] StateError),
 }
 
-impl Diagnostic for MigrateError {}
+fn others_text(others: usize) -> String {
+    match others {
+        0 => String::new(),
+        1 => " (and 1 other applied migration was edited)".to_owned(),
+        _ => format!(" (and {others} other applied migrations were edited)"),
+    }
+}
 
 impl MigrateError {
     /// The exit status this error ends the process with.
     pub fn exit_status(&self) -> ExitStatus {
-        ExitStatus::Infrastructure
+        match self {
+            Self::MissingDir { .. }
+            | Self::InvalidFileName { .. }
+            | Self::NotUtf8 { .. }
+            | Self::DuplicateVersion { .. }
+            | Self::EditedMigration { .. }
+            | Self::Database(DatabaseError::NotConfigured { .. }) => ExitStatus::Usage,
+            Self::Database(error) if error.is_migration_failure() => ExitStatus::CheckFailed,
+            Self::ReadDir { .. } | Self::ReadFile { .. } | Self::Database(_) | Self::State(_) => {
+                ExitStatus::Infrastructure
+            }
+        }
+    }
+}
+
+impl Diagnostic for MigrateError {
+    fn location(&self) -> Option<&SourceLocation> {
+        match self {
+            Self::EditedMigration { location, .. } => Some(location),
+            _ => None,
+        }
+    }
+
+    fn hint(&self) -> Option<String> {
+        match self {
+            Self::MissingDir { path } => Some(format!(
+                "create `{}` with a first migration such as `0001_create_users.sql`, or point `migrate.dir` in `shipgate.toml` at your migrations",
+                path.display()
+            )),
+            Self::ReadDir { path, .. } | Self::ReadFile { path, .. } => Some(format!(
+                "check the permissions of `{}`, then run `shipgate migrate status`",
+                path.display()
+            )),
+            Self::InvalidFileName { path } => {
+                let stem = path
+                    .file_stem()
+                    .map(|stem| stem.to_string_lossy().into_owned())
+                    .unwrap_or_default();
+                let name =
+                    stem.trim_start_matches(|c: char| c.is_ascii_digit() || c == '_' || c == '-');
+                let name = if name.is_empty() { "name" } else { name };
+                Some(format!(
+                    "rename it to `<digits>_<name>.sql`, e.g. `0001_{name}.sql`; down migrations end in `.down.sql`; move other SQL out of `{}`",
+                    path.parent()
+                        .map(Path::display)
+                        .map(|dir| dir.to_string())
+                        .unwrap_or_default()
+                ))
+            }
+            Self::NotUtf8 { path } => Some(format!("save `{}` as UTF-8", path.display())),
+            Self::DuplicateVersion { second, .. } => Some(format!(
+                "give `{}` a version no other migration uses, e.g. the current timestamp `YYYYMMDDHHMMSS`",
+                second.display()
+            )),
+            Self::EditedMigration { location, .. } => Some(format!(
+                "nothing was changed; restore the file with `git checkout -- {}` and put the change in a new migration, then run `shipgate migrate status`",
+                location.path.display()
+            )),
+            Self::Database(error) => error.hint(),
+            Self::State(error) => error.hint(),
+        }
     }
 }
 
@@ -34,29 +181,273 @@ impl MigrateError {
 pub struct MigrateOutcome {
     /// The report phase (failed when a migration failed).
     pub phase: Phase,
-    /// Versions applied, in order.
+    /// Versions this run applied that are still applied, in order (empty
+    /// after the backup was restored).
     pub applied: Vec<String>,
     /// The backup taken before the first pending migration.
     pub backup: Option<PathBuf>,
+    /// The version that failed, when one did.
+    pub failed: Option<String>,
+    /// Whether a failure was fully undone: the backup restored (or a
+    /// database this run created emptied), so nothing of this run stays.
+    pub restored: bool,
+    /// Whether a failure left the database in a state shipgate could not
+    /// undo (the restore failed, or there was no backup to restore).
+    pub needs_attention: bool,
 }
 
-/// `migrate status`.
-pub async fn status(_ctx: &Context) -> Result<Report, MigrateError> {
-    Err(MigrateError::NotBuilt)
+/// `migrate status`: every migration, local or recorded, with its state.
+pub async fn status(ctx: &Context) -> Result<Report, MigrateError> {
+    let started = Instant::now();
+    let (database, plan) = load(ctx).await?;
+    let mut checks = Vec::new();
+    let mut counts = [0_usize; 4];
+    for entry in &plan.entries {
+        let check = match (&entry.state, &entry.local) {
+            (MigrationState::Applied { row }, _) => {
+                counts[0] += 1;
+                Check::pass(&entry.id)
+                    .detail(format!("applied {}", row.applied_at))
+                    .duration(row.duration)
+            }
+            (MigrationState::Pending, _) => {
+                counts[1] += 1;
+                Check::new(&entry.id, Status::Skip).detail("pending")
+            }
+            (MigrationState::Edited { row }, Some(local)) => {
+                counts[2] += 1;
+                Check::fail(&entry.id)
+                    .detail("edited after it was applied")
+                    .expected_actual(
+                        format!("checksum {}", row.checksum),
+                        format!("checksum {}", local.checksum),
+                    )
+                    .location(first_line(local))
+            }
+            (MigrationState::Edited { row } | MigrationState::MissingLocally { row }, _) => {
+                counts[3] += 1;
+                Check::new(&entry.id, Status::Warn).detail(format!(
+                    "applied {} but its file is missing",
+                    row.applied_at
+                ))
+            }
+        };
+        checks.push(check);
+    }
+    let [applied, pending, edited, missing] = counts;
+    let mut summary = format!(
+        "`{}`: {applied} applied, {pending} pending",
+        database.describe()
+    );
+    if edited > 0 {
+        let _ = write!(summary, ", {edited} edited");
+    }
+    if missing > 0 {
+        let _ = write!(summary, ", {missing} missing locally");
+    }
+    let mut report = Report::new(
+        "migrate status",
+        Some(&ctx.config.environment.name),
+        ctx.dry_run,
+    );
+    report.push(Phase::new(PhaseName::Migrate, checks, started.elapsed()).summary(summary));
+    Ok(report)
 }
-/// `migrate plan`.
-pub async fn plan(_ctx: &Context) -> Result<Report, MigrateError> {
-    Err(MigrateError::NotBuilt)
+
+/// `migrate plan`: the pending migrations in the order `apply` runs them.
+/// Refuses, like `apply`, when an applied migration was edited.
+pub async fn plan(ctx: &Context) -> Result<Report, MigrateError> {
+    let outcome = apply::run(ctx, true).await?;
+    let mut report = Report::new(
+        "migrate plan",
+        Some(&ctx.config.environment.name),
+        ctx.dry_run,
+    );
+    report.push(outcome.phase);
+    Ok(report)
 }
-/// `migrate apply`.
-pub async fn apply(_ctx: &Context) -> Result<Report, MigrateError> {
-    Err(MigrateError::NotBuilt)
+
+/// `migrate apply`: back up, then apply the pending migrations (with
+/// `--dry-run`: print the plan and change nothing).
+pub async fn apply(ctx: &Context) -> Result<Report, MigrateError> {
+    let outcome = apply::run(ctx, ctx.dry_run).await?;
+    let mut report = Report::new(
+        "migrate apply",
+        Some(&ctx.config.environment.name),
+        ctx.dry_run,
+    );
+    report.output("migrations_applied", outcome.applied.join(","));
+    if let Some(backup) = &outcome.backup {
+        report.output("backup", backup.display().to_string());
+        report.files.push(backup.clone());
+    }
+    if outcome.needs_attention {
+        report.outcome = ExitStatus::RollbackFailed;
+    }
+    report.push(outcome.phase);
+    Ok(report)
 }
+
 /// The migrate phase of `shipgate run`.
-pub async fn apply_phase(_ctx: &Context) -> Result<MigrateOutcome, MigrateError> {
-    Err(MigrateError::NotBuilt)
+pub async fn apply_phase(ctx: &Context) -> Result<MigrateOutcome, MigrateError> {
+    apply::run(ctx, ctx.dry_run).await
 }
-/// Restores `backup` (rollback).
-pub async fn restore(_ctx: &Context, _backup: &Path) -> Result<Check, MigrateError> {
-    Err(MigrateError::NotBuilt)
+
+/// Restores the database from `backup` (rollback, `migrate restore`).
+pub async fn restore(ctx: &Context, backup: &Path) -> Result<Check, MigrateError> {
+    let started = Instant::now();
+    let database = db::connect(&ctx.config)?;
+    database.restore(backup).await?;
+    Ok(Check::pass("restore")
+        .detail(format!(
+            "restored `{}` from the backup",
+            database.describe()
+        ))
+        .duration(started.elapsed())
+        .artifact("backup", backup.display().to_string()))
+}
+
+/// Connects, reads the files and the history, and merges them. Reads only:
+/// a database that does not exist is not created.
+async fn load(ctx: &Context) -> Result<(Box<dyn Database>, MigrationPlan), MigrateError> {
+    let database = db::connect(&ctx.config)?;
+    let local = source::read_dir(&ctx.config.migrate.dir, &ctx.config.base_dir)?;
+    let applied = database.applied().await?;
+    Ok((database, MigrationPlan::new(local, applied)))
+}
+
+/// Line 1 of a migration, for pointing at the file as a whole.
+fn first_line(migration: &db::Migration) -> SourceLocation {
+    let end = migration.sql.find('\n').unwrap_or(migration.sql.len());
+    SourceLocation::from_span(&migration.path, &migration.sql, 0, end)
+}
+
+#[cfg(test)]
+mod tests {
+    use tokio_util::sync::CancellationToken;
+
+    use super::*;
+    use crate::config::Redactor;
+    use crate::report::{OutputFormat, Printer};
+
+    /// A context for the config `toml` written into `dir`.
+    fn context(dir: &Path, toml: &str) -> Context {
+        let path = dir.join("shipgate.toml");
+        fs_err::write(&path, toml).unwrap();
+        let redactor = Redactor::default();
+        let config = crate::config::load(&path, None, &|_| None, &redactor).unwrap();
+        Context {
+            config,
+            printer: Printer::new(OutputFormat::Json, redactor),
+            dry_run: false,
+            cancel: CancellationToken::new(),
+            state_path: dir.join("state/state.json"),
+        }
+    }
+
+    const CONFIG: &str = "[environments.local]\ndatabase = \"sqlite://app.db\"\n";
+
+    fn tables(dir: &Path) -> Vec<String> {
+        let connection = rusqlite::Connection::open(dir.join("app.db")).unwrap();
+        let mut statement = connection
+            .prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")
+            .unwrap();
+        statement
+            .query_map([], |row| row.get(0))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn apply_phase_reports_applied_versions_and_restore_undoes_them() {
+        let dir = tempfile::tempdir().unwrap();
+        let migrations = dir.path().join("migrations");
+        fs_err::create_dir_all(&migrations).unwrap();
+        fs_err::write(
+            migrations.join("0001_a.sql"),
+            "CREATE TABLE a (id INTEGER);",
+        )
+        .unwrap();
+        let ctx = context(dir.path(), CONFIG);
+
+        let first = apply_phase(&ctx).await.unwrap();
+        assert_eq!(first.applied, ["0001"]);
+        assert_eq!(first.backup, None, "a new database needs no backup");
+        assert!(!first.phase.failed() && first.failed.is_none() && !first.needs_attention);
+
+        fs_err::write(
+            migrations.join("0002_b.sql"),
+            "CREATE TABLE b (id INTEGER);",
+        )
+        .unwrap();
+        let second = apply_phase(&ctx).await.unwrap();
+        assert_eq!(second.applied, ["0002"]);
+        let backup = second.backup.expect("an existing database is backed up");
+        assert_eq!(tables(dir.path()), ["a", "b", "shipgate_migrations"]);
+        let state = crate::state::RunState::load(&ctx.state_path, "local").unwrap();
+        assert_eq!(state.migrations_applied, ["0001", "0002"]);
+        assert_eq!(state.backup.as_deref(), Some(backup.as_path()));
+
+        // Rollback's view: restore the backup taken before 0002.
+        let check = restore(&ctx, &backup).await.unwrap();
+        assert_eq!(check.status, Status::Pass);
+        assert_eq!(check.artifacts[0].value, backup.display().to_string());
+        assert_eq!(tables(dir.path()), ["a", "shipgate_migrations"]);
+
+        let missing = restore(&ctx, &dir.path().join("nope.sqlite"))
+            .await
+            .unwrap_err();
+        assert_eq!(missing.exit_status(), ExitStatus::Infrastructure);
+        assert!(missing.to_string().contains("nope.sqlite"), "{missing}");
+    }
+
+    #[tokio::test]
+    async fn a_failed_migration_in_apply_phase_is_a_failed_phase_not_an_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let migrations = dir.path().join("migrations");
+        fs_err::create_dir_all(&migrations).unwrap();
+        fs_err::write(
+            migrations.join("0001_a.sql"),
+            "CREATE TABLE a (id INTEGER);",
+        )
+        .unwrap();
+        let ctx = context(dir.path(), CONFIG);
+        apply_phase(&ctx).await.unwrap();
+        fs_err::write(
+            migrations.join("0002_b.sql"),
+            "CREATE TABLE b (id INTEGER);",
+        )
+        .unwrap();
+        fs_err::write(
+            migrations.join("0003_c.sql"),
+            "CREATE TABLE c (id INTEGER);\n\nSELECT * FROM missing;\n",
+        )
+        .unwrap();
+
+        let outcome = apply_phase(&ctx).await.unwrap();
+        assert!(outcome.phase.failed());
+        assert_eq!(outcome.failed.as_deref(), Some("0003"));
+        assert!(outcome.restored && !outcome.needs_attention);
+        assert!(outcome.applied.is_empty(), "the restore undid 0002");
+        let failed = &outcome.phase.checks[2];
+        assert_eq!(failed.name, "0003_c");
+        assert_eq!(failed.detail.as_deref(), Some("no such table: missing"));
+        let location = failed.location.as_ref().unwrap();
+        assert_eq!(
+            (location.path.as_path(), location.line),
+            (Path::new("migrations/0003_c.sql"), 3)
+        );
+        assert_eq!(tables(dir.path()), ["a", "shipgate_migrations"]);
+    }
+
+    #[tokio::test]
+    async fn no_database_configured_is_a_usage_error() {
+        let dir = tempfile::tempdir().unwrap();
+        fs_err::create_dir_all(dir.path().join("migrations")).unwrap();
+        let ctx = context(dir.path(), "[environments.local]\n");
+        let error = status(&ctx).await.unwrap_err();
+        assert_eq!(error.exit_status(), ExitStatus::Usage);
+        assert!(error.hint().unwrap().contains("[environments.local]"));
+    }
 }

@@ -5,6 +5,7 @@ mod support;
 mod cli;
 mod config;
 mod gate;
+mod migrate;
 mod pipeline;
 mod quickstart;
 mod smoke;

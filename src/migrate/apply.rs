@@ -1,0 +1,401 @@
+//! The runner: verify, back up, apply in order, and restore on failure.
+//!
+//! Order of a run, and why:
+//! 1. read the files and the history, and refuse when an applied migration
+//!    was edited — before anything changes, so a refused run leaves the
+//!    database and the backup directory untouched;
+//! 2. with nothing pending, stop: no backup, no file created;
+//! 3. with `--dry-run` (or `migrate plan`), report what would run and stop;
+//! 4. back up (`migrate.backup = "auto"`) — a database that does not exist
+//!    yet needs none — and record the backup in the run state;
+//! 5. apply each pending migration in its own transaction, recording each in
+//!    the run state as it lands;
+//! 6. when one fails, stop and restore the backup, which also undoes the
+//!    migrations this run applied before it.
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use super::plan::MigrationPlan;
+use super::{MigrateError, MigrateOutcome, first_line, load};
+use crate::config::BackupMode;
+use crate::context::Context;
+use crate::db::{Database, DatabaseError, Migration};
+use crate::diagnostic::SourceLocation;
+use crate::report::{Check, Phase, PhaseName, Status};
+use crate::state::RunState;
+
+/// Runs `migrate apply`; with `dry_run`, only reports the plan.
+pub(super) async fn run(ctx: &Context, dry_run: bool) -> Result<MigrateOutcome, MigrateError> {
+    let started = Instant::now();
+    let (database, plan) = load(ctx).await?;
+    refuse_edited(&plan)?;
+    let pending: Vec<Migration> = plan.pending().cloned().collect();
+    let outcome = |checks: Vec<Check>, summary: String| MigrateOutcome {
+        phase: Phase::new(PhaseName::Migrate, checks, started.elapsed()).summary(summary),
+        applied: Vec::new(),
+        backup: None,
+        failed: None,
+        restored: false,
+        needs_attention: false,
+    };
+    if pending.is_empty() {
+        let check = Check::pass("database").detail(format!(
+            "`{}` is up to date ({} applied)",
+            database.describe(),
+            plan.applied_count()
+        ));
+        return Ok(outcome(vec![check], "nothing pending".to_owned()));
+    }
+    if dry_run {
+        let mut checks = vec![planned_backup(ctx, database.as_ref()).await?];
+        checks.extend(
+            pending
+                .iter()
+                .map(|migration| Check::new(migration.id(), Status::Skip).detail("would apply")),
+        );
+        return Ok(outcome(checks, format!("{} pending", pending.len())));
+    }
+    let state = RunState::load(&ctx.state_path, &ctx.config.environment.name)?;
+    Runner::new(ctx, database.as_ref(), state, started)
+        .apply(&pending)
+        .await
+}
+
+/// Stops the run when any applied migration's file changed since.
+fn refuse_edited(plan: &MigrationPlan) -> Result<(), MigrateError> {
+    let mut edited = plan.edited();
+    let Some((local, row)) = edited.next() else {
+        return Ok(());
+    };
+    Err(MigrateError::EditedMigration {
+        location: Box::new(first_line(local)),
+        recorded: row.checksum.clone(),
+        local: local.checksum.clone(),
+        others: edited.count(),
+    })
+}
+
+/// The backup line of a dry run.
+async fn planned_backup(ctx: &Context, database: &dyn Database) -> Result<Check, MigrateError> {
+    let check = Check::new("backup", Status::Skip);
+    Ok(match ctx.config.migrate.backup {
+        BackupMode::None => check.detail("disabled by `migrate.backup = \"none\"`"),
+        BackupMode::Auto if database.is_new().await? => check.detail(format!(
+            "not needed: `{}` does not exist yet",
+            database.describe()
+        )),
+        BackupMode::Auto => {
+            let dir =
+                super::source::relative_to(&ctx.config.migrate.backup_dir, &ctx.config.base_dir);
+            check.detail(format!(
+                "would back up `{}` into `{}`",
+                database.describe(),
+                dir.display()
+            ))
+        }
+    })
+}
+
+/// One real (not dry) run.
+struct Runner<'a> {
+    ctx: &'a Context,
+    database: &'a dyn Database,
+    state: RunState,
+    started: Instant,
+    checks: Vec<Check>,
+    /// Versions this run applied, in order.
+    applied: Vec<String>,
+    backup: Option<PathBuf>,
+    /// Whether the database was new when the run started (no backup needed;
+    /// undoing the run means emptying it).
+    was_new: bool,
+    /// How many versions the run state listed before this run.
+    recorded_before: usize,
+}
+
+impl<'a> Runner<'a> {
+    fn new(
+        ctx: &'a Context,
+        database: &'a dyn Database,
+        state: RunState,
+        started: Instant,
+    ) -> Self {
+        let recorded_before = state.migrations_applied.len();
+        Self {
+            ctx,
+            database,
+            state,
+            started,
+            checks: Vec::new(),
+            applied: Vec::new(),
+            backup: None,
+            was_new: false,
+            recorded_before,
+        }
+    }
+
+    async fn apply(mut self, pending: &[Migration]) -> Result<MigrateOutcome, MigrateError> {
+        self.was_new = self.database.is_new().await?;
+        self.backup = if self.was_new {
+            self.no_backup_needed()
+        } else {
+            self.backup().await?
+        };
+        self.database.ensure_history().await?;
+        for (index, migration) in pending.iter().enumerate() {
+            if self.ctx.cancel.is_cancelled() {
+                self.checks.extend(pending[index..].iter().map(|migration| {
+                    Check::new(migration.id(), Status::Skip).detail("not started: interrupted")
+                }));
+                let summary = format!("{} applied, interrupted", self.applied.len());
+                return Ok(self.finish(summary, None, true));
+            }
+            self.ctx
+                .printer
+                .progress(&format!("applying `{}`", migration.path.display()));
+            match self.database.apply(migration).await {
+                Ok(row) => {
+                    self.checks.push(
+                        Check::pass(migration.id())
+                            .detail("applied")
+                            .duration(row.duration),
+                    );
+                    self.applied.push(migration.version.clone());
+                    self.state
+                        .migrations_applied
+                        .push(migration.version.clone());
+                    self.state.save(&self.ctx.state_path)?;
+                }
+                Err(error) => return self.fail(pending, index, error).await,
+            }
+        }
+        let summary = format!("{} applied", self.applied.len());
+        Ok(self.finish(summary, None, true))
+    }
+
+    /// Stops the run at `pending[index]`, which failed with `error`, and undoes
+    /// what the run did.
+    async fn fail(
+        mut self,
+        pending: &[Migration],
+        index: usize,
+        error: DatabaseError,
+    ) -> Result<MigrateOutcome, MigrateError> {
+        let failed = &pending[index];
+        let can_undo = self.backup.is_some() || self.was_new;
+        if let DatabaseError::AlreadyApplied { .. } = error {
+            // Another runner is migrating the same database: restoring our
+            // backup would undo its work, so leave the database to it.
+            return Err(error.into());
+        }
+        if !error.is_migration_failure() {
+            // The database itself failed (IO, connection): still undo what
+            // this run did, then report the infrastructure error (exit 3).
+            if can_undo {
+                let check = self.undo().await;
+                let detail = check.detail.as_deref().unwrap_or_default();
+                self.ctx
+                    .printer
+                    .warning(&format!("{}: {detail}", check.name));
+            }
+            return Err(error.into());
+        }
+        self.checks
+            .push(failed_check(failed, &error, self.backup.as_deref()));
+        let (restore_check, restored) = if can_undo {
+            let check = self.undo().await;
+            let restored = check.status != Status::Fail;
+            (check, restored)
+        } else if self.applied.is_empty() {
+            let detail = format!(
+                "not needed: `{}` was rolled back by its transaction and nothing else ran",
+                failed.id()
+            );
+            (Check::pass("restore").detail(detail), true)
+        } else {
+            let verb = if self.applied.len() == 1 {
+                "stays"
+            } else {
+                "stay"
+            };
+            let detail = format!(
+                "no backup to restore: {} {verb} applied",
+                backticked(&self.applied)
+            );
+            (Check::new("restore", Status::Warn).detail(detail), false)
+        };
+        self.checks.push(restore_check);
+        self.checks
+            .extend(pending[index + 1..].iter().map(|migration| {
+                Check::new(migration.id(), Status::Skip)
+                    .detail(format!("not applied: `{}` failed", failed.id()))
+            }));
+        let summary = match (restored, &self.backup) {
+            (true, Some(_)) => format!("`{}` failed; backup restored", failed.id()),
+            (true, None) => format!("`{}` failed; nothing stays applied", failed.id()),
+            (false, _) => format!("{} applied, `{}` failed", self.applied.len(), failed.id()),
+        };
+        if restored {
+            self.applied.clear();
+        }
+        Ok(self.finish(summary, Some(failed.version.clone()), restored))
+    }
+
+    /// The outcome; `restored` says whether a failure was fully undone
+    /// (ignored without a failure).
+    fn finish(self, summary: String, failed: Option<String>, restored: bool) -> MigrateOutcome {
+        let failed_run = failed.is_some();
+        MigrateOutcome {
+            phase: Phase::new(PhaseName::Migrate, self.checks, self.started.elapsed())
+                .summary(summary),
+            applied: self.applied,
+            backup: self.backup,
+            failed,
+            restored: failed_run && restored,
+            needs_attention: failed_run && !restored,
+        }
+    }
+
+    /// The backup line for a database that does not exist yet.
+    fn no_backup_needed(&mut self) -> Option<PathBuf> {
+        let (status, detail) = match self.ctx.config.migrate.backup {
+            BackupMode::Auto => (
+                Status::Pass,
+                format!(
+                    "not needed: `{}` does not exist yet",
+                    self.database.describe()
+                ),
+            ),
+            BackupMode::None => (
+                Status::Skip,
+                "disabled by `migrate.backup = \"none\"`".to_owned(),
+            ),
+        };
+        self.checks
+            .push(Check::new("backup", status).detail(detail));
+        None
+    }
+
+    /// Takes the backup (when configured) and records it in the run state.
+    async fn backup(&mut self) -> Result<Option<PathBuf>, MigrateError> {
+        let migrate = &self.ctx.config.migrate;
+        if migrate.backup == BackupMode::None {
+            return Ok(self.no_backup_needed());
+        }
+        self.ctx
+            .printer
+            .progress(&format!("backing up `{}`", self.database.describe()));
+        let started = Instant::now();
+        let Some(backup) = self.database.backup(&migrate.backup_dir).await? else {
+            return Ok(self.no_backup_needed());
+        };
+        self.checks.push(
+            Check::pass("backup")
+                .detail(format!("{} bytes", backup.bytes))
+                .duration(started.elapsed())
+                .artifact("backup", backup.path.display().to_string()),
+        );
+        self.state.backup = Some(backup.path.clone());
+        self.state.save(&self.ctx.state_path)?;
+        Ok(Some(backup.path))
+    }
+
+    /// Undoes this run after a failure: restores `backup`, or empties a
+    /// database the run created. Forgets, in the run state, the migrations it
+    /// undid. Returns the `restore` check.
+    async fn undo(&mut self) -> Check {
+        let backup = self.backup.clone();
+        let backup = backup.as_deref();
+        let started = Instant::now();
+        let description = self.database.describe();
+        let (result, how) = if let Some(path) = backup {
+            self.ctx.printer.progress(&format!(
+                "restoring `{description}` from `{}`",
+                path.display()
+            ));
+            (
+                self.database.restore(path).await,
+                format!("backup restored into `{description}`"),
+            )
+        } else {
+            self.ctx
+                .printer
+                .progress(&format!("emptying `{description}`, which this run created"));
+            (
+                self.database.clear().await,
+                format!("emptied `{description}` (it did not exist before this run)"),
+            )
+        };
+        let check = match result {
+            Ok(()) => {
+                let undone = if self.applied.is_empty() {
+                    String::new()
+                } else {
+                    format!("; undid {}", backticked(&self.applied))
+                };
+                self.state.migrations_applied.truncate(self.recorded_before);
+                let check = match self.state.save(&self.ctx.state_path) {
+                    Ok(()) => Check::pass("restore"),
+                    Err(error) => Check::new("restore", Status::Warn)
+                        .log(format!("the run state was not updated: {error}")),
+                };
+                check.detail(format!("{how}{undone}"))
+            }
+            Err(error) => Check::fail("restore")
+                .detail(error.to_string())
+                .log(causes(&error)),
+        };
+        let check = check.duration(started.elapsed());
+        match backup {
+            Some(path) => check.artifact("backup", path.display().to_string()),
+            None => check,
+        }
+    }
+}
+
+/// `a`, `b` → "`a`, `b`".
+fn backticked(versions: &[String]) -> String {
+    versions
+        .iter()
+        .map(|version| format!("`{version}`"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// The failing check for a migration the database rejected.
+fn failed_check(migration: &Migration, error: &DatabaseError, backup: Option<&Path>) -> Check {
+    let (offset, message) = match error {
+        DatabaseError::ApplyMigration { offset, source, .. } => (*offset, source.message.clone()),
+        other => (None, other.to_string()),
+    };
+    let location = match offset {
+        Some(offset) => {
+            let rest = migration.sql.get(offset..).unwrap_or_default();
+            let end = rest
+                .find(|c: char| c.is_whitespace() || matches!(c, ';' | '(' | ','))
+                .unwrap_or(rest.len());
+            SourceLocation::from_span(&migration.path, &migration.sql, offset, offset + end.max(1))
+        }
+        None => first_line(migration),
+    };
+    let mut check = Check::fail(migration.id())
+        .detail(message)
+        .log(location.snippet())
+        .location(location);
+    if let Some(backup) = backup {
+        check = check.artifact("backup", backup.display().to_string());
+    }
+    check
+}
+
+/// The cause chain of `error`, one per line.
+fn causes(error: &dyn std::error::Error) -> String {
+    let mut lines = Vec::new();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        lines.push(format!("caused by: {cause}"));
+        source = cause.source();
+    }
+    lines.join("\n")
+}

@@ -1,0 +1,212 @@
+//! The plan: local migration files and the database's history, merged into
+//! one state per migration. Pure: no IO, no database.
+//!
+//! States: applied (checksums match), pending (no history row), edited (a
+//! history row whose checksum differs from the file: someone changed a
+//! migration after it ran) and missing locally (a history row with no file,
+//! e.g. the database was migrated from a newer branch).
+
+use std::collections::BTreeMap;
+
+use super::source::compare_versions;
+use crate::db::{AppliedMigration, Migration};
+
+/// What the database knows about one migration, compared with its file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum MigrationState {
+    /// Applied, and the file is unchanged since.
+    Applied {
+        /// The history row.
+        row: AppliedMigration,
+    },
+    /// Not applied yet.
+    Pending,
+    /// Applied, but the file changed since: its checksum differs.
+    Edited {
+        /// The history row, with the checksum recorded when it was applied.
+        row: AppliedMigration,
+    },
+    /// Applied, but there is no file for it.
+    MissingLocally {
+        /// The history row.
+        row: AppliedMigration,
+    },
+}
+
+/// One migration in the plan.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct PlanEntry {
+    /// `<version>_<name>`.
+    pub(crate) id: String,
+    /// The local file, when there is one.
+    pub(crate) local: Option<Migration>,
+    /// Its state.
+    pub(crate) state: MigrationState,
+}
+
+/// Every migration, local or recorded, in version order.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct MigrationPlan {
+    /// The entries, in version order.
+    pub(crate) entries: Vec<PlanEntry>,
+}
+
+impl MigrationPlan {
+    /// Merges local files (in apply order) with history rows.
+    pub(crate) fn new(local: Vec<Migration>, applied: Vec<AppliedMigration>) -> Self {
+        let mut rows: BTreeMap<String, AppliedMigration> = applied
+            .into_iter()
+            .map(|row| (row.version.clone(), row))
+            .collect();
+        let mut entries: Vec<PlanEntry> = local
+            .into_iter()
+            .map(|migration| {
+                let state = match rows.remove(&migration.version) {
+                    None => MigrationState::Pending,
+                    Some(row) if row.checksum.eq_ignore_ascii_case(&migration.checksum) => {
+                        MigrationState::Applied { row }
+                    }
+                    Some(row) => MigrationState::Edited { row },
+                };
+                PlanEntry {
+                    id: migration.id(),
+                    local: Some(migration),
+                    state,
+                }
+            })
+            .collect();
+        entries.extend(rows.into_values().map(|row| PlanEntry {
+            id: format!("{}_{}", row.version, row.name),
+            local: None,
+            state: MigrationState::MissingLocally { row },
+        }));
+        entries.sort_by(|a, b| compare_versions(a.version(), b.version()));
+        Self { entries }
+    }
+
+    /// The migrations `apply` would run, in order.
+    pub(crate) fn pending(&self) -> impl Iterator<Item = &Migration> {
+        self.entries
+            .iter()
+            .filter(|entry| entry.state == MigrationState::Pending)
+            .filter_map(|entry| entry.local.as_ref())
+    }
+
+    /// Applied migrations whose file changed since.
+    pub(crate) fn edited(&self) -> impl Iterator<Item = (&Migration, &AppliedMigration)> {
+        self.entries
+            .iter()
+            .filter_map(|entry| match (&entry.state, &entry.local) {
+                (MigrationState::Edited { row }, Some(local)) => Some((local, row)),
+                _ => None,
+            })
+    }
+
+    /// How many migrations are applied (files present or not).
+    pub(crate) fn applied_count(&self) -> usize {
+        self.entries
+            .iter()
+            .filter(|entry| entry.state != MigrationState::Pending)
+            .count()
+    }
+}
+
+impl PlanEntry {
+    fn version(&self) -> &str {
+        match (&self.local, &self.state) {
+            (Some(local), _) => &local.version,
+            (
+                None,
+                MigrationState::Applied { row }
+                | MigrationState::Edited { row }
+                | MigrationState::MissingLocally { row },
+            ) => &row.version,
+            (None, MigrationState::Pending) => "",
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::PathBuf;
+    use std::time::Duration;
+
+    use super::*;
+
+    fn local(version: &str, sql: &str) -> Migration {
+        Migration {
+            version: version.to_owned(),
+            name: format!("m{version}"),
+            path: PathBuf::from(format!("migrations/{version}_m{version}.sql")),
+            sql: sql.to_owned(),
+            checksum: super::super::source::checksum(sql.as_bytes()),
+        }
+    }
+
+    fn row(version: &str, sql: &str) -> AppliedMigration {
+        AppliedMigration {
+            version: version.to_owned(),
+            name: format!("m{version}"),
+            checksum: super::super::source::checksum(sql.as_bytes()),
+            applied_at: "2026-01-01T00:00:00.000Z".to_owned(),
+            duration: Duration::from_millis(3),
+            applied_by: None,
+        }
+    }
+
+    fn states(plan: &MigrationPlan) -> Vec<(&str, &'static str)> {
+        plan.entries
+            .iter()
+            .map(|entry| {
+                let state = match entry.state {
+                    MigrationState::Applied { .. } => "applied",
+                    MigrationState::Pending => "pending",
+                    MigrationState::Edited { .. } => "edited",
+                    MigrationState::MissingLocally { .. } => "missing",
+                };
+                (entry.id.as_str(), state)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn classifies_applied_pending_edited_and_missing() {
+        let plan = MigrationPlan::new(
+            vec![local("1", "a"), local("2", "b changed"), local("4", "d")],
+            vec![row("1", "a"), row("2", "b"), row("3", "c")],
+        );
+        assert_eq!(
+            states(&plan),
+            [
+                ("1_m1", "applied"),
+                ("2_m2", "edited"),
+                ("3_m3", "missing"),
+                ("4_m4", "pending")
+            ]
+        );
+        let pending: Vec<&str> = plan
+            .pending()
+            .map(|migration| migration.version.as_str())
+            .collect();
+        assert_eq!(pending, ["4"]);
+        let edited: Vec<(&str, &str)> = plan
+            .edited()
+            .map(|(local, row)| (local.checksum.as_str(), row.checksum.as_str()))
+            .collect();
+        assert_eq!(edited.len(), 1);
+        assert_ne!(edited[0].0, edited[0].1);
+        assert_eq!(plan.applied_count(), 3);
+    }
+
+    #[test]
+    fn an_empty_history_makes_everything_pending_in_order() {
+        let plan = MigrationPlan::new(vec![local("2", "b"), local("10", "j")], Vec::new());
+        let pending: Vec<&str> = plan
+            .pending()
+            .map(|migration| migration.version.as_str())
+            .collect();
+        assert_eq!(pending, ["2", "10"]);
+        assert_eq!(plan.applied_count(), 0);
+        assert_eq!(plan.edited().count(), 0);
+    }
+}
