@@ -65,14 +65,15 @@ pub fn release_spec(
 }
 
 /// Deploys `spec`, recording the previous and new release in the run state.
-/// A provider failure is a failed check, not an error, so the pipeline can
-/// roll back; only an unreadable run state is an error.
+/// A spec the provider refuses up front (nothing changed) is an error; a
+/// failure while deploying is a failed check, so the pipeline can roll back.
 pub async fn deploy_phase(
     ctx: &Context,
     provider: &dyn Provider,
     spec: &DeploySpec,
 ) -> Result<DeployOutcome, Error> {
     let started = Instant::now();
+    provider.preflight(spec).await?;
     let previous = match provider.current().await {
         Ok(previous) => previous,
         Err(error) => {
@@ -100,7 +101,7 @@ pub async fn deploy_phase(
             deployed: None,
         });
     }
-    let mut state = RunState::load(&ctx.state_path, &ctx.config.environment.name)?;
+    let mut state = RunState::load_open_run(&ctx.state_path, &ctx.config.environment.name)?;
     state.previous_release = previous.as_ref().map(|release| release.id.clone());
     state.deployed_release = None;
     state.save(&ctx.state_path)?;

@@ -2,13 +2,13 @@
 //! first failure, and rolling back per `[rollback] on` when the failure comes
 //! after the new release went live.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use crate::config::RollbackTrigger;
 use crate::context::Context;
 use crate::error::Error;
 use crate::exit::ExitStatus;
-use crate::provider::{self, ReleaseState};
+use crate::provider::{self, DeploySpec, Provider, Release, ReleaseState};
 use crate::report::{Check, Phase, PhaseName, Report, Status};
 use crate::rollback::{self, RollbackRequest};
 use crate::state::RunState;
@@ -24,9 +24,13 @@ pub async fn execute(
     let environment = ctx.config.environment.name.clone();
     let mut report = Report::new("run", Some(&environment), ctx.dry_run);
     let provider = provider::from_config(&ctx.config);
-    // Validate the release before anything changes.
+    // Refuse a bad release before anything changes.
     let spec = match &provider {
-        Some(_) => Some(deploy::release_spec(ctx, source, id)?),
+        Some(provider) => {
+            let spec = deploy::release_spec(ctx, source, id)?;
+            provider.preflight(&spec).await?;
+            Some(spec)
+        }
         None => None,
     };
     if !ctx.dry_run {
@@ -68,82 +72,78 @@ pub async fn execute(
         ));
     };
 
-    let deployed = deploy::deploy_phase(ctx, provider.as_ref(), &spec).await?;
-    let failing = deployed.deployed.clone();
-    if let Some(release) = &failing {
+    deploy_and_verify(ctx, provider.as_ref(), &spec, backup.as_deref(), report).await
+}
+
+/// deploy → smoke, then record the outcome and roll back when a listed
+/// trigger fired.
+async fn deploy_and_verify(
+    ctx: &Context,
+    provider: &dyn Provider,
+    spec: &DeploySpec,
+    backup: Option<&Path>,
+    mut report: Report,
+) -> Result<Report, Error> {
+    let deployed = deploy::deploy_phase(ctx, provider, spec).await?;
+    let live = deployed.deployed;
+    if let Some(release) = &live {
         report.output("release", release.id.clone());
     }
     let trigger = if stop(&mut report, deployed.phase) {
-        Some(RollbackTrigger::Deploy)
+        RollbackTrigger::Deploy
     } else {
         let phase = smoke::run_suite(ctx, None, PhaseName::Smoke).await?;
-        if stop(&mut report, phase) {
-            Some(RollbackTrigger::Smoke)
-        } else {
-            None
-        }
-    };
-
-    let Some(trigger) = trigger else {
-        if let Some(release) = &failing {
-            if !ctx.dry_run {
-                if let Err(error) = provider.record(release, ReleaseState::Healthy).await {
-                    ctx.printer.warning(&format!(
-                        "could not record `{}` as healthy: {error}",
-                        release.id
-                    ));
-                }
+        if !stop(&mut report, phase) {
+            if let Some(release) = live.as_ref().filter(|_| !ctx.dry_run) {
+                record(ctx, provider, release, ReleaseState::Healthy).await;
             }
+            discard_backup(ctx, backup);
+            return Ok(finish(report, ExitStatus::Success));
         }
-        discard_backup(ctx, backup.as_deref());
-        return Ok(finish(report, ExitStatus::Success));
+        RollbackTrigger::Smoke
     };
 
-    if let Some(release) = &failing {
-        if let Err(error) = provider.record(release, ReleaseState::Failed).await {
-            ctx.printer.warning(&format!(
-                "could not record `{}` as failed: {error}",
-                release.id
-            ));
-        }
-    }
-    if !ctx.config.rollback.on.contains(&trigger) {
-        let phase = Phase::new(
-            PhaseName::Rollback,
-            vec![Check::new("rollback", Status::Skip).detail(format!(
-                "not triggered: `{}` is not in `[rollback] on`",
-                trigger_name(trigger)
-            ))],
-            std::time::Duration::ZERO,
-        );
-        report.push(phase);
-        return Ok(finish(report, ExitStatus::CheckFailed));
-    }
-    if failing.is_none() && deployed.previous.is_some() {
-        // The new release never went live; the old one still serves traffic.
+    let Some(failing) = live else {
         report.push(skipped(
             PhaseName::Rollback,
             "the new release never went live; the previous one still serves traffic",
         ));
         return Ok(finish(report, ExitStatus::CheckFailed));
+    };
+    record(ctx, provider, &failing, ReleaseState::Failed).await;
+    if !ctx.config.rollback.on.contains(&trigger) {
+        let why = format!(
+            "not triggered: `{}` is not in `[rollback] on`",
+            trigger_name(trigger)
+        );
+        report.push(skipped(PhaseName::Rollback, &why));
+        return Ok(finish(report, ExitStatus::CheckFailed));
     }
     let request = RollbackRequest {
         reason: Some(format!("`{}` failed", trigger_name(trigger))),
-        failing,
+        failing: Some(failing),
         ..RollbackRequest::default()
     };
-    let outcome = rollback::perform(ctx, provider.as_ref(), request).await;
+    let outcome = rollback::perform(ctx, provider, request).await;
     for phase in outcome.phases {
         report.push(phase);
     }
-    Ok(finish(
-        report,
-        if outcome.succeeded {
-            ExitStatus::RolledBack
-        } else {
-            ExitStatus::RollbackFailed
-        },
-    ))
+    let status = if outcome.succeeded {
+        ExitStatus::RolledBack
+    } else {
+        ExitStatus::RollbackFailed
+    };
+    Ok(finish(report, status))
+}
+
+/// Records a release's health; a failure to record never changes the outcome.
+async fn record(ctx: &Context, provider: &dyn Provider, release: &Release, state: ReleaseState) {
+    if let Err(error) = provider.record(release, state).await {
+        ctx.printer.warning(&format!(
+            "could not record the state of `{}`: {error}",
+            release.id
+        ));
+    }
 }
 
 /// Pushes `phase`; true when it failed (the pipeline stops).

@@ -108,6 +108,21 @@ impl RunState {
         }
     }
 
+    /// Reads the state of the run a step belongs to: when the stored run
+    /// already deployed its release, that run is over and a new one starts
+    /// (so a `deploy` after an earlier `run` does not inherit its migrations).
+    pub fn load_open_run(path: &Path, environment: &str) -> Result<Self, StateError> {
+        let state = Self::load(path, environment)?;
+        if state.deployed_release.is_some() {
+            Ok(Self {
+                environment: environment.to_owned(),
+                ..Self::default()
+            })
+        } else {
+            Ok(state)
+        }
+    }
+
     /// Writes the state atomically.
     pub fn save(&self, path: &Path) -> Result<(), StateError> {
         let io = |source| StateError::Io {

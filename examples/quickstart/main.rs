@@ -31,6 +31,13 @@ async fn main() -> ExitCode {
         }
     }
 
+    // The database and the releases live here; shipgate creates neither
+    // directory on its own, so a typo in a path never goes unnoticed.
+    if let Err(error) = std::fs::create_dir_all(&state) {
+        println!("error: cannot create `{}`: {error}", state.display());
+        return ExitCode::FAILURE;
+    }
+
     println!("==> 1/2 deploy v1 (a healthy release)\n");
     let first = deploy(&dir, "v1").await;
     println!(

@@ -8,9 +8,10 @@ pid_file=.state/app.pid
 if [ -f "$pid_file" ]; then
     old_pid=$(cat "$pid_file")
     kill "$old_pid" 2>/dev/null || true
-    # Wait (at most 5 s) for the old process to release the port.
+    # Wait (at most 5 s) for the old process to exit and release the port; a
+    # zombie waiting to be reaped counts as gone.
     tries=0
-    while kill -0 "$old_pid" 2>/dev/null && [ "$tries" -lt 50 ]; do
+    while ps -o stat= -p "$old_pid" 2>/dev/null | grep -qv Z && [ "$tries" -lt 50 ]; do
         sleep 0.1
         tries=$((tries + 1))
     done

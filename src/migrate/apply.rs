@@ -56,7 +56,7 @@ pub(super) async fn run(ctx: &Context, dry_run: bool) -> Result<MigrateOutcome, 
         );
         return Ok(outcome(checks, format!("{} pending", pending.len())));
     }
-    let state = RunState::load(&ctx.state_path, &ctx.config.environment.name)?;
+    let state = RunState::load_open_run(&ctx.state_path, &ctx.config.environment.name)?;
     Runner::new(ctx, database.as_ref(), state, started)
         .apply(&pending)
         .await

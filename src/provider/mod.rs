@@ -230,6 +230,10 @@ pub trait Provider: Send + Sync {
     /// Known releases, newest first, at most `limit`.
     async fn history(&self, limit: usize) -> Result<Vec<Release>, ProviderError>;
 
+    /// Refuses, before anything changes, a spec that `deploy` would refuse
+    /// (invalid id, missing source, an id already deployed).
+    async fn preflight(&self, spec: &DeploySpec) -> Result<(), ProviderError>;
+
     /// Deploys `spec` and makes it serve traffic.
     async fn deploy(&self, spec: &DeploySpec) -> Result<Release, ProviderError>;
 

@@ -135,6 +135,15 @@ impl Provider for ReleasesProvider {
         Ok(releases)
     }
 
+    async fn preflight(&self, spec: &DeploySpec) -> Result<(), ProviderError> {
+        let layout = self.layout.clone();
+        let spec = spec.clone();
+        blocking("check the release", move || {
+            check_spec(&layout, &spec).map(drop)
+        })
+        .await
+    }
+
     async fn deploy(&self, spec: &DeploySpec) -> Result<Release, ProviderError> {
         validate_id(&spec.id)?;
         let _changes = self.changes.lock().await;
@@ -249,7 +258,11 @@ fn is_valid_id(id: &str) -> bool {
 }
 
 /// Copies `spec.source` to `releases/<id>` and records it as deployed.
-fn install(layout: &Layout, spec: &DeploySpec) -> Result<Release, ProviderError> {
+/// Refuses what `install` would refuse, before anything changes: an invalid
+/// id, a missing source, a source containing the root, an existing release.
+/// Returns the source directory with its links resolved.
+fn check_spec(layout: &Layout, spec: &DeploySpec) -> Result<PathBuf, ProviderError> {
+    validate_id(&spec.id)?;
     if !spec.source.is_dir() {
         return Err(ProviderError::MissingSource {
             path: spec.source.clone(),
@@ -265,17 +278,22 @@ fn install(layout: &Layout, spec: &DeploySpec) -> Result<Release, ProviderError>
             root: layout.root.clone(),
         });
     }
-    let releases_dir = layout.releases_dir();
-    fs_err::create_dir_all(&releases_dir)
-        .map_err(io("create the releases directory", &releases_dir))?;
-    let target = layout.release_dir(&spec.id);
-    let exists = || fs_err::symlink_metadata(&target).is_ok();
-    if exists() {
+    if fs_err::symlink_metadata(layout.release_dir(&spec.id)).is_ok() {
         return Err(ProviderError::ReleaseExists {
             id: spec.id.clone(),
             root: layout.root.clone(),
         });
     }
+    Ok(source)
+}
+
+fn install(layout: &Layout, spec: &DeploySpec) -> Result<Release, ProviderError> {
+    let source = check_spec(layout, spec)?;
+    let releases_dir = layout.releases_dir();
+    fs_err::create_dir_all(&releases_dir)
+        .map_err(io("create the releases directory", &releases_dir))?;
+    let target = layout.release_dir(&spec.id);
+    let exists = || fs_err::symlink_metadata(&target).is_ok();
     // Read the ledger before the (possibly long) copy: a broken ledger stops here.
     let mut ledger = Ledger::load(&layout.ledger_path())?;
 

@@ -185,10 +185,8 @@ pub async fn perform(
             return failed(checks);
         }
     };
-    let database_action = database_action(
-        ctx,
-        request.database.unwrap_or(ctx.config.rollback.database),
-    );
+    let policy = request.database.unwrap_or(ctx.config.rollback.database);
+    let database_action = database_action(ctx, policy, failing_id);
 
     if ctx.dry_run {
         checks.push(
@@ -271,10 +269,13 @@ enum DatabaseAction {
     Keep(&'static str),
     Restore(std::path::PathBuf),
     RestoreWithoutBackup,
+    NoRunRecord,
     Unreadable(String),
 }
 
-fn database_action(ctx: &Context, policy: DatabasePolicy) -> DatabaseAction {
+/// `failing` is the release rolled back from: the run state only speaks for
+/// the run that deployed it.
+fn database_action(ctx: &Context, policy: DatabasePolicy, failing: Option<&str>) -> DatabaseAction {
     if ctx.config.environment.database.is_none() {
         return DatabaseAction::Keep("no database is configured");
     }
@@ -282,13 +283,18 @@ fn database_action(ctx: &Context, policy: DatabasePolicy) -> DatabaseAction {
         Ok(state) => state,
         Err(error) => return DatabaseAction::Unreadable(error.to_string()),
     };
+    let same_run = failing.is_none() || state.deployed_release.as_deref() == failing;
+    let applied = same_run && !state.migrations_applied.is_empty();
     let restore = match policy {
         DatabasePolicy::Keep => return DatabaseAction::Keep("policy `keep`"),
         DatabasePolicy::Restore => true,
-        DatabasePolicy::Auto => !state.migrations_applied.is_empty(),
+        DatabasePolicy::Auto => applied,
     };
     if !restore {
         return DatabaseAction::Keep("policy `auto`: this run applied no migration");
+    }
+    if !same_run {
+        return DatabaseAction::NoRunRecord;
     }
     match state.backup {
         Some(backup) => DatabaseAction::Restore(backup),
@@ -304,6 +310,9 @@ impl DatabaseAction {
             Self::RestoreWithoutBackup => {
                 "restore the database, but this run took no backup".to_owned()
             }
+            Self::NoRunRecord => {
+                "restore the database, but no backup of the run that deployed this release is recorded".to_owned()
+            }
             Self::Unreadable(error) => format!("decide about the database, but {error}"),
         }
     }
@@ -317,6 +326,9 @@ impl DatabaseAction {
             },
             Self::RestoreWithoutBackup => Check::fail("database")
                 .detail("migrations were applied but no backup was taken; restore the database by hand (`shipgate migrate status` shows what was applied)"),
+            Self::NoRunRecord => Check::fail("database").detail(
+                "policy `restore`, but the run state does not record the run that deployed this release; restore the database by hand or pass `--database keep`",
+            ),
             Self::Unreadable(error) => Check::fail("database").detail(format!("cannot tell what this run migrated: {error}")),
         }
     }

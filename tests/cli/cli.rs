@@ -87,13 +87,13 @@ fn github_outputs_carry_the_exit_code_and_outcome() {
         .config("[environments.production]\n")
         .args(["check"]);
     let outputs = test.path().join("outputs.txt");
-    let outputs_text = outputs.to_string_lossy().into_owned();
+    let output_path = outputs.to_string_lossy().into_owned();
     let test = test
         .env("GITHUB_ACTIONS", "true")
-        .env("GITHUB_OUTPUT", &outputs_text);
+        .env("GITHUB_OUTPUT", &output_path);
     test.run(0);
-    let text = std::fs::read_to_string(outputs).unwrap();
-    assert_eq!(text, "exit-code=0\noutcome=success\n");
+    let written = std::fs::read_to_string(outputs).unwrap();
+    assert_eq!(written, "exit-code=0\noutcome=success\n");
 }
 
 #[test]

@@ -1,4 +1,4 @@
-//! `shipgate check`: good configs pass; each bad one names file:line:column,
+//! `shipgate check`: good configs pass; each bad one names `file:line:column`,
 //! the key, what was expected and a fix, and exits 2. Secrets resolved from
 //! `${VAR}` never appear in any renderer's output.
 

@@ -1,5 +1,8 @@
 //! Integration tests: every test runs the real `shipgate` binary in a temp dir.
 
+// Test helpers outside `#[test]` functions may unwrap: a failure is a test failure.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod support;
 
 mod cli;
