@@ -122,3 +122,39 @@ fn config_flag_env_var_and_default() {
         .args(["check", "--config", "ops/deploy.toml"]);
     flag_wins.run(0);
 }
+
+#[test]
+fn ctrl_c_interrupts_a_waiting_smoke_suite_with_exit_130() {
+    use std::io::{BufRead, BufReader};
+    use std::process::{Command, Stdio};
+
+    let server = crate::support::http::Server::builder()
+        .json("/health", 503, serde_json::json!({ "status": "starting" }))
+        .start();
+    let config = format!(
+        "[environments.local]\nurl = \"{}\"\n[smoke]\nready_within = \"60s\"\n[[smoke.check]]\nname = \"health\"\npath = \"/health\"\n",
+        server.url()
+    );
+    let test = Test::new().config(&config);
+    let mut child = Command::new(env!("CARGO_BIN_EXE_shipgate"))
+        .args(["smoke"])
+        .current_dir(test.path())
+        .env("NO_COLOR", "1")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stderr = BufReader::new(child.stderr.take().unwrap());
+    let mut line = String::new();
+    // Wait until it is polling, so the signal handler is installed.
+    while stderr.read_line(&mut line).unwrap() > 0 && !line.contains("waiting for") {
+        line.clear();
+    }
+    assert!(line.contains("waiting for"), "never started waiting");
+    Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(130));
+}

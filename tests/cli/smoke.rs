@@ -421,3 +421,63 @@ fn smoke_refuses_an_invalid_header_before_sending_anything() {
         );
     assert_eq!(server.hits(), 0);
 }
+
+#[test]
+fn smoke_sends_post_requests_with_json_and_text_bodies() {
+    let server = Server::builder()
+        .json("/api/orders", 201, json!({ "id": 7, "state": "created" }))
+        .route(
+            "/api/ping",
+            Reply::Text {
+                status: 200,
+                body: "pong".into(),
+            },
+        )
+        .start();
+    let config = format!(
+        r#"
+[environments.local]
+url = "{url}"
+
+[[smoke.check]]
+name = "create order"
+method = "POST"
+path = "/api/orders"
+json = {{ sku = "tea", quantity = 2 }}
+expect = {{ status = 201, json = {{ "$.state" = "created", "$.id" = 7 }} }}
+
+[[smoke.check]]
+name = "ping"
+method = "put"
+path = "/api/ping"
+body = "hello"
+"#,
+        url = server.url()
+    );
+    Test::new()
+        .config(&config)
+        .args(["smoke"])
+        .run(0)
+        .stdout_has("✓ create order POST");
+    let requests = server.requests();
+    let order = requests
+        .iter()
+        .find(|request| request.uri == "/api/orders")
+        .expect("the POST arrived");
+    assert_eq!(order.method, "POST");
+    assert_eq!(
+        serde_json::from_str::<serde_json::Value>(&order.body).unwrap(),
+        json!({ "sku": "tea", "quantity": 2 })
+    );
+    assert!(
+        order
+            .headers
+            .iter()
+            .any(|(name, value)| name == "content-type" && value == "application/json")
+    );
+    let ping = requests
+        .iter()
+        .find(|request| request.uri == "/api/ping")
+        .expect("the PUT arrived");
+    assert_eq!((ping.method.as_str(), ping.body.as_str()), ("PUT", "hello"));
+}

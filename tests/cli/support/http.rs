@@ -48,6 +48,8 @@ pub struct Recorded {
     pub uri: String,
     /// Header names (lowercase) and values.
     pub headers: Vec<(String, String)>,
+    /// The request body, as text.
+    pub body: String,
 }
 
 /// Routes (exact path → reply) before the server starts.
@@ -185,16 +187,23 @@ async fn answer(State(state): State<Arc<Shared>>, request: Request) -> Response 
             )
         })
         .collect();
+    let method = request.method().to_string();
+    let path = request.uri().path().to_owned();
+    let body = axum::body::to_bytes(request.into_body(), 1 << 20)
+        .await
+        .map(|bytes| String::from_utf8_lossy(&bytes).into_owned())
+        .unwrap_or_default();
     state
         .requests
         .lock()
         .expect("requests lock")
         .push(Recorded {
-            method: request.method().to_string(),
+            method,
             uri: uri.clone(),
             headers: headers.clone(),
+            body,
         });
-    let Some(reply) = state.routes.get(request.uri().path()).cloned() else {
+    let Some(reply) = state.routes.get(&path).cloned() else {
         return (StatusCode::NOT_FOUND, "no such route").into_response();
     };
     match reply {
