@@ -94,26 +94,35 @@ fn output_format(flag: Option<Format>) -> OutputFormat {
 }
 
 /// Trips `cancel` on Ctrl-C (and SIGTERM on Unix).
+///
+/// The handlers are installed before this returns (not when the task first
+/// runs), so a signal that arrives right after start-up is never lost to the
+/// default action, which would kill the process mid-step.
 fn watch_for_interrupt(cancel: CancellationToken) {
-    tokio::spawn(async move {
-        #[cfg(unix)]
-        {
-            let Ok(mut terminate) =
-                tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-            else {
-                return;
-            };
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let (Ok(mut interrupt), Ok(mut terminate)) = (
+            signal(SignalKind::interrupt()),
+            signal(SignalKind::terminate()),
+        ) else {
+            return;
+        };
+        tokio::spawn(async move {
             tokio::select! {
-                _ = tokio::signal::ctrl_c() => {}
+                _ = interrupt.recv() => {}
                 _ = terminate.recv() => {}
             }
-        }
-        #[cfg(not(unix))]
-        {
+            cancel.cancel();
+        });
+    }
+    #[cfg(not(unix))]
+    {
+        tokio::spawn(async move {
             let _ = tokio::signal::ctrl_c().await;
-        }
-        cancel.cancel();
-    });
+            cancel.cancel();
+        });
+    }
 }
 
 /// Whether a command changes nothing, so Ctrl-C may simply drop it (child
