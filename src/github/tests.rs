@@ -1,0 +1,1 @@
+//! Tests of the GitHub client against wiremock fakes.
