@@ -60,6 +60,7 @@ pub(crate) struct ReleasesFile {
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct GateFile {
+    pub(crate) concurrency: Option<Spanned<usize>>,
     #[serde(default)]
     pub(crate) command: Vec<Spanned<CommandGateFile>>,
     pub(crate) git: Option<Spanned<GitGateFile>>,

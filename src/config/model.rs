@@ -22,6 +22,8 @@ pub struct Config {
     pub environment: Environment,
     /// Every gate: `[[gate.command]]` in file order, then the other kinds.
     pub gates: Vec<Gate>,
+    /// `[gate] concurrency`: command gates run at once (default: CPU count).
+    pub gate_concurrency: Option<usize>,
     /// `[migrate]`.
     pub migrate: MigrateConfig,
     /// `[smoke]`.

@@ -62,6 +62,7 @@ pub(super) fn from_source(
     let (name, environment_file) = select_environment(path, &file, environment)?;
     let environment = resolver.environment(name, environment_file)?;
     let gates = resolver.gates(&file)?;
+    let gate_concurrency = resolver.gate_concurrency(&file)?;
     let smoke = resolver.smoke(&file)?;
     let migrate = MigrateConfig {
         dir: resolver.join(file.migrate.dir.as_deref().unwrap_or("migrations")),
@@ -87,6 +88,7 @@ pub(super) fn from_source(
         base_dir: resolver.base_dir.clone(),
         environment,
         gates,
+        gate_concurrency,
         migrate,
         smoke,
         rollback,

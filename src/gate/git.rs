@@ -183,35 +183,42 @@ async fn inspect(
     }
 
     if config.pushed {
-        let remotes = git(ctx, &["remote"]).await?;
-        if remotes.stdout.trim().is_empty() {
-            passed.push("no remote configured".to_owned());
-        } else {
-            let containing = git(ctx, &["branch", "-r", "--contains", "HEAD"]).await?;
-            if !containing.success {
-                return Err(format!(
-                    "`git branch -r --contains HEAD` failed: {}",
-                    containing.stderr
-                ));
-            }
-            let branches: Vec<&str> = containing
-                .stdout
-                .lines()
-                .map(str::trim)
-                .filter(|line| !line.is_empty() && !line.contains(" -> "))
-                .collect();
-            if branches.is_empty() {
-                let head = git(ctx, &["rev-parse", "--short", "HEAD"]).await?;
-                problems.push(format!(
-                    "HEAD `{}` is not pushed: no remote branch contains it",
-                    head.stdout.trim()
-                ));
-            } else {
-                passed.push(format!("HEAD pushed (`{}`)", branches[0]));
-            }
+        match pushed(ctx).await? {
+            Ok(note) => passed.push(note),
+            Err(problem) => problems.push(problem),
         }
     }
     Ok((problems, passed, log))
+}
+
+/// `Ok(Ok(note))` when HEAD is pushed or there is no remote,
+/// `Ok(Err(problem))` when it is not.
+async fn pushed(ctx: &GateContext) -> Result<Result<String, String>, String> {
+    let remotes = git(ctx, &["remote"]).await?;
+    if remotes.stdout.trim().is_empty() {
+        return Ok(Ok("no remote configured".to_owned()));
+    }
+    let containing = git(ctx, &["branch", "-r", "--contains", "HEAD"]).await?;
+    if !containing.success {
+        return Err(format!(
+            "`git branch -r --contains HEAD` failed: {}",
+            containing.stderr
+        ));
+    }
+    let branches: Vec<&str> = containing
+        .stdout
+        .lines()
+        .map(str::trim)
+        .filter(|line| !line.is_empty() && !line.contains(" -> "))
+        .collect();
+    if let Some(branch) = branches.first() {
+        return Ok(Ok(format!("HEAD pushed (`{branch}`)")));
+    }
+    let head = git(ctx, &["rev-parse", "--short", "HEAD"]).await?;
+    Ok(Err(format!(
+        "HEAD `{}` is not pushed: no remote branch contains it",
+        head.stdout.trim()
+    )))
 }
 
 /// `" M db/x.sql"` → `db/x.sql (modified)`; porcelain v1 is `XY PATH`

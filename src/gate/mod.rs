@@ -199,7 +199,10 @@ pub async fn run_selected(
         (options.only.is_empty() || options.only.contains(&gate.name))
             && !options.skip.contains(&gate.name)
     };
-    let limit = std::thread::available_parallelism().map_or(2, std::num::NonZero::get);
+    let limit =
+        gate_ctx.ctx.config.gate_concurrency.unwrap_or_else(|| {
+            std::thread::available_parallelism().map_or(2, std::num::NonZero::get)
+        });
     let semaphore = Arc::new(Semaphore::new(limit));
     let mut done: HashMap<String, watch::Receiver<Option<bool>>> = HashMap::new();
     let mut senders = Vec::new();
@@ -442,3 +445,6 @@ fn check_run_output(gate_ctx: &GateContext, phase: &Phase) -> CheckRunOutput {
         annotations,
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -580,4 +580,4 @@ fn github_message(body: &str) -> String {
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

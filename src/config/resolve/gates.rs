@@ -144,6 +144,18 @@ fn timeout(value: Option<ConfigDuration>, default: Duration) -> Duration {
 }
 
 impl Resolver<'_> {
+    pub(super) fn gate_concurrency(&self, file: &ConfigFile) -> Result<Option<usize>, ConfigError> {
+        match &file.gate.concurrency {
+            Some(value) if *value.get_ref() == 0 => Err(self.invalid(
+                value.span(),
+                "`gate.concurrency` must be at least 1".to_owned(),
+                Some("set `concurrency = 4` or remove the key for the CPU count".to_owned()),
+            )),
+            Some(value) => Ok(Some(*value.get_ref())),
+            None => Ok(None),
+        }
+    }
+
     fn command_gates(&self, file: &ConfigFile) -> Result<Vec<Pending>, ConfigError> {
         let mut pending = Vec::new();
         for command in &file.gate.command {
