@@ -1,6 +1,8 @@
 //! `shipgate gate`: command gates run concurrently; a failure shows the
 //! command's exit code and output tail without hiding the other gates.
 
+use std::fmt::Write as _;
+
 use crate::support::Test;
 
 const GATES: &str = r#"
@@ -529,9 +531,10 @@ fn in_github_actions_the_gates_become_a_check_run_with_batched_annotations() {
     });
     let mut config = String::from("[environments.production]\n[gate]\nconcurrency = 8\n");
     for index in 0..55 {
-        config.push_str(&format!(
+        let _ = write!(
+            config,
             "[[gate.command]]\nname = \"g{index:02}\"\nrun = \"exit 1\"\n"
-        ));
+        );
     }
     config.push_str("[[gate.command]]\nname = \"fine\"\nrun = \"true\"\n");
     let output = Test::new()
