@@ -582,3 +582,66 @@ fn in_github_actions_the_gates_become_a_check_run_with_batched_annotations() {
     );
     runtime.block_on(server.verify());
 }
+
+#[test]
+fn migrations_gate_checks_files_are_committed_and_applied_ones_unedited() {
+    let config = "[environments.production]\ndatabase = \"sqlite://app.db\"\n[migrate]\ndir = \"db/migrations\"\n[gate.migrations]\n";
+    let test = Test::new()
+        .config(config)
+        .file(".gitignore", "app.db\n.state/\n")
+        .file("db/migrations/0001_users.sql", "CREATE TABLE users (id INTEGER);\n")
+        .args(["gate"]);
+    let dir = test.path();
+    git(dir, &["init", "-q"]);
+    git(dir, &["add", "-A"]);
+    git(dir, &["commit", "-qm", "initial"]);
+    Test::args_for(&test, ["migrate", "apply"]).run(0);
+    test.run(0).stdout_has(
+        "✓ migrations every file in `db/migrations` is committed; no applied migration was edited",
+    );
+
+    // An applied migration edited (and committed) afterwards.
+    std::fs::write(
+        dir.join("db/migrations/0001_users.sql"),
+        "CREATE TABLE users (id INTEGER, email TEXT);\n",
+    )
+    .unwrap();
+    git(dir, &["commit", "-qam", "edit history"]);
+    test.run(1)
+        .stdout_has("✗ migrations applied migration(s) edited after they ran: `0001_users`");
+
+    // A new migration that is not committed.
+    git(dir, &["revert", "--no-edit", "HEAD"]);
+    std::fs::write(dir.join("db/migrations/0002_orders.sql"), "CREATE TABLE orders (id INTEGER);\n").unwrap();
+    test.run(1).stdout_has(
+        "✗ migrations 1 file(s) in `db/migrations` not committed: `db/migrations/0002_orders.sql (untracked)`",
+    );
+
+    // Lint is asked for but not in this build: a warning, never a silent pass.
+    git(dir, &["add", "-A"]);
+    git(dir, &["commit", "-qm", "orders"]);
+    let with_lint = format!("{config}lint = \"deny-destructive\"\n");
+    std::fs::write(dir.join("shipgate.toml"), with_lint).unwrap();
+    test.run(0).stdout_has(
+        "! migrations every file in `db/migrations` is committed; no applied migration was edited; lint `deny-destructive` was not run: migration lint is not in this build yet (issue 4)",
+    );
+}
+
+#[test]
+fn provider_gate_reports_itself_unavailable_instead_of_passing() {
+    let output = Test::new()
+        .config("[environments.production]\n[gate.provider]\n")
+        .args(["gate", "--format", "json"])
+        .run(0);
+    let json = output.json();
+    let check = &json["phases"][0]["checks"][0];
+    assert_eq!(check["name"], "provider");
+    assert_eq!(check["status"], "warn");
+    assert!(
+        check["detail"]
+            .as_str()
+            .unwrap()
+            .starts_with("not verified: provider `none` has no API token to check"),
+        "{check}"
+    );
+}
