@@ -589,7 +589,10 @@ fn migrations_gate_checks_files_are_committed_and_applied_ones_unedited() {
     let test = Test::new()
         .config(config)
         .file(".gitignore", "app.db\n.state/\n")
-        .file("db/migrations/0001_users.sql", "CREATE TABLE users (id INTEGER);\n")
+        .file(
+            "db/migrations/0001_users.sql",
+            "CREATE TABLE users (id INTEGER);\n",
+        )
         .args(["gate"]);
     let dir = test.path();
     git(dir, &["init", "-q"]);
@@ -612,7 +615,11 @@ fn migrations_gate_checks_files_are_committed_and_applied_ones_unedited() {
 
     // A new migration that is not committed.
     git(dir, &["revert", "--no-edit", "HEAD"]);
-    std::fs::write(dir.join("db/migrations/0002_orders.sql"), "CREATE TABLE orders (id INTEGER);\n").unwrap();
+    std::fs::write(
+        dir.join("db/migrations/0002_orders.sql"),
+        "CREATE TABLE orders (id INTEGER);\n",
+    )
+    .unwrap();
     test.run(1).stdout_has(
         "✗ migrations 1 file(s) in `db/migrations` not committed: `db/migrations/0002_orders.sql (untracked)`",
     );
