@@ -652,3 +652,94 @@ fn provider_gate_reports_itself_unavailable_instead_of_passing() {
         "{check}"
     );
 }
+
+#[test]
+fn the_gates_example_prints_one_table_with_every_gate() {
+    use wiremock::matchers::{method, path};
+    use wiremock::{Mock, MockServer, ResponseTemplate};
+
+    let example = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/gates");
+    let server = TlsServer::start(60);
+    let config = std::fs::read_to_string(example.join("shipgate.toml"))
+        .unwrap()
+        .replace(
+            "hosts = [\"app.example.com\"]",
+            &format!(
+                "hosts = [\"localhost:{}\"]\nca_file = \"ca.pem\"",
+                server.port
+            ),
+        );
+    let test = Test::new()
+        .copy_dir(&example, "", &[".state"])
+        .config(&config)
+        .file("ca.pem", &server.ca_pem);
+    let dir = test.path();
+    git(dir, &["init", "-q"]);
+    git(dir, &["add", "-A"]);
+    git(dir, &["commit", "-qm", "initial"]);
+    let sha = git(dir, &["rev-parse", "HEAD"]).trim().to_owned();
+
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let github = runtime.block_on(MockServer::start());
+    runtime.block_on(async {
+        let json = |value: serde_json::Value| ResponseTemplate::new(200).set_body_json(value);
+        Mock::given(method("GET"))
+            .and(path(format!("/repos/acme/shop/commits/{sha}/check-runs")))
+            .respond_with(json(serde_json::json!({"total_count": 1, "check_runs": [
+                {"id": 1, "name": "build", "status": "completed", "conclusion": "success"}
+            ]})))
+            .mount(&github)
+            .await;
+        Mock::given(method("GET"))
+            .and(path(format!("/repos/acme/shop/commits/{sha}/status")))
+            .respond_with(json(
+                serde_json::json!({"state": "success", "statuses": []}),
+            ))
+            .mount(&github)
+            .await;
+        Mock::given(method("GET"))
+            .and(path(format!("/repos/acme/shop/commits/{sha}/pulls")))
+            .respond_with(json(serde_json::json!([{"number": 5, "state": "open"}])))
+            .mount(&github)
+            .await;
+        Mock::given(method("GET"))
+            .and(path("/repos/acme/shop/pulls/5/reviews"))
+            .respond_with(json(serde_json::json!([
+                {"id": 1, "user": {"login": "ana"}, "state": "APPROVED"},
+                {"id": 2, "user": {"login": "bo"}, "state": "APPROVED"}
+            ])))
+            .mount(&github)
+            .await;
+    });
+
+    let output = test
+        .env("DATABASE_URL", "postgres://db.internal/app")
+        .env("SESSION_SECRET", "3f9a0c1e")
+        // Tuesday 11:00 in São Paulo.
+        .env("SHIPGATE_NOW", "2026-11-24T14:00:00Z")
+        .env("GITHUB_TOKEN", "ghs_example")
+        .env("GITHUB_REPOSITORY", "acme/shop")
+        .env("GITHUB_SHA", &sha)
+        .env("GITHUB_API_URL", &github.uri())
+        .args(["gate"])
+        .run(0);
+    output
+        .stdout_has("! gate 9 of 9 passed")
+        .stdout_has("✓ lint `sh -n check.sh`")
+        .stdout_has("✓ test `sh check.sh`")
+        .stdout_has(
+            "✓ git `migrations` clean; on branch `main`; no conflict markers; no remote configured",
+        )
+        .stdout_has("✓ env 2 key(s) from `.env.example` set")
+        .stdout_has(
+            "✓ window Tue 2026-11-24 11:00 -03 (America/Sao_Paulo) is inside `Mon-Thu 10:00-16:00`",
+        )
+        .stdout_has("✓ tls 1 host(s) valid; fewest days left: 60 (minimum 14)")
+        .stdout_has("check(s) green on")
+        .stdout_has("PR #5 approved by `ana`, `bo`")
+        .stdout_has(
+            "✓ migrations every file in `migrations` is committed; no applied migration was edited",
+        )
+        .stdout_has("! provider not verified")
+        .nowhere("3f9a0c1e");
+}
