@@ -52,7 +52,7 @@ async fn inspect(
 ) -> Result<(Vec<String>, Vec<String>), GithubError> {
     let client = GithubClient::new(github, ctx.retry)?;
     let sha = github.sha.clone().ok_or(GithubError::MissingSha)?;
-    let short = &sha[..sha.len().min(12)];
+    let short: String = sha.chars().take(12).collect();
     let mut problems = Vec::new();
     let mut passed = Vec::new();
 

@@ -327,13 +327,19 @@ async fn run_one(
         GateKind::Command(_) => gate.timeout + KILL_GRACE,
         _ => gate.timeout,
     };
-    let mut check = match tokio::time::timeout(deadline, work).await {
-        Ok(check) => check,
-        Err(_) => Check::fail(&gate.name).detail(format!(
-            "the `{}` gate timed out after {}",
-            gate.kind.as_str(),
-            format_duration(gate.timeout)
-        )),
+    let mut check = tokio::select! {
+        finished = tokio::time::timeout(deadline, work) => match finished {
+            Ok(check) => check,
+            Err(_) => Check::fail(&gate.name).detail(format!(
+                "the `{}` gate timed out after {}",
+                gate.kind.as_str(),
+                format_duration(gate.timeout)
+            )),
+        },
+        // Dropping the work kills a command gate's child (kill_on_drop).
+        () = gate_ctx.ctx.cancel.cancelled() => {
+            Check::new(&gate.name, Status::Skip).detail("stopped: interrupted")
+        }
     };
     if check.duration.is_none() {
         check = check.duration(started.elapsed());
@@ -371,7 +377,7 @@ async fn publish(gate_ctx: &GateContext, phase: &Phase) -> Option<Check> {
             Ok(id) => Check::pass(name)
                 .detail(format!(
                     "published on `{}` ({} annotation(s))",
-                    &sha[..sha.len().min(12)],
+                    sha.chars().take(12).collect::<String>(),
                     output.annotations.len()
                 ))
                 .artifact("check_run_id", id.to_string()),

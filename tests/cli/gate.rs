@@ -743,3 +743,60 @@ fn the_gates_example_prints_one_table_with_every_gate() {
         .stdout_has("! provider not verified")
         .nowhere("3f9a0c1e");
 }
+
+#[test]
+fn gate_settings_are_validated_with_their_location() {
+    let rejects = |config: &str, fragments: &[&str]| {
+        let output = Test::new().config(config).args(["check"]).run(2);
+        for fragment in fragments {
+            output.stderr_has(fragment);
+        }
+    };
+    let window = "[environments.production]\n[gate.window]\ntimezone = \"Europe/Berlin\"\nallow = [\"Tue-Thu 10-14\"]\n";
+    rejects(
+        window,
+        &[
+            "error: invalid window `Tue-Thu 10-14`: `10` is not a time like `09:30`",
+            "--> shipgate.toml:4:10",
+            "hint: write days and a local time range",
+        ],
+    );
+    rejects(
+        "[environments.production]\n[gate.window]\ntimezone = \"Mars/Olympus\"\n",
+        &[
+            "error: unknown time zone `Mars/Olympus`",
+            "--> shipgate.toml:3:12",
+        ],
+    );
+    rejects(
+        "[environments.production]\n[gate.window]\ntimezone = \"UTC\"\nallow = [\"Mon-Fri 09:00-17:00\"]\nfreeze = [\"2027-01-03..2026-12-20\"]\n",
+        &[
+            "error: invalid freeze range `2027-01-03..2026-12-20`: it ends (2026-12-20) before it starts (2027-01-03)",
+        ],
+    );
+    rejects(
+        "[environments.production]\n[gate.github]\nchecks = \"some\"\n",
+        &["error: `gate.github.checks` must be `\"all\"`, `\"none\"` or a list of check names"],
+    );
+    rejects(
+        "[environments.production]\n[gate.tls]\nhosts = [\"app.example.com:https\"]\n",
+        &["error: invalid port in TLS host `app.example.com:https`"],
+    );
+    rejects(
+        "[environments.production]\n[[gate.command]]\nname = \"git\"\nrun = \"true\"\n[gate.git]\n",
+        &["error: duplicate gate name `git`: it is already used at line 3"],
+    );
+    rejects(
+        "[environments.production]\n[gate.env]\n",
+        &["error: `[gate.env]` names neither a `manifest` nor any `keys`"],
+    );
+}
+
+#[test]
+fn github_gate_without_a_token_fails_with_how_to_pass_one() {
+    Test::new()
+        .config("[environments.production]\n[gate.github]\n")
+        .args(["gate"])
+        .run(1)
+        .stdout_has("✗ github no GitHub token: `GITHUB_TOKEN` is not set (hint: pass the token to the step: `env: GITHUB_TOKEN: ${{ github.token }}`)");
+}
