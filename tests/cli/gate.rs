@@ -800,3 +800,26 @@ fn github_gate_without_a_token_fails_with_how_to_pass_one() {
         .run(1)
         .stdout_has("✗ github no GitHub token: `GITHUB_TOKEN` is not set (hint: pass the token to the step: `env: GITHUB_TOKEN: ${{ github.token }}`)");
 }
+
+#[test]
+fn a_failing_command_shows_its_last_20_lines_and_the_full_log_in_a_group() {
+    let config = "[environments.production]\n[[gate.command]]\nname = \"noisy\"\nrun = \"for i in $(seq 1 30); do echo line-$i; done; exit 1\"\n";
+    let human = Test::new().config(config).args(["gate"]).run(1);
+    human
+        .stdout_has("… 10 earlier lines")
+        .stdout_has("│ line-11\n")
+        .stdout_has("│ line-30\n");
+    assert!(!human.stdout.contains("line-10\n"), "{}", human.stdout);
+    let github = Test::new()
+        .config(config)
+        .args(["gate", "--format", "github"])
+        .run(1);
+    let group = github
+        .stdout
+        .split("::group::gate noisy log\n")
+        .nth(1)
+        .expect("a collapsed group for the log");
+    let group = group.split("::endgroup::").next().unwrap();
+    assert_eq!(group.lines().count(), 30, "{group}");
+    assert!(group.starts_with("line-1\nline-2\n"), "{group}");
+}
