@@ -61,6 +61,14 @@ pub enum GateError {
     /// `--override-window` was given without a reason.
     #[error("`--override-window` needs a reason")]
     EmptyOverrideReason,
+    /// `SHIPGATE_NOW` is not an RFC 3339 instant.
+    #[error("invalid `SHIPGATE_NOW` value `{value}`: {message}")]
+    ParseNow {
+        /// The value.
+        value: String,
+        /// Why it does not parse.
+        message: String,
+    },
 }
 
 impl Diagnostic for GateError {
@@ -72,6 +80,10 @@ impl Diagnostic for GateError {
                     None => format!("defined gates: {}", defined.join(", ")),
                 })
             }
+            Self::ParseNow { .. } => Some(
+                "write an instant with a zone offset, e.g. `SHIPGATE_NOW=2026-12-24T15:00:00Z`, or unset it"
+                    .to_owned(),
+            ),
             Self::EmptyOverrideReason => Some(
                 "say why the deploy cannot wait, e.g. `--override-window \"hotfix for the checkout outage\"`"
                     .to_owned(),
@@ -121,21 +133,27 @@ pub struct GateContext {
 impl GateContext {
     /// The context for a real run: the process environment, and the clock
     /// from `SHIPGATE_NOW` when set, else now.
-    pub fn from_process(ctx: &Context, window_override: Option<String>) -> Self {
+    pub fn from_process(ctx: &Context, window_override: Option<String>) -> Result<Self, GateError> {
         let lookup: Lookup = Arc::new(|name: &str| std::env::var(name).ok());
-        let now = lookup(env::SHIPGATE_NOW)
-            .and_then(|text| text.parse::<jiff::Timestamp>().ok())
-            .unwrap_or_else(jiff::Timestamp::now);
+        let now = match lookup(env::SHIPGATE_NOW).filter(|text| !text.is_empty()) {
+            Some(text) => text
+                .parse::<jiff::Timestamp>()
+                .map_err(|error| GateError::ParseNow {
+                    value: text.clone(),
+                    message: error.to_string(),
+                })?,
+            None => jiff::Timestamp::now(),
+        };
         let github = GithubEnv::from_lookup(&|name| lookup(name), ctx.printer.redactor())
             .map_err(|error| error.to_string());
-        Self {
+        Ok(Self {
             ctx: ctx.clone(),
             now,
             lookup,
             window_override,
             github,
             retry: RetryPolicy::default(),
-        }
+        })
     }
 }
 
@@ -148,7 +166,7 @@ pub async fn execute(ctx: &Context, options: &GateOptions) -> Result<Report, Gat
     {
         return Err(GateError::EmptyOverrideReason);
     }
-    let gate_ctx = GateContext::from_process(ctx, options.window_override.clone());
+    let gate_ctx = GateContext::from_process(ctx, options.window_override.clone())?;
     let mut phase = run_selected(&gate_ctx, options).await?;
     if !ctx.dry_run {
         if let Some(check) = publish(&gate_ctx, &phase).await {
@@ -175,7 +193,7 @@ pub async fn run_gates(
         skip: skip.to_vec(),
         window_override: window_override.clone(),
     };
-    run_selected(&GateContext::from_process(ctx, window_override), &options).await
+    run_selected(&GateContext::from_process(ctx, window_override)?, &options).await
 }
 
 /// Runs the gates `options` selects with `gate_ctx` (tests inject the clock

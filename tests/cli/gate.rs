@@ -304,6 +304,13 @@ fn window_gate_uses_the_injected_clock_and_the_override_is_recorded() {
         .args(["gate", "--override-window", " "])
         .run(2)
         .stderr_has("error: `--override-window` needs a reason");
+    Test::new()
+        .config(WINDOW)
+        .env("SHIPGATE_NOW", "next friday")
+        .args(["gate"])
+        .run(2)
+        .stderr_has("error: invalid `SHIPGATE_NOW` value `next friday`")
+        .stderr_has("hint: write an instant with a zone offset");
 }
 
 #[test]
