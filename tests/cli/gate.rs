@@ -304,6 +304,14 @@ fn window_gate_uses_the_injected_clock_and_the_override_is_recorded() {
         .args(["gate", "--override-window", " "])
         .run(2)
         .stderr_has("error: `--override-window` needs a reason");
+    // The same override from the environment (how a workflow input passes it).
+    Test::new()
+        .config(WINDOW)
+        .env("SHIPGATE_NOW", "2026-11-27T14:00:00Z")
+        .env("SHIPGATE_OVERRIDE_WINDOW", "rollback of a bad config")
+        .args(["gate"])
+        .run(0)
+        .stdout_has("! window OVERRIDDEN: Fri 2026-11-27 15:00 CET (Europe/Berlin) is outside `Mon-Thu 10:00-16:00`; next opens Mon 2026-11-30 10:00 CET; reason: rollback of a bad config");
     Test::new()
         .config(WINDOW)
         .env("SHIPGATE_NOW", "next friday")
