@@ -95,6 +95,20 @@ async fn inspect(
     let mut passed = Vec::new();
     let mut log = String::new();
 
+    let missing: Vec<String> = config
+        .clean
+        .iter()
+        .filter(|path| !ctx.ctx.config.base_dir.join(path).exists())
+        .map(|path| format!("`{path}`"))
+        .collect();
+    if !missing.is_empty() {
+        // A typo in `clean` would otherwise pass forever: nothing is dirty in
+        // a path that does not exist.
+        problems.push(format!(
+            "`clean` path(s) not found: {} (relative to the config's directory)",
+            missing.join(", ")
+        ));
+    }
     if !config.clean.is_empty() {
         let mut args = vec!["status", "--porcelain=v1", "--untracked-files=all", "--"];
         args.extend(config.clean.iter().map(String::as_str));

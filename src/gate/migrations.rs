@@ -19,6 +19,11 @@ pub(super) async fn run(gate: &Gate, config: &MigrationsGate, ctx: &GateContext)
         .unwrap_or(&config.dir)
         .display()
         .to_string();
+    if !config.dir.is_dir() {
+        return Check::fail(&gate.name).detail(format!(
+            "the migrations directory `{shown}` does not exist; set `[migrate] dir`"
+        ));
+    }
     let mut problems = Vec::new();
     let mut passed = Vec::new();
 

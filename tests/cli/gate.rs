@@ -173,6 +173,21 @@ fn git_gate_fails_on_dirty_paths_a_wrong_branch_and_conflict_markers() {
 }
 
 #[test]
+fn git_and_migrations_gates_refuse_paths_that_do_not_exist() {
+    let config = "[environments.production]\n[migrate]\ndir = \"db/migratoins\"\n[gate.git]\nclean = [\"db/migratoins\"]\n[gate.migrations]\n";
+    let test = Test::new()
+        .config(config)
+        .file("db/migrations/0001_a.sql", "SELECT 1;\n")
+        .args(["gate"]);
+    git(test.path(), &["init", "-q"]);
+    git(test.path(), &["add", "-A"]);
+    git(test.path(), &["commit", "-qm", "initial"]);
+    test.run(1)
+        .stdout_has("✗ git `clean` path(s) not found: `db/migratoins` (relative to the config's directory)")
+        .stdout_has("✗ migrations the migrations directory `db/migratoins` does not exist; set `[migrate] dir`");
+}
+
+#[test]
 fn git_gate_requires_head_pushed_when_a_remote_exists() {
     let remote = tempfile::tempdir().unwrap();
     git(remote.path(), &["init", "-q", "--bare"]);
