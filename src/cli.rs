@@ -82,7 +82,7 @@ pub enum Command {
     /// Example: `shipgate check --env production`
     Check,
 
-    /// Run the pre-deploy gates (`[[gate.command]]`) concurrently.
+    /// Run the pre-deploy gates (`[gate]`) concurrently.
     ///
     /// Example: `shipgate gate --only typecheck`
     Gate(GateArgs),
@@ -123,6 +123,13 @@ pub struct GateArgs {
     /// Skip this gate (repeatable).
     #[arg(long, value_name = "NAME")]
     pub skip: Vec<String>,
+
+    /// Emergency: pass a closed `window` gate, recording this reason.
+    ///
+    /// The gate then reports a warning naming the reason, in the report and
+    /// the PR check run. The reason must not be empty.
+    #[arg(long, env = env::SHIPGATE_OVERRIDE_WINDOW, value_name = "REASON")]
+    pub override_window: Option<String>,
 }
 
 /// Arguments of `shipgate migrate`.

@@ -29,3 +29,19 @@ pub const RUNNER_TEMP: &str = "RUNNER_TEMP";
 pub const NO_COLOR: &str = "NO_COLOR";
 /// Set for the `restart` command: the release that just became current.
 pub const SHIPGATE_RELEASE_DIR: &str = "SHIPGATE_RELEASE_DIR";
+/// Token for the GitHub API (`github` gate, check runs).
+pub const GITHUB_TOKEN: &str = "GITHUB_TOKEN";
+/// `owner/name` of the repository.
+pub const GITHUB_REPOSITORY: &str = "GITHUB_REPOSITORY";
+/// Root of the GitHub REST API (GitHub Enterprise, or a local fake in tests).
+pub const GITHUB_API_URL: &str = "GITHUB_API_URL";
+/// JSON file with the event that started the workflow (PR number, head SHA).
+pub const GITHUB_EVENT_PATH: &str = "GITHUB_EVENT_PATH";
+/// The branch of a PR's head (`pull_request` events): the `git` gate's branch when HEAD is detached.
+pub const GITHUB_HEAD_REF: &str = "GITHUB_HEAD_REF";
+/// The branch or tag that triggered the run: the `git` gate's branch when HEAD is detached.
+pub const GITHUB_REF_NAME: &str = "GITHUB_REF_NAME";
+/// An RFC 3339 instant the `window` gate evaluates instead of now (rehearsals, tests).
+pub const SHIPGATE_NOW: &str = "SHIPGATE_NOW";
+/// Emergency override of the `window` gate: the reason (the `--override-window` flag).
+pub const SHIPGATE_OVERRIDE_WINDOW: &str = "SHIPGATE_OVERRIDE_WINDOW";

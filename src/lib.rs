@@ -15,6 +15,7 @@ pub mod env;
 pub mod error;
 pub mod exit;
 pub mod gate;
+pub mod github;
 pub mod migrate;
 pub mod pipeline;
 pub mod provider;
@@ -173,7 +174,14 @@ async fn dispatch(
             report.push(phase);
             report
         }
-        Command::Gate(args) => gate::execute(&ctx, &args.only, &args.skip).await?,
+        Command::Gate(args) => {
+            let options = gate::GateOptions {
+                only: args.only.clone(),
+                skip: args.skip.clone(),
+                window_override: args.override_window.clone(),
+            };
+            gate::execute(&ctx, &options).await?
+        }
         Command::Deploy(args) => {
             deploy::execute(&ctx, args.release.source.clone(), args.release.id.clone()).await?
         }
@@ -231,7 +239,7 @@ fn check_report(ctx: &Context) -> Report {
         }
     };
     checks.push(Check::pass("provider").detail(provider));
-    checks.push(Check::pass("gates").detail(format!("{} command gate(s)", config.gates.len())));
+    checks.push(Check::pass("gates").detail(format!("{} gate(s)", config.gates.len())));
     checks.push(Check::pass("smoke").detail(format!("{} check(s)", config.smoke.checks.len())));
     let secrets = ctx.printer.redactor().secrets().len();
     checks.push(Check::pass("secrets").detail(format!(

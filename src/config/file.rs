@@ -56,12 +56,20 @@ pub(crate) struct ReleasesFile {
     pub(crate) keep: Option<usize>,
 }
 
-/// `[gate]`.
+/// `[gate]`: one list of command gates and at most one gate of each other kind.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct GateFile {
+    pub(crate) concurrency: Option<Spanned<usize>>,
     #[serde(default)]
-    pub(crate) command: Vec<CommandGateFile>,
+    pub(crate) command: Vec<Spanned<CommandGateFile>>,
+    pub(crate) git: Option<Spanned<GitGateFile>>,
+    pub(crate) env: Option<Spanned<EnvGateFile>>,
+    pub(crate) window: Option<Spanned<WindowGateFile>>,
+    pub(crate) tls: Option<Spanned<TlsGateFile>>,
+    pub(crate) github: Option<Spanned<GithubGateFile>>,
+    pub(crate) migrations: Option<Spanned<MigrationsGateFile>>,
+    pub(crate) provider: Option<Spanned<ProviderGateFile>>,
 }
 
 /// `[[gate.command]]`.
@@ -71,6 +79,101 @@ pub(crate) struct CommandGateFile {
     pub(crate) name: Spanned<String>,
     pub(crate) run: Spanned<String>,
     pub(crate) timeout: Option<ConfigDuration>,
+    #[serde(default)]
+    pub(crate) after: Vec<Spanned<String>>,
+    /// Extra variables set for the command (values may use `${VAR}`).
+    #[serde(default)]
+    pub(crate) env: BTreeMap<String, Spanned<String>>,
+    /// Names of variables passed through from shipgate's own environment.
+    #[serde(default)]
+    pub(crate) pass_env: Vec<String>,
+}
+
+/// `[gate.git]`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct GitGateFile {
+    #[serde(default)]
+    pub(crate) clean: Vec<String>,
+    #[serde(default)]
+    pub(crate) branches: Vec<String>,
+    pub(crate) conflict_markers: Option<bool>,
+    pub(crate) pushed: Option<bool>,
+    pub(crate) timeout: Option<ConfigDuration>,
+    #[serde(default)]
+    pub(crate) after: Vec<Spanned<String>>,
+}
+
+/// `[gate.env]`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct EnvGateFile {
+    pub(crate) manifest: Option<Spanned<String>>,
+    #[serde(default)]
+    pub(crate) keys: Vec<Spanned<String>>,
+    pub(crate) timeout: Option<ConfigDuration>,
+    #[serde(default)]
+    pub(crate) after: Vec<Spanned<String>>,
+}
+
+/// `[gate.window]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct WindowGateFile {
+    pub(crate) timezone: Spanned<String>,
+    #[serde(default)]
+    pub(crate) allow: Vec<Spanned<String>>,
+    #[serde(default)]
+    pub(crate) freeze: Vec<Spanned<String>>,
+    #[serde(default)]
+    pub(crate) holidays: Vec<Spanned<String>>,
+    pub(crate) timeout: Option<ConfigDuration>,
+    #[serde(default)]
+    pub(crate) after: Vec<Spanned<String>>,
+}
+
+/// `[gate.tls]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct TlsGateFile {
+    pub(crate) hosts: Vec<Spanned<String>>,
+    pub(crate) min_days: Option<u32>,
+    pub(crate) ca_file: Option<String>,
+    pub(crate) timeout: Option<ConfigDuration>,
+    #[serde(default)]
+    pub(crate) after: Vec<Spanned<String>>,
+}
+
+/// `[gate.github]`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct GithubGateFile {
+    pub(crate) checks: Option<Spanned<toml::Value>>,
+    pub(crate) min_approvals: Option<u32>,
+    pub(crate) wait_for: Option<ConfigDuration>,
+    pub(crate) poll_interval: Option<ConfigDuration>,
+    pub(crate) timeout: Option<ConfigDuration>,
+    #[serde(default)]
+    pub(crate) after: Vec<Spanned<String>>,
+}
+
+/// `[gate.migrations]`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct MigrationsGateFile {
+    pub(crate) lint: Option<String>,
+    pub(crate) timeout: Option<ConfigDuration>,
+    #[serde(default)]
+    pub(crate) after: Vec<Spanned<String>>,
+}
+
+/// `[gate.provider]`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ProviderGateFile {
+    pub(crate) timeout: Option<ConfigDuration>,
+    #[serde(default)]
+    pub(crate) after: Vec<Spanned<String>>,
 }
 
 /// `[migrate]`.

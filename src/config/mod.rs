@@ -17,6 +17,9 @@ pub use duration::ConfigDuration;
 pub use model::*;
 pub use secret::{Masked, Redactor};
 
+#[cfg(test)]
+pub(crate) use resolve::parse_weekly_window;
+
 use crate::diagnostic::{Diagnostic, SourceLocation, suggest};
 
 /// Why the config could not be loaded.

@@ -9,6 +9,7 @@ use url::Url;
 
 pub use super::file::{BackupMode, DatabasePolicy, RollbackTrigger};
 use super::secret::{Masked, Redactor};
+use crate::diagnostic::SourceLocation;
 
 /// Everything one invocation needs, for one environment.
 #[derive(Debug, Clone)]
@@ -19,8 +20,10 @@ pub struct Config {
     pub base_dir: PathBuf,
     /// The selected environment.
     pub environment: Environment,
-    /// `[[gate.command]]`, in file order.
-    pub gates: Vec<CommandGate>,
+    /// Every gate: `[[gate.command]]` in file order, then the other kinds.
+    pub gates: Vec<Gate>,
+    /// `[gate] concurrency`: command gates run at once (default: CPU count).
+    pub gate_concurrency: Option<usize>,
     /// `[migrate]`.
     pub migrate: MigrateConfig,
     /// `[smoke]`.
@@ -88,15 +91,184 @@ pub struct ReleasesConfig {
     pub keep: usize,
 }
 
+/// One configured gate: what every gate has, plus its kind's settings.
+#[derive(Debug, Clone)]
+pub struct Gate {
+    /// Unique name (`git`, `env`, … for the single-instance kinds).
+    pub name: String,
+    /// Gates that must finish (and not fail) before this one starts.
+    pub after: Vec<String>,
+    /// Deadline for the gate once it starts.
+    pub timeout: Duration,
+    /// Where the gate is defined in the config (annotations point there).
+    pub location: Option<SourceLocation>,
+    /// What it checks.
+    pub kind: GateKind,
+}
+
+/// The kinds of gate.
+#[derive(Debug, Clone)]
+pub enum GateKind {
+    /// `[[gate.command]]`.
+    Command(CommandGate),
+    /// `[gate.git]`.
+    Git(GitGate),
+    /// `[gate.env]`.
+    Env(EnvGate),
+    /// `[gate.window]`.
+    Window(WindowGate),
+    /// `[gate.tls]`.
+    Tls(TlsGate),
+    /// `[gate.github]`.
+    Github(GithubGate),
+    /// `[gate.migrations]`.
+    Migrations(MigrationsGate),
+    /// `[gate.provider]`.
+    Provider,
+}
+
+impl GateKind {
+    /// The kind's name as the config spells it.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Self::Command(_) => "command",
+            Self::Git(_) => "git",
+            Self::Env(_) => "env",
+            Self::Window(_) => "window",
+            Self::Tls(_) => "tls",
+            Self::Github(_) => "github",
+            Self::Migrations(_) => "migrations",
+            Self::Provider => "provider",
+        }
+    }
+}
+
 /// One `[[gate.command]]`.
 #[derive(Debug, Clone)]
 pub struct CommandGate {
-    /// Unique name.
-    pub name: String,
     /// Shell command; passes on exit 0.
     pub run: String,
-    /// Deadline.
-    pub timeout: Duration,
+    /// Variables set for the command (masked for printing).
+    pub env: Vec<(String, Masked)>,
+    /// Variables passed through from shipgate's environment, besides the
+    /// fixed base set.
+    pub pass_env: Vec<String>,
+}
+
+/// `[gate.git]`.
+#[derive(Debug, Clone)]
+pub struct GitGate {
+    /// Paths (relative to the config) that must have no modified, staged or
+    /// untracked files.
+    pub clean: Vec<String>,
+    /// Branch names (`*` matches any run of characters) HEAD may be on; empty = any.
+    pub branches: Vec<String>,
+    /// Fail on conflict markers in tracked text files.
+    pub conflict_markers: bool,
+    /// Fail when HEAD is not on a remote branch (only when a remote exists).
+    pub pushed: bool,
+}
+
+/// `[gate.env]`.
+#[derive(Debug, Clone)]
+pub struct EnvGate {
+    /// A `.env.example`-style file listing the keys (absolute).
+    pub manifest: Option<PathBuf>,
+    /// Keys listed in the config.
+    pub keys: Vec<String>,
+}
+
+/// `[gate.window]`.
+#[derive(Debug, Clone)]
+pub struct WindowGate {
+    /// The IANA name, as written.
+    pub timezone_name: String,
+    /// The zone windows, freezes and holidays are read in.
+    pub timezone: jiff::tz::TimeZone,
+    /// Weekly windows deploys are allowed in; empty = any time.
+    pub allow: Vec<WeeklyWindow>,
+    /// Date ranges (inclusive) with no deploys.
+    pub freeze: Vec<DateRange>,
+    /// Single days with no deploys.
+    pub holidays: Vec<jiff::civil::Date>,
+}
+
+/// `"Tue-Thu 10:00-14:00"`: days of the week and a local time range.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WeeklyWindow {
+    /// As written.
+    pub text: String,
+    /// Allowed start days, Monday first.
+    pub days: [bool; 7],
+    /// Start, minutes after local midnight.
+    pub start: u32,
+    /// End (exclusive), minutes after local midnight; at or before `start`
+    /// means the window runs past midnight into the next day.
+    pub end: u32,
+}
+
+/// `"2026-12-20..2027-01-03"`: a range of local dates, both ends included.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DateRange {
+    /// As written.
+    pub text: String,
+    /// First day.
+    pub start: jiff::civil::Date,
+    /// Last day.
+    pub end: jiff::civil::Date,
+}
+
+/// One `[gate.tls]` host.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TlsHost {
+    /// Host name (sent as SNI and verified).
+    pub host: String,
+    /// Port (default 443).
+    pub port: u16,
+}
+
+/// `[gate.tls]`.
+#[derive(Debug, Clone)]
+pub struct TlsGate {
+    /// Hosts to connect to.
+    pub hosts: Vec<TlsHost>,
+    /// Fail when a certificate expires in fewer days.
+    pub min_days: u32,
+    /// PEM file of CA certificates to trust instead of the system roots.
+    pub ca_file: Option<PathBuf>,
+}
+
+/// Which commit checks the `github` gate requires.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RequiredChecks {
+    /// None: only approvals are checked.
+    None,
+    /// Every check run and status on the commit.
+    All,
+    /// These check run names or status contexts.
+    Named(Vec<String>),
+}
+
+/// `[gate.github]`.
+#[derive(Debug, Clone)]
+pub struct GithubGate {
+    /// Required checks.
+    pub checks: RequiredChecks,
+    /// Approving reviews (distinct users) the PR needs; 0 = not checked.
+    pub min_approvals: u32,
+    /// Poll pending checks until they finish, up to this long.
+    pub wait_for: Option<Duration>,
+    /// Time between polls.
+    pub poll_interval: Duration,
+}
+
+/// `[gate.migrations]`.
+#[derive(Debug, Clone)]
+pub struct MigrationsGate {
+    /// The lint policy asked for (lint itself is not in this build).
+    pub lint: Option<String>,
+    /// The migrations directory (absolute), from `[migrate] dir`.
+    pub dir: PathBuf,
 }
 
 /// `[migrate]`.

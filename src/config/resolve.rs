@@ -15,18 +15,22 @@ use super::file::{
     ConfigFile, EnvironmentFile, ExpectFile, ProviderKind, RollbackTrigger, SmokeCheckFile,
 };
 use super::model::{
-    BackupMode, CheckTarget, CommandGate, Config, DatabaseUrl, Environment, Expectations,
-    HttpMethod, JsonEquality, MigrateConfig, ProviderConfig, ReleasesConfig, RequestBody,
-    RollbackConfig, SmokeCheck, SmokeConfig,
+    BackupMode, CheckTarget, Config, DatabaseUrl, Environment, Expectations, HttpMethod,
+    JsonEquality, MigrateConfig, ProviderConfig, ReleasesConfig, RequestBody, RollbackConfig,
+    SmokeCheck, SmokeConfig,
 };
 use super::secret::{self, Masked, Redactor, ResolveFailure};
 use super::{ConfigError, DatabasePolicy};
 use crate::diagnostic::{SourceLocation, suggest};
 
+mod gates;
+
+#[cfg(test)]
+pub(crate) use gates::parse_weekly as parse_weekly_window;
+
 const DEFAULT_READY_WITHIN: Duration = Duration::from_secs(60);
 const DEFAULT_CHECK_TIMEOUT: Duration = Duration::from_secs(10);
 const DEFAULT_CONCURRENCY: usize = 8;
-const DEFAULT_GATE_TIMEOUT: Duration = Duration::from_secs(600);
 const DEFAULT_RESTART_TIMEOUT: Duration = Duration::from_secs(60);
 const DEFAULT_RELEASES_KEPT: usize = 5;
 
@@ -58,6 +62,7 @@ pub(super) fn from_source(
     let (name, environment_file) = select_environment(path, &file, environment)?;
     let environment = resolver.environment(name, environment_file)?;
     let gates = resolver.gates(&file)?;
+    let gate_concurrency = resolver.gate_concurrency(&file)?;
     let smoke = resolver.smoke(&file)?;
     let migrate = MigrateConfig {
         dir: resolver.join(file.migrate.dir.as_deref().unwrap_or("migrations")),
@@ -83,6 +88,7 @@ pub(super) fn from_source(
         base_dir: resolver.base_dir.clone(),
         environment,
         gates,
+        gate_concurrency,
         migrate,
         smoke,
         rollback,
@@ -282,33 +288,6 @@ impl Resolver<'_> {
             )
         };
         Err(self.invalid(value.span(), message, Some(hint)))
-    }
-
-    fn gates(&self, file: &ConfigFile) -> Result<Vec<CommandGate>, ConfigError> {
-        let mut seen = UniqueNames::new("gate", "[[gate.command]]");
-        file.gate
-            .command
-            .iter()
-            .map(|gate| {
-                seen.insert(self, &gate.name)?;
-                if gate.run.get_ref().trim().is_empty() {
-                    return Err(self.invalid(
-                        gate.run.span(),
-                        format!("gate `{}` has an empty `run` command", gate.name.get_ref()),
-                        Some(
-                            "write the shell command to run, e.g. `run = \"npm test\"`".to_owned(),
-                        ),
-                    ));
-                }
-                Ok(CommandGate {
-                    name: gate.name.get_ref().clone(),
-                    run: gate.run.get_ref().clone(),
-                    timeout: gate
-                        .timeout
-                        .map_or(DEFAULT_GATE_TIMEOUT, |timeout| timeout.0),
-                })
-            })
-            .collect()
     }
 
     fn smoke(&self, file: &ConfigFile) -> Result<SmokeConfig, ConfigError> {
