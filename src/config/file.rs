@@ -101,6 +101,9 @@ pub(crate) struct SmokeFile {
     pub(crate) ready_within: Option<ConfigDuration>,
     pub(crate) timeout: Option<ConfigDuration>,
     pub(crate) concurrency: Option<Spanned<usize>>,
+    pub(crate) samples: Option<usize>,
+    pub(crate) max_error_rate: Option<Spanned<f64>>,
+    pub(crate) ca_file: Option<Spanned<String>>,
     #[serde(default)]
     pub(crate) check: Vec<SmokeCheckFile>,
 }
@@ -115,19 +118,27 @@ pub(crate) struct SmokeCheckFile {
     pub(crate) url: Option<Spanned<String>>,
     #[serde(default)]
     pub(crate) headers: BTreeMap<String, Spanned<String>>,
+    #[serde(default)]
+    pub(crate) query: BTreeMap<String, Spanned<String>>,
+    pub(crate) follow_redirects: Option<bool>,
+    pub(crate) max_redirects: Option<usize>,
+    pub(crate) max_latency: Option<ConfigDuration>,
+    #[serde(default)]
+    pub(crate) assert: Vec<Spanned<String>>,
     pub(crate) body: Option<Spanned<String>>,
     pub(crate) json: Option<toml::Value>,
     pub(crate) timeout: Option<ConfigDuration>,
     pub(crate) expect: Option<Spanned<ExpectFile>>,
 }
 
-/// `expect = { status = 200, json = { "$.status" = "ok" } }`.
+/// `expect = { status = 200, json = { "$.status" = "ok" } }`; `status` may be
+/// a code, a list of codes or a class like `"2xx"`; `json` keeps file order.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct ExpectFile {
-    pub(crate) status: Option<u16>,
+    pub(crate) status: Option<toml::Value>,
     #[serde(default)]
-    pub(crate) json: BTreeMap<String, toml::Value>,
+    pub(crate) json: toml::Table,
 }
 
 /// `[rollback]`.

@@ -5,6 +5,7 @@
 //! from the environment, for the selected environment and the shared sections
 //! only, and every resolved value is registered with the [`Redactor`].
 
+mod assertion;
 mod duration;
 mod file;
 mod model;
@@ -13,6 +14,7 @@ pub mod secret;
 
 use std::path::{Path, PathBuf};
 
+pub use assertion::status_class;
 pub use duration::ConfigDuration;
 pub use model::*;
 pub use secret::{Masked, Redactor};

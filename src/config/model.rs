@@ -4,9 +4,9 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use serde_json_path::JsonPath;
 use url::Url;
 
+pub use super::assertion::{Assertion, CertificateField, Comparison, Operand, Predicate, Subject};
 pub use super::file::{BackupMode, DatabasePolicy, RollbackTrigger};
 use super::secret::{Masked, Redactor};
 
@@ -117,8 +117,15 @@ pub struct MigrateConfig {
 pub struct SmokeConfig {
     /// How long the suite may wait for every check to pass once.
     pub ready_within: Duration,
-    /// How many checks run at once.
+    /// How many requests are in flight at once.
     pub concurrency: usize,
+    /// Requests per check after readiness, for latency percentiles (0: judge
+    /// the readiness attempt alone).
+    pub samples: usize,
+    /// The largest share of failed samples the suite tolerates (0.0–1.0).
+    pub max_error_rate: f64,
+    /// PEM file of extra CA certificates to trust (absolute).
+    pub ca_file: Option<PathBuf>,
     /// The checks, in file order.
     pub checks: Vec<SmokeCheck>,
 }
@@ -134,6 +141,12 @@ pub struct SmokeCheck {
     pub target: CheckTarget,
     /// Request headers (values masked for printing).
     pub headers: Vec<(String, Masked)>,
+    /// Query parameters appended to the URL (values masked for printing).
+    pub query: Vec<(String, Masked)>,
+    /// Whether and how far redirects are followed.
+    pub redirects: Redirects,
+    /// The most the p95 latency of the samples may be.
+    pub max_latency: Option<Duration>,
     /// Request body.
     pub body: Option<RequestBody>,
     /// Deadline for one request.
@@ -208,24 +221,41 @@ pub enum RequestBody {
     Json(serde_json::Value),
 }
 
-/// `expect = { … }`.
-#[derive(Debug, Clone)]
-pub struct Expectations {
-    /// Expected status code (default 200).
-    pub status: u16,
-    /// JSONPath equalities, in key order.
-    pub json: Vec<JsonEquality>,
+/// `follow_redirects` and `max_redirects`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Redirects {
+    /// Follow `Location` on 301, 302, 303, 307 and 308.
+    pub follow: bool,
+    /// The most hops followed before the check fails.
+    pub max: usize,
 }
 
-/// `"$.path" = value`: the path must select exactly one node equal to value.
+/// `expect = { … }` and `assert = [ … ]`: status assertions first, then the
+/// others in file order.
 #[derive(Debug, Clone)]
-pub struct JsonEquality {
-    /// The path as written.
-    pub path_text: String,
-    /// The compiled RFC 9535 path.
-    pub path: JsonPath,
-    /// The expected value.
-    pub expected: serde_json::Value,
+pub struct Expectations {
+    /// Every assertion; at least one judges the status.
+    pub assertions: Vec<Assertion>,
+}
+
+impl Expectations {
+    /// Only `status 200`.
+    pub fn status_ok() -> Self {
+        Self {
+            assertions: vec![Assertion::status(vec![Operand::Value(200.into())])],
+        }
+    }
+
+    /// The status assertions' text, e.g. `status 200`, for a request that got
+    /// no response.
+    pub fn status_text(&self) -> String {
+        self.assertions
+            .iter()
+            .filter(|assertion| assertion.is_status())
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
 }
 
 /// `[rollback]`.

@@ -11,12 +11,13 @@ use serde_json_path::JsonPath;
 use toml::Spanned;
 use url::Url;
 
+use super::assertion::{self, Assertion, Operand};
 use super::file::{
     ConfigFile, EnvironmentFile, ExpectFile, ProviderKind, RollbackTrigger, SmokeCheckFile,
 };
 use super::model::{
     BackupMode, CheckTarget, CommandGate, Config, DatabaseUrl, Environment, Expectations,
-    HttpMethod, JsonEquality, MigrateConfig, ProviderConfig, ReleasesConfig, RequestBody,
+    HttpMethod, MigrateConfig, ProviderConfig, Redirects, ReleasesConfig, RequestBody,
     RollbackConfig, SmokeCheck, SmokeConfig,
 };
 use super::secret::{self, Masked, Redactor, ResolveFailure};
@@ -29,6 +30,7 @@ const DEFAULT_CONCURRENCY: usize = 8;
 const DEFAULT_GATE_TIMEOUT: Duration = Duration::from_secs(600);
 const DEFAULT_RESTART_TIMEOUT: Duration = Duration::from_secs(60);
 const DEFAULT_RELEASES_KEPT: usize = 5;
+const DEFAULT_MAX_REDIRECTS: usize = 10;
 
 /// Providers users ask for that this build does not have yet.
 const PLANNED_PROVIDERS: [&str; 3] = ["vercel", "railway", "command"];
@@ -336,11 +338,36 @@ impl Resolver<'_> {
                 self.smoke_check(check, default_timeout)
             })
             .collect::<Result<_, _>>()?;
+        let max_error_rate = match &smoke.max_error_rate {
+            Some(rate) if !(0.0..=1.0).contains(rate.get_ref()) => {
+                return Err(self.invalid(
+                    rate.span(),
+                    format!(
+                        "`smoke.max_error_rate` must be between 0.0 and 1.0, got {}",
+                        rate.get_ref()
+                    ),
+                    Some("write a fraction, e.g. `max_error_rate = 0.1` for 10 %".to_owned()),
+                ));
+            }
+            Some(rate) => *rate.get_ref(),
+            None => 0.0,
+        };
+        let ca_file = smoke
+            .ca_file
+            .as_ref()
+            .map(|path| {
+                self.text(path, "smoke.ca_file")
+                    .map(|path| self.join(&path))
+            })
+            .transpose()?;
         Ok(SmokeConfig {
             ready_within: smoke
                 .ready_within
                 .map_or(DEFAULT_READY_WITHIN, |duration| duration.0),
             concurrency,
+            samples: smoke.samples.unwrap_or(0),
+            max_error_rate,
+            ca_file,
             checks,
         })
     }
@@ -408,14 +435,18 @@ impl Resolver<'_> {
                 ));
             }
         };
-        let headers = check
-            .headers
-            .iter()
-            .map(|(header, value)| {
-                let resolved = self.text(value, &key(&format!("headers.{header}")))?;
-                Ok((header.clone(), Masked::new(resolved, &self.redactor)))
-            })
-            .collect::<Result<_, ConfigError>>()?;
+        let masked_pairs = |pairs: &std::collections::BTreeMap<String, Spanned<String>>,
+                            table: &str| {
+            pairs
+                .iter()
+                .map(|(field, value)| {
+                    let resolved = self.text(value, &key(&format!("{table}.{field}")))?;
+                    Ok((field.clone(), Masked::new(resolved, &self.redactor)))
+                })
+                .collect::<Result<Vec<_>, ConfigError>>()
+        };
+        let headers = masked_pairs(&check.headers, "headers")?;
+        let query = masked_pairs(&check.query, "query")?;
         let body = match (&check.body, &check.json) {
             (Some(body), None) => Some(RequestBody::Text(self.text(body, &key("body"))?)),
             (None, Some(json)) => Some(RequestBody::Json(toml_to_json(json))),
@@ -431,42 +462,45 @@ impl Resolver<'_> {
                 ));
             }
         };
-        let expect = match &check.expect {
-            Some(expect) => self.expectations(expect, name)?,
-            None => Expectations {
-                status: 200,
-                json: Vec::new(),
-            },
-        };
+        let expect = self.expectations(check.expect.as_ref(), &check.assert, name)?;
         Ok(SmokeCheck {
             name: name.clone(),
             method,
             target,
             headers,
+            query,
+            redirects: Redirects {
+                follow: check.follow_redirects.unwrap_or(false),
+                max: check.max_redirects.unwrap_or(DEFAULT_MAX_REDIRECTS),
+            },
+            max_latency: check.max_latency.map(|latency| latency.0),
             body,
             timeout: check.timeout.map_or(default_timeout, |timeout| timeout.0),
             expect,
         })
     }
 
+    /// `expect` and `assert` into one list: status assertions first (the
+    /// `expect.status` shorthand, else `status 200` unless an `assert` line
+    /// judges the status), then `expect.json` and the other lines in file order.
     fn expectations(
         &self,
-        expect: &Spanned<ExpectFile>,
+        expect: Option<&Spanned<ExpectFile>>,
+        lines: &[Spanned<String>],
         name: &str,
     ) -> Result<Expectations, ConfigError> {
-        let file = expect.get_ref();
-        let status = file.status.unwrap_or(200);
-        if !(100..=599).contains(&status) {
-            return Err(self.invalid(
-                expect.span(),
-                format!("check `{name}` expects status {status}, which is not an HTTP status"),
-                Some("use a status between 100 and 599, e.g. `status = 200`".to_owned()),
-            ));
-        }
-        let json = file
-            .json
-            .iter()
-            .map(|(path_text, expected)| {
+        let mut status = Vec::new();
+        let mut others = Vec::new();
+        if let Some(expect) = expect {
+            let file = expect.get_ref();
+            if let Some(value) = &file.status {
+                status.push(Assertion::status(self.status_operands(
+                    value,
+                    expect.span(),
+                    name,
+                )?));
+            }
+            for (path_text, expected) in &file.json {
                 let path = JsonPath::parse(path_text).map_err(|error| {
                     self.invalid(
                         expect.span(),
@@ -474,10 +508,59 @@ impl Resolver<'_> {
                         Some("write an RFC 9535 path starting with `$`, e.g. `\"$.status\"` or `\"$.items[0].id\"`".to_owned()),
                     )
                 })?;
-                Ok(JsonEquality { path_text: path_text.clone(), path, expected: toml_to_json(expected) })
-            })
-            .collect::<Result<_, ConfigError>>()?;
-        Ok(Expectations { status, json })
+                others.push(Assertion::json_equals(
+                    path_text,
+                    path,
+                    toml_to_json(expected),
+                ));
+            }
+        }
+        for line in lines {
+            let parsed = assertion::parse(line.get_ref()).map_err(|message| {
+                self.invalid(
+                    line.span(),
+                    format!("invalid assertion in check `{name}`: {message}"),
+                    Some("write `SUBJECT PREDICATE VALUE`, e.g. `'jsonpath \"$.status\" == \"healthy\"'` or `'header \"Content-Type\" contains \"json\"'` (see the README's assertion reference)".to_owned()),
+                )
+            })?;
+            if parsed.is_status() {
+                status.push(parsed);
+            } else {
+                others.push(parsed);
+            }
+        }
+        if status.is_empty() {
+            status.push(Assertion::status(vec![Operand::Value(200.into())]));
+        }
+        status.append(&mut others);
+        Ok(Expectations { assertions: status })
+    }
+
+    /// `status = 200`, `status = [200, 204]` or `status = "2xx"`.
+    fn status_operands(
+        &self,
+        value: &toml::Value,
+        span: Range<usize>,
+        name: &str,
+    ) -> Result<Vec<Operand>, ConfigError> {
+        let one = |value: &toml::Value| match value {
+            toml::Value::Integer(code) if (100..=599).contains(code) => {
+                Some(Operand::Value((*code).into()))
+            }
+            toml::Value::String(text) => assertion::status_class(text).map(Operand::StatusClass),
+            _ => None,
+        };
+        let operands = match value {
+            toml::Value::Array(items) if !items.is_empty() => items.iter().map(one).collect(),
+            other => one(other).map(|operand| vec![operand]),
+        };
+        operands.ok_or_else(|| {
+            self.invalid(
+                span,
+                format!("check `{name}` expects status {value}, which is not an HTTP status"),
+                Some("use a status between 100 and 599, a list like `[200, 204]` or a class like `\"2xx\"`".to_owned()),
+            )
+        })
     }
 }
 

@@ -12,6 +12,7 @@
 //! `report/`.
 
 mod assertion;
+mod certificate;
 mod excerpt;
 mod outcome;
 mod readiness;
@@ -80,6 +81,21 @@ pub enum SmokeError {
         /// The header's name.
         header: String,
     },
+    /// `smoke.ca_file` could not be read.
+    #[error("failed to read CA file `{}` (`smoke.ca_file`)", path.display())]
+    ReadCaFile {
+        /// The file.
+        path: std::path::PathBuf,
+        /// The IO error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// `smoke.ca_file` holds no usable PEM certificate.
+    #[error("CA file `{}` (`smoke.ca_file`) holds no PEM certificate", path.display())]
+    InvalidCaFile {
+        /// The file.
+        path: std::path::PathBuf,
+    },
     /// The HTTP client could not be built (e.g. no TLS trust store).
     #[error("failed to set up the HTTP client for smoke checks")]
     Client {
@@ -111,6 +127,10 @@ impl Diagnostic for SmokeError {
             Self::InvalidHeaderName { check, .. } | Self::InvalidHeaderValue { check, .. } => {
                 format!("fix `headers` of check `{check}` in the config, then run `shipgate check`")
             }
+            Self::ReadCaFile { .. } | Self::InvalidCaFile { .. } => {
+                "point `ca_file` in `[smoke]` at a PEM file holding `-----BEGIN CERTIFICATE-----` blocks, then run `shipgate check`"
+                    .to_owned()
+            }
             Self::Client { .. } => "make sure the system's CA certificates are installed and readable".to_owned(),
             Self::CheckTask { .. } => {
                 "re-run the command; if it happens again, report it with the output of `shipgate smoke --format json`"
@@ -128,8 +148,11 @@ impl SmokeError {
             | Self::UnsupportedBaseUrl { .. }
             | Self::InvalidUrl { .. }
             | Self::InvalidHeaderName { .. }
-            | Self::InvalidHeaderValue { .. } => ExitStatus::Usage,
-            Self::Client { .. } | Self::CheckTask { .. } => ExitStatus::Infrastructure,
+            | Self::InvalidHeaderValue { .. }
+            | Self::InvalidCaFile { .. } => ExitStatus::Usage,
+            Self::ReadCaFile { .. } | Self::Client { .. } | Self::CheckTask { .. } => {
+                ExitStatus::Infrastructure
+            }
         }
     }
 }
@@ -169,7 +192,7 @@ pub async fn run_suite(
         return Ok(Phase::new(phase, Vec::new(), started.elapsed())
             .summary("no checks in `[[smoke.check]]`"));
     }
-    let client = request::client().map_err(|source| SmokeError::Client { source })?;
+    let client = client(ctx)?;
     let schedule = Schedule {
         ready_within: config.smoke.ready_within,
         concurrency: config.smoke.concurrency,
@@ -194,11 +217,27 @@ pub async fn run_suite(
     Ok(Phase::new(phase, checks, started.elapsed()).summary(format!("{passed} of {total} passed")))
 }
 
-/// Resolves one check's URL and headers into a [`Job`].
+/// The suite's one HTTP client, trusting `smoke.ca_file` besides the system's roots.
+fn client(ctx: &Context) -> Result<reqwest::Client, SmokeError> {
+    let mut roots = Vec::new();
+    if let Some(path) = &ctx.config.smoke.ca_file {
+        let pem = std::fs::read(path).map_err(|source| SmokeError::ReadCaFile {
+            path: path.clone(),
+            source,
+        })?;
+        roots = reqwest::Certificate::from_pem_bundle(&pem)
+            .ok()
+            .filter(|roots| !roots.is_empty())
+            .ok_or_else(|| SmokeError::InvalidCaFile { path: path.clone() })?;
+    }
+    request::client(roots).map_err(|source| SmokeError::Client { source })
+}
+
+/// Resolves one check's URL, query and headers into a [`Job`].
 fn prepare(ctx: &Context, check: &SmokeCheck, base: Option<&Url>) -> Result<Job, SmokeError> {
     let redactor = ctx.printer.redactor();
     let name = || check.name.clone();
-    let target =
+    let mut target =
         target::resolve(&check.target, base, redactor).map_err(|failure| match failure {
             TargetFailure::NoBaseUrl => SmokeError::NoBaseUrl {
                 check: name(),
@@ -215,6 +254,13 @@ fn prepare(ctx: &Context, check: &SmokeCheck, base: Option<&Url>) -> Result<Job,
                 reason,
             },
         })?;
+    if !check.query.is_empty() {
+        target
+            .url
+            .query_pairs_mut()
+            .extend_pairs(check.query.iter().map(|(key, value)| (key, value.expose())));
+        target.shown = Masked::new(target.url.to_string(), redactor);
+    }
     let request = PreparedRequest::new(check, target).map_err(|failure| match failure {
         HeaderFailure::Name(header) => SmokeError::InvalidHeaderName {
             check: name(),

@@ -7,7 +7,7 @@
 use std::fmt::Write;
 use std::time::Duration;
 
-use super::assertion::{Evaluation, Expected};
+use super::assertion::Evaluation;
 use super::excerpt;
 use super::request::{Exchange, PreparedRequest};
 use crate::config::Expectations;
@@ -39,9 +39,7 @@ impl Attempt {
                     .as_ref()
                     .and_then(|evaluation| evaluation.failures().next())
                 {
-                    Some(failure) if matches!(failure.expected, Expected::Status(_)) => {
-                        failure.actual.to_string()
-                    }
+                    Some(failure) if failure.is_status => failure.actual.to_string(),
                     Some(failure) => format!("{}, got {}", failure.expected, failure.actual),
                     None => format!("status {}", response.status),
                 }
@@ -74,20 +72,27 @@ pub(crate) fn report_check(
         0 | 1 => String::new(),
         count => format!(" · {count} attempts"),
     };
-    let detail = format!("{line}{attempts}");
+    let redirected = match &attempt.exchange {
+        Exchange::Response(response) => match response.redirects.last() {
+            Some(last) => format!(" → {last}"),
+            None => String::new(),
+        },
+        Exchange::Failure(_) => String::new(),
+    };
+    let detail = format!("{line}{redirected}{attempts}");
     if attempt.passed() {
         return Check::pass(name).detail(detail).duration(attempt.elapsed);
     }
     let check = Check::fail(name).detail(detail).duration(attempt.elapsed);
     match (&attempt.exchange, &attempt.evaluation) {
         (Exchange::Failure(failure), _) => {
-            check.expected_actual(format!("status {}", expect.status), failure.to_string())
+            check.expected_actual(expect.status_text(), failure.to_string())
         }
         (Exchange::Response(response), evaluation) => {
             let mut failures = evaluation.iter().flat_map(Evaluation::failures);
             let check = match failures.next() {
                 Some(first) => {
-                    check.expected_actual(first.expected.to_string(), first.actual.to_string())
+                    check.expected_actual(first.expected.clone(), first.actual.to_string())
                 }
                 None => check,
             };
@@ -126,23 +131,19 @@ mod tests {
     use serde_json_path::JsonPath;
 
     use super::*;
-    use crate::config::{CheckTarget, HttpMethod, JsonEquality, Masked, Redactor, SmokeCheck};
+    use crate::config::{Assertion, CheckTarget, HttpMethod, Masked, Redactor, SmokeCheck};
     use crate::smoke::assertion::evaluate;
     use crate::smoke::request::{ReceivedResponse, TransportFailure};
     use crate::smoke::target::ResolvedUrl;
 
     fn expect() -> Expectations {
-        Expectations {
-            status: 200,
-            json: ["$.status", "$.db"]
-                .iter()
-                .map(|path| JsonEquality {
-                    path_text: (*path).to_owned(),
-                    path: JsonPath::parse(path).unwrap(),
-                    expected: json!("ok"),
-                })
-                .collect(),
-        }
+        let mut expect = Expectations::status_ok();
+        expect.assertions.extend(
+            ["$.status", "$.db"].iter().map(|path| {
+                Assertion::json_equals(path, JsonPath::parse(path).unwrap(), json!("ok"))
+            }),
+        );
+        expect
     }
 
     fn request() -> PreparedRequest {
@@ -152,6 +153,12 @@ mod tests {
             method: HttpMethod::Get,
             target: CheckTarget::Path("/api/health".into()),
             headers: Vec::new(),
+            query: Vec::new(),
+            redirects: crate::config::Redirects {
+                follow: false,
+                max: 10,
+            },
+            max_latency: None,
             body: None,
             timeout: Duration::from_secs(2),
             expect: expect(),
@@ -171,7 +178,7 @@ mod tests {
         let response = ReceivedResponse {
             status,
             body: body.as_bytes().to_vec(),
-            truncated: false,
+            ..ReceivedResponse::default()
         };
         let evaluation = evaluate(&expect(), &response);
         let attempt = Attempt {

@@ -278,15 +278,18 @@ mod tests {
 
     fn job(name: &str) -> Job {
         let redactor = Redactor::default();
-        let expect = Expectations {
-            status: 200,
-            json: Vec::new(),
-        };
+        let expect = Expectations::status_ok();
         let check = SmokeCheck {
             name: name.to_owned(),
             method: HttpMethod::Get,
             target: CheckTarget::Path(format!("/{name}")),
             headers: Vec::new(),
+            query: Vec::new(),
+            redirects: crate::config::Redirects {
+                follow: false,
+                max: 10,
+            },
+            max_latency: None,
             body: None,
             timeout: Duration::from_secs(1),
             expect: expect.clone(),
@@ -308,7 +311,7 @@ mod tests {
         let response = ReceivedResponse {
             status,
             body: body.as_bytes().to_vec(),
-            truncated: false,
+            ..ReceivedResponse::default()
         };
         let evaluation = assertion::evaluate(&job.expect, &response);
         Attempt {

@@ -12,3 +12,5 @@ mod migrate;
 mod pipeline;
 mod quickstart;
 mod smoke;
+mod smoke_assertions;
+mod smoke_tls;
