@@ -17,7 +17,10 @@ mod excerpt;
 mod outcome;
 mod readiness;
 mod request;
+mod sampler;
 mod target;
+
+use std::fmt::Write as _;
 
 use tokio::time::Instant;
 use url::Url;
@@ -29,7 +32,7 @@ use crate::config::{Masked, SmokeCheck};
 use crate::context::Context;
 use crate::diagnostic::Diagnostic;
 use crate::exit::ExitStatus;
-use crate::report::{Phase, PhaseName, Status};
+use crate::report::{Check, Phase, PhaseName, Status};
 
 /// Why the smoke suite could not run at all (a failed check is not an error).
 #[derive(Debug, thiserror::Error)]
@@ -179,8 +182,8 @@ pub async fn run_suite(
         .iter()
         .map(|check| prepare(ctx, check, base))
         .collect::<Result<Vec<_>, _>>()?;
-    let total = jobs.len();
     if ctx.dry_run {
+        let total = jobs.len();
         let checks = jobs
             .iter()
             .map(|job| outcome::planned_check(&job.name, &job.request))
@@ -199,22 +202,78 @@ pub async fn run_suite(
     };
     let outcomes = readiness::run(
         jobs.clone(),
-        client,
+        client.clone(),
         schedule,
         ctx.printer.clone(),
         ctx.cancel.clone(),
     )
     .await?;
-    let checks: Vec<_> = jobs
+    let ready: Vec<Check> = jobs
         .iter()
         .zip(&outcomes)
         .map(|(job, outcome)| outcome::report_check(&job.name, &job.request, &job.expect, outcome))
         .collect();
+    let per_check = config.smoke.samples;
+    let sampled = if per_check > 0 && !ctx.cancel.is_cancelled() {
+        let passed: Vec<bool> = ready
+            .iter()
+            .map(|check| check.status == Status::Pass)
+            .collect();
+        ctx.printer.progress(&format!(
+            "sampling: {per_check} request(s) per ready check, {} at a time",
+            config.smoke.concurrency
+        ));
+        sampler::run(
+            &jobs,
+            &passed,
+            per_check,
+            &client,
+            config.smoke.concurrency,
+            &ctx.cancel,
+        )
+        .await?
+    } else {
+        vec![Vec::new(); jobs.len()]
+    };
+    let total: usize = sampled.iter().map(Vec::len).sum();
+    let failed: usize = sampled
+        .iter()
+        .flatten()
+        .filter(|attempt| !attempt.passed())
+        .count();
+    let over_budget = outcome::error_rate(failed, total) > config.smoke.max_error_rate;
+    let mut checks: Vec<Check> = ready
+        .into_iter()
+        .zip(jobs.iter().zip(outcomes.iter().zip(&sampled)))
+        .map(|(check, (job, (outcome, samples)))| {
+            outcome::report_sampled(
+                check,
+                outcome,
+                samples,
+                &job.expect,
+                job.max_latency,
+                over_budget,
+            )
+        })
+        .collect();
     let passed = checks
         .iter()
-        .filter(|check| check.status == Status::Pass)
+        .filter(|check| matches!(check.status, Status::Pass | Status::Warn))
         .count();
-    Ok(Phase::new(phase, checks, started.elapsed()).summary(format!("{passed} of {total} passed")))
+    let mut summary = format!(
+        "{passed} of {total_checks} passed",
+        total_checks = jobs.len()
+    );
+    if total > 0 {
+        let rate = outcome::error_rate_check(failed, total, config.smoke.max_error_rate);
+        let _ = write!(
+            summary,
+            " · error rate {}",
+            rate.detail.as_deref().unwrap_or_default()
+        );
+        checks.push(rate);
+    }
+    Ok(Phase::new(phase, checks, started.elapsed()).summary(summary))
 }
 
 /// The suite's one HTTP client, trusting `smoke.ca_file` besides the system's roots.
@@ -275,5 +334,6 @@ fn prepare(ctx: &Context, check: &SmokeCheck, base: Option<&Url>) -> Result<Job,
         name: name(),
         request,
         expect: check.expect.clone(),
+        max_latency: check.max_latency,
     })
 }

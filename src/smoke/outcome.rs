@@ -9,9 +9,10 @@ use std::time::Duration;
 
 use super::assertion::Evaluation;
 use super::excerpt;
-use super::request::{Exchange, PreparedRequest};
+use super::request::{Exchange, PreparedRequest, TransportFailure};
+use super::sampler::Latency;
 use crate::config::Expectations;
-use crate::report::{Check, Status};
+use crate::report::{Check, Status, format_duration};
 
 /// One request and its judgement.
 #[derive(Debug, Clone)]
@@ -83,10 +84,22 @@ pub(crate) fn report_check(
     if attempt.passed() {
         return Check::pass(name).detail(detail).duration(attempt.elapsed);
     }
-    let check = Check::fail(name).detail(detail).duration(attempt.elapsed);
+    failed(Check::fail(name).detail(detail), attempt, expect)
+}
+
+/// Adds to a failing `check` the first failed assertion of `attempt` as
+/// expected vs got, and a log with the status, the other failures and a body
+/// excerpt.
+fn failed(check: Check, attempt: &Attempt, expect: &Expectations) -> Check {
+    let check = check.duration(attempt.elapsed);
     match (&attempt.exchange, &attempt.evaluation) {
         (Exchange::Failure(failure), _) => {
-            check.expected_actual(expect.status_text(), failure.to_string())
+            let check = check.expected_actual(expect.status_text(), failure.to_string());
+            if matches!(failure, TransportFailure::Tls(_)) {
+                check.log("hint: to trust a private CA, set `ca_file` in `[smoke]` to its PEM file")
+            } else {
+                check
+            }
         }
         (Exchange::Response(response), evaluation) => {
             let mut failures = evaluation.iter().flat_map(Evaluation::failures);
@@ -117,6 +130,108 @@ pub(crate) fn report_check(
             check.log(log)
         }
     }
+}
+
+/// The report line of a check that passed readiness, judged on its samples
+/// (or on the readiness attempt alone when `samples` is empty): `max_latency`
+/// against the p95, and failed samples, which fail the check when the suite's
+/// error rate is over budget and only warn when it is not.
+pub(crate) fn report_sampled(
+    ready: Check,
+    outcome: &CheckOutcome,
+    samples: &[Attempt],
+    expect: &Expectations,
+    max_latency: Option<Duration>,
+    over_error_budget: bool,
+) -> Check {
+    if ready.status != Status::Pass {
+        return ready;
+    }
+    let measured: Vec<&Attempt> = if samples.is_empty() {
+        outcome.last.iter().collect()
+    } else {
+        samples.iter().collect()
+    };
+    let Some(latency) = Latency::of(measured.iter().map(|attempt| attempt.elapsed)) else {
+        return ready;
+    };
+    let mut detail = ready.detail.clone().unwrap_or_default();
+    if !samples.is_empty() {
+        let _ = write!(
+            detail,
+            " · p50 {} · p95 {} · max {} ({} samples)",
+            format_duration(latency.p50),
+            format_duration(latency.p95),
+            format_duration(latency.max),
+            samples.len()
+        );
+    }
+    let failures: Vec<&&Attempt> = measured
+        .iter()
+        .filter(|attempt| !attempt.passed())
+        .collect();
+    if let Some(first) = failures.first() {
+        let _ = write!(
+            detail,
+            " · {} of {} samples failed",
+            failures.len(),
+            measured.len()
+        );
+        let status = if over_error_budget {
+            Status::Fail
+        } else {
+            Status::Warn
+        };
+        return failed(
+            Check::new(&ready.name, status).detail(detail),
+            first,
+            expect,
+        );
+    }
+    if let Some(max) = max_latency.filter(|max| latency.p95 > *max) {
+        return Check::fail(&ready.name)
+            .detail(detail)
+            .duration(latency.p95)
+            .expected_actual(
+                format!("p95 ≤ {} (`max_latency`)", format_duration(max)),
+                format!(
+                    "p95 {} (p50 {}, max {}, {} requests)",
+                    format_duration(latency.p95),
+                    format_duration(latency.p50),
+                    format_duration(latency.max),
+                    measured.len()
+                ),
+            );
+    }
+    let mut check = ready.detail(detail);
+    check.duration = Some(latency.p95);
+    check
+}
+
+/// The suite-wide line for samples: how many failed, against `max_error_rate`.
+pub(crate) fn error_rate_check(failed: usize, total: usize, max_error_rate: f64) -> Check {
+    let rate = error_rate(failed, total);
+    let shown = format!("{:.1}% ({failed} of {total} samples failed)", rate * 100.0);
+    if rate > max_error_rate {
+        Check::fail("error rate")
+            .detail(shown.clone())
+            .expected_actual(
+                format!("at most {:.1}% (`max_error_rate`)", max_error_rate * 100.0),
+                shown,
+            )
+    } else {
+        Check::pass("error rate").detail(shown)
+    }
+}
+
+/// `failed / total`, 0 when nothing was sent.
+pub(crate) fn error_rate(failed: usize, total: usize) -> f64 {
+    if total == 0 {
+        return 0.0;
+    }
+    #[allow(clippy::cast_precision_loss)] // sample counts are far below 2^52
+    let rate = failed as f64 / total as f64;
+    rate
 }
 
 /// The report line of a check in a dry run: what it would send.

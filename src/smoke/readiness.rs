@@ -72,6 +72,8 @@ pub(crate) struct Job {
     pub(crate) request: PreparedRequest,
     /// What its response must satisfy.
     pub(crate) expect: Expectations,
+    /// The most its p95 latency may be.
+    pub(crate) max_latency: Option<Duration>,
 }
 
 /// How long and how widely to run.
@@ -231,7 +233,7 @@ where
 }
 
 /// Sends `job`'s request once and judges the response.
-async fn attempt_once(client: &Client, job: &Job) -> Attempt {
+pub(crate) async fn attempt_once(client: &Client, job: &Job) -> Attempt {
     let started = Instant::now();
     let exchange = request::send(client, &job.request).await;
     let elapsed = started.elapsed();
@@ -251,7 +253,8 @@ fn whole_seconds(duration: Duration) -> String {
     humantime::format_duration(Duration::from_secs(duration.as_secs())).to_string()
 }
 
-fn panic_message(error: tokio::task::JoinError) -> String {
+/// What a task that died says about it.
+pub(crate) fn panic_message(error: tokio::task::JoinError) -> String {
     if error.is_cancelled() {
         return "its task was cancelled".to_owned();
     }
@@ -303,6 +306,7 @@ mod tests {
             name: name.to_owned(),
             request: PreparedRequest::new(&check, target).unwrap(),
             expect,
+            max_latency: None,
         }
     }
 

@@ -13,4 +13,5 @@ mod pipeline;
 mod quickstart;
 mod smoke;
 mod smoke_assertions;
+mod smoke_sampling;
 mod smoke_tls;
