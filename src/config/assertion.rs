@@ -197,6 +197,58 @@ impl Assertion {
     }
 }
 
+/// `capture = { token = 'jsonpath "$.token"' }`: a value a flow step takes
+/// from its response into a variable for later steps.
+#[derive(Debug, Clone)]
+pub struct Capture {
+    /// The variable, used later as `{{name}}`.
+    pub variable: String,
+    /// Where the value comes from.
+    pub source: CaptureSource,
+}
+
+/// Where a captured value comes from.
+#[derive(Debug, Clone)]
+pub enum CaptureSource {
+    /// The one node a path selects (a string as is, anything else as JSON).
+    JsonPath {
+        /// The path as written.
+        text: String,
+        /// The compiled path.
+        path: JsonPath,
+    },
+    /// The first value of a header.
+    Header(String),
+}
+
+impl fmt::Display for CaptureSource {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::JsonPath { text, .. } => write!(f, "jsonpath {}", Value::String(text.clone())),
+            Self::Header(name) => write!(f, "header {}", Value::String(name.clone())),
+        }
+    }
+}
+
+/// Parses a capture source: `jsonpath "PATH"` or `header "NAME"`.
+pub(super) fn parse_capture(spec: &str) -> Result<CaptureSource, String> {
+    let tokens = tokenize(spec)?;
+    match tokens.as_slice() {
+        [Token::Word(kind), Token::Quoted(argument)] if kind.eq_ignore_ascii_case("jsonpath") => {
+            let path = JsonPath::parse(argument)
+                .map_err(|error| format!("invalid JSONPath `{argument}`: {error}"))?;
+            Ok(CaptureSource::JsonPath {
+                text: argument.clone(),
+                path,
+            })
+        }
+        [Token::Word(kind), Token::Quoted(argument)] if kind.eq_ignore_ascii_case("header") => {
+            Ok(CaptureSource::Header(argument.clone()))
+        }
+        _ => Err("write `jsonpath \"PATH\"` or `header \"NAME\"`".to_owned()),
+    }
+}
+
 /// Parses one `assert` line; the error says what is wrong, for a config error.
 pub(super) fn parse(line: &str) -> Result<Assertion, String> {
     let tokens = tokenize(line)?;

@@ -125,6 +125,9 @@ pub(crate) struct SmokeCheckFile {
     pub(crate) max_latency: Option<ConfigDuration>,
     #[serde(default)]
     pub(crate) assert: Vec<Spanned<String>>,
+    pub(crate) flow: Option<Spanned<String>>,
+    #[serde(default)]
+    pub(crate) capture: BTreeMap<String, Spanned<String>>,
     pub(crate) body: Option<Spanned<String>>,
     pub(crate) json: Option<toml::Value>,
     pub(crate) timeout: Option<ConfigDuration>,

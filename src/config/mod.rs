@@ -11,6 +11,7 @@ mod file;
 mod model;
 mod resolve;
 pub mod secret;
+pub mod template;
 
 use std::path::{Path, PathBuf};
 

@@ -6,7 +6,9 @@ use std::time::Duration;
 
 use url::Url;
 
-pub use super::assertion::{Assertion, CertificateField, Comparison, Operand, Predicate, Subject};
+pub use super::assertion::{
+    Assertion, Capture, CaptureSource, CertificateField, Comparison, Operand, Predicate, Subject,
+};
 pub use super::file::{BackupMode, DatabasePolicy, RollbackTrigger};
 use super::secret::{Masked, Redactor};
 
@@ -147,6 +149,10 @@ pub struct SmokeCheck {
     pub redirects: Redirects,
     /// The most the p95 latency of the samples may be.
     pub max_latency: Option<Duration>,
+    /// The flow it is a step of: steps run in file order, sharing captures.
+    pub flow: Option<String>,
+    /// Values taken from its response for later steps of its flow.
+    pub captures: Vec<Capture>,
     /// Request body.
     pub body: Option<RequestBody>,
     /// Deadline for one request.

@@ -11,7 +11,7 @@ use serde_json_path::JsonPath;
 use toml::Spanned;
 use url::Url;
 
-use super::assertion::{self, Assertion, Operand};
+use super::assertion::{self, Assertion, Capture, Operand};
 use super::file::{
     ConfigFile, EnvironmentFile, ExpectFile, ProviderKind, RollbackTrigger, SmokeCheckFile,
 };
@@ -21,6 +21,7 @@ use super::model::{
     RollbackConfig, SmokeCheck, SmokeConfig,
 };
 use super::secret::{self, Masked, Redactor, ResolveFailure};
+use super::template;
 use super::{ConfigError, DatabasePolicy};
 use crate::diagnostic::{SourceLocation, suggest};
 
@@ -337,7 +338,8 @@ impl Resolver<'_> {
                 seen.insert(self, &check.name)?;
                 self.smoke_check(check, default_timeout)
             })
-            .collect::<Result<_, _>>()?;
+            .collect::<Result<Vec<_>, _>>()?;
+        self.flows(&smoke.check, &checks)?;
         let max_error_rate = match &smoke.max_error_rate {
             Some(rate) if !(0.0..=1.0).contains(rate.get_ref()) => {
                 return Err(self.invalid(
@@ -449,7 +451,9 @@ impl Resolver<'_> {
         let query = masked_pairs(&check.query, "query")?;
         let body = match (&check.body, &check.json) {
             (Some(body), None) => Some(RequestBody::Text(self.text(body, &key("body"))?)),
-            (None, Some(json)) => Some(RequestBody::Json(toml_to_json(json))),
+            (None, Some(json)) => Some(RequestBody::Json(
+                self.json_body(toml_to_json(json), &check.name)?,
+            )),
             (None, None) => None,
             (Some(body), Some(_)) => {
                 return Err(self.invalid(
@@ -474,10 +478,130 @@ impl Resolver<'_> {
                 max: check.max_redirects.unwrap_or(DEFAULT_MAX_REDIRECTS),
             },
             max_latency: check.max_latency.map(|latency| latency.0),
+            flow: check.flow.as_ref().map(|flow| flow.get_ref().clone()),
+            captures: check
+                .capture
+                .iter()
+                .map(|(variable, spec)| {
+                    let source = assertion::parse_capture(spec.get_ref()).map_err(|message| {
+                        self.invalid(
+                            spec.span(),
+                            format!("invalid capture `{variable}` in check `{name}`: {message}"),
+                            Some("write `capture = { token = 'jsonpath \"$.token\"' }` or `capture = { session = 'header \"Set-Cookie\"' }`".to_owned()),
+                        )
+                    })?;
+                    Ok(Capture { variable: variable.clone(), source })
+                })
+                .collect::<Result<_, ConfigError>>()?,
             body,
             timeout: check.timeout.map_or(default_timeout, |timeout| timeout.0),
             expect,
         })
+    }
+
+    /// Resolves `${VAR}` in every string of a `json` body (each resolved
+    /// value is a secret, like everywhere else).
+    fn json_body(
+        &self,
+        value: serde_json::Value,
+        name: &Spanned<String>,
+    ) -> Result<serde_json::Value, ConfigError> {
+        use serde_json::Value;
+        Ok(match value {
+            Value::String(text) => Value::String(
+                secret::resolve(&text, self.lookup, &self.redactor).map_err(|failure| {
+                    let (message, hint) = match failure {
+                        ResolveFailure::Unset(reference) => (
+                            format!(
+                                "environment variable `{}` is not set (or is empty), for the `json` body of check `{}`",
+                                reference.name,
+                                name.get_ref()
+                            ),
+                            format!("export `{}` before running shipgate", reference.name),
+                        ),
+                        ResolveFailure::Malformed { text, .. } => (
+                            format!("malformed variable reference `{text}` in the `json` body of check `{}`", name.get_ref()),
+                            "write `${NAME}`, or `$$` for a literal `$`".to_owned(),
+                        ),
+                    };
+                    self.invalid(name.span(), message, Some(hint))
+                })?,
+            ),
+            Value::Array(items) => Value::Array(
+                items
+                    .into_iter()
+                    .map(|item| self.json_body(item, name))
+                    .collect::<Result<_, _>>()?,
+            ),
+            Value::Object(members) => Value::Object(
+                members
+                    .into_iter()
+                    .map(|(key, member)| Ok((key, self.json_body(member, name)?)))
+                    .collect::<Result<_, ConfigError>>()?,
+            ),
+            other => other,
+        })
+    }
+
+    /// Every `{{name}}` a check uses must be captured by an earlier check of
+    /// its flow, and only checks in a flow capture.
+    fn flows(&self, files: &[SmokeCheckFile], checks: &[SmokeCheck]) -> Result<(), ConfigError> {
+        let mut captured: HashMap<&str, Vec<&str>> = HashMap::new();
+        for (file, check) in files.iter().zip(checks) {
+            let name = &check.name;
+            if file
+                .url
+                .as_ref()
+                .is_some_and(|url| url.get_ref().contains("{{"))
+            {
+                let span = file.url.as_ref().map_or(0..0, Spanned::span);
+                return Err(self.invalid(
+                    span,
+                    format!("check `{name}` uses a `{{{{…}}}}` placeholder in `url`"),
+                    Some("placeholders work in `path`, `headers`, `query`, `body` and `json`; use `path` with the environment's `url`".to_owned()),
+                ));
+            }
+            let Some(flow) = check.flow.as_deref() else {
+                if let Some(capture) = check.captures.first() {
+                    return Err(self.invalid(
+                        file.name.span(),
+                        format!(
+                            "check `{name}` captures `{}` but is in no flow",
+                            capture.variable
+                        ),
+                        Some(format!(
+                            "add `flow = \"{name}\"` to it and to the checks that use `{{{{{}}}}}`",
+                            capture.variable
+                        )),
+                    ));
+                }
+                if let Some(variable) = used_variables(check).into_iter().next() {
+                    return Err(self.invalid(
+                        file.name.span(),
+                        format!("check `{name}` uses `{{{{{variable}}}}}` but is in no flow"),
+                        Some("put it in the flow of the check that captures it with `flow = \"NAME\"`".to_owned()),
+                    ));
+                }
+                continue;
+            };
+            let known = captured.entry(flow).or_default();
+            for variable in used_variables(check) {
+                if !known.contains(&variable.as_str()) {
+                    return Err(self.invalid(
+                        file.name.span(),
+                        format!("check `{name}` uses `{{{{{variable}}}}}`, but no earlier check of flow `{flow}` captures it"),
+                        Some(format!("capture it in an earlier check of the flow, e.g. `capture = {{ {variable} = 'jsonpath \"$.{variable}\"' }}`")),
+                    ));
+                }
+            }
+            known.extend(
+                check
+                    .captures
+                    .iter()
+                    .map(|capture| capture.variable.as_str()),
+            );
+        }
+        Ok(())
     }
 
     /// `expect` and `assert` into one list: status assertions first (the
@@ -562,6 +686,43 @@ impl Resolver<'_> {
             )
         })
     }
+}
+
+/// Every `{{name}}` in a check's path, headers, query and body.
+fn used_variables(check: &SmokeCheck) -> Vec<String> {
+    fn json_strings<'v>(value: &'v serde_json::Value, out: &mut Vec<&'v str>) {
+        match value {
+            serde_json::Value::String(text) => out.push(text),
+            serde_json::Value::Array(items) => {
+                for item in items {
+                    json_strings(item, out);
+                }
+            }
+            serde_json::Value::Object(members) => {
+                members
+                    .values()
+                    .for_each(|member| json_strings(member, out));
+            }
+            _ => {}
+        }
+    }
+    let mut texts: Vec<&str> = Vec::new();
+    if let CheckTarget::Path(path) = &check.target {
+        texts.push(path);
+    }
+    texts.extend(
+        check
+            .headers
+            .iter()
+            .chain(&check.query)
+            .map(|(_, value)| value.expose()),
+    );
+    match &check.body {
+        Some(RequestBody::Text(text)) => texts.push(text),
+        Some(RequestBody::Json(value)) => json_strings(value, &mut texts),
+        None => {}
+    }
+    texts.into_iter().flat_map(template::variables).collect()
 }
 
 /// Tracks names within one list so a duplicate points at both places.

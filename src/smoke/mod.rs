@@ -14,6 +14,7 @@
 mod assertion;
 mod certificate;
 mod excerpt;
+mod flow;
 mod outcome;
 mod readiness;
 mod request;
@@ -200,8 +201,8 @@ pub async fn run_suite(
         ready_within: config.smoke.ready_within,
         concurrency: config.smoke.concurrency,
     };
-    let outcomes = readiness::run(
-        jobs.clone(),
+    let (outcomes, jobs) = readiness::run(
+        jobs,
         client.clone(),
         schedule,
         ctx.printer.clone(),
@@ -292,15 +293,36 @@ fn client(ctx: &Context) -> Result<reqwest::Client, SmokeError> {
     request::client(roots).map_err(|source| SmokeError::Client { source })
 }
 
-/// Resolves one check's URL, query and headers into a [`Job`].
+/// Resolves one check into a [`Job`], keeping its template when it is a flow step.
 fn prepare(ctx: &Context, check: &SmokeCheck, base: Option<&Url>) -> Result<Job, SmokeError> {
     let redactor = ctx.printer.redactor();
+    let environment = &ctx.config.environment.name;
+    let mut job = build_job(check, base, redactor, environment)?;
+    if check.flow.is_some() {
+        job.template = Some(std::sync::Arc::new(flow::Template {
+            check: check.clone(),
+            base: base.cloned(),
+            redactor: redactor.clone(),
+            environment: environment.clone(),
+        }));
+    }
+    Ok(job)
+}
+
+/// Resolves `check`'s URL, query and headers into a [`Job`] (placeholders
+/// are sent as written; flows render them first).
+pub(crate) fn build_job(
+    check: &SmokeCheck,
+    base: Option<&Url>,
+    redactor: &crate::config::Redactor,
+    environment: &str,
+) -> Result<Job, SmokeError> {
     let name = || check.name.clone();
     let mut target =
         target::resolve(&check.target, base, redactor).map_err(|failure| match failure {
             TargetFailure::NoBaseUrl => SmokeError::NoBaseUrl {
                 check: name(),
-                environment: ctx.config.environment.name.clone(),
+                environment: environment.to_owned(),
             },
             TargetFailure::UnsupportedBase => SmokeError::UnsupportedBaseUrl {
                 check: name(),
@@ -335,5 +357,8 @@ fn prepare(ctx: &Context, check: &SmokeCheck, base: Option<&Url>) -> Result<Job,
         request,
         expect: check.expect.clone(),
         max_latency: check.max_latency,
+        flow: check.flow.clone(),
+        captures: check.captures.clone(),
+        template: None,
     })
 }

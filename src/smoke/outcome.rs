@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use super::assertion::Evaluation;
 use super::excerpt;
+use super::flow::Values;
 use super::request::{Exchange, PreparedRequest, TransportFailure};
 use super::sampler::Latency;
 use crate::config::Expectations;
@@ -23,6 +24,8 @@ pub(crate) struct Attempt {
     pub(crate) evaluation: Option<Evaluation>,
     /// How long the exchange took.
     pub(crate) elapsed: Duration,
+    /// Values read for later steps of its flow (when it passed).
+    pub(crate) captured: Values,
 }
 
 impl Attempt {
@@ -56,6 +59,8 @@ pub(crate) struct CheckOutcome {
     pub(crate) attempts: u32,
     /// The last one; `None` when the run was cancelled before the first.
     pub(crate) last: Option<Attempt>,
+    /// The earlier step of its flow that failed, so it was not sent.
+    pub(crate) blocked_by: Option<String>,
 }
 
 /// The report line of a check that ran (or was cancelled before it could).
@@ -66,6 +71,11 @@ pub(crate) fn report_check(
     outcome: &CheckOutcome,
 ) -> Check {
     let line = request.line();
+    if let Some(blocker) = &outcome.blocked_by {
+        return Check::new(name, Status::Skip).detail(format!(
+            "{line} not sent: `{blocker}`, an earlier step of its flow, failed"
+        ));
+    }
     let Some(attempt) = &outcome.last else {
         return Check::new(name, Status::Skip).detail(format!("{line} not sent: interrupted"));
     };
@@ -274,6 +284,8 @@ mod tests {
                 max: 10,
             },
             max_latency: None,
+            flow: None,
+            captures: Vec::new(),
             body: None,
             timeout: Duration::from_secs(2),
             expect: expect(),
@@ -300,10 +312,12 @@ mod tests {
             exchange: Exchange::Response(response),
             evaluation: Some(evaluation),
             elapsed: Duration::from_millis(3),
+            captured: Values::new(),
         };
         CheckOutcome {
             attempts,
             last: Some(attempt),
+            blocked_by: None,
         }
     }
 
@@ -370,7 +384,9 @@ mod tests {
                 exchange: Exchange::Failure(TransportFailure::ConnectionRefused),
                 evaluation: None,
                 elapsed: Duration::from_millis(1),
+                captured: Values::new(),
             }),
+            blocked_by: None,
         };
         let check = report_check("health", &request(), &expect(), &outcome);
         assert_eq!(check.status, Status::Fail);
@@ -401,6 +417,7 @@ mod tests {
             &CheckOutcome {
                 attempts: 0,
                 last: None,
+                blocked_by: None,
             },
         );
         assert_eq!(check.status, Status::Skip);

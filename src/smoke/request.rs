@@ -412,6 +412,8 @@ mod tests {
                 max: 10,
             },
             max_latency: None,
+            flow: None,
+            captures: Vec::new(),
             body: None,
             timeout: Duration::from_secs(2),
             expect: Expectations::status_ok(),

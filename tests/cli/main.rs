@@ -13,5 +13,6 @@ mod pipeline;
 mod quickstart;
 mod smoke;
 mod smoke_assertions;
+mod smoke_flows;
 mod smoke_sampling;
 mod smoke_tls;
