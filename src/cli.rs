@@ -54,6 +54,10 @@ pub struct Cli {
     #[arg(long, global = true, env = env::SHIPGATE_REPORT, value_name = "PATH")]
     pub report: Option<PathBuf>,
 
+    /// Also write a JUnit XML report to this file (one testcase per check).
+    #[arg(long, global = true, env = env::SHIPGATE_JUNIT, value_name = "PATH")]
+    pub junit: Option<PathBuf>,
+
     /// Print what would be done and change nothing; exits 0.
     #[arg(long, global = true)]
     pub dry_run: bool,

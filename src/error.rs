@@ -43,6 +43,15 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
+    /// Writing the `--junit` file failed.
+    #[error("failed to write the JUnit report to `{}`", path.display())]
+    WriteJunit {
+        /// The `--junit` path.
+        path: std::path::PathBuf,
+        /// The IO error, or why the XML could not be built.
+        #[source]
+        source: std::io::Error,
+    },
 }
 
 impl Error {
@@ -50,7 +59,9 @@ impl Error {
     pub fn exit_status(&self) -> ExitStatus {
         match self {
             Self::Config(_) => ExitStatus::Usage,
-            Self::State(_) | Self::WriteReport { .. } => ExitStatus::Infrastructure,
+            Self::State(_) | Self::WriteReport { .. } | Self::WriteJunit { .. } => {
+                ExitStatus::Infrastructure
+            }
             Self::Gate(error) => error.exit_status(),
             Self::Rollback(error) => error.exit_status(),
             Self::Migrate(error) => error.exit_status(),
@@ -68,7 +79,7 @@ impl Error {
             Self::Migrate(error) => Some(error),
             Self::Smoke(error) => Some(error),
             Self::Provider(error) => Some(error),
-            Self::WriteReport { .. } => None,
+            Self::WriteReport { .. } | Self::WriteJunit { .. } => None,
         }
     }
 }
@@ -81,6 +92,7 @@ impl Diagnostic for Error {
     fn hint(&self) -> Option<String> {
         match self {
             Self::WriteReport { .. } => Some("pass a writable path to `--report`".to_owned()),
+            Self::WriteJunit { .. } => Some("pass a writable path to `--junit`".to_owned()),
             _ => self.inner().and_then(Diagnostic::hint),
         }
     }

@@ -73,6 +73,12 @@ pub async fn run(cli: Cli) -> ExitStatus {
                     return error.exit_status().max(report.outcome);
                 }
             }
+            if let Some(path) = &cli.junit {
+                if let Err(error) = write_junit(path, &report, printer.redactor()) {
+                    printer.error(&error);
+                    return error.exit_status().max(report.outcome);
+                }
+            }
             report.outcome
         }
         Err(error) => {
@@ -80,6 +86,17 @@ pub async fn run(cli: Cli) -> ExitStatus {
             error.exit_status()
         }
     }
+}
+
+/// Writes `report` as JUnit XML to `path`, secrets masked.
+fn write_junit(path: &std::path::Path, report: &Report, redactor: &Redactor) -> Result<(), Error> {
+    let failed = |source| Error::WriteJunit {
+        path: path.to_owned(),
+        source,
+    };
+    let xml = report::junit::render(report)
+        .map_err(|error| failed(std::io::Error::other(error.to_string())))?;
+    std::fs::write(path, redactor.redact(&xml)).map_err(failed)
 }
 
 fn output_format(flag: Option<Format>) -> OutputFormat {

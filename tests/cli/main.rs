@@ -14,5 +14,6 @@ mod quickstart;
 mod smoke;
 mod smoke_assertions;
 mod smoke_flows;
+mod smoke_junit;
 mod smoke_sampling;
 mod smoke_tls;
