@@ -106,6 +106,13 @@ pub enum Command {
     /// Example: `shipgate smoke --url http://127.0.0.1:3000`
     Smoke(SmokeArgs),
 
+    /// Watch the live release: smoke checks and metric queries every interval.
+    ///
+    /// Ends early, exit 1, when a metric crosses `failure_limit` or
+    /// `consecutive_error_limit`.
+    /// Example: `shipgate watch --for 10m`
+    Watch(WatchArgs),
+
     /// Roll the app back to the newest earlier release that passed.
     ///
     /// Example: `shipgate rollback --reason "checkout 500s" --yes`
@@ -179,6 +186,18 @@ pub struct DeployArgs {
 #[derive(Debug, Args)]
 pub struct SmokeArgs {
     /// Base URL to test instead of the environment's `url`.
+    #[arg(long, value_name = "BASE")]
+    pub url: Option<String>,
+}
+
+/// Arguments of `shipgate watch`.
+#[derive(Debug, Args)]
+pub struct WatchArgs {
+    /// How long to watch, e.g. `10m` (overrides `[watch] for`).
+    #[arg(long = "for", value_name = "DURATION", value_parser = humantime::parse_duration)]
+    pub duration: Option<std::time::Duration>,
+
+    /// Base URL to watch instead of the environment's `url`.
     #[arg(long, value_name = "BASE")]
     pub url: Option<String>,
 }

@@ -9,6 +9,7 @@ use crate::provider::ProviderError;
 use crate::rollback::RollbackError;
 use crate::smoke::SmokeError;
 use crate::state::StateError;
+use crate::watch::WatchError;
 
 /// Any error that ends a command before it produced a report.
 #[derive(Debug, thiserror::Error)]
@@ -31,6 +32,9 @@ pub enum Error {
     /// The smoke suite could not run.
     #[error(transparent)]
     Smoke(#[from] SmokeError),
+    /// The watch could not run.
+    #[error(transparent)]
+    Watch(#[from] WatchError),
     /// The provider failed.
     #[error(transparent)]
     Provider(#[from] ProviderError),
@@ -66,6 +70,7 @@ impl Error {
             Self::Rollback(error) => error.exit_status(),
             Self::Migrate(error) => error.exit_status(),
             Self::Smoke(error) => error.exit_status(),
+            Self::Watch(error) => error.exit_status(),
             Self::Provider(error) => error.exit_status(),
         }
     }
@@ -78,6 +83,7 @@ impl Error {
             Self::Rollback(error) => Some(error),
             Self::Migrate(error) => Some(error),
             Self::Smoke(error) => Some(error),
+            Self::Watch(error) => Some(error),
             Self::Provider(error) => Some(error),
             Self::WriteReport { .. } | Self::WriteJunit { .. } => None,
         }

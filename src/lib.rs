@@ -22,6 +22,7 @@ pub mod report;
 pub mod rollback;
 pub mod smoke;
 pub mod state;
+pub mod watch;
 
 use std::time::Instant;
 
@@ -42,11 +43,14 @@ pub async fn run(cli: Cli) -> ExitStatus {
     let started = Instant::now();
     let result = if abandonable(&cli.command) {
         tokio::select! {
-            result = dispatch(&cli, &printer, cancel.clone()) => result,
+            // Cancellation first: a suite that stops because of Ctrl-C can
+            // finish in the same wake-up, and it must still exit 130.
+            biased;
             () = cancel.cancelled() => {
                 printer.warning("interrupted");
                 return ExitStatus::Interrupted;
             }
+            result = dispatch(&cli, &printer, cancel.clone()) => result,
         }
     } else {
         // Mutating commands are never dropped mid-way: they watch `cancel`
@@ -137,7 +141,7 @@ fn watch_for_interrupt(cancel: CancellationToken) {
 /// processes are killed on drop).
 fn abandonable(command: &Command) -> bool {
     match command {
-        Command::Check | Command::Gate(_) | Command::Smoke(_) => true,
+        Command::Check | Command::Gate(_) | Command::Smoke(_) | Command::Watch(_) => true,
         Command::Migrate(args) => !matches!(args.action, MigrateAction::Apply),
         Command::Deploy(_) | Command::Rollback(_) | Command::Run(_) => false,
     }
@@ -180,6 +184,13 @@ async fn dispatch(
             let mut report = Report::new("smoke", Some(&ctx.config.environment.name), ctx.dry_run);
             report.push(phase);
             report
+        }
+        Command::Watch(args) => {
+            let url = match &args.url {
+                Some(url) => Some(parse_base_url(url)?),
+                None => None,
+            };
+            watch::execute(&ctx, url.as_ref(), args.duration).await?
         }
         Command::Gate(args) => gate::execute(&ctx, &args.only, &args.skip).await?,
         Command::Deploy(args) => {

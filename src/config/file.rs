@@ -23,6 +23,7 @@ pub(crate) struct ConfigFile {
     pub(crate) migrate: MigrateFile,
     #[serde(default)]
     pub(crate) smoke: SmokeFile,
+    pub(crate) watch: Option<WatchFile>,
     #[serde(default)]
     pub(crate) rollback: RollbackFile,
 }
@@ -144,6 +145,38 @@ pub(crate) struct ExpectFile {
     pub(crate) json: toml::Table,
 }
 
+/// `[watch]`: the post-deploy analysis.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct WatchFile {
+    #[serde(rename = "for")]
+    pub(crate) duration: Option<ConfigDuration>,
+    pub(crate) interval: Option<ConfigDuration>,
+    pub(crate) checks: Option<Vec<Spanned<String>>>,
+    pub(crate) max_error_rate: Option<Spanned<f64>>,
+    pub(crate) failure_limit: Option<u32>,
+    pub(crate) consecutive_error_limit: Option<u32>,
+    pub(crate) inconclusive_limit: Option<u32>,
+    #[serde(default)]
+    pub(crate) metric: Vec<WatchMetricFile>,
+}
+
+/// `[[watch.metric]]`: an HTTP JSON query judged every interval.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct WatchMetricFile {
+    pub(crate) name: Spanned<String>,
+    pub(crate) url: Spanned<String>,
+    #[serde(default)]
+    pub(crate) headers: BTreeMap<String, Spanned<String>>,
+    pub(crate) value: Spanned<String>,
+    pub(crate) fail_if: Option<Spanned<String>>,
+    pub(crate) pass_if: Option<Spanned<String>>,
+    pub(crate) timeout: Option<ConfigDuration>,
+    pub(crate) failure_limit: Option<u32>,
+    pub(crate) consecutive_error_limit: Option<u32>,
+}
+
 /// `[rollback]`.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -162,6 +195,8 @@ pub enum RollbackTrigger {
     Deploy,
     /// The smoke suite failed against the new release.
     Smoke,
+    /// The post-deploy watch crossed a limit.
+    Watch,
 }
 
 /// What rollback does to the database.

@@ -27,6 +27,8 @@ pub struct Config {
     pub migrate: MigrateConfig,
     /// `[smoke]`.
     pub smoke: SmokeConfig,
+    /// `[watch]`, when the file has one.
+    pub watch: Option<WatchConfig>,
     /// `[rollback]`.
     pub rollback: RollbackConfig,
     /// Masks every value resolved from `${VAR}`.
@@ -261,6 +263,88 @@ impl Expectations {
             .map(ToString::to_string)
             .collect::<Vec<_>>()
             .join(", ")
+    }
+}
+
+/// `[watch]`: every `interval` for `duration`, the smoke checks once and each
+/// metric, with Argo-Rollouts-style limits.
+#[derive(Debug, Clone)]
+pub struct WatchConfig {
+    /// How long to watch (`for`).
+    pub duration: Duration,
+    /// Time between two measurements.
+    pub interval: Duration,
+    /// The smoke checks measured each interval (empty: none).
+    pub checks: Vec<String>,
+    /// The largest share of failed smoke checks one measurement tolerates.
+    pub max_error_rate: f64,
+    /// Failed measurements tolerated per metric (more fails the watch).
+    pub failure_limit: u32,
+    /// Consecutive measurement errors tolerated per metric.
+    pub consecutive_error_limit: u32,
+    /// Inconclusive measurements tolerated per metric (`None`: counted only).
+    pub inconclusive_limit: Option<u32>,
+    /// `[[watch.metric]]`, in file order.
+    pub metrics: Vec<WatchMetric>,
+}
+
+/// One `[[watch.metric]]`.
+#[derive(Debug, Clone)]
+pub struct WatchMetric {
+    /// Unique name.
+    pub name: String,
+    /// The JSON API to query (masked for printing).
+    pub url: Masked,
+    /// Request headers (values masked).
+    pub headers: Vec<(String, Masked)>,
+    /// The path to the value, as written.
+    pub value_text: String,
+    /// The compiled path.
+    pub value: serde_json_path::JsonPath,
+    /// The measurement failed when this holds.
+    pub fail_if: Option<Condition>,
+    /// The measurement succeeded when this holds.
+    pub pass_if: Option<Condition>,
+    /// Deadline for one query.
+    pub timeout: Duration,
+    /// Failed measurements tolerated.
+    pub failure_limit: u32,
+    /// Consecutive query errors tolerated.
+    pub consecutive_error_limit: u32,
+}
+
+/// `"> 0.05"`: a comparison with a number.
+#[derive(Debug, Clone)]
+pub struct Condition {
+    /// As written, e.g. `> 0.05`.
+    pub text: String,
+    /// The operator.
+    pub comparison: Comparison,
+    /// The number compared with.
+    pub threshold: f64,
+}
+
+impl Condition {
+    /// Parses `> 0.05`, `<= 3`, `== 0`.
+    pub fn parse(text: &str) -> Option<Self> {
+        let trimmed = text.trim();
+        let split = trimmed
+            .find(|c: char| !matches!(c, '<' | '>' | '=' | '!'))
+            .unwrap_or(trimmed.len());
+        let comparison = Comparison::parse(&trimmed[..split])?;
+        let threshold = trimmed[split..].trim().parse::<f64>().ok()?;
+        threshold.is_finite().then(|| Self {
+            text: trimmed.to_owned(),
+            comparison,
+            threshold,
+        })
+    }
+
+    /// Whether `value` satisfies it.
+    pub fn holds(&self, value: f64) -> bool {
+        value
+            .partial_cmp(&self.threshold)
+            .is_some_and(|ordering| self.comparison.holds(ordering))
     }
 }
 

@@ -14,11 +14,12 @@ use url::Url;
 use super::assertion::{self, Assertion, Capture, Operand};
 use super::file::{
     ConfigFile, EnvironmentFile, ExpectFile, ProviderKind, RollbackTrigger, SmokeCheckFile,
+    WatchFile, WatchMetricFile,
 };
 use super::model::{
-    BackupMode, CheckTarget, CommandGate, Config, DatabaseUrl, Environment, Expectations,
-    HttpMethod, MigrateConfig, ProviderConfig, Redirects, ReleasesConfig, RequestBody,
-    RollbackConfig, SmokeCheck, SmokeConfig,
+    BackupMode, CheckTarget, CommandGate, Condition, Config, DatabaseUrl, Environment,
+    Expectations, HttpMethod, MigrateConfig, ProviderConfig, Redirects, ReleasesConfig,
+    RequestBody, RollbackConfig, SmokeCheck, SmokeConfig, WatchConfig, WatchMetric,
 };
 use super::secret::{self, Masked, Redactor, ResolveFailure};
 use super::template;
@@ -32,6 +33,10 @@ const DEFAULT_GATE_TIMEOUT: Duration = Duration::from_secs(600);
 const DEFAULT_RESTART_TIMEOUT: Duration = Duration::from_secs(60);
 const DEFAULT_RELEASES_KEPT: usize = 5;
 const DEFAULT_MAX_REDIRECTS: usize = 10;
+const DEFAULT_WATCH_FOR: Duration = Duration::from_secs(600);
+const DEFAULT_WATCH_INTERVAL: Duration = Duration::from_secs(30);
+/// Argo Rollouts' default for `consecutiveErrorLimit`.
+const DEFAULT_CONSECUTIVE_ERROR_LIMIT: u32 = 4;
 
 /// Providers users ask for that this build does not have yet.
 const PLANNED_PROVIDERS: [&str; 3] = ["vercel", "railway", "command"];
@@ -62,6 +67,11 @@ pub(super) fn from_source(
     let environment = resolver.environment(name, environment_file)?;
     let gates = resolver.gates(&file)?;
     let smoke = resolver.smoke(&file)?;
+    let watch = file
+        .watch
+        .as_ref()
+        .map(|watch| resolver.watch(watch, &smoke))
+        .transpose()?;
     let migrate = MigrateConfig {
         dir: resolver.join(file.migrate.dir.as_deref().unwrap_or("migrations")),
         backup: file.migrate.backup.unwrap_or(BackupMode::Auto),
@@ -74,11 +84,13 @@ pub(super) fn from_source(
         keep_backups: file.migrate.keep_backups,
     };
     let rollback = RollbackConfig {
-        on: file
-            .rollback
-            .on
-            .clone()
-            .unwrap_or_else(|| vec![RollbackTrigger::Deploy, RollbackTrigger::Smoke]),
+        on: file.rollback.on.clone().unwrap_or_else(|| {
+            vec![
+                RollbackTrigger::Deploy,
+                RollbackTrigger::Smoke,
+                RollbackTrigger::Watch,
+            ]
+        }),
         database: file.rollback.database.unwrap_or(DatabasePolicy::Auto),
     };
     Ok(Config {
@@ -88,6 +100,7 @@ pub(super) fn from_source(
         gates,
         migrate,
         smoke,
+        watch,
         rollback,
         redactor: resolver.redactor,
     })
@@ -496,6 +509,157 @@ impl Resolver<'_> {
             body,
             timeout: check.timeout.map_or(default_timeout, |timeout| timeout.0),
             expect,
+        })
+    }
+
+    fn watch(&self, watch: &WatchFile, smoke: &SmokeConfig) -> Result<WatchConfig, ConfigError> {
+        let known: Vec<&str> = smoke
+            .checks
+            .iter()
+            .map(|check| check.name.as_str())
+            .collect();
+        let checks = match &watch.checks {
+            None => known.iter().map(|name| (*name).to_owned()).collect(),
+            Some(names) => names
+                .iter()
+                .map(|name| {
+                    if known.contains(&name.get_ref().as_str()) {
+                        return Ok(name.get_ref().clone());
+                    }
+                    let hint = match suggest(name.get_ref(), known.iter().copied()) {
+                        Some(close) => format!("did you mean `{close}`?"),
+                        None => "name a `[[smoke.check]]` of this file".to_owned(),
+                    };
+                    Err(self.invalid(
+                        name.span(),
+                        format!(
+                            "`watch.checks` names `{}`, which is not a smoke check",
+                            name.get_ref()
+                        ),
+                        Some(hint),
+                    ))
+                })
+                .collect::<Result<_, _>>()?,
+        };
+        let max_error_rate = match &watch.max_error_rate {
+            Some(rate) if !(0.0..=1.0).contains(rate.get_ref()) => {
+                return Err(self.invalid(
+                    rate.span(),
+                    format!(
+                        "`watch.max_error_rate` must be between 0.0 and 1.0, got {}",
+                        rate.get_ref()
+                    ),
+                    Some("write a fraction, e.g. `max_error_rate = 0.1` for 10 %".to_owned()),
+                ));
+            }
+            Some(rate) => *rate.get_ref(),
+            None => 0.0,
+        };
+        let failure_limit = watch.failure_limit.unwrap_or(0);
+        let consecutive_error_limit = watch
+            .consecutive_error_limit
+            .unwrap_or(DEFAULT_CONSECUTIVE_ERROR_LIMIT);
+        let mut seen = UniqueNames::new("watch metric", "[[watch.metric]]");
+        let metrics = watch
+            .metric
+            .iter()
+            .map(|metric| {
+                seen.insert(self, &metric.name)?;
+                self.watch_metric(metric, failure_limit, consecutive_error_limit)
+            })
+            .collect::<Result<_, ConfigError>>()?;
+        Ok(WatchConfig {
+            duration: watch
+                .duration
+                .map_or(DEFAULT_WATCH_FOR, |duration| duration.0),
+            interval: watch
+                .interval
+                .map_or(DEFAULT_WATCH_INTERVAL, |interval| interval.0),
+            checks,
+            max_error_rate,
+            failure_limit,
+            consecutive_error_limit,
+            inconclusive_limit: watch.inconclusive_limit,
+            metrics,
+        })
+    }
+
+    fn watch_metric(
+        &self,
+        metric: &WatchMetricFile,
+        failure_limit: u32,
+        consecutive_error_limit: u32,
+    ) -> Result<WatchMetric, ConfigError> {
+        let name = metric.name.get_ref();
+        let key = |field: &str| format!("watch.metric `{name}` {field}");
+        let url = self.url(&metric.url, &key("url"))?;
+        let headers = metric
+            .headers
+            .iter()
+            .map(|(header, value)| {
+                let resolved = self.text(value, &key(&format!("headers.{header}")))?;
+                Ok((header.clone(), Masked::new(resolved, &self.redactor)))
+            })
+            .collect::<Result<_, ConfigError>>()?;
+        let value = JsonPath::parse(metric.value.get_ref()).map_err(|error| {
+            self.invalid(
+                metric.value.span(),
+                format!(
+                    "invalid JSONPath `{}` for `{}`: {error}",
+                    metric.value.get_ref(),
+                    key("value")
+                ),
+                Some("write an RFC 9535 path, e.g. `\"$.data.result[0].value[1]\"`".to_owned()),
+            )
+        })?;
+        let condition = |spanned: &Option<Spanned<String>>, field: &str| {
+            spanned
+                .as_ref()
+                .map(|text| {
+                    Condition::parse(text.get_ref()).ok_or_else(|| {
+                        self.invalid(
+                            text.span(),
+                            format!(
+                                "invalid condition `{}` for `{}`",
+                                text.get_ref(),
+                                key(field)
+                            ),
+                            Some(
+                                "write an operator and a number, e.g. `\"> 0.05\"` or `\"<= 3\"`"
+                                    .to_owned(),
+                            ),
+                        )
+                    })
+                })
+                .transpose()
+        };
+        let fail_if = condition(&metric.fail_if, "fail_if")?;
+        let pass_if = condition(&metric.pass_if, "pass_if")?;
+        if fail_if.is_none() && pass_if.is_none() {
+            return Err(self.invalid(
+                metric.name.span(),
+                format!("watch metric `{name}` has neither `fail_if` nor `pass_if`"),
+                Some(
+                    "add `fail_if = \"> 0.05\"` (or `pass_if`) so a measurement can fail"
+                        .to_owned(),
+                ),
+            ));
+        }
+        Ok(WatchMetric {
+            name: name.clone(),
+            url: Masked::new(url.to_string(), &self.redactor),
+            headers,
+            value_text: metric.value.get_ref().clone(),
+            value,
+            fail_if,
+            pass_if,
+            timeout: metric
+                .timeout
+                .map_or(DEFAULT_CHECK_TIMEOUT, |timeout| timeout.0),
+            failure_limit: metric.failure_limit.unwrap_or(failure_limit),
+            consecutive_error_limit: metric
+                .consecutive_error_limit
+                .unwrap_or(consecutive_error_limit),
         })
     }
 

@@ -184,6 +184,8 @@ pub enum PhaseName {
     Deploy,
     /// The smoke suite.
     Smoke,
+    /// The post-deploy watch.
+    Watch,
     /// App and database rollback.
     Rollback,
     /// The smoke suite re-run against the restored release.
@@ -199,6 +201,7 @@ impl PhaseName {
             Self::Migrate => "migrate",
             Self::Deploy => "deploy",
             Self::Smoke => "smoke",
+            Self::Watch => "watch",
             Self::Rollback => "rollback",
             Self::Verify => "verify",
         }

@@ -196,7 +196,7 @@ pub async fn run_suite(
         return Ok(Phase::new(phase, Vec::new(), started.elapsed())
             .summary("no checks in `[[smoke.check]]`"));
     }
-    let client = client(ctx)?;
+    let client = http_client(ctx)?;
     let schedule = Schedule {
         ready_within: config.smoke.ready_within,
         concurrency: config.smoke.concurrency,
@@ -277,8 +277,46 @@ pub async fn run_suite(
     Ok(Phase::new(phase, checks, started.elapsed()).summary(summary))
 }
 
-/// The suite's one HTTP client, trusting `smoke.ca_file` besides the system's roots.
-fn client(ctx: &Context) -> Result<reqwest::Client, SmokeError> {
+/// One pass of the checks named in `names`, each sent once (no readiness
+/// wait, no samples), as `watch` measures the suite every interval; the
+/// checks come back in config order.
+pub async fn run_once(
+    ctx: &Context,
+    base_url: Option<&Url>,
+    names: &[String],
+    client: &reqwest::Client,
+) -> Result<Vec<Check>, SmokeError> {
+    let base = base_url.or(ctx.config.environment.url.as_ref());
+    let jobs = ctx
+        .config
+        .smoke
+        .checks
+        .iter()
+        .filter(|check| names.contains(&check.name))
+        .map(|check| prepare(ctx, check, base))
+        .collect::<Result<Vec<_>, _>>()?;
+    let schedule = Schedule {
+        ready_within: std::time::Duration::ZERO,
+        concurrency: ctx.config.smoke.concurrency,
+    };
+    let (outcomes, jobs) = readiness::run(
+        jobs,
+        client.clone(),
+        schedule,
+        ctx.printer.clone(),
+        ctx.cancel.clone(),
+    )
+    .await?;
+    Ok(jobs
+        .iter()
+        .zip(&outcomes)
+        .map(|(job, outcome)| outcome::report_check(&job.name, &job.request, &job.expect, outcome))
+        .collect())
+}
+
+/// The suite's one HTTP client, trusting `smoke.ca_file` besides the
+/// system's roots; `watch` queries its metrics with it too.
+pub fn http_client(ctx: &Context) -> Result<reqwest::Client, SmokeError> {
     let mut roots = Vec::new();
     if let Some(path) = &ctx.config.smoke.ca_file {
         let pem = std::fs::read(path).map_err(|source| SmokeError::ReadCaFile {

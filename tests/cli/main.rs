@@ -17,3 +17,4 @@ mod smoke_flows;
 mod smoke_junit;
 mod smoke_sampling;
 mod smoke_tls;
+mod watch;
