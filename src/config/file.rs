@@ -122,6 +122,7 @@ pub(crate) struct SmokeCheckFile {
     #[serde(default)]
     pub(crate) query: BTreeMap<String, Spanned<String>>,
     pub(crate) follow_redirects: Option<bool>,
+    pub(crate) insecure: Option<Spanned<bool>>,
     pub(crate) max_redirects: Option<usize>,
     pub(crate) max_latency: Option<ConfigDuration>,
     #[serde(default)]

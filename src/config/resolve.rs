@@ -479,6 +479,17 @@ impl Resolver<'_> {
                 ));
             }
         };
+        if let Some(insecure) = check
+            .insecure
+            .as_ref()
+            .filter(|insecure| *insecure.get_ref())
+        {
+            return Err(self.invalid(
+                insecure.span(),
+                format!("check `{name}` sets `insecure = true`, but shipgate never skips certificate checks"),
+                Some("trust the server's CA with `ca_file = \"ca.pem\"` in `[smoke]`, or remove `insecure`".to_owned()),
+            ));
+        }
         let expect = self.expectations(check.expect.as_ref(), &check.assert, name)?;
         Ok(SmokeCheck {
             name: name.clone(),
@@ -492,20 +503,7 @@ impl Resolver<'_> {
             },
             max_latency: check.max_latency.map(|latency| latency.0),
             flow: check.flow.as_ref().map(|flow| flow.get_ref().clone()),
-            captures: check
-                .capture
-                .iter()
-                .map(|(variable, spec)| {
-                    let source = assertion::parse_capture(spec.get_ref()).map_err(|message| {
-                        self.invalid(
-                            spec.span(),
-                            format!("invalid capture `{variable}` in check `{name}`: {message}"),
-                            Some("write `capture = { token = 'jsonpath \"$.token\"' }` or `capture = { session = 'header \"Set-Cookie\"' }`".to_owned()),
-                        )
-                    })?;
-                    Ok(Capture { variable: variable.clone(), source })
-                })
-                .collect::<Result<_, ConfigError>>()?,
+            captures: self.captures(check)?,
             body,
             timeout: check.timeout.map_or(default_timeout, |timeout| timeout.0),
             expect,
@@ -705,6 +703,25 @@ impl Resolver<'_> {
             ),
             other => other,
         })
+    }
+
+    /// `capture = { NAME = 'jsonpath "PATH"' | 'header "NAME"' }`.
+    fn captures(&self, check: &SmokeCheckFile) -> Result<Vec<Capture>, ConfigError> {
+        let name = check.name.get_ref();
+        check
+            .capture
+            .iter()
+            .map(|(variable, spec)| {
+                let source = assertion::parse_capture(spec.get_ref()).map_err(|message| {
+                    self.invalid(
+                        spec.span(),
+                        format!("invalid capture `{variable}` in check `{name}`: {message}"),
+                        Some("write `capture = { token = 'jsonpath \"$.token\"' }` or `capture = { session = 'header \"Set-Cookie\"' }`".to_owned()),
+                    )
+                })?;
+                Ok(Capture { variable: variable.clone(), source })
+            })
+            .collect()
     }
 
     /// Every `{{name}}` a check uses must be captured by an earlier check of

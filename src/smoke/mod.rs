@@ -13,11 +13,11 @@
 
 mod assertion;
 mod certificate;
-mod excerpt;
+pub(crate) mod excerpt;
 mod flow;
 mod outcome;
 mod readiness;
-mod request;
+pub(crate) mod request;
 mod sampler;
 mod target;
 

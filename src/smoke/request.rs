@@ -377,7 +377,7 @@ fn classify(error: &reqwest::Error, timeout: Duration, status: Option<u16>) -> T
 }
 
 /// The messages of `error`'s causes, outermost first, skipping repeats.
-fn causes(error: &reqwest::Error) -> Vec<String> {
+pub(crate) fn causes(error: &reqwest::Error) -> Vec<String> {
     let mut messages: Vec<String> = Vec::new();
     let mut source = std::error::Error::source(error);
     while let Some(cause) = source {

@@ -15,12 +15,13 @@ use serde_json::Value;
 use super::analysis::Verdict;
 use crate::config::WatchMetric;
 use crate::report::format_duration;
+use crate::smoke::{excerpt, request};
 
 /// The most of a metric response that is read.
 const MAX_BODY_BYTES: usize = 1024 * 1024;
 
 /// How many characters of a document an error shows.
-const DOCUMENT_EXCERPT_CHARS: usize = 200;
+const DOCUMENT_EXCERPT_CHARS: usize = excerpt::DOCUMENT_EXCERPT_CHARS;
 
 /// Queries `metric` once and judges its value: the verdict and what was seen.
 pub(crate) async fn measure(client: &Client, metric: &WatchMetric) -> (Verdict, String) {
@@ -99,14 +100,14 @@ async fn query(client: &Client, metric: &WatchMetric) -> Result<f64, String> {
     let document: Value = serde_json::from_slice(&body).map_err(|_| {
         format!(
             "response body is not JSON: {}",
-            excerpt(&String::from_utf8_lossy(&body))
+            excerpt::one_line(&body, DOCUMENT_EXCERPT_CHARS)
         )
     })?;
     let path = &metric.value_text;
     match metric.value.query(&document).all().as_slice() {
         [] => Err(format!(
             "`{path}` selected nothing in {}",
-            excerpt(&document.to_string())
+            excerpt::json(&document, DOCUMENT_EXCERPT_CHARS)
         )),
         [Value::Number(number)] => number
             .as_f64()
@@ -120,7 +121,7 @@ async fn query(client: &Client, metric: &WatchMetric) -> Result<f64, String> {
         }),
         [other] => Err(format!(
             "`{path}` selected {}, not a number",
-            excerpt(&other.to_string())
+            excerpt::json(other, DOCUMENT_EXCERPT_CHARS)
         )),
         many => Err(format!(
             "`{path}` selected {} values, not exactly one",
@@ -138,29 +139,11 @@ fn describe(error: &reqwest::Error, timeout: Duration) -> String {
     if error.is_timeout() {
         return no_response(timeout);
     }
-    let mut messages: Vec<String> = Vec::new();
-    let mut source = std::error::Error::source(error);
-    while let Some(cause) = source {
-        let message = cause.to_string();
-        if !message.is_empty() && messages.last().is_none_or(|last| !last.contains(&message)) {
-            messages.push(message);
-        }
-        source = cause.source();
-    }
-    if messages.is_empty() {
+    let causes = request::causes(error);
+    if causes.is_empty() {
         return "request failed".to_owned();
     }
-    format!("request failed: {}", messages.join(": "))
-}
-
-/// The first characters of `text`, on one line.
-fn excerpt(text: &str) -> String {
-    let line: String = text.split_whitespace().collect::<Vec<_>>().join(" ");
-    let mut shown: String = line.chars().take(DOCUMENT_EXCERPT_CHARS).collect();
-    if line.chars().count() > DOCUMENT_EXCERPT_CHARS {
-        shown.push('…');
-    }
-    shown
+    format!("request failed: {}", causes.join(": "))
 }
 
 #[cfg(test)]

@@ -93,6 +93,8 @@ fn a_trusted_ca_file_lets_certificate_assertions_read_the_certificate() {
         .args(["smoke"])
         .run(0)
         .stdout_has("✓ smoke 1 of 1 passed");
+    // The server offers HTTP/2 through ALPN, and the shared client takes it.
+    assert_eq!(server.requests()[0].version, "HTTP/2.0");
     let output = Test::new()
         .file("certs/ca.pem", &certificate)
         .config(&config(
@@ -106,6 +108,17 @@ fn a_trusted_ca_file_lets_certificate_assertions_read_the_certificate() {
         "      expected: certificate \"Expire-Date\" daysAfterNow > 60\n      got:      {left} days\n"
     ));
     assert!((28..=30).contains(&left), "{left} days left");
+}
+
+#[test]
+fn insecure_true_is_refused() {
+    let config = "[environments.local]\nurl = \"https://127.0.0.1:9\"\n\n[[smoke.check]]\nname = \"tls\"\npath = \"/\"\ninsecure = true\n";
+    Test::new()
+        .config(config)
+        .args(["check"])
+        .run(2)
+        .stderr_has("error: check `tls` sets `insecure = true`, but shipgate never skips certificate checks")
+        .stderr_has("hint: trust the server's CA with `ca_file = \"ca.pem\"` in `[smoke]`");
 }
 
 #[test]

@@ -88,6 +88,8 @@ pub struct Recorded {
     pub headers: Vec<(String, String)>,
     /// The request body, as text.
     pub body: String,
+    /// `HTTP/1.1` or `HTTP/2.0`.
+    pub version: String,
 }
 
 /// Routes (exact path → reply) before the server starts.
@@ -279,6 +281,7 @@ async fn answer(State(state): State<Arc<Shared>>, request: Request) -> Response 
         })
         .collect();
     let method = request.method().to_string();
+    let version = format!("{:?}", request.version());
     let path = request.uri().path().to_owned();
     let body = axum::body::to_bytes(request.into_body(), 1 << 20)
         .await
@@ -293,6 +296,7 @@ async fn answer(State(state): State<Arc<Shared>>, request: Request) -> Response 
             uri: uri.clone(),
             headers: headers.clone(),
             body,
+            version,
         });
     let Some(reply) = state.routes.get(&path).cloned() else {
         return (StatusCode::NOT_FOUND, "no such route").into_response();
