@@ -549,6 +549,84 @@ mod tests {
         assert!(!outcomes[1].last.as_ref().unwrap().passed());
     }
 
+    fn step(name: &str, flow: &str) -> Job {
+        Job {
+            flow: Some(flow.to_owned()),
+            ..job(name)
+        }
+    }
+
+    #[tokio::test]
+    async fn steps_of_a_flow_run_in_order_and_flows_run_concurrently() {
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let events = Arc::clone(&log);
+        let attempt = move |job: Arc<Job>| {
+            let events = Arc::clone(&events);
+            async move {
+                events.lock().unwrap().push(format!("start {}", job.name));
+                if job.name == "login" {
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+                events.lock().unwrap().push(format!("end {}", job.name));
+                answered(&job, 200, "")
+            }
+        };
+        let jobs = vec![
+            step("login", "checkout"),
+            step("cart", "checkout"),
+            step("search", "browse"),
+        ];
+        let (outcomes, _) = run_with(
+            jobs,
+            schedule(5_000, 4),
+            quiet(),
+            CancellationToken::new(),
+            attempt,
+        )
+        .await
+        .unwrap();
+        assert!(
+            outcomes
+                .iter()
+                .all(|outcome| outcome.last.as_ref().unwrap().passed())
+        );
+        let log = log.lock().unwrap().clone();
+        let at = |event: &str| log.iter().position(|e| e == event).unwrap();
+        assert!(
+            at("end login") < at("start cart"),
+            "steps overlapped: {log:?}"
+        );
+        assert!(
+            at("end search") < at("end login"),
+            "flows did not overlap: {log:?}"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_failed_step_blocks_the_rest_of_its_flow_only() {
+        let attempt = move |job: Arc<Job>| async move {
+            let status = if job.name == "login" { 401 } else { 200 };
+            answered(&job, status, "")
+        };
+        let jobs = vec![
+            step("login", "checkout"),
+            step("cart", "checkout"),
+            step("search", "browse"),
+        ];
+        let (outcomes, _) = run_with(
+            jobs,
+            schedule(100, 4),
+            quiet(),
+            CancellationToken::new(),
+            attempt,
+        )
+        .await
+        .unwrap();
+        assert_eq!(outcomes[1].attempts, 0);
+        assert_eq!(outcomes[1].blocked_by.as_deref(), Some("login"));
+        assert!(outcomes[2].last.as_ref().unwrap().passed());
+    }
+
     #[tokio::test]
     async fn attempts_in_flight_never_exceed_the_concurrency() {
         let in_flight = Arc::new(AtomicUsize::new(0));
