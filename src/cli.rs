@@ -12,7 +12,7 @@ use crate::env;
 /// The exit codes, as `--help` lists them (README and `ExitStatus` agree).
 const EXIT_CODES_HELP: &str = "Exit codes:
   0    everything passed (or --dry-run printed its plan)
-  1    a check failed: gate, migration or smoke
+  1    a check failed: gate, migration, smoke or watch
   2    usage or config error; nothing was changed
   3    infrastructure error: database, filesystem or API unreachable
   4    the pipeline failed and the rollback succeeded
@@ -22,7 +22,7 @@ const EXIT_CODES_HELP: &str = "Exit codes:
 /// Pre-deploy gates, migrations with backup, smoke tests and automatic rollback.
 ///
 /// shipgate runs the deployment runbook as one command: `shipgate run` goes
-/// gate → migrate → deploy → smoke, and rolls the app (and, when needed, the
+/// gate → migrate → deploy → smoke → watch, and rolls the app (and, when needed, the
 /// database) back when a phase fails.
 #[derive(Debug, Parser)]
 #[command(
@@ -118,7 +118,7 @@ pub enum Command {
     /// Example: `shipgate rollback --reason "checkout 500s" --yes`
     Rollback(RollbackArgs),
 
-    /// The whole pipeline: gate → migrate → deploy → smoke, rollback on failure.
+    /// The whole pipeline: gate → migrate → deploy → smoke → watch, rollback on failure.
     ///
     /// Example: `shipgate run --source build --id v42`
     Run(RunArgs),

@@ -1,8 +1,8 @@
-//! shipgate: pre-deploy gates, migrations with backup, smoke tests and
-//! automatic rollback, as one binary.
+//! shipgate: pre-deploy gates, migrations with backup, smoke tests, the
+//! post-deploy watch and automatic rollback, as one binary.
 //!
 //! `main` parses the command line and calls [`run`]; everything else lives in
-//! one module per subcommand (`gate`, `migrate`, `smoke`, `rollback`), with
+//! one module per subcommand (`gate`, `migrate`, `smoke`, `watch`, `rollback`), with
 //! `config` in front of them and `report` behind them.
 
 pub mod cli;

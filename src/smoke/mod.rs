@@ -1,15 +1,18 @@
 //! `shipgate smoke`: the HTTP smoke suite, also run after a rollback to verify
-//! the restored release.
+//! the restored release, and once per interval by `watch`.
 //!
-//! [`run_suite`] resolves every check's URL and headers up front (a config
-//! mistake stops the suite before any request), then waits for readiness:
-//! checks run concurrently and are retried with backoff until each passed once
-//! or `ready_within` ran out, and the phase holds each check's last result, in
-//! config order. A failed check is a result, not an error; [`SmokeError`] is
-//! only for a suite that cannot run. Request building lives in `request.rs`,
-//! URL joining in `target.rs`, judging in `assertion.rs`, the retry loop in
-//! `readiness.rs` and report lines in `outcome.rs`; printing is left to
-//! `report/`.
+//! [`run_suite`] resolves every check's URL, query and headers up front (a
+//! config mistake stops the suite before any request), then waits for
+//! readiness: checks and flows run concurrently, each retried with backoff
+//! until it passed once or `ready_within` ran out (the steps of a flow in
+//! order, fed the values earlier steps captured). Then each ready check is
+//! sampled `samples` times for latency percentiles and the suite error rate.
+//! The phase holds one line per check, in config order. A failed check is a
+//! result, not an error; [`SmokeError`] is only for a suite that cannot run.
+//! Request building lives in `request.rs`, URL joining in `target.rs`,
+//! judging in `assertion.rs`, the retry loop in `readiness.rs`, flows in
+//! `flow.rs`, sampling in `sampler.rs`, TLS facts in `certificate.rs` and
+//! report lines in `outcome.rs`; printing is left to `report/`.
 
 mod assertion;
 mod certificate;
