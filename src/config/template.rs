@@ -6,6 +6,8 @@
 
 use std::collections::BTreeMap;
 
+use super::secret::is_variable_name;
+
 /// The variable names used as `{{name}}` in `text`, in order.
 pub fn variables(text: &str) -> Vec<String> {
     let mut names = Vec::new();
@@ -14,7 +16,7 @@ pub fn variables(text: &str) -> Vec<String> {
         let after = &rest[open + 2..];
         let Some(close) = after.find("}}") else { break };
         let name = after[..close].trim();
-        if is_name(name) {
+        if is_variable_name(name) {
             names.push(name.to_owned());
         }
         rest = &after[close + 2..];
@@ -38,12 +40,6 @@ pub fn substitute(text: &str, values: &BTreeMap<String, String>) -> String {
     }
     out.push_str(rest);
     out
-}
-
-fn is_name(name: &str) -> bool {
-    let mut chars = name.chars();
-    matches!(chars.next(), Some(c) if c == '_' || c.is_ascii_alphabetic())
-        && chars.all(|c| c == '_' || c.is_ascii_alphanumeric())
 }
 
 #[cfg(test)]

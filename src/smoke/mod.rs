@@ -29,6 +29,7 @@ use std::fmt::Write as _;
 use tokio::time::Instant;
 use url::Url;
 
+pub(crate) use self::outcome::error_rate;
 use self::readiness::{Job, Schedule};
 use self::request::{HeaderFailure, PreparedRequest};
 use self::target::TargetFailure;

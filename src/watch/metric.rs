@@ -15,10 +15,8 @@ use serde_json::Value;
 use super::analysis::Verdict;
 use crate::config::WatchMetric;
 use crate::report::format_duration;
-use crate::smoke::{excerpt, request};
-
-/// The most of a metric response that is read.
-const MAX_BODY_BYTES: usize = 1024 * 1024;
+use crate::smoke::excerpt;
+use crate::smoke::request::{self, MAX_BODY_BYTES};
 
 /// How many characters of a document an error shows.
 const DOCUMENT_EXCERPT_CHARS: usize = excerpt::DOCUMENT_EXCERPT_CHARS;

@@ -234,12 +234,7 @@ fn judge_smoke(checks: &[Check], max_error_rate: f64) -> (Verdict, String) {
             crate::report::junit::failure_message(first)
         );
     }
-    #[allow(clippy::cast_precision_loss)] // check counts are tiny
-    let rate = if total == 0 {
-        0.0
-    } else {
-        failed.len() as f64 / total as f64
-    };
+    let rate = smoke::error_rate(failed.len(), total);
     let verdict = if rate > max_error_rate {
         Verdict::Failed
     } else {
