@@ -471,3 +471,27 @@ fn a_redirect_loop_is_detected() {
         "      expected: status 200\n      got:      redirect loop: {url}/loop-a → {url}/loop-b → {url}/loop-a\n"
     ));
 }
+
+#[test]
+fn expect_json_is_judged_in_file_order() {
+    let server = server();
+    let config = format!(
+        r#"
+[environments.local]
+url = "{}"
+
+[smoke]
+ready_within = "100ms"
+
+[[smoke.check]]
+name = "ordered"
+path = "/api/health"
+expect = {{ json = {{ "$.version" = "9", "$.status" = "down" }} }}
+"#,
+        server.url()
+    );
+    let output = Test::new().config(&config).args(["smoke"]).run(1);
+    output
+        .stdout_has("      expected: \"$.version\" == \"9\"\n      got:      \"1.4.2\"\n")
+        .stdout_has("      │ also failed: expected \"$.status\" == \"down\", got \"healthy\"\n");
+}
