@@ -12,7 +12,7 @@ use crate::env;
 /// The exit codes, as `--help` lists them (README and `ExitStatus` agree).
 const EXIT_CODES_HELP: &str = "Exit codes:
   0    everything passed (or --dry-run printed its plan)
-  1    a check failed: gate, migration or smoke
+  1    a check failed: gate, migration, smoke or watch
   2    usage or config error; nothing was changed
   3    infrastructure error: database, filesystem or API unreachable
   4    the pipeline failed and the rollback succeeded
@@ -22,7 +22,7 @@ const EXIT_CODES_HELP: &str = "Exit codes:
 /// Pre-deploy gates, migrations with backup, smoke tests and automatic rollback.
 ///
 /// shipgate runs the deployment runbook as one command: `shipgate run` goes
-/// gate → migrate → deploy → smoke, and rolls the app (and, when needed, the
+/// gate → migrate → deploy → smoke → watch, and rolls the app (and, when needed, the
 /// database) back when a phase fails.
 #[derive(Debug, Parser)]
 #[command(
@@ -53,6 +53,10 @@ pub struct Cli {
     /// Also write the JSON report to this file.
     #[arg(long, global = true, env = env::SHIPGATE_REPORT, value_name = "PATH")]
     pub report: Option<PathBuf>,
+
+    /// Also write a JUnit XML report to this file (one testcase per check).
+    #[arg(long, global = true, env = env::SHIPGATE_JUNIT, value_name = "PATH")]
+    pub junit: Option<PathBuf>,
 
     /// Print what would be done and change nothing; exits 0.
     #[arg(long, global = true)]
@@ -102,12 +106,19 @@ pub enum Command {
     /// Example: `shipgate smoke --url http://127.0.0.1:3000`
     Smoke(SmokeArgs),
 
+    /// Watch the live release: smoke checks and metric queries every interval.
+    ///
+    /// Ends early, exit 1, when a metric crosses `failure_limit` or
+    /// `consecutive_error_limit`.
+    /// Example: `shipgate watch --for 10m`
+    Watch(WatchArgs),
+
     /// Roll the app back to the newest earlier release that passed.
     ///
     /// Example: `shipgate rollback --reason "checkout 500s" --yes`
     Rollback(RollbackArgs),
 
-    /// The whole pipeline: gate → migrate → deploy → smoke, rollback on failure.
+    /// The whole pipeline: gate → migrate → deploy → smoke → watch, rollback on failure.
     ///
     /// Example: `shipgate run --source build --id v42`
     Run(RunArgs),
@@ -182,6 +193,18 @@ pub struct DeployArgs {
 #[derive(Debug, Args)]
 pub struct SmokeArgs {
     /// Base URL to test instead of the environment's `url`.
+    #[arg(long, value_name = "BASE")]
+    pub url: Option<String>,
+}
+
+/// Arguments of `shipgate watch`.
+#[derive(Debug, Args)]
+pub struct WatchArgs {
+    /// How long to watch, e.g. `10m` (overrides `[watch] for`).
+    #[arg(long = "for", value_name = "DURATION", value_parser = humantime::parse_duration)]
+    pub duration: Option<std::time::Duration>,
+
+    /// Base URL to watch instead of the environment's `url`.
     #[arg(long, value_name = "BASE")]
     pub url: Option<String>,
 }

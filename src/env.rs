@@ -11,6 +11,8 @@ pub const SHIPGATE_ENV: &str = "SHIPGATE_ENV";
 pub const SHIPGATE_FORMAT: &str = "SHIPGATE_FORMAT";
 /// Extra JSON report path (the `--report` flag).
 pub const SHIPGATE_REPORT: &str = "SHIPGATE_REPORT";
+/// JUnit XML report path (the `--junit` flag).
+pub const SHIPGATE_JUNIT: &str = "SHIPGATE_JUNIT";
 /// Directory for the run state shared between phases run as separate steps.
 pub const SHIPGATE_STATE_DIR: &str = "SHIPGATE_STATE_DIR";
 /// Release id for `deploy` and `run` (the `--id` flag).

@@ -9,6 +9,7 @@ use crate::provider::ProviderError;
 use crate::rollback::RollbackError;
 use crate::smoke::SmokeError;
 use crate::state::StateError;
+use crate::watch::WatchError;
 
 /// Any error that ends a command before it produced a report.
 #[derive(Debug, thiserror::Error)]
@@ -31,6 +32,9 @@ pub enum Error {
     /// The smoke suite could not run.
     #[error(transparent)]
     Smoke(#[from] SmokeError),
+    /// The watch could not run.
+    #[error(transparent)]
+    Watch(#[from] WatchError),
     /// The provider failed.
     #[error(transparent)]
     Provider(#[from] ProviderError),
@@ -43,6 +47,15 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
+    /// Writing the `--junit` file failed.
+    #[error("failed to write the JUnit report to `{}`", path.display())]
+    WriteJunit {
+        /// The `--junit` path.
+        path: std::path::PathBuf,
+        /// The IO error, or why the XML could not be built.
+        #[source]
+        source: std::io::Error,
+    },
 }
 
 impl Error {
@@ -50,11 +63,14 @@ impl Error {
     pub fn exit_status(&self) -> ExitStatus {
         match self {
             Self::Config(_) => ExitStatus::Usage,
-            Self::State(_) | Self::WriteReport { .. } => ExitStatus::Infrastructure,
+            Self::State(_) | Self::WriteReport { .. } | Self::WriteJunit { .. } => {
+                ExitStatus::Infrastructure
+            }
             Self::Gate(error) => error.exit_status(),
             Self::Rollback(error) => error.exit_status(),
             Self::Migrate(error) => error.exit_status(),
             Self::Smoke(error) => error.exit_status(),
+            Self::Watch(error) => error.exit_status(),
             Self::Provider(error) => error.exit_status(),
         }
     }
@@ -67,8 +83,9 @@ impl Error {
             Self::Rollback(error) => Some(error),
             Self::Migrate(error) => Some(error),
             Self::Smoke(error) => Some(error),
+            Self::Watch(error) => Some(error),
             Self::Provider(error) => Some(error),
-            Self::WriteReport { .. } => None,
+            Self::WriteReport { .. } | Self::WriteJunit { .. } => None,
         }
     }
 }
@@ -81,6 +98,7 @@ impl Diagnostic for Error {
     fn hint(&self) -> Option<String> {
         match self {
             Self::WriteReport { .. } => Some("pass a writable path to `--report`".to_owned()),
+            Self::WriteJunit { .. } => Some("pass a writable path to `--junit`".to_owned()),
             _ => self.inner().and_then(Diagnostic::hint),
         }
     }

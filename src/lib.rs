@@ -1,8 +1,8 @@
-//! shipgate: pre-deploy gates, migrations with backup, smoke tests and
-//! automatic rollback, as one binary.
+//! shipgate: pre-deploy gates, migrations with backup, smoke tests, the
+//! post-deploy watch and automatic rollback, as one binary.
 //!
 //! `main` parses the command line and calls [`run`]; everything else lives in
-//! one module per subcommand (`gate`, `migrate`, `smoke`, `rollback`), with
+//! one module per subcommand (`gate`, `migrate`, `smoke`, `watch`, `rollback`), with
 //! `config` in front of them and `report` behind them.
 
 pub mod cli;
@@ -23,6 +23,7 @@ pub mod report;
 pub mod rollback;
 pub mod smoke;
 pub mod state;
+pub mod watch;
 
 use std::time::Instant;
 
@@ -43,11 +44,14 @@ pub async fn run(cli: Cli) -> ExitStatus {
     let started = Instant::now();
     let result = if abandonable(&cli.command) {
         tokio::select! {
-            result = dispatch(&cli, &printer, cancel.clone()) => result,
+            // Cancellation first: a suite that stops because of Ctrl-C can
+            // finish in the same wake-up, and it must still exit 130.
+            biased;
             () = cancel.cancelled() => {
                 printer.warning("interrupted");
                 return ExitStatus::Interrupted;
             }
+            result = dispatch(&cli, &printer, cancel.clone()) => result,
         }
     } else {
         // Mutating commands are never dropped mid-way: they watch `cancel`
@@ -74,6 +78,12 @@ pub async fn run(cli: Cli) -> ExitStatus {
                     return error.exit_status().max(report.outcome);
                 }
             }
+            if let Some(path) = &cli.junit {
+                if let Err(error) = write_junit(path, &report, printer.redactor()) {
+                    printer.error(&error);
+                    return error.exit_status().max(report.outcome);
+                }
+            }
             report.outcome
         }
         Err(error) => {
@@ -81,6 +91,17 @@ pub async fn run(cli: Cli) -> ExitStatus {
             error.exit_status()
         }
     }
+}
+
+/// Writes `report` as JUnit XML to `path`, secrets masked.
+fn write_junit(path: &std::path::Path, report: &Report, redactor: &Redactor) -> Result<(), Error> {
+    let failed = |source| Error::WriteJunit {
+        path: path.to_owned(),
+        source,
+    };
+    let xml = report::junit::render(report)
+        .map_err(|error| failed(std::io::Error::other(error.to_string())))?;
+    std::fs::write(path, redactor.redact(&xml)).map_err(failed)
 }
 
 fn output_format(flag: Option<Format>) -> OutputFormat {
@@ -130,7 +151,7 @@ fn watch_for_interrupt(cancel: CancellationToken) {
 /// processes are killed on drop).
 fn abandonable(command: &Command) -> bool {
     match command {
-        Command::Check | Command::Gate(_) | Command::Smoke(_) => true,
+        Command::Check | Command::Gate(_) | Command::Smoke(_) | Command::Watch(_) => true,
         Command::Migrate(args) => !matches!(args.action, MigrateAction::Apply),
         Command::Deploy(_) | Command::Rollback(_) | Command::Run(_) => false,
     }
@@ -173,6 +194,13 @@ async fn dispatch(
             let mut report = Report::new("smoke", Some(&ctx.config.environment.name), ctx.dry_run);
             report.push(phase);
             report
+        }
+        Command::Watch(args) => {
+            let url = match &args.url {
+                Some(url) => Some(parse_base_url(url)?),
+                None => None,
+            };
+            watch::execute(&ctx, url.as_ref(), args.duration).await?
         }
         Command::Gate(args) => {
             let options = gate::GateOptions {

@@ -1,4 +1,4 @@
-//! `shipgate run`: gate → migrate → deploy → smoke, in order, stopping at the
+//! `shipgate run`: gate → migrate → deploy → smoke → watch, in order, stopping at the
 //! first failure, and rolling back per `[rollback] on` when the failure comes
 //! after the new release went live.
 
@@ -12,7 +12,7 @@ use crate::provider::{self, DeploySpec, Provider, Release, ReleaseState};
 use crate::report::{Check, Phase, PhaseName, Report, Status};
 use crate::rollback::{self, RollbackRequest};
 use crate::state::RunState;
-use crate::{deploy, gate, migrate, smoke};
+use crate::{deploy, gate, migrate, smoke, watch};
 
 /// Runs the whole pipeline and returns its report; the report's outcome is
 /// the exit status (0, 1, 4 or 5).
@@ -61,7 +61,7 @@ pub async fn execute(
     let (Some(provider), Some(spec)) = (provider, spec) else {
         report.push(skipped(PhaseName::Deploy, "no provider configured"));
         let phase = smoke::run_suite(ctx, None, PhaseName::Smoke).await?;
-        let failed = stop(&mut report, phase);
+        let failed = stop(&mut report, phase) || watch_failed(ctx, &mut report).await?;
         return Ok(finish(
             report,
             if failed {
@@ -93,14 +93,19 @@ async fn deploy_and_verify(
         RollbackTrigger::Deploy
     } else {
         let phase = smoke::run_suite(ctx, None, PhaseName::Smoke).await?;
-        if !stop(&mut report, phase) {
+        if stop(&mut report, phase) {
+            RollbackTrigger::Smoke
+        } else if watch_failed(ctx, &mut report).await? {
+            RollbackTrigger::Watch
+        } else if ctx.cancel.is_cancelled() {
+            return Ok(finish(report, ExitStatus::Interrupted));
+        } else {
             if let Some(release) = live.as_ref().filter(|_| !ctx.dry_run) {
                 record(ctx, provider, release, ReleaseState::Healthy).await;
             }
             discard_backup(ctx, backup);
             return Ok(finish(report, ExitStatus::Success));
         }
-        RollbackTrigger::Smoke
     };
 
     let Some(failing) = live else {
@@ -134,6 +139,15 @@ async fn deploy_and_verify(
         ExitStatus::RollbackFailed
     };
     Ok(finish(report, status))
+}
+
+/// Runs `[watch]`, when configured, after smoke passed; true when it failed.
+async fn watch_failed(ctx: &Context, report: &mut Report) -> Result<bool, Error> {
+    let Some(config) = &ctx.config.watch else {
+        return Ok(false);
+    };
+    let phase = watch::run_phase(ctx, config, None, None).await?;
+    Ok(stop(report, phase))
 }
 
 /// Records a release's health; a failure to record never changes the outcome.
@@ -170,6 +184,7 @@ fn trigger_name(trigger: RollbackTrigger) -> &'static str {
     match trigger {
         RollbackTrigger::Deploy => "deploy",
         RollbackTrigger::Smoke => "smoke",
+        RollbackTrigger::Watch => "watch",
     }
 }
 

@@ -23,6 +23,7 @@ pub(crate) struct ConfigFile {
     pub(crate) migrate: MigrateFile,
     #[serde(default)]
     pub(crate) smoke: SmokeFile,
+    pub(crate) watch: Option<WatchFile>,
     #[serde(default)]
     pub(crate) rollback: RollbackFile,
 }
@@ -204,6 +205,9 @@ pub(crate) struct SmokeFile {
     pub(crate) ready_within: Option<ConfigDuration>,
     pub(crate) timeout: Option<ConfigDuration>,
     pub(crate) concurrency: Option<Spanned<usize>>,
+    pub(crate) samples: Option<usize>,
+    pub(crate) max_error_rate: Option<Spanned<f64>>,
+    pub(crate) ca_file: Option<Spanned<String>>,
     #[serde(default)]
     pub(crate) check: Vec<SmokeCheckFile>,
 }
@@ -218,19 +222,63 @@ pub(crate) struct SmokeCheckFile {
     pub(crate) url: Option<Spanned<String>>,
     #[serde(default)]
     pub(crate) headers: BTreeMap<String, Spanned<String>>,
+    #[serde(default)]
+    pub(crate) query: BTreeMap<String, Spanned<String>>,
+    pub(crate) follow_redirects: Option<bool>,
+    pub(crate) insecure: Option<Spanned<bool>>,
+    pub(crate) max_redirects: Option<usize>,
+    pub(crate) max_latency: Option<ConfigDuration>,
+    #[serde(default)]
+    pub(crate) assert: Vec<Spanned<String>>,
+    pub(crate) flow: Option<Spanned<String>>,
+    #[serde(default)]
+    pub(crate) capture: BTreeMap<String, Spanned<String>>,
     pub(crate) body: Option<Spanned<String>>,
     pub(crate) json: Option<toml::Value>,
     pub(crate) timeout: Option<ConfigDuration>,
     pub(crate) expect: Option<Spanned<ExpectFile>>,
 }
 
-/// `expect = { status = 200, json = { "$.status" = "ok" } }`.
+/// `expect = { status = 200, json = { "$.status" = "ok" } }`; `status` may be
+/// a code, a list of codes or a class like `"2xx"`; `json` keeps file order.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct ExpectFile {
-    pub(crate) status: Option<u16>,
+    pub(crate) status: Option<toml::Value>,
     #[serde(default)]
-    pub(crate) json: BTreeMap<String, toml::Value>,
+    pub(crate) json: toml::Table,
+}
+
+/// `[watch]`: the post-deploy analysis.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct WatchFile {
+    #[serde(rename = "for")]
+    pub(crate) duration: Option<ConfigDuration>,
+    pub(crate) interval: Option<ConfigDuration>,
+    pub(crate) checks: Option<Vec<Spanned<String>>>,
+    pub(crate) max_error_rate: Option<Spanned<f64>>,
+    pub(crate) failure_limit: Option<u32>,
+    pub(crate) consecutive_error_limit: Option<u32>,
+    pub(crate) inconclusive_limit: Option<u32>,
+    #[serde(default)]
+    pub(crate) metric: Vec<WatchMetricFile>,
+}
+
+/// `[[watch.metric]]`: an HTTP JSON query judged every interval.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct WatchMetricFile {
+    pub(crate) name: Spanned<String>,
+    pub(crate) url: Spanned<String>,
+    #[serde(default)]
+    pub(crate) headers: BTreeMap<String, Spanned<String>>,
+    pub(crate) value: Spanned<String>,
+    pub(crate) fail_if: Option<Spanned<String>>,
+    pub(crate) pass_if: Option<Spanned<String>>,
+    pub(crate) timeout: Option<ConfigDuration>,
+    pub(crate) failure_limit: Option<u32>,
+    pub(crate) consecutive_error_limit: Option<u32>,
 }
 
 /// `[rollback]`.
@@ -251,6 +299,8 @@ pub enum RollbackTrigger {
     Deploy,
     /// The smoke suite failed against the new release.
     Smoke,
+    /// The post-deploy watch crossed a limit.
+    Watch,
 }
 
 /// What rollback does to the database.

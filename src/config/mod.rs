@@ -5,14 +5,17 @@
 //! from the environment, for the selected environment and the shared sections
 //! only, and every resolved value is registered with the [`Redactor`].
 
+mod assertion;
 mod duration;
 mod file;
 mod model;
 mod resolve;
 pub mod secret;
+pub mod template;
 
 use std::path::{Path, PathBuf};
 
+pub use assertion::status_class;
 pub use duration::ConfigDuration;
 pub use model::*;
 pub use secret::{Masked, Redactor};

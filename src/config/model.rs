@@ -4,9 +4,11 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use serde_json_path::JsonPath;
 use url::Url;
 
+pub use super::assertion::{
+    Assertion, Capture, CaptureSource, CertificateField, Comparison, Operand, Predicate, Subject,
+};
 pub use super::file::{BackupMode, DatabasePolicy, RollbackTrigger};
 use super::secret::{Masked, Redactor};
 use crate::diagnostic::SourceLocation;
@@ -28,6 +30,8 @@ pub struct Config {
     pub migrate: MigrateConfig,
     /// `[smoke]`.
     pub smoke: SmokeConfig,
+    /// `[watch]`, when the file has one.
+    pub watch: Option<WatchConfig>,
     /// `[rollback]`.
     pub rollback: RollbackConfig,
     /// Masks every value resolved from `${VAR}`.
@@ -289,8 +293,15 @@ pub struct MigrateConfig {
 pub struct SmokeConfig {
     /// How long the suite may wait for every check to pass once.
     pub ready_within: Duration,
-    /// How many checks run at once.
+    /// How many requests are in flight at once.
     pub concurrency: usize,
+    /// Requests per check after readiness, for latency percentiles (0: judge
+    /// the readiness attempt alone).
+    pub samples: usize,
+    /// The largest share of failed samples the suite tolerates (0.0–1.0).
+    pub max_error_rate: f64,
+    /// PEM file of extra CA certificates to trust (absolute).
+    pub ca_file: Option<PathBuf>,
     /// The checks, in file order.
     pub checks: Vec<SmokeCheck>,
 }
@@ -306,6 +317,16 @@ pub struct SmokeCheck {
     pub target: CheckTarget,
     /// Request headers (values masked for printing).
     pub headers: Vec<(String, Masked)>,
+    /// Query parameters appended to the URL (values masked for printing).
+    pub query: Vec<(String, Masked)>,
+    /// Whether and how far redirects are followed.
+    pub redirects: Redirects,
+    /// The most the p95 latency of the samples may be.
+    pub max_latency: Option<Duration>,
+    /// The flow it is a step of: steps run in file order, sharing captures.
+    pub flow: Option<String>,
+    /// Values taken from its response for later steps of its flow.
+    pub captures: Vec<Capture>,
     /// Request body.
     pub body: Option<RequestBody>,
     /// Deadline for one request.
@@ -380,24 +401,123 @@ pub enum RequestBody {
     Json(serde_json::Value),
 }
 
-/// `expect = { … }`.
-#[derive(Debug, Clone)]
-pub struct Expectations {
-    /// Expected status code (default 200).
-    pub status: u16,
-    /// JSONPath equalities, in key order.
-    pub json: Vec<JsonEquality>,
+/// `follow_redirects` and `max_redirects`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Redirects {
+    /// Follow `Location` on 301, 302, 303, 307 and 308.
+    pub follow: bool,
+    /// The most hops followed before the check fails.
+    pub max: usize,
 }
 
-/// `"$.path" = value`: the path must select exactly one node equal to value.
+/// `expect = { … }` and `assert = [ … ]`: status assertions first, then the
+/// others in file order.
 #[derive(Debug, Clone)]
-pub struct JsonEquality {
-    /// The path as written.
-    pub path_text: String,
-    /// The compiled RFC 9535 path.
-    pub path: JsonPath,
-    /// The expected value.
-    pub expected: serde_json::Value,
+pub struct Expectations {
+    /// Every assertion; at least one judges the status.
+    pub assertions: Vec<Assertion>,
+}
+
+impl Expectations {
+    /// Only `status 200`.
+    pub fn status_ok() -> Self {
+        Self {
+            assertions: vec![Assertion::status(vec![Operand::Value(200.into())])],
+        }
+    }
+
+    /// The status assertions' text, e.g. `status 200`, for a request that got
+    /// no response.
+    pub fn status_text(&self) -> String {
+        self.assertions
+            .iter()
+            .filter(|assertion| assertion.is_status())
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+}
+
+/// `[watch]`: every `interval` for `duration`, the smoke checks once and each
+/// metric, with Argo-Rollouts-style limits.
+#[derive(Debug, Clone)]
+pub struct WatchConfig {
+    /// How long to watch (`for`).
+    pub duration: Duration,
+    /// Time between two measurements.
+    pub interval: Duration,
+    /// The smoke checks measured each interval (empty: none).
+    pub checks: Vec<String>,
+    /// The largest share of failed smoke checks one measurement tolerates.
+    pub max_error_rate: f64,
+    /// Failed measurements tolerated per metric (more fails the watch).
+    pub failure_limit: u32,
+    /// Consecutive measurement errors tolerated per metric.
+    pub consecutive_error_limit: u32,
+    /// Inconclusive measurements tolerated per metric (`None`: counted only).
+    pub inconclusive_limit: Option<u32>,
+    /// `[[watch.metric]]`, in file order.
+    pub metrics: Vec<WatchMetric>,
+}
+
+/// One `[[watch.metric]]`.
+#[derive(Debug, Clone)]
+pub struct WatchMetric {
+    /// Unique name.
+    pub name: String,
+    /// The JSON API to query (masked for printing).
+    pub url: Masked,
+    /// Request headers (values masked).
+    pub headers: Vec<(String, Masked)>,
+    /// The path to the value, as written.
+    pub value_text: String,
+    /// The compiled path.
+    pub value: serde_json_path::JsonPath,
+    /// The measurement failed when this holds.
+    pub fail_if: Option<Condition>,
+    /// The measurement succeeded when this holds.
+    pub pass_if: Option<Condition>,
+    /// Deadline for one query.
+    pub timeout: Duration,
+    /// Failed measurements tolerated.
+    pub failure_limit: u32,
+    /// Consecutive query errors tolerated.
+    pub consecutive_error_limit: u32,
+}
+
+/// `"> 0.05"`: a comparison with a number.
+#[derive(Debug, Clone)]
+pub struct Condition {
+    /// As written, e.g. `> 0.05`.
+    pub text: String,
+    /// The operator.
+    pub comparison: Comparison,
+    /// The number compared with.
+    pub threshold: f64,
+}
+
+impl Condition {
+    /// Parses `> 0.05`, `<= 3`, `== 0`.
+    pub fn parse(text: &str) -> Option<Self> {
+        let trimmed = text.trim();
+        let split = trimmed
+            .find(|c: char| !matches!(c, '<' | '>' | '=' | '!'))
+            .unwrap_or(trimmed.len());
+        let comparison = Comparison::parse(&trimmed[..split])?;
+        let threshold = trimmed[split..].trim().parse::<f64>().ok()?;
+        threshold.is_finite().then(|| Self {
+            text: trimmed.to_owned(),
+            comparison,
+            threshold,
+        })
+    }
+
+    /// Whether `value` satisfies it.
+    pub fn holds(&self, value: f64) -> bool {
+        value
+            .partial_cmp(&self.threshold)
+            .is_some_and(|ordering| self.comparison.holds(ordering))
+    }
 }
 
 /// `[rollback]`.

@@ -11,15 +11,18 @@ use serde_json_path::JsonPath;
 use toml::Spanned;
 use url::Url;
 
+use super::assertion::{self, Assertion, Capture, Operand};
 use super::file::{
     ConfigFile, EnvironmentFile, ExpectFile, ProviderKind, RollbackTrigger, SmokeCheckFile,
+    WatchFile, WatchMetricFile,
 };
 use super::model::{
-    BackupMode, CheckTarget, Config, DatabaseUrl, Environment, Expectations, HttpMethod,
-    JsonEquality, MigrateConfig, ProviderConfig, ReleasesConfig, RequestBody, RollbackConfig,
-    SmokeCheck, SmokeConfig,
+    BackupMode, CheckTarget, Condition, Config, DatabaseUrl, Environment, Expectations, HttpMethod,
+    MigrateConfig, ProviderConfig, Redirects, ReleasesConfig, RequestBody, RollbackConfig,
+    SmokeCheck, SmokeConfig, WatchConfig, WatchMetric,
 };
 use super::secret::{self, Masked, Redactor, ResolveFailure};
+use super::template;
 use super::{ConfigError, DatabasePolicy};
 use crate::diagnostic::{SourceLocation, suggest};
 
@@ -33,6 +36,11 @@ const DEFAULT_CHECK_TIMEOUT: Duration = Duration::from_secs(10);
 const DEFAULT_CONCURRENCY: usize = 8;
 const DEFAULT_RESTART_TIMEOUT: Duration = Duration::from_secs(60);
 const DEFAULT_RELEASES_KEPT: usize = 5;
+const DEFAULT_MAX_REDIRECTS: usize = 10;
+const DEFAULT_WATCH_FOR: Duration = Duration::from_secs(600);
+const DEFAULT_WATCH_INTERVAL: Duration = Duration::from_secs(30);
+/// Argo Rollouts' default for `consecutiveErrorLimit`.
+const DEFAULT_CONSECUTIVE_ERROR_LIMIT: u32 = 4;
 
 /// Providers users ask for that this build does not have yet.
 const PLANNED_PROVIDERS: [&str; 3] = ["vercel", "railway", "command"];
@@ -64,6 +72,11 @@ pub(super) fn from_source(
     let gates = resolver.gates(&file)?;
     let gate_concurrency = resolver.gate_concurrency(&file)?;
     let smoke = resolver.smoke(&file)?;
+    let watch = file
+        .watch
+        .as_ref()
+        .map(|watch| resolver.watch(watch, &smoke))
+        .transpose()?;
     let migrate = MigrateConfig {
         dir: resolver.join(file.migrate.dir.as_deref().unwrap_or("migrations")),
         backup: file.migrate.backup.unwrap_or(BackupMode::Auto),
@@ -76,11 +89,13 @@ pub(super) fn from_source(
         keep_backups: file.migrate.keep_backups,
     };
     let rollback = RollbackConfig {
-        on: file
-            .rollback
-            .on
-            .clone()
-            .unwrap_or_else(|| vec![RollbackTrigger::Deploy, RollbackTrigger::Smoke]),
+        on: file.rollback.on.clone().unwrap_or_else(|| {
+            vec![
+                RollbackTrigger::Deploy,
+                RollbackTrigger::Smoke,
+                RollbackTrigger::Watch,
+            ]
+        }),
         database: file.rollback.database.unwrap_or(DatabasePolicy::Auto),
     };
     Ok(Config {
@@ -91,6 +106,7 @@ pub(super) fn from_source(
         gate_concurrency,
         migrate,
         smoke,
+        watch,
         rollback,
         redactor: resolver.redactor,
     })
@@ -314,12 +330,38 @@ impl Resolver<'_> {
                 seen.insert(self, &check.name)?;
                 self.smoke_check(check, default_timeout)
             })
-            .collect::<Result<_, _>>()?;
+            .collect::<Result<Vec<_>, _>>()?;
+        self.flows(&smoke.check, &checks)?;
+        let max_error_rate = match &smoke.max_error_rate {
+            Some(rate) if !(0.0..=1.0).contains(rate.get_ref()) => {
+                return Err(self.invalid(
+                    rate.span(),
+                    format!(
+                        "`smoke.max_error_rate` must be between 0.0 and 1.0, got {}",
+                        rate.get_ref()
+                    ),
+                    Some("write a fraction, e.g. `max_error_rate = 0.1` for 10 %".to_owned()),
+                ));
+            }
+            Some(rate) => *rate.get_ref(),
+            None => 0.0,
+        };
+        let ca_file = smoke
+            .ca_file
+            .as_ref()
+            .map(|path| {
+                self.text(path, "smoke.ca_file")
+                    .map(|path| self.join(&path))
+            })
+            .transpose()?;
         Ok(SmokeConfig {
             ready_within: smoke
                 .ready_within
                 .map_or(DEFAULT_READY_WITHIN, |duration| duration.0),
             concurrency,
+            samples: smoke.samples.unwrap_or(0),
+            max_error_rate,
+            ca_file,
             checks,
         })
     }
@@ -387,17 +429,23 @@ impl Resolver<'_> {
                 ));
             }
         };
-        let headers = check
-            .headers
-            .iter()
-            .map(|(header, value)| {
-                let resolved = self.text(value, &key(&format!("headers.{header}")))?;
-                Ok((header.clone(), Masked::new(resolved, &self.redactor)))
-            })
-            .collect::<Result<_, ConfigError>>()?;
+        let masked_pairs = |pairs: &std::collections::BTreeMap<String, Spanned<String>>,
+                            table: &str| {
+            pairs
+                .iter()
+                .map(|(field, value)| {
+                    let resolved = self.text(value, &key(&format!("{table}.{field}")))?;
+                    Ok((field.clone(), Masked::new(resolved, &self.redactor)))
+                })
+                .collect::<Result<Vec<_>, ConfigError>>()
+        };
+        let headers = masked_pairs(&check.headers, "headers")?;
+        let query = masked_pairs(&check.query, "query")?;
         let body = match (&check.body, &check.json) {
             (Some(body), None) => Some(RequestBody::Text(self.text(body, &key("body"))?)),
-            (None, Some(json)) => Some(RequestBody::Json(toml_to_json(json))),
+            (None, Some(json)) => Some(RequestBody::Json(
+                self.json_body(toml_to_json(json), &check.name)?,
+            )),
             (None, None) => None,
             (Some(body), Some(_)) => {
                 return Err(self.invalid(
@@ -410,42 +458,333 @@ impl Resolver<'_> {
                 ));
             }
         };
-        let expect = match &check.expect {
-            Some(expect) => self.expectations(expect, name)?,
-            None => Expectations {
-                status: 200,
-                json: Vec::new(),
-            },
-        };
+        if let Some(insecure) = check
+            .insecure
+            .as_ref()
+            .filter(|insecure| *insecure.get_ref())
+        {
+            return Err(self.invalid(
+                insecure.span(),
+                format!("check `{name}` sets `insecure = true`, but shipgate never skips certificate checks"),
+                Some("trust the server's CA with `ca_file = \"ca.pem\"` in `[smoke]`, or remove `insecure`".to_owned()),
+            ));
+        }
+        let expect = self.expectations(check.expect.as_ref(), &check.assert, name)?;
         Ok(SmokeCheck {
             name: name.clone(),
             method,
             target,
             headers,
+            query,
+            redirects: Redirects {
+                follow: check.follow_redirects.unwrap_or(false),
+                max: check.max_redirects.unwrap_or(DEFAULT_MAX_REDIRECTS),
+            },
+            max_latency: check.max_latency.map(|latency| latency.0),
+            flow: check.flow.as_ref().map(|flow| flow.get_ref().clone()),
+            captures: self.captures(check)?,
             body,
             timeout: check.timeout.map_or(default_timeout, |timeout| timeout.0),
             expect,
         })
     }
 
-    fn expectations(
+    fn watch(&self, watch: &WatchFile, smoke: &SmokeConfig) -> Result<WatchConfig, ConfigError> {
+        let known: Vec<&str> = smoke
+            .checks
+            .iter()
+            .map(|check| check.name.as_str())
+            .collect();
+        let checks = match &watch.checks {
+            None => known.iter().map(|name| (*name).to_owned()).collect(),
+            Some(names) => names
+                .iter()
+                .map(|name| {
+                    if known.contains(&name.get_ref().as_str()) {
+                        return Ok(name.get_ref().clone());
+                    }
+                    let hint = match suggest(name.get_ref(), known.iter().copied()) {
+                        Some(close) => format!("did you mean `{close}`?"),
+                        None => "name a `[[smoke.check]]` of this file".to_owned(),
+                    };
+                    Err(self.invalid(
+                        name.span(),
+                        format!(
+                            "`watch.checks` names `{}`, which is not a smoke check",
+                            name.get_ref()
+                        ),
+                        Some(hint),
+                    ))
+                })
+                .collect::<Result<_, _>>()?,
+        };
+        let max_error_rate = match &watch.max_error_rate {
+            Some(rate) if !(0.0..=1.0).contains(rate.get_ref()) => {
+                return Err(self.invalid(
+                    rate.span(),
+                    format!(
+                        "`watch.max_error_rate` must be between 0.0 and 1.0, got {}",
+                        rate.get_ref()
+                    ),
+                    Some("write a fraction, e.g. `max_error_rate = 0.1` for 10 %".to_owned()),
+                ));
+            }
+            Some(rate) => *rate.get_ref(),
+            None => 0.0,
+        };
+        let failure_limit = watch.failure_limit.unwrap_or(0);
+        let consecutive_error_limit = watch
+            .consecutive_error_limit
+            .unwrap_or(DEFAULT_CONSECUTIVE_ERROR_LIMIT);
+        let mut seen = UniqueNames::new("watch metric", "[[watch.metric]]");
+        let metrics = watch
+            .metric
+            .iter()
+            .map(|metric| {
+                seen.insert(self, &metric.name)?;
+                self.watch_metric(metric, failure_limit, consecutive_error_limit)
+            })
+            .collect::<Result<_, ConfigError>>()?;
+        Ok(WatchConfig {
+            duration: watch
+                .duration
+                .map_or(DEFAULT_WATCH_FOR, |duration| duration.0),
+            interval: watch
+                .interval
+                .map_or(DEFAULT_WATCH_INTERVAL, |interval| interval.0),
+            checks,
+            max_error_rate,
+            failure_limit,
+            consecutive_error_limit,
+            inconclusive_limit: watch.inconclusive_limit,
+            metrics,
+        })
+    }
+
+    fn watch_metric(
         &self,
-        expect: &Spanned<ExpectFile>,
-        name: &str,
-    ) -> Result<Expectations, ConfigError> {
-        let file = expect.get_ref();
-        let status = file.status.unwrap_or(200);
-        if !(100..=599).contains(&status) {
+        metric: &WatchMetricFile,
+        failure_limit: u32,
+        consecutive_error_limit: u32,
+    ) -> Result<WatchMetric, ConfigError> {
+        let name = metric.name.get_ref();
+        let key = |field: &str| format!("watch.metric `{name}` {field}");
+        let url = self.url(&metric.url, &key("url"))?;
+        let headers = metric
+            .headers
+            .iter()
+            .map(|(header, value)| {
+                let resolved = self.text(value, &key(&format!("headers.{header}")))?;
+                Ok((header.clone(), Masked::new(resolved, &self.redactor)))
+            })
+            .collect::<Result<_, ConfigError>>()?;
+        let value = JsonPath::parse(metric.value.get_ref()).map_err(|error| {
+            self.invalid(
+                metric.value.span(),
+                format!(
+                    "invalid JSONPath `{}` for `{}`: {error}",
+                    metric.value.get_ref(),
+                    key("value")
+                ),
+                Some("write an RFC 9535 path, e.g. `\"$.data.result[0].value[1]\"`".to_owned()),
+            )
+        })?;
+        let condition = |spanned: &Option<Spanned<String>>, field: &str| {
+            spanned
+                .as_ref()
+                .map(|text| {
+                    Condition::parse(text.get_ref()).ok_or_else(|| {
+                        self.invalid(
+                            text.span(),
+                            format!(
+                                "invalid condition `{}` for `{}`",
+                                text.get_ref(),
+                                key(field)
+                            ),
+                            Some(
+                                "write an operator and a number, e.g. `\"> 0.05\"` or `\"<= 3\"`"
+                                    .to_owned(),
+                            ),
+                        )
+                    })
+                })
+                .transpose()
+        };
+        let fail_if = condition(&metric.fail_if, "fail_if")?;
+        let pass_if = condition(&metric.pass_if, "pass_if")?;
+        if fail_if.is_none() && pass_if.is_none() {
             return Err(self.invalid(
-                expect.span(),
-                format!("check `{name}` expects status {status}, which is not an HTTP status"),
-                Some("use a status between 100 and 599, e.g. `status = 200`".to_owned()),
+                metric.name.span(),
+                format!("watch metric `{name}` has neither `fail_if` nor `pass_if`"),
+                Some(
+                    "add `fail_if = \"> 0.05\"` (or `pass_if`) so a measurement can fail"
+                        .to_owned(),
+                ),
             ));
         }
-        let json = file
-            .json
+        Ok(WatchMetric {
+            name: name.clone(),
+            url: Masked::new(url.to_string(), &self.redactor),
+            headers,
+            value_text: metric.value.get_ref().clone(),
+            value,
+            fail_if,
+            pass_if,
+            timeout: metric
+                .timeout
+                .map_or(DEFAULT_CHECK_TIMEOUT, |timeout| timeout.0),
+            failure_limit: metric.failure_limit.unwrap_or(failure_limit),
+            consecutive_error_limit: metric
+                .consecutive_error_limit
+                .unwrap_or(consecutive_error_limit),
+        })
+    }
+
+    /// Resolves `${VAR}` in every string of a `json` body (each resolved
+    /// value is a secret, like everywhere else).
+    fn json_body(
+        &self,
+        value: serde_json::Value,
+        name: &Spanned<String>,
+    ) -> Result<serde_json::Value, ConfigError> {
+        use serde_json::Value;
+        Ok(match value {
+            Value::String(text) => Value::String(
+                secret::resolve(&text, self.lookup, &self.redactor).map_err(|failure| {
+                    let (message, hint) = match failure {
+                        ResolveFailure::Unset(reference) => (
+                            format!(
+                                "environment variable `{}` is not set (or is empty), for the `json` body of check `{}`",
+                                reference.name,
+                                name.get_ref()
+                            ),
+                            format!("export `{}` before running shipgate", reference.name),
+                        ),
+                        ResolveFailure::Malformed { text, .. } => (
+                            format!("malformed variable reference `{text}` in the `json` body of check `{}`", name.get_ref()),
+                            "write `${NAME}`, or `$$` for a literal `$`".to_owned(),
+                        ),
+                    };
+                    self.invalid(name.span(), message, Some(hint))
+                })?,
+            ),
+            Value::Array(items) => Value::Array(
+                items
+                    .into_iter()
+                    .map(|item| self.json_body(item, name))
+                    .collect::<Result<_, _>>()?,
+            ),
+            Value::Object(members) => Value::Object(
+                members
+                    .into_iter()
+                    .map(|(key, member)| Ok((key, self.json_body(member, name)?)))
+                    .collect::<Result<_, ConfigError>>()?,
+            ),
+            other => other,
+        })
+    }
+
+    /// `capture = { NAME = 'jsonpath "PATH"' | 'header "NAME"' }`.
+    fn captures(&self, check: &SmokeCheckFile) -> Result<Vec<Capture>, ConfigError> {
+        let name = check.name.get_ref();
+        check
+            .capture
             .iter()
-            .map(|(path_text, expected)| {
+            .map(|(variable, spec)| {
+                let source = assertion::parse_capture(spec.get_ref()).map_err(|message| {
+                    self.invalid(
+                        spec.span(),
+                        format!("invalid capture `{variable}` in check `{name}`: {message}"),
+                        Some("write `capture = { token = 'jsonpath \"$.token\"' }` or `capture = { session = 'header \"Set-Cookie\"' }`".to_owned()),
+                    )
+                })?;
+                Ok(Capture { variable: variable.clone(), source })
+            })
+            .collect()
+    }
+
+    /// Every `{{name}}` a check uses must be captured by an earlier check of
+    /// its flow, and only checks in a flow capture.
+    fn flows(&self, files: &[SmokeCheckFile], checks: &[SmokeCheck]) -> Result<(), ConfigError> {
+        let mut captured: HashMap<&str, Vec<&str>> = HashMap::new();
+        for (file, check) in files.iter().zip(checks) {
+            let name = &check.name;
+            if file
+                .url
+                .as_ref()
+                .is_some_and(|url| url.get_ref().contains("{{"))
+            {
+                let span = file.url.as_ref().map_or(0..0, Spanned::span);
+                return Err(self.invalid(
+                    span,
+                    format!("check `{name}` uses a `{{{{…}}}}` placeholder in `url`"),
+                    Some("placeholders work in `path`, `headers`, `query`, `body` and `json`; use `path` with the environment's `url`".to_owned()),
+                ));
+            }
+            let Some(flow) = check.flow.as_deref() else {
+                if let Some(capture) = check.captures.first() {
+                    return Err(self.invalid(
+                        file.name.span(),
+                        format!(
+                            "check `{name}` captures `{}` but is in no flow",
+                            capture.variable
+                        ),
+                        Some(format!(
+                            "add `flow = \"{name}\"` to it and to the checks that use `{{{{{}}}}}`",
+                            capture.variable
+                        )),
+                    ));
+                }
+                if let Some(variable) = used_variables(check).into_iter().next() {
+                    return Err(self.invalid(
+                        file.name.span(),
+                        format!("check `{name}` uses `{{{{{variable}}}}}` but is in no flow"),
+                        Some("put it in the flow of the check that captures it with `flow = \"NAME\"`".to_owned()),
+                    ));
+                }
+                continue;
+            };
+            let known = captured.entry(flow).or_default();
+            for variable in used_variables(check) {
+                if !known.contains(&variable.as_str()) {
+                    return Err(self.invalid(
+                        file.name.span(),
+                        format!("check `{name}` uses `{{{{{variable}}}}}`, but no earlier check of flow `{flow}` captures it"),
+                        Some(format!("capture it in an earlier check of the flow, e.g. `capture = {{ {variable} = 'jsonpath \"$.{variable}\"' }}`")),
+                    ));
+                }
+            }
+            known.extend(
+                check
+                    .captures
+                    .iter()
+                    .map(|capture| capture.variable.as_str()),
+            );
+        }
+        Ok(())
+    }
+
+    /// `expect` and `assert` into one list: status assertions first (the
+    /// `expect.status` shorthand, else `status 200` unless an `assert` line
+    /// judges the status), then `expect.json` and the other lines in file order.
+    fn expectations(
+        &self,
+        expect: Option<&Spanned<ExpectFile>>,
+        lines: &[Spanned<String>],
+        name: &str,
+    ) -> Result<Expectations, ConfigError> {
+        let mut status = Vec::new();
+        let mut others = Vec::new();
+        if let Some(expect) = expect {
+            let file = expect.get_ref();
+            if let Some(value) = &file.status {
+                status.push(Assertion::status(self.status_operands(
+                    value,
+                    expect.span(),
+                    name,
+                )?));
+            }
+            for (path_text, expected) in &file.json {
                 let path = JsonPath::parse(path_text).map_err(|error| {
                     self.invalid(
                         expect.span(),
@@ -453,11 +792,97 @@ impl Resolver<'_> {
                         Some("write an RFC 9535 path starting with `$`, e.g. `\"$.status\"` or `\"$.items[0].id\"`".to_owned()),
                     )
                 })?;
-                Ok(JsonEquality { path_text: path_text.clone(), path, expected: toml_to_json(expected) })
-            })
-            .collect::<Result<_, ConfigError>>()?;
-        Ok(Expectations { status, json })
+                others.push(Assertion::json_equals(
+                    path_text,
+                    path,
+                    toml_to_json(expected),
+                ));
+            }
+        }
+        for line in lines {
+            let parsed = assertion::parse(line.get_ref()).map_err(|message| {
+                self.invalid(
+                    line.span(),
+                    format!("invalid assertion in check `{name}`: {message}"),
+                    Some("write `SUBJECT PREDICATE VALUE`, e.g. `'jsonpath \"$.status\" == \"healthy\"'` or `'header \"Content-Type\" contains \"json\"'` (see the README's assertion reference)".to_owned()),
+                )
+            })?;
+            if parsed.is_status() {
+                status.push(parsed);
+            } else {
+                others.push(parsed);
+            }
+        }
+        if status.is_empty() {
+            status.push(Assertion::status(vec![Operand::Value(200.into())]));
+        }
+        status.append(&mut others);
+        Ok(Expectations { assertions: status })
     }
+
+    /// `status = 200`, `status = [200, 204]` or `status = "2xx"`.
+    fn status_operands(
+        &self,
+        value: &toml::Value,
+        span: Range<usize>,
+        name: &str,
+    ) -> Result<Vec<Operand>, ConfigError> {
+        let one = |value: &toml::Value| match value {
+            toml::Value::Integer(code) if (100..=599).contains(code) => {
+                Some(Operand::Value((*code).into()))
+            }
+            toml::Value::String(text) => assertion::status_class(text).map(Operand::StatusClass),
+            _ => None,
+        };
+        let operands = match value {
+            toml::Value::Array(items) if !items.is_empty() => items.iter().map(one).collect(),
+            other => one(other).map(|operand| vec![operand]),
+        };
+        operands.ok_or_else(|| {
+            self.invalid(
+                span,
+                format!("check `{name}` expects status {value}, which is not an HTTP status"),
+                Some("use a status between 100 and 599, a list like `[200, 204]` or a class like `\"2xx\"`".to_owned()),
+            )
+        })
+    }
+}
+
+/// Every `{{name}}` in a check's path, headers, query and body.
+fn used_variables(check: &SmokeCheck) -> Vec<String> {
+    fn json_strings<'v>(value: &'v serde_json::Value, out: &mut Vec<&'v str>) {
+        match value {
+            serde_json::Value::String(text) => out.push(text),
+            serde_json::Value::Array(items) => {
+                for item in items {
+                    json_strings(item, out);
+                }
+            }
+            serde_json::Value::Object(members) => {
+                members
+                    .values()
+                    .for_each(|member| json_strings(member, out));
+            }
+            _ => {}
+        }
+    }
+    let mut texts: Vec<&str> = Vec::new();
+    if let CheckTarget::Path(path) = &check.target {
+        texts.push(path);
+    }
+    texts.extend(
+        check
+            .headers
+            .iter()
+            .chain(&check.query)
+            .map(|(_, value)| value.expose()),
+    );
+    match &check.body {
+        Some(RequestBody::Text(text)) => texts.push(text),
+        Some(RequestBody::Json(value)) => json_strings(value, &mut texts),
+        None => {}
+    }
+    texts.into_iter().flat_map(template::variables).collect()
 }
 
 /// Tracks names within one list so a duplicate points at both places.

@@ -88,7 +88,8 @@ pub fn resolve(
     Ok(out)
 }
 
-fn is_variable_name(name: &str) -> bool {
+/// Letters, digits and `_`, not starting with a digit (shared with `{{name}}`).
+pub(super) fn is_variable_name(name: &str) -> bool {
     let mut chars = name.chars();
     matches!(chars.next(), Some(c) if c == '_' || c.is_ascii_alphabetic())
         && chars.all(|c| c == '_' || c.is_ascii_alphanumeric())

@@ -7,6 +7,7 @@
 pub mod github;
 pub mod human;
 pub mod json;
+pub mod junit;
 mod printer;
 
 use std::path::PathBuf;
@@ -183,6 +184,8 @@ pub enum PhaseName {
     Deploy,
     /// The smoke suite.
     Smoke,
+    /// The post-deploy watch.
+    Watch,
     /// App and database rollback.
     Rollback,
     /// The smoke suite re-run against the restored release.
@@ -198,6 +201,7 @@ impl PhaseName {
             Self::Migrate => "migrate",
             Self::Deploy => "deploy",
             Self::Smoke => "smoke",
+            Self::Watch => "watch",
             Self::Rollback => "rollback",
             Self::Verify => "verify",
         }

@@ -1,49 +1,37 @@
 //! Judging a response against a check's [`Expectations`]: pure data in, typed
 //! results out, nothing printed.
 //!
-//! The status is checked first; when it fails the `JSONPath` equalities are
-//! skipped, because judging the body of an error page only adds noise. Each
-//! equality's path must select exactly one node. Turning results into report
-//! lines is left to `outcome.rs`.
+//! Status assertions are judged first; when one fails the others are skipped,
+//! because judging the body of an error page only adds noise. A `JSONPath`
+//! that selects nothing fails (unless the assertion is `not exists`) and
+//! shows the path with a compact view of the document; a comparison needs
+//! exactly one node. Values of the wrong type never pass, even under `not`.
+//! Turning results into report lines is left to `outcome.rs`.
 
+use std::cmp::Ordering;
 use std::fmt;
 
 use serde_json::Value;
 
 use super::excerpt;
 use super::request::{MAX_BODY_BYTES, ReceivedResponse};
-use crate::config::{Expectations, JsonEquality};
+use crate::config::{
+    Assertion, CertificateField, Comparison, Expectations, Operand, Predicate, Subject,
+};
+use crate::report::format_duration;
 
-/// What an assertion wanted.
-#[derive(Debug, Clone, PartialEq)]
-pub(crate) enum Expected {
-    /// `status 200`.
-    Status(u16),
-    /// `"$.status" == "healthy"`.
-    JsonEquals {
-        /// The path as written.
-        path: String,
-        /// The value it must select.
-        value: Value,
-    },
-}
-
-impl fmt::Display for Expected {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Self::Status(status) => write!(f, "status {status}"),
-            Self::JsonEquals { path, value } => write!(f, "{} == {value}", quoted(path)),
-        }
-    }
-}
+/// How many characters of the body a `body` assertion shows as `got`.
+const BODY_ACTUAL_CHARS: usize = 120;
 
 /// What the response held for an assertion's subject.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) enum Observed {
     /// The status code.
     Status(u16),
-    /// The one node the path selected.
-    Node(Value),
+    /// A JSON value: the node a path selected, a header's value.
+    Value(Value),
+    /// A description: `count 2`, `312ms`, `header `X` is absent`, a body excerpt.
+    Text(String),
     /// The path selected no node; `document` is a compact excerpt.
     Nothing {
         /// The path as written.
@@ -71,7 +59,10 @@ impl fmt::Display for Observed {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::Status(status) => write!(f, "status {status}"),
-            Self::Node(value) => write!(f, "{value}"),
+            Self::Value(value) => {
+                f.write_str(&excerpt::json(value, excerpt::DOCUMENT_EXCERPT_CHARS))
+            }
+            Self::Text(text) => f.write_str(text),
             Self::Nothing { path, document } => {
                 write!(f, "{} selected nothing in {document}", quoted(path))
             }
@@ -98,16 +89,18 @@ impl fmt::Display for Observed {
 pub(crate) struct AssertionResult {
     /// Whether the response satisfied it.
     pub(crate) passed: bool,
-    /// What it wanted.
-    pub(crate) expected: Expected,
+    /// The assertion as written, e.g. `jsonpath "$.status" == "ok"`.
+    pub(crate) expected: String,
     /// What the response held.
     pub(crate) actual: Observed,
+    /// Whether it judged the status.
+    pub(crate) is_status: bool,
 }
 
-/// Every assertion evaluated for one response, in config order (status first).
+/// Every assertion evaluated for one response, status ones first.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct Evaluation {
-    /// The results; only the status one when the status failed.
+    /// The results; only the status ones when a status assertion failed.
     pub(crate) results: Vec<AssertionResult>,
 }
 
@@ -123,67 +116,265 @@ impl Evaluation {
     }
 }
 
-/// Judges `response` against `expect`: the status first, then, only when it
-/// passed, each `JSONPath` equality.
+/// Judges `response` against `expect`: the status assertions first, then,
+/// only when they all passed, the others in order.
 pub(crate) fn evaluate(expect: &Expectations, response: &ReceivedResponse) -> Evaluation {
-    let status = AssertionResult {
-        passed: response.status == expect.status,
-        expected: Expected::Status(expect.status),
-        actual: Observed::Status(response.status),
-    };
-    if !status.passed || expect.json.is_empty() {
-        return Evaluation {
-            results: vec![status],
-        };
-    }
-    let mut results = vec![status];
-    let document = if response.truncated {
-        Err(Observed::TooLarge)
-    } else {
-        serde_json::from_slice::<Value>(&response.body).map_err(|_| Observed::NotJson {
-            excerpt: excerpt::one_line(&response.body, excerpt::DOCUMENT_EXCERPT_CHARS),
-        })
-    };
-    for equality in &expect.json {
-        let expected = Expected::JsonEquals {
-            path: equality.path_text.clone(),
-            value: equality.expected.clone(),
-        };
-        let result = match &document {
-            Ok(document) => judge_equality(equality, document, expected),
-            Err(observed) => AssertionResult {
-                passed: false,
-                expected,
-                actual: observed.clone(),
-            },
-        };
-        results.push(result);
+    let mut document = None;
+    let (status, others): (Vec<&Assertion>, Vec<&Assertion>) = expect
+        .assertions
+        .iter()
+        .partition(|assertion| assertion.is_status());
+    let mut results: Vec<AssertionResult> = status
+        .into_iter()
+        .map(|assertion| judge(assertion, response, &mut document))
+        .collect();
+    if results.iter().all(|result| result.passed) {
+        for assertion in others {
+            results.push(judge(assertion, response, &mut document));
+        }
     }
     Evaluation { results }
 }
 
-fn judge_equality(
-    equality: &JsonEquality,
-    document: &Value,
-    expected: Expected,
+/// The parsed body, or why it cannot be judged; parsed at most once.
+type Document = Option<Result<Value, Observed>>;
+
+fn judge(
+    assertion: &Assertion,
+    response: &ReceivedResponse,
+    document: &mut Document,
 ) -> AssertionResult {
-    let nodes = equality.path.query(document);
-    let actual = match nodes.exactly_one() {
-        Ok(node) => Observed::Node(node.clone()),
-        Err(_) if nodes.is_empty() => Observed::Nothing {
-            path: equality.path_text.clone(),
-            document: excerpt::json(document, excerpt::DOCUMENT_EXCERPT_CHARS),
-        },
-        Err(_) => Observed::Many {
-            path: equality.path_text.clone(),
-            count: nodes.len(),
-        },
-    };
-    let passed = matches!(&actual, Observed::Node(node) if json_equal(node, &equality.expected));
+    let (outcome, actual) = observe(assertion, response, document);
     AssertionResult {
-        passed,
-        expected,
+        passed: outcome.is_some_and(|held| held != assertion.negated),
+        expected: assertion.text.clone(),
         actual,
+        is_status: assertion.is_status(),
+    }
+}
+
+/// Whether the predicate held (`None`: it cannot apply, e.g. a missing
+/// subject or a value of the wrong type), and what the response held.
+fn observe(
+    assertion: &Assertion,
+    response: &ReceivedResponse,
+    document: &mut Document,
+) -> (Option<bool>, Observed) {
+    let predicate = &assertion.predicate;
+    let exists_only = matches!(predicate, Predicate::Exists);
+    match &assertion.subject {
+        Subject::Status => (
+            test(predicate, &Value::from(response.status)),
+            Observed::Status(response.status),
+        ),
+        Subject::Header(name) => {
+            let values: Vec<Value> = response
+                .headers
+                .get_all(name.as_str())
+                .iter()
+                .map(|value| Value::String(String::from_utf8_lossy(value.as_bytes()).into_owned()))
+                .collect();
+            match values.as_slice() {
+                [] => (
+                    exists_only.then_some(false),
+                    Observed::Text(format!("header `{name}` is absent")),
+                ),
+                [one] => (test(predicate, one), Observed::Value(one.clone())),
+                many => (
+                    any(predicate, many),
+                    Observed::Value(Value::Array(many.to_vec())),
+                ),
+            }
+        }
+        Subject::ContentType => match response.headers.get(reqwest::header::CONTENT_TYPE) {
+            None => (
+                exists_only.then_some(false),
+                Observed::Text("no `Content-Type` header".to_owned()),
+            ),
+            Some(value) => {
+                let text = String::from_utf8_lossy(value.as_bytes());
+                let essence = text
+                    .split(';')
+                    .next()
+                    .unwrap_or_default()
+                    .trim()
+                    .to_ascii_lowercase();
+                let essence = Value::String(essence);
+                (test(predicate, &essence), Observed::Value(essence))
+            }
+        },
+        Subject::Body => {
+            let text = Value::String(String::from_utf8_lossy(&response.body).into_owned());
+            let shown = excerpt::one_line(&response.body, BODY_ACTUAL_CHARS);
+            let shown = if shown.is_empty() {
+                "empty body".to_owned()
+            } else {
+                format!("body {shown}")
+            };
+            (test(predicate, &text), Observed::Text(shown))
+        }
+        Subject::Duration => {
+            let millis = u64::try_from(response.elapsed.as_millis()).unwrap_or(u64::MAX);
+            (
+                test(predicate, &Value::from(millis)),
+                Observed::Text(format_duration(response.elapsed)),
+            )
+        }
+        Subject::Certificate(field) => certificate(*field, predicate, response),
+        Subject::JsonPath { text, path, count } => {
+            json_path(text, path, *count, predicate, response, document)
+        }
+    }
+}
+
+/// A field of the server certificate.
+fn certificate(
+    field: CertificateField,
+    predicate: &Predicate,
+    response: &ReceivedResponse,
+) -> (Option<bool>, Observed) {
+    let exists_only = matches!(predicate, Predicate::Exists);
+    match &response.certificate {
+        None => (
+            exists_only.then_some(false),
+            Observed::Text("no TLS certificate: the response did not come over HTTPS".to_owned()),
+        ),
+        Some(certificate) => match field {
+            CertificateField::Subject => {
+                let value = Value::String(certificate.subject.clone());
+                (test(predicate, &value), Observed::Value(value))
+            }
+            CertificateField::Issuer => {
+                let value = Value::String(certificate.issuer.clone());
+                (test(predicate, &value), Observed::Value(value))
+            }
+            CertificateField::ExpireDays => {
+                let days = certificate.days_left();
+                (
+                    test(predicate, &Value::from(days)),
+                    Observed::Text(format!("{days} days")),
+                )
+            }
+        },
+    }
+}
+
+/// The nodes `path` selects in the body, or how many with `count`.
+fn json_path(
+    text: &str,
+    path: &serde_json_path::JsonPath,
+    count: bool,
+    predicate: &Predicate,
+    response: &ReceivedResponse,
+    document: &mut Document,
+) -> (Option<bool>, Observed) {
+    let exists_only = matches!(predicate, Predicate::Exists);
+    let document = document.get_or_insert_with(|| parse_document(response));
+    let document = match document {
+        Ok(document) => document,
+        Err(observed) => return (None, observed.clone()),
+    };
+    let nodes = path.query(document).all();
+    if count {
+        let selected = match nodes.as_slice() {
+            [Value::Array(items)] => items.len(),
+            [Value::Object(members)] => members.len(),
+            other => other.len(),
+        };
+        return (
+            test(predicate, &Value::from(selected)),
+            Observed::Text(format!("count {selected}")),
+        );
+    }
+    match nodes.as_slice() {
+        [] => (
+            exists_only.then_some(false),
+            Observed::Nothing {
+                path: text.to_owned(),
+                document: excerpt::json(document, excerpt::DOCUMENT_EXCERPT_CHARS),
+            },
+        ),
+        [one] => (test(predicate, one), Observed::Value((*one).clone())),
+        many if exists_only => (
+            Some(true),
+            Observed::Many {
+                path: text.to_owned(),
+                count: many.len(),
+            },
+        ),
+        many => (
+            None,
+            Observed::Many {
+                path: text.to_owned(),
+                count: many.len(),
+            },
+        ),
+    }
+}
+
+fn parse_document(response: &ReceivedResponse) -> Result<Value, Observed> {
+    if response.truncated {
+        return Err(Observed::TooLarge);
+    }
+    serde_json::from_slice::<Value>(&response.body).map_err(|_| Observed::NotJson {
+        excerpt: excerpt::one_line(&response.body, excerpt::DOCUMENT_EXCERPT_CHARS),
+    })
+}
+
+/// The predicate holds for one of several values (a repeated header).
+fn any(predicate: &Predicate, values: &[Value]) -> Option<bool> {
+    let results: Vec<Option<bool>> = values.iter().map(|value| test(predicate, value)).collect();
+    if results.contains(&Some(true)) {
+        Some(true)
+    } else if results.contains(&None) {
+        None
+    } else {
+        Some(false)
+    }
+}
+
+/// Whether `predicate` holds for `actual`; `None` when it cannot apply.
+fn test(predicate: &Predicate, actual: &Value) -> Option<bool> {
+    match predicate {
+        Predicate::Exists => Some(true),
+        Predicate::Compare(comparison, Operand::StatusClass(class)) => {
+            let same = actual
+                .as_u64()
+                .is_some_and(|code| code / 100 == u64::from(*class));
+            Some(comparison.holds(if same {
+                Ordering::Equal
+            } else {
+                Ordering::Less
+            }))
+        }
+        Predicate::Compare(comparison, Operand::Value(expected)) => match comparison {
+            Comparison::Equal => Some(json_equal(actual, expected)),
+            Comparison::NotEqual => Some(!json_equal(actual, expected)),
+            ordering => order(actual, expected).map(|found| ordering.holds(found)),
+        },
+        Predicate::In(operands) => Some(operands.iter().any(|operand| {
+            test(
+                &Predicate::Compare(Comparison::Equal, operand.clone()),
+                actual,
+            ) == Some(true)
+        })),
+        Predicate::Contains(expected) => match (actual, expected) {
+            (Value::String(text), Value::String(part)) => Some(text.contains(part.as_str())),
+            (Value::Array(items), expected) => {
+                Some(items.iter().any(|item| json_equal(item, expected)))
+            }
+            _ => None,
+        },
+        Predicate::Matches(regex) => actual.as_str().map(|text| regex.is_match(text)),
+    }
+}
+
+/// Numbers by value, strings lexicographically; other pairs do not order.
+fn order(actual: &Value, expected: &Value) -> Option<Ordering> {
+    match (actual, expected) {
+        (Value::Number(left), Value::Number(right)) => left.as_f64()?.partial_cmp(&right.as_f64()?),
+        (Value::String(left), Value::String(right)) => Some(left.cmp(right)),
+        _ => None,
     }
 }
 
@@ -222,24 +413,18 @@ mod tests {
     use super::*;
 
     fn expect(status: u16, json: &[(&str, Value)]) -> Expectations {
-        Expectations {
-            status,
-            json: json
-                .iter()
-                .map(|(path, value)| JsonEquality {
-                    path_text: (*path).to_owned(),
-                    path: JsonPath::parse(path).unwrap(),
-                    expected: value.clone(),
-                })
-                .collect(),
-        }
+        let mut assertions = vec![Assertion::status(vec![Operand::Value(status.into())])];
+        assertions.extend(json.iter().map(|(path, value)| {
+            Assertion::json_equals(path, JsonPath::parse(path).unwrap(), value.clone())
+        }));
+        Expectations { assertions }
     }
 
     fn response(status: u16, body: &str) -> ReceivedResponse {
         ReceivedResponse {
             status,
             body: body.as_bytes().to_vec(),
-            truncated: false,
+            ..ReceivedResponse::default()
         }
     }
 
@@ -247,7 +432,7 @@ mod tests {
         evaluation
             .results
             .iter()
-            .map(|r| (r.passed, r.expected.to_string(), r.actual.to_string()))
+            .map(|r| (r.passed, r.expected.clone(), r.actual.to_string()))
             .collect()
     }
 
@@ -316,10 +501,7 @@ mod tests {
             ),
             &response(200, r#"{"a": 1.0, "b": {"x": [true, null]}, "c": "y"}"#),
         );
-        let failures: Vec<String> = evaluation
-            .failures()
-            .map(|r| r.expected.to_string())
-            .collect();
+        let failures: Vec<String> = evaluation.failures().map(|r| r.expected.clone()).collect();
         assert_eq!(failures, vec![r#""$.c" == "z""#]);
     }
 

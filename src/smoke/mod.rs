@@ -1,26 +1,35 @@
 //! `shipgate smoke`: the HTTP smoke suite, also run after a rollback to verify
-//! the restored release.
+//! the restored release, and once per interval by `watch`.
 //!
-//! [`run_suite`] resolves every check's URL and headers up front (a config
-//! mistake stops the suite before any request), then waits for readiness:
-//! checks run concurrently and are retried with backoff until each passed once
-//! or `ready_within` ran out, and the phase holds each check's last result, in
-//! config order. A failed check is a result, not an error; [`SmokeError`] is
-//! only for a suite that cannot run. Request building lives in `request.rs`,
-//! URL joining in `target.rs`, judging in `assertion.rs`, the retry loop in
-//! `readiness.rs` and report lines in `outcome.rs`; printing is left to
-//! `report/`.
+//! [`run_suite`] resolves every check's URL, query and headers up front (a
+//! config mistake stops the suite before any request), then waits for
+//! readiness: checks and flows run concurrently, each retried with backoff
+//! until it passed once or `ready_within` ran out (the steps of a flow in
+//! order, fed the values earlier steps captured). Then each ready check is
+//! sampled `samples` times for latency percentiles and the suite error rate.
+//! The phase holds one line per check, in config order. A failed check is a
+//! result, not an error; [`SmokeError`] is only for a suite that cannot run.
+//! Request building lives in `request.rs`, URL joining in `target.rs`,
+//! judging in `assertion.rs`, the retry loop in `readiness.rs`, flows in
+//! `flow.rs`, sampling in `sampler.rs`, TLS facts in `certificate.rs` and
+//! report lines in `outcome.rs`; printing is left to `report/`.
 
 mod assertion;
-mod excerpt;
+mod certificate;
+pub(crate) mod excerpt;
+mod flow;
 mod outcome;
 mod readiness;
-mod request;
+pub(crate) mod request;
+mod sampler;
 mod target;
+
+use std::fmt::Write as _;
 
 use tokio::time::Instant;
 use url::Url;
 
+pub(crate) use self::outcome::error_rate;
 use self::readiness::{Job, Schedule};
 use self::request::{HeaderFailure, PreparedRequest};
 use self::target::TargetFailure;
@@ -28,7 +37,7 @@ use crate::config::{Masked, SmokeCheck};
 use crate::context::Context;
 use crate::diagnostic::Diagnostic;
 use crate::exit::ExitStatus;
-use crate::report::{Phase, PhaseName, Status};
+use crate::report::{Check, Phase, PhaseName, Status};
 
 /// Why the smoke suite could not run at all (a failed check is not an error).
 #[derive(Debug, thiserror::Error)]
@@ -80,6 +89,21 @@ pub enum SmokeError {
         /// The header's name.
         header: String,
     },
+    /// `smoke.ca_file` could not be read.
+    #[error("failed to read CA file `{}` (`smoke.ca_file`)", path.display())]
+    ReadCaFile {
+        /// The file.
+        path: std::path::PathBuf,
+        /// The IO error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// `smoke.ca_file` holds no usable PEM certificate.
+    #[error("CA file `{}` (`smoke.ca_file`) holds no PEM certificate", path.display())]
+    InvalidCaFile {
+        /// The file.
+        path: std::path::PathBuf,
+    },
     /// The HTTP client could not be built (e.g. no TLS trust store).
     #[error("failed to set up the HTTP client for smoke checks")]
     Client {
@@ -111,6 +135,10 @@ impl Diagnostic for SmokeError {
             Self::InvalidHeaderName { check, .. } | Self::InvalidHeaderValue { check, .. } => {
                 format!("fix `headers` of check `{check}` in the config, then run `shipgate check`")
             }
+            Self::ReadCaFile { .. } | Self::InvalidCaFile { .. } => {
+                "point `ca_file` in `[smoke]` at a PEM file holding `-----BEGIN CERTIFICATE-----` blocks, then run `shipgate check`"
+                    .to_owned()
+            }
             Self::Client { .. } => "make sure the system's CA certificates are installed and readable".to_owned(),
             Self::CheckTask { .. } => {
                 "re-run the command; if it happens again, report it with the output of `shipgate smoke --format json`"
@@ -128,8 +156,11 @@ impl SmokeError {
             | Self::UnsupportedBaseUrl { .. }
             | Self::InvalidUrl { .. }
             | Self::InvalidHeaderName { .. }
-            | Self::InvalidHeaderValue { .. } => ExitStatus::Usage,
-            Self::Client { .. } | Self::CheckTask { .. } => ExitStatus::Infrastructure,
+            | Self::InvalidHeaderValue { .. }
+            | Self::InvalidCaFile { .. } => ExitStatus::Usage,
+            Self::ReadCaFile { .. } | Self::Client { .. } | Self::CheckTask { .. } => {
+                ExitStatus::Infrastructure
+            }
         }
     }
 }
@@ -156,8 +187,8 @@ pub async fn run_suite(
         .iter()
         .map(|check| prepare(ctx, check, base))
         .collect::<Result<Vec<_>, _>>()?;
-    let total = jobs.len();
     if ctx.dry_run {
+        let total = jobs.len();
         let checks = jobs
             .iter()
             .map(|job| outcome::planned_check(&job.name, &job.request))
@@ -169,40 +200,171 @@ pub async fn run_suite(
         return Ok(Phase::new(phase, Vec::new(), started.elapsed())
             .summary("no checks in `[[smoke.check]]`"));
     }
-    let client = request::client().map_err(|source| SmokeError::Client { source })?;
+    let client = http_client(ctx)?;
     let schedule = Schedule {
         ready_within: config.smoke.ready_within,
         concurrency: config.smoke.concurrency,
     };
-    let outcomes = readiness::run(
-        jobs.clone(),
-        client,
+    let (outcomes, jobs) = readiness::run(
+        jobs,
+        client.clone(),
         schedule,
         ctx.printer.clone(),
         ctx.cancel.clone(),
     )
     .await?;
-    let checks: Vec<_> = jobs
+    let ready: Vec<Check> = jobs
         .iter()
         .zip(&outcomes)
         .map(|(job, outcome)| outcome::report_check(&job.name, &job.request, &job.expect, outcome))
         .collect();
+    let per_check = config.smoke.samples;
+    let sampled = if per_check > 0 && !ctx.cancel.is_cancelled() {
+        let passed: Vec<bool> = ready
+            .iter()
+            .map(|check| check.status == Status::Pass)
+            .collect();
+        ctx.printer.progress(&format!(
+            "sampling: {per_check} request(s) per ready check, {} at a time",
+            config.smoke.concurrency
+        ));
+        sampler::run(
+            &jobs,
+            &passed,
+            per_check,
+            &client,
+            config.smoke.concurrency,
+            &ctx.cancel,
+        )
+        .await?
+    } else {
+        vec![Vec::new(); jobs.len()]
+    };
+    let total: usize = sampled.iter().map(Vec::len).sum();
+    let failed: usize = sampled
+        .iter()
+        .flatten()
+        .filter(|attempt| !attempt.passed())
+        .count();
+    let over_budget = outcome::error_rate(failed, total) > config.smoke.max_error_rate;
+    let mut checks: Vec<Check> = ready
+        .into_iter()
+        .zip(jobs.iter().zip(outcomes.iter().zip(&sampled)))
+        .map(|(check, (job, (outcome, samples)))| {
+            outcome::report_sampled(
+                check,
+                outcome,
+                samples,
+                &job.expect,
+                job.max_latency,
+                over_budget,
+            )
+        })
+        .collect();
     let passed = checks
         .iter()
-        .filter(|check| check.status == Status::Pass)
+        .filter(|check| matches!(check.status, Status::Pass | Status::Warn))
         .count();
-    Ok(Phase::new(phase, checks, started.elapsed()).summary(format!("{passed} of {total} passed")))
+    let mut summary = format!(
+        "{passed} of {total_checks} passed",
+        total_checks = jobs.len()
+    );
+    if total > 0 {
+        let rate = outcome::error_rate_check(failed, total, config.smoke.max_error_rate);
+        let _ = write!(
+            summary,
+            " · error rate {}",
+            rate.detail.as_deref().unwrap_or_default()
+        );
+        checks.push(rate);
+    }
+    Ok(Phase::new(phase, checks, started.elapsed()).summary(summary))
 }
 
-/// Resolves one check's URL and headers into a [`Job`].
+/// One pass of the checks named in `names`, each sent once (no readiness
+/// wait, no samples), as `watch` measures the suite every interval; the
+/// checks come back in config order.
+pub async fn run_once(
+    ctx: &Context,
+    base_url: Option<&Url>,
+    names: &[String],
+    client: &reqwest::Client,
+) -> Result<Vec<Check>, SmokeError> {
+    let base = base_url.or(ctx.config.environment.url.as_ref());
+    let jobs = ctx
+        .config
+        .smoke
+        .checks
+        .iter()
+        .filter(|check| names.contains(&check.name))
+        .map(|check| prepare(ctx, check, base))
+        .collect::<Result<Vec<_>, _>>()?;
+    let schedule = Schedule {
+        ready_within: std::time::Duration::ZERO,
+        concurrency: ctx.config.smoke.concurrency,
+    };
+    let (outcomes, jobs) = readiness::run(
+        jobs,
+        client.clone(),
+        schedule,
+        ctx.printer.clone(),
+        ctx.cancel.clone(),
+    )
+    .await?;
+    Ok(jobs
+        .iter()
+        .zip(&outcomes)
+        .map(|(job, outcome)| outcome::report_check(&job.name, &job.request, &job.expect, outcome))
+        .collect())
+}
+
+/// The suite's one HTTP client, trusting `smoke.ca_file` besides the
+/// system's roots; `watch` queries its metrics with it too.
+pub fn http_client(ctx: &Context) -> Result<reqwest::Client, SmokeError> {
+    let mut roots = Vec::new();
+    if let Some(path) = &ctx.config.smoke.ca_file {
+        let pem = std::fs::read(path).map_err(|source| SmokeError::ReadCaFile {
+            path: path.clone(),
+            source,
+        })?;
+        roots = reqwest::Certificate::from_pem_bundle(&pem)
+            .ok()
+            .filter(|roots| !roots.is_empty())
+            .ok_or_else(|| SmokeError::InvalidCaFile { path: path.clone() })?;
+    }
+    request::client(roots).map_err(|source| SmokeError::Client { source })
+}
+
+/// Resolves one check into a [`Job`], keeping its template when it is a flow step.
 fn prepare(ctx: &Context, check: &SmokeCheck, base: Option<&Url>) -> Result<Job, SmokeError> {
     let redactor = ctx.printer.redactor();
+    let environment = &ctx.config.environment.name;
+    let mut job = build_job(check, base, redactor, environment)?;
+    if check.flow.is_some() {
+        job.template = Some(std::sync::Arc::new(flow::Template {
+            check: check.clone(),
+            base: base.cloned(),
+            redactor: redactor.clone(),
+            environment: environment.clone(),
+        }));
+    }
+    Ok(job)
+}
+
+/// Resolves `check`'s URL, query and headers into a [`Job`] (placeholders
+/// are sent as written; flows render them first).
+pub(crate) fn build_job(
+    check: &SmokeCheck,
+    base: Option<&Url>,
+    redactor: &crate::config::Redactor,
+    environment: &str,
+) -> Result<Job, SmokeError> {
     let name = || check.name.clone();
-    let target =
+    let mut target =
         target::resolve(&check.target, base, redactor).map_err(|failure| match failure {
             TargetFailure::NoBaseUrl => SmokeError::NoBaseUrl {
                 check: name(),
-                environment: ctx.config.environment.name.clone(),
+                environment: environment.to_owned(),
             },
             TargetFailure::UnsupportedBase => SmokeError::UnsupportedBaseUrl {
                 check: name(),
@@ -215,6 +377,13 @@ fn prepare(ctx: &Context, check: &SmokeCheck, base: Option<&Url>) -> Result<Job,
                 reason,
             },
         })?;
+    if !check.query.is_empty() {
+        target
+            .url
+            .query_pairs_mut()
+            .extend_pairs(check.query.iter().map(|(key, value)| (key, value.expose())));
+        target.shown = Masked::new(target.url.to_string(), redactor);
+    }
     let request = PreparedRequest::new(check, target).map_err(|failure| match failure {
         HeaderFailure::Name(header) => SmokeError::InvalidHeaderName {
             check: name(),
@@ -229,5 +398,9 @@ fn prepare(ctx: &Context, check: &SmokeCheck, base: Option<&Url>) -> Result<Job,
         name: name(),
         request,
         expect: check.expect.clone(),
+        max_latency: check.max_latency,
+        flow: check.flow.clone(),
+        captures: check.captures.clone(),
+        template: None,
     })
 }

@@ -7,11 +7,13 @@
 use std::fmt::Write;
 use std::time::Duration;
 
-use super::assertion::{Evaluation, Expected};
+use super::assertion::Evaluation;
 use super::excerpt;
-use super::request::{Exchange, PreparedRequest};
+use super::flow::Values;
+use super::request::{Exchange, PreparedRequest, TransportFailure};
+use super::sampler::Latency;
 use crate::config::Expectations;
-use crate::report::{Check, Status};
+use crate::report::{Check, Status, format_duration};
 
 /// One request and its judgement.
 #[derive(Debug, Clone)]
@@ -22,6 +24,8 @@ pub(crate) struct Attempt {
     pub(crate) evaluation: Option<Evaluation>,
     /// How long the exchange took.
     pub(crate) elapsed: Duration,
+    /// Values read for later steps of its flow (when it passed).
+    pub(crate) captured: Values,
 }
 
 impl Attempt {
@@ -39,9 +43,7 @@ impl Attempt {
                     .as_ref()
                     .and_then(|evaluation| evaluation.failures().next())
                 {
-                    Some(failure) if matches!(failure.expected, Expected::Status(_)) => {
-                        failure.actual.to_string()
-                    }
+                    Some(failure) if failure.is_status => failure.actual.to_string(),
                     Some(failure) => format!("{}, got {}", failure.expected, failure.actual),
                     None => format!("status {}", response.status),
                 }
@@ -57,6 +59,8 @@ pub(crate) struct CheckOutcome {
     pub(crate) attempts: u32,
     /// The last one; `None` when the run was cancelled before the first.
     pub(crate) last: Option<Attempt>,
+    /// The earlier step of its flow that failed, so it was not sent.
+    pub(crate) blocked_by: Option<String>,
 }
 
 /// The report line of a check that ran (or was cancelled before it could).
@@ -67,6 +71,11 @@ pub(crate) fn report_check(
     outcome: &CheckOutcome,
 ) -> Check {
     let line = request.line();
+    if let Some(blocker) = &outcome.blocked_by {
+        return Check::new(name, Status::Skip).detail(format!(
+            "{line} not sent: `{blocker}`, an earlier step of its flow, failed"
+        ));
+    }
     let Some(attempt) = &outcome.last else {
         return Check::new(name, Status::Skip).detail(format!("{line} not sent: interrupted"));
     };
@@ -74,20 +83,39 @@ pub(crate) fn report_check(
         0 | 1 => String::new(),
         count => format!(" · {count} attempts"),
     };
-    let detail = format!("{line}{attempts}");
+    let redirected = match &attempt.exchange {
+        Exchange::Response(response) => match response.redirects.last() {
+            Some(last) => format!(" → {last}"),
+            None => String::new(),
+        },
+        Exchange::Failure(_) => String::new(),
+    };
+    let detail = format!("{line}{redirected}{attempts}");
     if attempt.passed() {
         return Check::pass(name).detail(detail).duration(attempt.elapsed);
     }
-    let check = Check::fail(name).detail(detail).duration(attempt.elapsed);
+    failed(Check::fail(name).detail(detail), attempt, expect)
+}
+
+/// Adds to a failing `check` the first failed assertion of `attempt` as
+/// expected vs got, and a log with the status, the other failures and a body
+/// excerpt.
+fn failed(check: Check, attempt: &Attempt, expect: &Expectations) -> Check {
+    let check = check.duration(attempt.elapsed);
     match (&attempt.exchange, &attempt.evaluation) {
         (Exchange::Failure(failure), _) => {
-            check.expected_actual(format!("status {}", expect.status), failure.to_string())
+            let check = check.expected_actual(expect.status_text(), failure.to_string());
+            if matches!(failure, TransportFailure::Tls(_)) {
+                check.log("hint: to trust a private CA, set `ca_file` in `[smoke]` to its PEM file")
+            } else {
+                check
+            }
         }
         (Exchange::Response(response), evaluation) => {
             let mut failures = evaluation.iter().flat_map(Evaluation::failures);
             let check = match failures.next() {
                 Some(first) => {
-                    check.expected_actual(first.expected.to_string(), first.actual.to_string())
+                    check.expected_actual(first.expected.clone(), first.actual.to_string())
                 }
                 None => check,
             };
@@ -114,6 +142,108 @@ pub(crate) fn report_check(
     }
 }
 
+/// The report line of a check that passed readiness, judged on its samples
+/// (or on the readiness attempt alone when `samples` is empty): `max_latency`
+/// against the p95, and failed samples, which fail the check when the suite's
+/// error rate is over budget and only warn when it is not.
+pub(crate) fn report_sampled(
+    ready: Check,
+    outcome: &CheckOutcome,
+    samples: &[Attempt],
+    expect: &Expectations,
+    max_latency: Option<Duration>,
+    over_error_budget: bool,
+) -> Check {
+    if ready.status != Status::Pass {
+        return ready;
+    }
+    let measured: Vec<&Attempt> = if samples.is_empty() {
+        outcome.last.iter().collect()
+    } else {
+        samples.iter().collect()
+    };
+    let Some(latency) = Latency::of(measured.iter().map(|attempt| attempt.elapsed)) else {
+        return ready;
+    };
+    let mut detail = ready.detail.clone().unwrap_or_default();
+    if !samples.is_empty() {
+        let _ = write!(
+            detail,
+            " · p50 {} · p95 {} · max {} ({} samples)",
+            format_duration(latency.p50),
+            format_duration(latency.p95),
+            format_duration(latency.max),
+            samples.len()
+        );
+    }
+    let failures: Vec<&&Attempt> = measured
+        .iter()
+        .filter(|attempt| !attempt.passed())
+        .collect();
+    if let Some(first) = failures.first() {
+        let _ = write!(
+            detail,
+            " · {} of {} samples failed",
+            failures.len(),
+            measured.len()
+        );
+        let status = if over_error_budget {
+            Status::Fail
+        } else {
+            Status::Warn
+        };
+        return failed(
+            Check::new(&ready.name, status).detail(detail),
+            first,
+            expect,
+        );
+    }
+    if let Some(max) = max_latency.filter(|max| latency.p95 > *max) {
+        return Check::fail(&ready.name)
+            .detail(detail)
+            .duration(latency.p95)
+            .expected_actual(
+                format!("p95 ≤ {} (`max_latency`)", format_duration(max)),
+                format!(
+                    "p95 {} (p50 {}, max {}, {} requests)",
+                    format_duration(latency.p95),
+                    format_duration(latency.p50),
+                    format_duration(latency.max),
+                    measured.len()
+                ),
+            );
+    }
+    let mut check = ready.detail(detail);
+    check.duration = Some(latency.p95);
+    check
+}
+
+/// The suite-wide line for samples: how many failed, against `max_error_rate`.
+pub(crate) fn error_rate_check(failed: usize, total: usize, max_error_rate: f64) -> Check {
+    let rate = error_rate(failed, total);
+    let shown = format!("{:.1}% ({failed} of {total} samples failed)", rate * 100.0);
+    if rate > max_error_rate {
+        Check::fail("error rate")
+            .detail(shown.clone())
+            .expected_actual(
+                format!("at most {:.1}% (`max_error_rate`)", max_error_rate * 100.0),
+                shown,
+            )
+    } else {
+        Check::pass("error rate").detail(shown)
+    }
+}
+
+/// `failed / total`, 0 when nothing was sent.
+pub(crate) fn error_rate(failed: usize, total: usize) -> f64 {
+    if total == 0 {
+        return 0.0;
+    }
+    #[allow(clippy::cast_precision_loss)] // sample counts are far below 2^52
+    let rate = failed as f64 / total as f64;
+    rate
+}
+
 /// The report line of a check in a dry run: what it would send.
 pub(crate) fn planned_check(name: &str, request: &PreparedRequest) -> Check {
     Check::new(name, Status::Skip).detail(format!("would {}", request.line()))
@@ -126,23 +256,19 @@ mod tests {
     use serde_json_path::JsonPath;
 
     use super::*;
-    use crate::config::{CheckTarget, HttpMethod, JsonEquality, Masked, Redactor, SmokeCheck};
+    use crate::config::{Assertion, CheckTarget, HttpMethod, Masked, Redactor, SmokeCheck};
     use crate::smoke::assertion::evaluate;
     use crate::smoke::request::{ReceivedResponse, TransportFailure};
     use crate::smoke::target::ResolvedUrl;
 
     fn expect() -> Expectations {
-        Expectations {
-            status: 200,
-            json: ["$.status", "$.db"]
-                .iter()
-                .map(|path| JsonEquality {
-                    path_text: (*path).to_owned(),
-                    path: JsonPath::parse(path).unwrap(),
-                    expected: json!("ok"),
-                })
-                .collect(),
-        }
+        let mut expect = Expectations::status_ok();
+        expect.assertions.extend(
+            ["$.status", "$.db"].iter().map(|path| {
+                Assertion::json_equals(path, JsonPath::parse(path).unwrap(), json!("ok"))
+            }),
+        );
+        expect
     }
 
     fn request() -> PreparedRequest {
@@ -152,6 +278,14 @@ mod tests {
             method: HttpMethod::Get,
             target: CheckTarget::Path("/api/health".into()),
             headers: Vec::new(),
+            query: Vec::new(),
+            redirects: crate::config::Redirects {
+                follow: false,
+                max: 10,
+            },
+            max_latency: None,
+            flow: None,
+            captures: Vec::new(),
             body: None,
             timeout: Duration::from_secs(2),
             expect: expect(),
@@ -171,17 +305,19 @@ mod tests {
         let response = ReceivedResponse {
             status,
             body: body.as_bytes().to_vec(),
-            truncated: false,
+            ..ReceivedResponse::default()
         };
         let evaluation = evaluate(&expect(), &response);
         let attempt = Attempt {
             exchange: Exchange::Response(response),
             evaluation: Some(evaluation),
             elapsed: Duration::from_millis(3),
+            captured: Values::new(),
         };
         CheckOutcome {
             attempts,
             last: Some(attempt),
+            blocked_by: None,
         }
     }
 
@@ -248,7 +384,9 @@ mod tests {
                 exchange: Exchange::Failure(TransportFailure::ConnectionRefused),
                 evaluation: None,
                 elapsed: Duration::from_millis(1),
+                captured: Values::new(),
             }),
+            blocked_by: None,
         };
         let check = report_check("health", &request(), &expect(), &outcome);
         assert_eq!(check.status, Status::Fail);
@@ -279,6 +417,7 @@ mod tests {
             &CheckOutcome {
                 attempts: 0,
                 last: None,
+                blocked_by: None,
             },
         );
         assert_eq!(check.status, Status::Skip);

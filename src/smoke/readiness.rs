@@ -19,9 +19,11 @@ use tokio_util::sync::CancellationToken;
 
 use super::SmokeError;
 use super::assertion;
+use super::flow::{self, Template, Values};
 use super::outcome::{Attempt, CheckOutcome};
+use super::request::TransportFailure;
 use super::request::{self, Exchange, PreparedRequest};
-use crate::config::Expectations;
+use crate::config::{Capture, Expectations};
 use crate::report::Printer;
 
 /// The first delay between two attempts of a failing check.
@@ -72,6 +74,24 @@ pub(crate) struct Job {
     pub(crate) request: PreparedRequest,
     /// What its response must satisfy.
     pub(crate) expect: Expectations,
+    /// The most its p95 latency may be.
+    pub(crate) max_latency: Option<Duration>,
+    /// The flow it is a step of.
+    pub(crate) flow: Option<String>,
+    /// Values to take from its response for later steps.
+    pub(crate) captures: Vec<Capture>,
+    /// For a flow step: the check as written, rendered once values are known.
+    pub(crate) template: Option<Arc<Template>>,
+}
+
+impl Job {
+    /// This job with `{{name}}` placeholders filled from `values`.
+    fn render(&self, values: &Values) -> Result<Self, SmokeError> {
+        match &self.template {
+            Some(template) => template.render(values),
+            None => Ok(self.clone()),
+        }
+    }
 }
 
 /// How long and how widely to run.
@@ -94,20 +114,43 @@ struct Shared<F> {
     ready_within: Duration,
 }
 
-/// Runs every job until it passed once or the schedule ran out; the outcomes
-/// come back in the jobs' order.
+/// Runs every job until it passed once or the schedule ran out: independent
+/// checks and flows concurrently, the steps of a flow in order. Returns the
+/// outcomes and the jobs as sent (flow steps rendered with their captured
+/// values), in the jobs' order.
 pub(crate) async fn run(
     jobs: Vec<Job>,
     client: Client,
     schedule: Schedule,
     printer: Printer,
     cancel: CancellationToken,
-) -> Result<Vec<CheckOutcome>, SmokeError> {
+) -> Result<(Vec<CheckOutcome>, Vec<Job>), SmokeError> {
     let attempt = move |job: Arc<Job>| {
         let client = client.clone();
         async move { attempt_once(&client, &job).await }
     };
     run_with(jobs, schedule, printer, cancel, attempt).await
+}
+
+/// The jobs grouped into units that run concurrently: one per flow (its
+/// steps in file order) and one per check outside a flow.
+fn units(jobs: Vec<Job>) -> Vec<Vec<(usize, Job)>> {
+    let mut units: Vec<Vec<(usize, Job)>> = Vec::new();
+    let mut flows: HashMap<String, usize> = HashMap::new();
+    for (index, job) in jobs.into_iter().enumerate() {
+        match job.flow.clone() {
+            Some(flow) => {
+                if let Some(&unit) = flows.get(&flow) {
+                    units[unit].push((index, job));
+                } else {
+                    flows.insert(flow, units.len());
+                    units.push(vec![(index, job)]);
+                }
+            }
+            None => units.push(vec![(index, job)]),
+        }
+    }
+    units
 }
 
 /// [`run`] with the attempt as a parameter, so the scheduling can be tested
@@ -118,7 +161,7 @@ async fn run_with<F, Fut>(
     printer: Printer,
     cancel: CancellationToken,
     attempt: F,
-) -> Result<Vec<CheckOutcome>, SmokeError>
+) -> Result<(Vec<CheckOutcome>, Vec<Job>), SmokeError>
 where
     F: Fn(Arc<Job>) -> Fut + Send + Sync + 'static,
     Fut: Future<Output = Attempt> + Send + 'static,
@@ -133,27 +176,27 @@ where
         deadline: started + schedule.ready_within,
         ready_within: schedule.ready_within,
     });
-    let names: Vec<String> = jobs.iter().map(|job| job.name.clone()).collect();
+    let count = jobs.len();
     let mut tasks = JoinSet::new();
-    let mut task_index = HashMap::new();
-    for (index, job) in jobs.into_iter().enumerate() {
-        let handle = tasks.spawn(poll_until_ready(Arc::new(job), Arc::clone(&shared)));
-        task_index.insert(handle.id(), index);
+    let mut task_names = HashMap::new();
+    for unit in units(jobs) {
+        let first = unit
+            .first()
+            .map(|(_, job)| job.name.clone())
+            .unwrap_or_default();
+        let handle = tasks.spawn(run_unit(unit, Arc::clone(&shared)));
+        task_names.insert(handle.id(), first);
     }
-    let mut outcomes: Vec<Option<CheckOutcome>> = vec![None; names.len()];
+    let mut results: Vec<Option<(CheckOutcome, Job)>> = vec![None; count];
     while let Some(joined) = tasks.join_next_with_id().await {
         match joined {
-            Ok((id, outcome)) => {
-                if let Some(&index) = task_index.get(&id) {
-                    outcomes[index] = Some(outcome);
+            Ok((_, finished)) => {
+                for (index, outcome, job) in finished {
+                    results[index] = Some((outcome, job));
                 }
             }
             Err(error) => {
-                let check = task_index
-                    .get(&error.id())
-                    .and_then(|&index| names.get(index))
-                    .cloned()
-                    .unwrap_or_default();
+                let check = task_names.get(&error.id()).cloned().unwrap_or_default();
                 tasks.abort_all();
                 return Err(SmokeError::CheckTask {
                     check,
@@ -162,16 +205,77 @@ where
             }
         }
     }
-    outcomes
-        .into_iter()
-        .zip(names)
-        .map(|(outcome, check)| {
-            outcome.ok_or_else(|| SmokeError::CheckTask {
-                check,
-                message: "its task never reported".to_owned(),
-            })
-        })
-        .collect()
+    let mut outcomes = Vec::with_capacity(count);
+    let mut sent = Vec::with_capacity(count);
+    for result in results {
+        let (outcome, job) = result.ok_or_else(|| SmokeError::CheckTask {
+            check: String::new(),
+            message: "its task never reported".to_owned(),
+        })?;
+        outcomes.push(outcome);
+        sent.push(job);
+    }
+    Ok((outcomes, sent))
+}
+
+/// Runs one unit's steps in order, each until ready, feeding each step the
+/// values the earlier ones captured; after a step fails the rest are not sent.
+async fn run_unit<F, Fut>(
+    unit: Vec<(usize, Job)>,
+    shared: Arc<Shared<F>>,
+) -> Vec<(usize, CheckOutcome, Job)>
+where
+    F: Fn(Arc<Job>) -> Fut,
+    Fut: Future<Output = Attempt>,
+{
+    let mut values = Values::new();
+    let mut blocked_by: Option<String> = None;
+    let mut finished = Vec::with_capacity(unit.len());
+    for (index, job) in unit {
+        if let Some(blocker) = &blocked_by {
+            let outcome = CheckOutcome {
+                attempts: 0,
+                last: None,
+                blocked_by: Some(blocker.clone()),
+            };
+            finished.push((index, outcome, job));
+            continue;
+        }
+        let job = match job.render(&values) {
+            Ok(rendered) => rendered,
+            Err(error) => {
+                blocked_by = Some(job.name.clone());
+                let outcome = CheckOutcome {
+                    attempts: 0,
+                    last: Some(Attempt {
+                        exchange: Exchange::Failure(TransportFailure::Other(format!(
+                            "cannot fill in the captured values: {error}"
+                        ))),
+                        evaluation: None,
+                        elapsed: Duration::ZERO,
+                        captured: Values::new(),
+                    }),
+                    blocked_by: None,
+                };
+                finished.push((index, outcome, job));
+                continue;
+            }
+        };
+        let job = Arc::new(job);
+        let outcome = poll_until_ready(Arc::clone(&job), Arc::clone(&shared)).await;
+        match outcome.last.as_ref().filter(|attempt| attempt.passed()) {
+            Some(attempt) => {
+                for (variable, value) in &attempt.captured {
+                    // Captured values (tokens, sessions) are secrets from now on.
+                    shared.printer.redactor().register(value);
+                    values.insert(variable.clone(), value.clone());
+                }
+            }
+            None => blocked_by = Some(job.name.clone()),
+        }
+        finished.push((index, outcome, Arc::unwrap_or_clone(job)));
+    }
+    finished
 }
 
 /// Attempts one check until it passes, time runs out or the run is cancelled.
@@ -184,6 +288,7 @@ where
     let mut outcome = CheckOutcome {
         attempts: 0,
         last: None,
+        blocked_by: None,
     };
     loop {
         if shared.cancel.is_cancelled() {
@@ -230,19 +335,31 @@ where
     Some((shared.attempt)(Arc::clone(job)).await)
 }
 
-/// Sends `job`'s request once and judges the response.
-async fn attempt_once(client: &Client, job: &Job) -> Attempt {
+/// Sends `job`'s request once, judges the response and reads its captures
+/// (a capture that cannot be read fails the attempt).
+pub(crate) async fn attempt_once(client: &Client, job: &Job) -> Attempt {
     let started = Instant::now();
     let exchange = request::send(client, &job.request).await;
     let elapsed = started.elapsed();
+    let mut captured = Values::new();
     let evaluation = match &exchange {
-        Exchange::Response(response) => Some(assertion::evaluate(&job.expect, response)),
+        Exchange::Response(response) => {
+            let mut evaluation = assertion::evaluate(&job.expect, response);
+            if evaluation.passed() && !job.captures.is_empty() {
+                match flow::capture(&job.captures, response) {
+                    Ok(values) => captured = values,
+                    Err(failure) => evaluation.results.push(failure),
+                }
+            }
+            Some(evaluation)
+        }
         Exchange::Failure(_) => None,
     };
     Attempt {
         exchange,
         evaluation,
         elapsed,
+        captured,
     }
 }
 
@@ -251,7 +368,8 @@ fn whole_seconds(duration: Duration) -> String {
     humantime::format_duration(Duration::from_secs(duration.as_secs())).to_string()
 }
 
-fn panic_message(error: tokio::task::JoinError) -> String {
+/// What a task that died says about it.
+pub(crate) fn panic_message(error: tokio::task::JoinError) -> String {
     if error.is_cancelled() {
         return "its task was cancelled".to_owned();
     }
@@ -278,15 +396,20 @@ mod tests {
 
     fn job(name: &str) -> Job {
         let redactor = Redactor::default();
-        let expect = Expectations {
-            status: 200,
-            json: Vec::new(),
-        };
+        let expect = Expectations::status_ok();
         let check = SmokeCheck {
             name: name.to_owned(),
             method: HttpMethod::Get,
             target: CheckTarget::Path(format!("/{name}")),
             headers: Vec::new(),
+            query: Vec::new(),
+            redirects: crate::config::Redirects {
+                follow: false,
+                max: 10,
+            },
+            max_latency: None,
+            flow: None,
+            captures: Vec::new(),
             body: None,
             timeout: Duration::from_secs(1),
             expect: expect.clone(),
@@ -300,6 +423,10 @@ mod tests {
             name: name.to_owned(),
             request: PreparedRequest::new(&check, target).unwrap(),
             expect,
+            max_latency: None,
+            flow: None,
+            captures: Vec::new(),
+            template: None,
         }
     }
 
@@ -308,13 +435,14 @@ mod tests {
         let response = ReceivedResponse {
             status,
             body: body.as_bytes().to_vec(),
-            truncated: false,
+            ..ReceivedResponse::default()
         };
         let evaluation = assertion::evaluate(&job.expect, &response);
         Attempt {
             exchange: Exchange::Response(response),
             evaluation: Some(evaluation),
             elapsed: Duration::ZERO,
+            captured: Values::new(),
         }
     }
 
@@ -344,7 +472,7 @@ mod tests {
             let call = counter.fetch_add(1, Ordering::SeqCst) + 1;
             async move { answered(&job, if call < 3 { 503 } else { 200 }, "") }
         };
-        let outcomes = run_with(
+        let (outcomes, _) = run_with(
             vec![job("health")],
             schedule(5_000, 1),
             quiet(),
@@ -366,7 +494,7 @@ mod tests {
             async move { answered(&job, 503, &call.to_string()) }
         };
         let started = Instant::now();
-        let outcomes = run_with(
+        let (outcomes, _) = run_with(
             vec![job("health")],
             schedule(400, 1),
             quiet(),
@@ -405,7 +533,7 @@ mod tests {
                 answered(&job, status, "")
             }
         };
-        let outcomes = run_with(
+        let (outcomes, _) = run_with(
             vec![job("ok"), job("bad")],
             schedule(300, 2),
             quiet(),
@@ -419,6 +547,84 @@ mod tests {
         assert!(calls.iter().filter(|name| *name == "bad").count() >= 2);
         assert!(outcomes[0].last.as_ref().unwrap().passed());
         assert!(!outcomes[1].last.as_ref().unwrap().passed());
+    }
+
+    fn step(name: &str, flow: &str) -> Job {
+        Job {
+            flow: Some(flow.to_owned()),
+            ..job(name)
+        }
+    }
+
+    #[tokio::test]
+    async fn steps_of_a_flow_run_in_order_and_flows_run_concurrently() {
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let events = Arc::clone(&log);
+        let attempt = move |job: Arc<Job>| {
+            let events = Arc::clone(&events);
+            async move {
+                events.lock().unwrap().push(format!("start {}", job.name));
+                if job.name == "login" {
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+                events.lock().unwrap().push(format!("end {}", job.name));
+                answered(&job, 200, "")
+            }
+        };
+        let jobs = vec![
+            step("login", "checkout"),
+            step("cart", "checkout"),
+            step("search", "browse"),
+        ];
+        let (outcomes, _) = run_with(
+            jobs,
+            schedule(5_000, 4),
+            quiet(),
+            CancellationToken::new(),
+            attempt,
+        )
+        .await
+        .unwrap();
+        assert!(
+            outcomes
+                .iter()
+                .all(|outcome| outcome.last.as_ref().unwrap().passed())
+        );
+        let log = log.lock().unwrap().clone();
+        let at = |event: &str| log.iter().position(|e| e == event).unwrap();
+        assert!(
+            at("end login") < at("start cart"),
+            "steps overlapped: {log:?}"
+        );
+        assert!(
+            at("end search") < at("end login"),
+            "flows did not overlap: {log:?}"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_failed_step_blocks_the_rest_of_its_flow_only() {
+        let attempt = move |job: Arc<Job>| async move {
+            let status = if job.name == "login" { 401 } else { 200 };
+            answered(&job, status, "")
+        };
+        let jobs = vec![
+            step("login", "checkout"),
+            step("cart", "checkout"),
+            step("search", "browse"),
+        ];
+        let (outcomes, _) = run_with(
+            jobs,
+            schedule(100, 4),
+            quiet(),
+            CancellationToken::new(),
+            attempt,
+        )
+        .await
+        .unwrap();
+        assert_eq!(outcomes[1].attempts, 0);
+        assert_eq!(outcomes[1].blocked_by.as_deref(), Some("login"));
+        assert!(outcomes[2].last.as_ref().unwrap().passed());
     }
 
     #[tokio::test]
@@ -437,7 +643,7 @@ mod tests {
             }
         };
         let jobs = ["a", "b", "c", "d", "e"].map(job).to_vec();
-        let outcomes = run_with(
+        let (outcomes, _) = run_with(
             jobs,
             schedule(5_000, 2),
             quiet(),
@@ -462,7 +668,7 @@ mod tests {
             answered(&job, 200, &job.name)
         };
         let jobs = vec![job("first"), job("second"), job("third")];
-        let outcomes = run_with(
+        let (outcomes, _) = run_with(
             jobs,
             schedule(5_000, 3),
             quiet(),
@@ -505,7 +711,7 @@ mod tests {
         let cancel = CancellationToken::new();
         cancel.cancel();
         let attempt = |job: Arc<Job>| async move { answered(&job, 200, "") };
-        let outcomes = run_with(
+        let (outcomes, _) = run_with(
             vec![job("health")],
             schedule(5_000, 1),
             quiet(),
@@ -528,7 +734,7 @@ mod tests {
         });
         let attempt = |job: Arc<Job>| async move { answered(&job, 503, "") };
         let started = Instant::now();
-        let outcomes = run_with(
+        let (outcomes, _) = run_with(
             vec![job("health")],
             schedule(60_000, 1),
             quiet(),

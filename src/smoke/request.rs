@@ -2,21 +2,23 @@
 //!
 //! A [`PreparedRequest`] is validated once per suite (URL, header names and
 //! values) so a config mistake stops the suite before any request is sent.
-//! [`send`] turns everything that can go wrong on the wire (refused
-//! connection, DNS, TLS, timeouts) into a [`TransportFailure`]: those are
-//! check failures, not errors. Judging the response is left to
-//! `assertion.rs`.
+//! [`send`] follows redirects itself when the check asks (so one shared
+//! client serves every check), within the check's one deadline, and turns
+//! everything that can go wrong on the wire (refused connection, DNS, TLS,
+//! timeouts, redirect loops) into a [`TransportFailure`]: those are check
+//! failures, not errors. Judging the response is left to `assertion.rs`.
 
 use std::fmt;
 use std::time::Duration;
 
-use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
-use reqwest::{Client, Method};
+use reqwest::header::{self, HeaderMap, HeaderName, HeaderValue};
+use reqwest::{Certificate, Client, Method, StatusCode};
 use tokio::time::Instant;
 use url::Url;
 
+use super::certificate::PeerCertificate;
 use super::target::ResolvedUrl;
-use crate::config::{HttpMethod, RequestBody, SmokeCheck};
+use crate::config::{HttpMethod, Redirects, RequestBody, SmokeCheck};
 
 /// The most of a response body that is read; JSON assertions on a larger body
 /// fail rather than exhaust memory.
@@ -26,12 +28,15 @@ pub(crate) const MAX_BODY_BYTES: usize = 1024 * 1024;
 const USER_AGENT: &str = concat!("shipgate/", env!("CARGO_PKG_VERSION"), " (smoke)");
 
 /// Builds the one HTTP client a suite shares: rustls with the platform's trust
-/// store (certificates are always verified), no redirects followed (a check
-/// judges the response it asked for, as curl and hurl do by default).
-pub(crate) fn client() -> Result<Client, reqwest::Error> {
+/// store plus `extra_roots` (certificates are always verified; there is no
+/// way to skip that), the peer certificate kept for `certificate`
+/// assertions, and no automatic redirects ([`send`] follows them per check).
+pub(crate) fn client(extra_roots: Vec<Certificate>) -> Result<Client, reqwest::Error> {
     Client::builder()
         .user_agent(USER_AGENT)
         .redirect(reqwest::redirect::Policy::none())
+        .tls_info(true)
+        .tls_certs_merge(extra_roots)
         .build()
 }
 
@@ -55,8 +60,10 @@ pub(crate) struct PreparedRequest {
     headers: HeaderMap,
     /// The body, if any.
     body: Option<RequestBody>,
-    /// Deadline for the whole exchange, body included.
+    /// Deadline for the whole exchange, redirects and body included.
     pub(crate) timeout: Duration,
+    /// Whether and how far to follow redirects.
+    redirects: Redirects,
 }
 
 impl PreparedRequest {
@@ -77,6 +84,7 @@ impl PreparedRequest {
             headers,
             body: check.body.clone(),
             timeout: check.timeout,
+            redirects: check.redirects,
         })
     }
 
@@ -87,14 +95,22 @@ impl PreparedRequest {
 }
 
 /// A response that arrived in full (or up to [`MAX_BODY_BYTES`]).
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub(crate) struct ReceivedResponse {
     /// The status code.
     pub(crate) status: u16,
+    /// The response headers.
+    pub(crate) headers: HeaderMap,
     /// The body, at most [`MAX_BODY_BYTES`].
     pub(crate) body: Vec<u8>,
     /// Whether the body was longer than [`MAX_BODY_BYTES`] and cut.
     pub(crate) truncated: bool,
+    /// From sending the first request to the end of the body.
+    pub(crate) elapsed: Duration,
+    /// The server's certificate, for HTTPS.
+    pub(crate) certificate: Option<PeerCertificate>,
+    /// The redirects followed, in order (empty when none).
+    pub(crate) redirects: Vec<Url>,
 }
 
 /// Why no complete response arrived.
@@ -120,8 +136,28 @@ pub(crate) enum TransportFailure {
         /// The check's timeout.
         timeout: Duration,
     },
+    /// Following redirects came back to a URL already visited.
+    RedirectLoop(Vec<Url>),
+    /// More redirects than `max_redirects`.
+    TooManyRedirects {
+        /// The limit.
+        max: usize,
+        /// The URLs visited.
+        chain: Vec<Url>,
+    },
+    /// A redirect's `Location` is missing or not a URL.
+    BadLocation(String),
     /// The connection broke some other way.
     Other(String),
+}
+
+/// `http://h/a → http://h/b`.
+fn chain_text(chain: &[Url]) -> String {
+    chain
+        .iter()
+        .map(Url::as_str)
+        .collect::<Vec<_>>()
+        .join(" → ")
 }
 
 impl fmt::Display for TransportFailure {
@@ -140,6 +176,15 @@ impl fmt::Display for TransportFailure {
                 "status {status}, but the body did not arrive within {}",
                 humantime::format_duration(*timeout)
             ),
+            Self::RedirectLoop(chain) => write!(f, "redirect loop: {}", chain_text(chain)),
+            Self::TooManyRedirects { max, chain } => write!(
+                f,
+                "more than {max} redirects (`max_redirects`): {}",
+                chain_text(chain)
+            ),
+            Self::BadLocation(location) => {
+                write!(f, "redirect with an invalid `Location`: `{location}`")
+            }
             Self::Other(message) => write!(f, "request failed: {message}"),
         }
     }
@@ -154,25 +199,84 @@ pub(crate) enum Exchange {
     Failure(TransportFailure),
 }
 
-/// Sends `request` once; the whole exchange, body included, must finish within
-/// the request's timeout.
+/// Sends `request` once, following redirects when the check asks; the whole
+/// exchange, redirects and body included, must finish within the request's
+/// timeout.
 pub(crate) async fn send(client: &Client, request: &PreparedRequest) -> Exchange {
-    let deadline = Instant::now() + request.timeout;
-    let mut builder = client
-        .request(method(request.method), request.target.url.clone())
-        .headers(request.headers.clone())
-        .timeout(request.timeout);
-    builder = match &request.body {
-        Some(RequestBody::Text(text)) => builder.body(text.clone()),
-        Some(RequestBody::Json(value)) => builder.json(value),
-        None => builder,
-    };
-    let mut response = match tokio::time::timeout_at(deadline, builder.send()).await {
-        Err(_elapsed) => return Exchange::Failure(TransportFailure::Timeout(request.timeout)),
-        Ok(Err(error)) => return Exchange::Failure(classify(&error, request.timeout, None)),
-        Ok(Ok(response)) => response,
+    let started = Instant::now();
+    let deadline = started + request.timeout;
+    let mut url = request.target.url.clone();
+    let mut method = method(request.method);
+    let mut body = request.body.as_ref();
+    let mut headers = request.headers.clone();
+    let mut visited = vec![url.clone()];
+    let mut response = loop {
+        let mut builder = client
+            .request(method.clone(), url.clone())
+            .headers(headers.clone())
+            .timeout(deadline.saturating_duration_since(Instant::now()));
+        builder = match body {
+            Some(RequestBody::Text(text)) => builder.body(text.clone()),
+            Some(RequestBody::Json(value)) => builder.json(value),
+            None => builder,
+        };
+        let response = match tokio::time::timeout_at(deadline, builder.send()).await {
+            Err(_elapsed) => return Exchange::Failure(TransportFailure::Timeout(request.timeout)),
+            Ok(Err(error)) => return Exchange::Failure(classify(&error, request.timeout, None)),
+            Ok(Ok(response)) => response,
+        };
+        let status = response.status();
+        if !request.redirects.follow
+            || !status.is_redirection()
+            || status == StatusCode::NOT_MODIFIED
+        {
+            break response;
+        }
+        let Some(location) = response.headers().get(header::LOCATION) else {
+            break response;
+        };
+        let location = String::from_utf8_lossy(location.as_bytes()).into_owned();
+        let Ok(next) = url.join(&location) else {
+            return Exchange::Failure(TransportFailure::BadLocation(location));
+        };
+        if visited.contains(&next) {
+            visited.push(next);
+            return Exchange::Failure(TransportFailure::RedirectLoop(visited));
+        }
+        visited.push(next.clone());
+        if visited.len() - 1 > request.redirects.max {
+            return Exchange::Failure(TransportFailure::TooManyRedirects {
+                max: request.redirects.max,
+                chain: visited,
+            });
+        }
+        // As browsers and curl do: 303 (and 301/302 after a POST) become a GET.
+        if status == StatusCode::SEE_OTHER
+            || (method == Method::POST
+                && matches!(status, StatusCode::MOVED_PERMANENTLY | StatusCode::FOUND))
+        {
+            method = Method::GET;
+            body = None;
+        }
+        // Credentials never follow a redirect to another origin.
+        if next.origin() != url.origin() {
+            for name in [
+                header::AUTHORIZATION,
+                header::COOKIE,
+                header::PROXY_AUTHORIZATION,
+            ] {
+                headers.remove(name);
+            }
+        }
+        url = next;
     };
     let status = response.status().as_u16();
+    let response_headers = response.headers().clone();
+    let certificate = response
+        .extensions()
+        .get::<reqwest::tls::TlsInfo>()
+        .and_then(reqwest::tls::TlsInfo::peer_certificate)
+        .and_then(PeerCertificate::from_der);
     let mut body = Vec::new();
     let mut truncated = false;
     loop {
@@ -198,10 +302,15 @@ pub(crate) async fn send(client: &Client, request: &PreparedRequest) -> Exchange
             }
         }
     }
+    visited.remove(0);
     Exchange::Response(ReceivedResponse {
         status,
+        headers: response_headers,
         body,
         truncated,
+        elapsed: started.elapsed(),
+        certificate,
+        redirects: visited,
     })
 }
 
@@ -268,7 +377,7 @@ fn classify(error: &reqwest::Error, timeout: Duration, status: Option<u16>) -> T
 }
 
 /// The messages of `error`'s causes, outermost first, skipping repeats.
-fn causes(error: &reqwest::Error) -> Vec<String> {
+pub(crate) fn causes(error: &reqwest::Error) -> Vec<String> {
     let mut messages: Vec<String> = Vec::new();
     let mut source = std::error::Error::source(error);
     while let Some(cause) = source {
@@ -297,12 +406,17 @@ mod tests {
                 .into_iter()
                 .map(|(name, value)| (name.to_owned(), Masked::new(value.to_owned(), &redactor)))
                 .collect(),
+            query: Vec::new(),
+            redirects: Redirects {
+                follow: false,
+                max: 10,
+            },
+            max_latency: None,
+            flow: None,
+            captures: Vec::new(),
             body: None,
             timeout: Duration::from_secs(2),
-            expect: Expectations {
-                status: 200,
-                json: Vec::new(),
-            },
+            expect: Expectations::status_ok(),
         }
     }
 

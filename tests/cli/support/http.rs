@@ -38,6 +38,44 @@ pub enum Reply {
     ReadyAfter { after: Duration },
     /// `status` with a text body echoing the request's URI and headers.
     Echo { status: u16 },
+    /// `status` with the given headers and text body.
+    Raw {
+        status: u16,
+        headers: Vec<(String, String)>,
+        body: String,
+    },
+    /// Decided per request: called with the request and how many requests
+    /// this route had before it; returns status, headers and body, and
+    /// optionally a delay before answering.
+    Script(Script),
+}
+
+/// A scripted reply: (request, earlier hits on the route) → answer.
+#[derive(Clone)]
+pub struct Script(Arc<ScriptFn>);
+
+type ScriptFn = dyn Fn(&Recorded, usize) -> Scripted + Send + Sync;
+
+/// What a [`Reply::Script`] answers.
+#[derive(Debug, Clone, Default)]
+pub struct Scripted {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: String,
+    pub delay: Option<Duration>,
+}
+
+impl Reply {
+    /// A reply computed per request by `script`.
+    pub fn script(script: impl Fn(&Recorded, usize) -> Scripted + Send + Sync + 'static) -> Self {
+        Self::Script(Script(Arc::new(script)))
+    }
+}
+
+impl std::fmt::Debug for Script {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Script")
+    }
 }
 
 /// One request the server received.
@@ -50,12 +88,15 @@ pub struct Recorded {
     pub headers: Vec<(String, String)>,
     /// The request body, as text.
     pub body: String,
+    /// `HTTP/1.1` or `HTTP/2.0`.
+    pub version: String,
 }
 
 /// Routes (exact path → reply) before the server starts.
 #[derive(Debug, Default)]
 pub struct ServerBuilder {
     routes: BTreeMap<String, Reply>,
+    tls: Option<(String, String)>,
 }
 
 impl ServerBuilder {
@@ -70,14 +111,22 @@ impl ServerBuilder {
         self.route(path, Reply::Json { status, body })
     }
 
+    /// Serves HTTPS with this PEM certificate (chain) and PEM private key.
+    pub fn tls(mut self, certificate_pem: &str, key_pem: &str) -> Self {
+        self.tls = Some((certificate_pem.to_owned(), key_pem.to_owned()));
+        self
+    }
+
     /// Binds `127.0.0.1:0` and serves in a background thread; returns once
     /// the listener is bound.
     pub fn start(self) -> Server {
+        let tls = self.tls.clone();
         let state = Arc::new(Shared {
             routes: self.routes,
             started: Instant::now(),
             requests: Mutex::new(Vec::new()),
         });
+        let scheme = if tls.is_some() { "https" } else { "http" };
         let (ready_sender, ready) = std::sync::mpsc::channel();
         let (shutdown, shutdown_receiver) = tokio::sync::oneshot::channel::<()>();
         let thread_state = Arc::clone(&state);
@@ -94,9 +143,17 @@ impl ServerBuilder {
                     .send(listener.local_addr().expect("local address"))
                     .expect("report the address");
                 let app = Router::new().fallback(answer).with_state(thread_state);
-                tokio::select! {
-                    result = axum::serve(listener, app) => result.expect("serve"),
-                    _ = shutdown_receiver => {}
+                match tls {
+                    None => tokio::select! {
+                        result = axum::serve(listener, app) => result.expect("serve"),
+                        _ = shutdown_receiver => {}
+                    },
+                    Some((certificate, key)) => {
+                        tokio::select! {
+                            () = serve_tls(listener, app, &certificate, &key) => {}
+                            _ = shutdown_receiver => {}
+                        }
+                    }
                 }
             });
             // Dropping the runtime cancels handlers still sleeping (delayed replies).
@@ -106,6 +163,7 @@ impl ServerBuilder {
             .expect("the test server did not start");
         Server {
             address,
+            scheme,
             state,
             shutdown: Some(shutdown),
             thread: Some(thread),
@@ -122,6 +180,7 @@ struct Shared {
 /// A running server; stops on drop.
 pub struct Server {
     address: SocketAddr,
+    scheme: &'static str,
     state: Arc<Shared>,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
     thread: Option<JoinHandle<()>>,
@@ -133,9 +192,9 @@ impl Server {
         ServerBuilder::default()
     }
 
-    /// `http://127.0.0.1:PORT`, without a trailing slash.
+    /// `http://127.0.0.1:PORT` (`https` with TLS), without a trailing slash.
     pub fn url(&self) -> String {
-        format!("http://{}", self.address)
+        format!("{}://{}", self.scheme, self.address)
     }
 
     /// The port it listens on.
@@ -165,6 +224,40 @@ impl Drop for Server {
     }
 }
 
+/// Accepts TLS connections and serves `app` on each, HTTP/1.1 or HTTP/2.
+async fn serve_tls(listener: tokio::net::TcpListener, app: Router, certificate: &str, key: &str) {
+    use tokio_rustls::rustls;
+    use tokio_rustls::rustls::pki_types::pem::PemObject;
+    let certificates = rustls::pki_types::CertificateDer::pem_slice_iter(certificate.as_bytes())
+        .collect::<Result<Vec<_>, _>>()
+        .expect("certificate PEM");
+    let key = rustls::pki_types::PrivateKeyDer::from_pem_slice(key.as_bytes()).expect("key PEM");
+    let mut config = rustls::ServerConfig::builder()
+        .with_no_client_auth()
+        .with_single_cert(certificates, key)
+        .expect("server TLS config");
+    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+    loop {
+        let Ok((stream, _)) = listener.accept().await else {
+            continue;
+        };
+        let acceptor = acceptor.clone();
+        let app = app.clone();
+        tokio::spawn(async move {
+            // A client that rejects the certificate ends the handshake: fine.
+            let Ok(stream) = acceptor.accept(stream).await else {
+                return;
+            };
+            let service = hyper_util::service::TowerToHyperService::new(app);
+            let _ =
+                hyper_util::server::conn::auto::Builder::new(hyper_util::rt::TokioExecutor::new())
+                    .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
+                    .await;
+        });
+    }
+}
+
 /// A port nothing listens on: bound, then released.
 pub fn closed_port() -> u16 {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
@@ -188,6 +281,7 @@ async fn answer(State(state): State<Arc<Shared>>, request: Request) -> Response 
         })
         .collect();
     let method = request.method().to_string();
+    let version = format!("{:?}", request.version());
     let path = request.uri().path().to_owned();
     let body = axum::body::to_bytes(request.into_body(), 1 << 20)
         .await
@@ -202,9 +296,17 @@ async fn answer(State(state): State<Arc<Shared>>, request: Request) -> Response 
             uri: uri.clone(),
             headers: headers.clone(),
             body,
+            version,
         });
     let Some(reply) = state.routes.get(&path).cloned() else {
         return (StatusCode::NOT_FOUND, "no such route").into_response();
+    };
+    let (recorded, earlier) = {
+        let requests = state.requests.lock().expect("requests lock");
+        let recorded = requests.last().cloned().expect("just recorded");
+        let path_of = |uri: &str| uri.split('?').next().unwrap_or_default().to_owned();
+        let earlier = requests.iter().filter(|r| path_of(&r.uri) == path).count() - 1;
+        (recorded, earlier)
     };
     match reply {
         Reply::Json { status, body } => json(status, &body),
@@ -224,6 +326,18 @@ async fn answer(State(state): State<Arc<Shared>>, request: Request) -> Response 
                 json(200, &serde_json::json!({ "status": "healthy" }))
             }
         }
+        Reply::Raw {
+            status,
+            headers,
+            body,
+        } => raw(status, &headers, body),
+        Reply::Script(script) => {
+            let answer = (script.0)(&recorded, earlier);
+            if let Some(delay) = answer.delay {
+                tokio::time::sleep(delay).await;
+            }
+            raw(answer.status, &answer.headers, answer.body)
+        }
         Reply::Echo { status } => {
             let mut text = format!("uri: {uri}\n");
             for (name, value) in headers {
@@ -232,6 +346,20 @@ async fn answer(State(state): State<Arc<Shared>>, request: Request) -> Response 
             (code(status), text).into_response()
         }
     }
+}
+
+fn raw(status: u16, headers: &[(String, String)], body: String) -> Response {
+    let mut response = (code(status), body).into_response();
+    for (name, value) in headers {
+        let name = axum::http::HeaderName::from_bytes(name.as_bytes()).expect("header name");
+        let value = axum::http::HeaderValue::from_str(value).expect("header value");
+        if name == axum::http::header::CONTENT_TYPE {
+            response.headers_mut().insert(name, value);
+        } else {
+            response.headers_mut().append(name, value);
+        }
+    }
+    response
 }
 
 fn json(status: u16, body: &Value) -> Response {
