@@ -15,6 +15,7 @@ use crate::config::DatabasePolicy;
 use crate::context::Context;
 use crate::diagnostic::Diagnostic;
 use crate::exit::ExitStatus;
+use crate::migrate::lint::MigrationClass;
 use crate::provider::{self, Provider, ProviderError, Release, ReleaseState};
 use crate::report::{Check, Phase, PhaseName, Report, Status};
 use crate::state::RunState;
@@ -285,13 +286,22 @@ fn database_action(ctx: &Context, policy: DatabasePolicy, failing: Option<&str>)
     };
     let same_run = failing.is_none() || state.deployed_release.as_deref() == failing;
     let applied = same_run && !state.migrations_applied.is_empty();
+    // A version without a recorded class counts as destructive (issue 4).
+    let all_additive = state
+        .migrations_applied
+        .iter()
+        .all(|version| state.migration_classes.get(version) == Some(&MigrationClass::Additive));
     let restore = match policy {
         DatabasePolicy::Keep => return DatabaseAction::Keep("policy `keep`"),
         DatabasePolicy::Restore => true,
-        DatabasePolicy::Auto => applied,
+        DatabasePolicy::Auto => applied && !all_additive,
     };
     if !restore {
-        return DatabaseAction::Keep("policy `auto`: this run applied no migration");
+        return DatabaseAction::Keep(if applied {
+            "policy `auto`: every migration this run applied was additive"
+        } else {
+            "policy `auto`: this run applied no migration"
+        });
     }
     if !same_run {
         return DatabaseAction::NoRunRecord;
