@@ -33,7 +33,12 @@ impl Totals {
 pub(crate) fn checks(file: &FileLint, totals: &mut Totals) -> Vec<Check> {
     totals.files += 1;
     totals.statements += file.statements;
+    let parsed = !file
+        .findings
+        .iter()
+        .any(|reported| reported.finding.rule == "parse-error");
     let class = match file.classification.class {
+        MigrationClass::Destructive if !parsed => "not parsed (counts as destructive)".to_owned(),
         MigrationClass::Additive => "additive".to_owned(),
         MigrationClass::Destructive if file.classification.reasons.is_empty() => {
             "destructive".to_owned()

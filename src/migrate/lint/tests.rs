@@ -212,3 +212,17 @@ fn classify_sql_separates_additive_from_destructive() {
         MigrationClass::Destructive
     );
 }
+
+#[test]
+fn every_rule_is_documented() {
+    let docs =
+        fs_err::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/lint-rules.md"))
+            .unwrap();
+    for rule in RULES {
+        assert!(
+            docs.contains(&format!("## `{}`", rule.id)),
+            "docs/lint-rules.md lacks `{}`",
+            rule.id
+        );
+    }
+}
