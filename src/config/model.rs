@@ -266,7 +266,7 @@ pub struct GithubGate {
 /// `[gate.migrations]`.
 #[derive(Debug, Clone)]
 pub struct MigrationsGate {
-    /// The lint policy asked for (lint itself is not in this build).
+    /// The lint policy: `deny-destructive`, `deny-errors` or `warn`.
     pub lint: Option<String>,
     /// The migrations directory (absolute), from `[migrate] dir`.
     pub dir: PathBuf,

@@ -116,6 +116,31 @@ impl FileLint {
             .any(|reported| reported.allowed.is_none() && reported.severity == Severity::Error)
     }
 
+    /// One line per remaining finding: `path:line:col severity rule: what happens`.
+    pub fn describe_findings(&self) -> Vec<String> {
+        self.findings
+            .iter()
+            .filter(|reported| reported.allowed.is_none())
+            .map(|reported| {
+                let finding = &reported.finding;
+                let location = crate::diagnostic::SourceLocation::from_span(
+                    &self.path,
+                    &self.sql,
+                    finding.start,
+                    finding.end,
+                );
+                let severity = match reported.severity {
+                    Severity::Error => "error",
+                    Severity::Warning => "warning",
+                };
+                format!(
+                    "{location} {severity} {}: {}",
+                    finding.rule, finding.message
+                )
+            })
+            .collect()
+    }
+
     /// The remaining findings' rule ids and 1-based lines, in file order.
     pub fn finding_lines(&self) -> Vec<(&'static str, usize)> {
         self.findings
@@ -136,18 +161,10 @@ impl FileLint {
 /// at `error` severity fails the phase (exit 1).
 pub async fn execute(ctx: &Context, selection: &LintSelection) -> Result<Report, MigrateError> {
     let started = Instant::now();
-    let (sources, shown) = select(ctx, selection).await?;
-    let lint_config = ctx.config.migrate.lint.clone();
-    let results = tokio::task::spawn_blocking(move || lint_sources(sources, &lint_config))
-        .await
-        .map_err(|_| LintError::Worker)??;
+    let results = collect(ctx, selection).await?;
     let mut totals = output::Totals::default();
     let mut checks = Vec::new();
-    for file in results.iter().filter(|file| {
-        shown
-            .as_ref()
-            .is_none_or(|shown| shown.contains(&file.path))
-    }) {
+    for file in &results {
         checks.extend(output::checks(file, &mut totals));
     }
     let mut report = Report::new(
@@ -158,6 +175,28 @@ pub async fn execute(ctx: &Context, selection: &LintSelection) -> Result<Report,
     report
         .push(Phase::new(PhaseName::Migrate, checks, started.elapsed()).summary(totals.summary()));
     Ok(report)
+}
+
+/// Lints the selected migrations (parsing off the async runtime) and
+/// returns the files asked for, in apply order; the `migrations` gate and
+/// `migrate lint` share it.
+pub async fn collect(
+    ctx: &Context,
+    selection: &LintSelection,
+) -> Result<Vec<FileLint>, MigrateError> {
+    let (sources, shown) = select(ctx, selection).await?;
+    let lint_config = ctx.config.migrate.lint.clone();
+    let results = tokio::task::spawn_blocking(move || lint_sources(sources, &lint_config))
+        .await
+        .map_err(|_| LintError::Worker)??;
+    Ok(results
+        .into_iter()
+        .filter(|file| {
+            shown
+                .as_ref()
+                .is_none_or(|shown| shown.contains(&file.path))
+        })
+        .collect())
 }
 
 /// The sources to lint, in apply order, and (for `--pending`) the paths to
