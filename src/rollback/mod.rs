@@ -343,3 +343,69 @@ impl DatabaseAction {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use tokio_util::sync::CancellationToken;
+
+    use super::*;
+    use crate::config::Redactor;
+    use crate::report::{OutputFormat, Printer};
+
+    fn context(dir: &std::path::Path) -> Context {
+        let path = dir.join("shipgate.toml");
+        fs_err::write(
+            &path,
+            "[environments.local]\ndatabase = \"sqlite://app.db\"\n",
+        )
+        .unwrap();
+        let redactor = Redactor::default();
+        let config = crate::config::load(&path, None, &|_| None, &redactor).unwrap();
+        Context {
+            config,
+            printer: Printer::new(OutputFormat::Json, redactor),
+            dry_run: false,
+            cancel: CancellationToken::new(),
+            state_path: dir.join("state.json"),
+        }
+    }
+
+    #[test]
+    fn auto_keeps_the_database_only_when_every_applied_migration_was_additive() {
+        let dir = tempfile::tempdir().unwrap();
+        let ctx = context(dir.path());
+        let save = |classes: &[(&str, MigrationClass)]| {
+            RunState {
+                environment: "local".into(),
+                migrations_applied: vec!["0001".into(), "0002".into()],
+                backup: Some("b.sqlite".into()),
+                migration_classes: classes
+                    .iter()
+                    .map(|(version, class)| ((*version).to_owned(), *class))
+                    .collect::<BTreeMap<_, _>>(),
+                ..RunState::default()
+            }
+            .save(&ctx.state_path)
+            .unwrap();
+        };
+        let additive = MigrationClass::Additive;
+        save(&[("0001", additive), ("0002", additive)]);
+        assert!(matches!(
+            database_action(&ctx, DatabasePolicy::Auto, None),
+            DatabaseAction::Keep(why) if why.contains("additive")
+        ));
+        save(&[("0001", additive), ("0002", MigrationClass::Destructive)]);
+        assert!(matches!(
+            database_action(&ctx, DatabasePolicy::Auto, None),
+            DatabaseAction::Restore(_)
+        ));
+        // A version with no recorded class (an older shipgate) counts as destructive.
+        save(&[("0001", additive)]);
+        assert!(matches!(
+            database_action(&ctx, DatabasePolicy::Auto, None),
+            DatabaseAction::Restore(_)
+        ));
+    }
+}
