@@ -15,7 +15,7 @@ fn a_destructive_file_fails_with_its_location_and_a_caret() {
         .file("db/0002_drop.sql", DROP_COLUMN)
         .args(["migrate", "lint", "db/0002_drop.sql"]);
     test.run(1)
-        .stdout_has("✓ db/0002_drop.sql destructive: drops column users.legacy_id · 2 statement(s)")
+        .stdout_has("✓ db/0002_drop.sql destructive: drops column users.legacy_id · 2 statement(s): 1 additive, 1 destructive, 0 locking")
         .stdout_has("✗ drop-column dropping `users.legacy_id` deletes its data")
         .stdout_has("instead: stop reading and writing the column")
         .stdout_has("--> db/0002_drop.sql:3:1")
@@ -67,10 +67,10 @@ fn all_lints_the_migrations_dir_and_warnings_do_not_fail() {
         .args(["migrate", "lint", "--all"]);
     let output = test.run(0);
     output
-        .stdout_has("✓ migrations/0001_users.sql additive · 2 statement(s)")
+        .stdout_has("✓ migrations/0001_users.sql additive · 2 statement(s): 2 additive, 0 destructive, 0 locking")
         .stdout_has("! serial-primary-key `users.id` is a 32-bit (`serial`) primary key")
         .stdout_has("--> migrations/0001_users.sql:1:1")
-        .stdout_has("✓ migrations/0002_widen.sql additive · 2 statement(s)")
+        .stdout_has("✓ migrations/0002_widen.sql additive · 2 statement(s): 2 additive, 0 destructive, 0 locking")
         .stdout_has("0 error(s), 1 warning(s)")
         .nowhere("change-column-type")
         .nowhere("create-index-non-concurrently");

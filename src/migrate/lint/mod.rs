@@ -95,6 +95,18 @@ pub(crate) struct Reported {
     pub(crate) allowed: Option<String>,
 }
 
+/// Statement classes in one file; a statement can be destructive and
+/// locking, and is additive when it is neither.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct StatementCounts {
+    /// Safe with the release still serving traffic.
+    pub additive: usize,
+    /// Drops, renames, narrows or deletes.
+    pub destructive: usize,
+    /// Holds a lock that blocks the app for longer than a moment.
+    pub locking: usize,
+}
+
 /// The lint of one file.
 #[derive(Debug, Clone)]
 pub struct FileLint {
@@ -103,6 +115,8 @@ pub struct FileLint {
     pub(crate) sql: String,
     /// How many statements it has.
     pub statements: usize,
+    /// How many statements are additive, destructive, locking.
+    pub counts: StatementCounts,
     /// Its class for the rollback plan.
     pub classification: Classification,
     pub(crate) findings: Vec<Reported>,
@@ -315,6 +329,7 @@ fn lint_parsed(
     let (suppressions, mut raw) = suppress::read(&source.sql);
     let mut reasons = Vec::new();
     let mut destructive = false;
+    let mut counts = StatementCounts::default();
     let statements = match parsed {
         Ok(statements) => {
             let mut context = FileContext {
@@ -332,10 +347,20 @@ fn lint_parsed(
                         destructive: effect,
                     },
                 ) = rules::check(statement, &mut context);
+                // `missing-lock-timeout` is about the file, not the statement's lock.
+                let locking = findings.iter().any(|finding| {
+                    finding.rule != "missing-lock-timeout"
+                        && rules::find(finding.rule)
+                            .is_some_and(|rule| rule.family == rules::Family::Locking)
+                });
+                counts.locking += usize::from(locking);
                 raw.extend(findings);
                 if let Some(reason) = effect {
                     destructive = true;
+                    counts.destructive += 1;
                     reasons.push(reason);
+                } else if !locking {
+                    counts.additive += 1;
                 }
             }
             statements.len()
@@ -378,6 +403,7 @@ fn lint_parsed(
         path: source.path,
         sql: source.sql,
         statements,
+        counts,
         classification: Classification {
             class: if destructive {
                 MigrationClass::Destructive

@@ -47,10 +47,11 @@ pub(crate) fn checks(file: &FileLint, totals: &mut Totals) -> Vec<Check> {
             format!("destructive: {}", file.classification.reasons.join(", "))
         }
     };
-    let mut checks = vec![
-        Check::pass(file.path.display().to_string())
-            .detail(format!("{class} · {} statement(s)", file.statements)),
-    ];
+    let counts = file.counts;
+    let mut checks = vec![Check::pass(file.path.display().to_string()).detail(format!(
+        "{class} · {} statement(s): {} additive, {} destructive, {} locking",
+        file.statements, counts.additive, counts.destructive, counts.locking
+    ))];
     for reported in &file.findings {
         let finding = &reported.finding;
         let location = SourceLocation::from_span(&file.path, &file.sql, finding.start, finding.end);

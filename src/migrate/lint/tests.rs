@@ -85,6 +85,16 @@ fn prisma_migrations_lint_cleanly_except_real_hazards() {
             ("create-index-non-concurrently", 15)
         ]
     );
+    // DROP COLUMN + ADD COLUMN (one statement: destructive), ALTER TYPE to
+    // text (additive), CREATE INDEX (locking).
+    assert_eq!(
+        results[1].counts,
+        StatementCounts {
+            additive: 1,
+            destructive: 1,
+            locking: 1
+        }
+    );
     assert_eq!(
         results[1].classification,
         Classification {

@@ -33,6 +33,8 @@ pub(crate) enum Family {
     Destructive,
     /// Holds a lock that blocks reads or writes for longer than a moment.
     Locking,
+    /// A schema choice that hurts later (32-bit keys).
+    Design,
     /// Problems with the file itself (parse errors, suppressions).
     File,
 }
@@ -109,7 +111,7 @@ pub const RULES: &[Rule] = &[
         Family::Locking,
     ),
     rule("missing-lock-timeout", Severity::Warning, Family::Locking),
-    rule("serial-primary-key", Severity::Warning, Family::Locking),
+    rule("serial-primary-key", Severity::Warning, Family::Design),
     rule("parse-error", Severity::Error, Family::File),
     rule("suppression-without-reason", Severity::Error, Family::File),
     rule("invalid-suppression", Severity::Error, Family::File),
