@@ -71,11 +71,25 @@ fn locate_failure(sql: &str, error: &pg_query::Error) -> ParseFailure {
             .and_then(|(_, rest)| rest.rsplit_once('"'))
             .map(|(token, _)| token);
         let offset = token
-            .and_then(|token| piece.find(token))
+            .and_then(|token| failing_occurrence(piece, token, &message))
             .map_or(start, |found| piece_start + found);
         return ParseFailure { message, offset };
     }
     ParseFailure { message, offset: 0 }
+}
+
+/// Where in `piece` the parser stopped at `token`: the first occurrence
+/// such that the text up to and including it fails with the same message
+/// (an earlier, valid occurrence fails "at end of input" or parses).
+fn failing_occurrence(piece: &str, token: &str, message: &str) -> Option<usize> {
+    let first = piece.find(token)?;
+    let found = piece.match_indices(token).map(|(at, _)| at).find(|&at| {
+        matches!(
+            pg_query::parse(&piece[..at + token.len()], pg_query::ParserOptions::DEFAULT),
+            Err(pg_query::Error::Parse(prefix_message)) if prefix_message == message
+        )
+    });
+    Some(found.unwrap_or(first))
 }
 
 /// The first byte at or after `offset` that is not whitespace or a comment.
@@ -134,5 +148,13 @@ mod tests {
             failure.message
         );
         assert_eq!(&sql[failure.offset..failure.offset + 5], "TABEL");
+    }
+
+    #[test]
+    fn a_syntax_error_points_at_the_failing_occurrence_of_a_common_token() {
+        let sql = "CREATE TABLE t (a numeric(10,2), b int,\n  c int,);\n";
+        let failure = parse(sql).unwrap_err();
+        assert_eq!(failure.message, "syntax error at or near \")\"");
+        assert_eq!(failure.offset, sql.find(",)").unwrap() + 1);
     }
 }
