@@ -236,3 +236,24 @@ fn every_rule_is_documented() {
         );
     }
 }
+
+#[test]
+fn identity_and_stored_generated_columns_are_rewrites_too() {
+    let sql = "SET lock_timeout = '5s';\nALTER TABLE u ADD COLUMN b int GENERATED ALWAYS AS (a * 2) STORED;\nALTER TABLE u ADD COLUMN c bigint GENERATED ALWAYS AS IDENTITY;\nALTER TABLE u ADD COLUMN d text DEFAULT 'x';\n";
+    let linted = lint_sources(
+        vec![LintSource {
+            path: "x.sql".into(),
+            sql: sql.to_owned(),
+        }],
+        &LintConfig::default(),
+    )
+    .unwrap()
+    .remove(0);
+    assert_eq!(
+        linted.finding_lines(),
+        [
+            ("add-column-volatile-default", 2),
+            ("add-column-volatile-default", 3)
+        ]
+    );
+}

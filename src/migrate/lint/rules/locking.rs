@@ -201,11 +201,18 @@ fn add_column(
         ));
     }
     let volatile = default.and_then(volatile_call);
-    if serial || volatile.is_some() {
-        let what = volatile.map_or_else(
-            || format!("a `{type_name}` column"),
-            |function| format!("a `{function}()` default"),
-        );
+    let what = if let Some(function) = volatile {
+        Some(format!("a `{function}()` default"))
+    } else if serial {
+        Some(format!("a `{type_name}` column"))
+    } else if has(ConstrType::ConstrIdentity) {
+        Some("an identity (`GENERATED … AS IDENTITY`)".to_owned())
+    } else if has(ConstrType::ConstrGenerated) {
+        Some("a stored generated expression".to_owned())
+    } else {
+        None
+    };
+    if let Some(what) = what {
         findings.push(at(
             "add-column-volatile-default",
             format!(
