@@ -151,8 +151,24 @@ pub struct MigrateArgs {
     pub action: MigrateAction,
 }
 
+/// Arguments of `shipgate migrate lint`.
+#[derive(Debug, Clone, Args)]
+pub struct LintArgs {
+    /// Migration files to lint, in apply order; default: every migration.
+    #[arg(value_name = "FILES", conflicts_with_all = ["pending", "all"])]
+    pub files: Vec<PathBuf>,
+
+    /// Lint only the migrations the database has not applied yet.
+    #[arg(long, conflicts_with = "all")]
+    pub pending: bool,
+
+    /// Lint every migration in `[migrate] dir` (the default).
+    #[arg(long)]
+    pub all: bool,
+}
+
 /// The `migrate` actions.
-#[derive(Debug, Clone, Copy, Subcommand)]
+#[derive(Debug, Clone, Subcommand)]
 pub enum MigrateAction {
     /// List every migration with its state: applied, pending or edited.
     ///
@@ -167,6 +183,12 @@ pub enum MigrateAction {
     /// Restores the backup when a migration fails.
     /// Example: `shipgate migrate apply`
     Apply,
+    /// Lint migrations with the PostgreSQL parser: destructive and locking statements.
+    ///
+    /// Exits 1 when a finding at `error` severity remains. Rules and examples:
+    /// docs/lint-rules.md; silence one with `-- shipgate:allow <rule> reason: …`.
+    /// Example: `shipgate migrate lint --pending`
+    Lint(LintArgs),
 }
 
 /// Where a release comes from; shared by `deploy` and `run`.

@@ -180,10 +180,17 @@ async fn dispatch(
     };
     let report = match &cli.command {
         Command::Check => check_report(&ctx),
-        Command::Migrate(args) => match args.action {
+        Command::Migrate(args) => match &args.action {
             MigrateAction::Status => migrate::status(&ctx).await?,
             MigrateAction::Plan => migrate::plan(&ctx).await?,
             MigrateAction::Apply => migrate::apply(&ctx).await?,
+            MigrateAction::Lint(lint) => {
+                let selection = migrate::lint::LintSelection {
+                    files: lint.files.clone(),
+                    pending: lint.pending,
+                };
+                migrate::lint(&ctx, &selection).await?
+            }
         },
         Command::Smoke(args) => {
             let url = match &args.url {

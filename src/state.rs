@@ -7,9 +7,12 @@
 //! `.shipgate/state.json` next to the config. Writes are atomic (temp file +
 //! rename), so a crash never leaves half a file.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
+
+use crate::migrate::lint::MigrationClass;
 
 use crate::env;
 
@@ -65,6 +68,10 @@ pub struct RunState {
     /// The release this run deployed.
     #[serde(default)]
     pub deployed_release: Option<String>,
+    /// The lint class of each migration this run applied, by version; drives
+    /// `rollback.database = "auto"` (a version missing here counts as destructive).
+    #[serde(default)]
+    pub migration_classes: BTreeMap<String, MigrationClass>,
 }
 
 /// Where the state file lives for a config in `base_dir`.
@@ -167,6 +174,7 @@ mod tests {
             backup: Some("b.sqlite".into()),
             previous_release: Some("v1".into()),
             deployed_release: Some("v2".into()),
+            migration_classes: BTreeMap::from([("0001".into(), MigrationClass::Additive)]),
         };
         state.save(&path).unwrap();
         assert_eq!(RunState::load(&path, "prod").unwrap(), state);

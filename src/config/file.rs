@@ -186,6 +186,9 @@ pub(crate) struct MigrateFile {
     pub(crate) backup_dir: Option<String>,
     #[serde(default)]
     pub(crate) keep_backups: bool,
+    /// `[migrate.lint]`: rule id → `"error"`, `"warning"` or `"off"`.
+    #[serde(default)]
+    pub(crate) lint: BTreeMap<Spanned<String>, Spanned<String>>,
 }
 
 /// `backup = "auto" | "none"`.

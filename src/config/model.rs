@@ -1,6 +1,7 @@
 //! The validated config every subcommand reads: paths absolute, `${VAR}`
 //! resolved, defaults applied, URLs and JSON paths parsed.
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -269,7 +270,7 @@ pub struct GithubGate {
 /// `[gate.migrations]`.
 #[derive(Debug, Clone)]
 pub struct MigrationsGate {
-    /// The lint policy asked for (lint itself is not in this build).
+    /// The lint policy: `deny-destructive`, `deny-errors` or `warn`.
     pub lint: Option<String>,
     /// The migrations directory (absolute), from `[migrate] dir`.
     pub dir: PathBuf,
@@ -286,6 +287,26 @@ pub struct MigrateConfig {
     pub backup_dir: PathBuf,
     /// Keep backups after a successful run.
     pub keep_backups: bool,
+    /// `[migrate.lint]`: per-rule severity overrides.
+    pub lint: LintConfig,
+}
+
+/// `[migrate.lint]`: per-rule severity overrides for `migrate lint`.
+#[derive(Debug, Clone, Default)]
+pub struct LintConfig {
+    /// Rule id → its level; rules not listed keep their default severity.
+    pub rules: BTreeMap<String, RuleLevel>,
+}
+
+/// A rule's level in `[migrate.lint]`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RuleLevel {
+    /// Fails the lint (exit 1).
+    Error,
+    /// Reported, exit code unchanged.
+    Warning,
+    /// Not reported.
+    Off,
 }
 
 /// `[smoke]`.

@@ -2,7 +2,7 @@
 //! environment, resolves `${VAR}`, applies defaults and checks what serde
 //! cannot (unique names, URLs, JSON paths, cross-references).
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -18,8 +18,8 @@ use super::file::{
 };
 use super::model::{
     BackupMode, CheckTarget, Condition, Config, DatabaseUrl, Environment, Expectations, HttpMethod,
-    MigrateConfig, ProviderConfig, Redirects, ReleasesConfig, RequestBody, RollbackConfig,
-    SmokeCheck, SmokeConfig, WatchConfig, WatchMetric,
+    LintConfig, MigrateConfig, ProviderConfig, Redirects, ReleasesConfig, RequestBody,
+    RollbackConfig, RuleLevel, SmokeCheck, SmokeConfig, WatchConfig, WatchMetric,
 };
 use super::secret::{self, Masked, Redactor, ResolveFailure};
 use super::template;
@@ -87,6 +87,7 @@ pub(super) fn from_source(
                 .unwrap_or(".shipgate/backups"),
         ),
         keep_backups: file.migrate.keep_backups,
+        lint: resolver.lint(&file.migrate.lint)?,
     };
     let rollback = RollbackConfig {
         on: file.rollback.on.clone().unwrap_or_else(|| {
@@ -153,6 +154,42 @@ struct Resolver<'a> {
 }
 
 impl Resolver<'_> {
+    /// `[migrate.lint]`: known rule ids with `error`, `warning` or `off`.
+    fn lint(
+        &self,
+        table: &BTreeMap<Spanned<String>, Spanned<String>>,
+    ) -> Result<LintConfig, ConfigError> {
+        let mut rules = BTreeMap::new();
+        for (id, level) in table {
+            if crate::migrate::lint::rule_ids().all(|known| known != id.get_ref()) {
+                let close =
+                    crate::diagnostic::suggest(id.get_ref(), crate::migrate::lint::rule_ids());
+                return Err(self.invalid(
+                    id.span(),
+                    format!("unknown lint rule `{}` in `[migrate.lint]`", id.get_ref()),
+                    Some(close.map_or_else(
+                        || "use a rule id listed in `docs/lint-rules.md`".to_owned(),
+                        |close| format!("did you mean `{close}`?"),
+                    )),
+                ));
+            }
+            let parsed = match level.get_ref().as_str() {
+                "error" => RuleLevel::Error,
+                "warning" => RuleLevel::Warning,
+                "off" => RuleLevel::Off,
+                other => {
+                    return Err(self.invalid(
+                        level.span(),
+                        format!("invalid level `{other}` for lint rule `{}`", id.get_ref()),
+                        Some("use `\"error\"`, `\"warning\"` or `\"off\"`".to_owned()),
+                    ));
+                }
+            };
+            rules.insert(id.get_ref().clone(), parsed);
+        }
+        Ok(LintConfig { rules })
+    }
+
     fn invalid(&self, span: Range<usize>, message: String, hint: Option<String>) -> ConfigError {
         ConfigError::Invalid {
             location: SourceLocation::from_span(self.path, self.source, span.start, span.end),

@@ -2,12 +2,16 @@
 //! modified, staged or untracked file there, via the real `git`), and — when
 //! the environment has a database — no migration the database already
 //! applied was edited since (checksums, through [`crate::migrate::status`]).
-//! Migration lint (`lint = "…"`) arrives with issue 4; until then a
-//! requested lint turns a pass into a warning saying so.
+//! With `lint = "…"` it also lints the pending migrations (every migration
+//! when no database is configured) through [`crate::migrate::lint`]:
+//! `"deny-destructive"` fails on an error finding or a destructive
+//! migration, `"deny-errors"` only on an error finding, `"warn"` never
+//! fails (findings make it a warning).
 
 use super::GateContext;
 use super::git::{describe_status, git, listed};
 use crate::config::{Gate, MigrationsGate};
+use crate::migrate::lint::FileLint;
 use crate::report::{Check, Status};
 
 /// Runs the gate.
@@ -93,10 +97,59 @@ pub(super) async fn run(gate: &Gate, config: &MigrationsGate, ctx: &GateContext)
         return Check::fail(&gate.name).detail(problems.join("; "));
     }
     match &config.lint {
-        Some(policy) => Check::new(&gate.name, Status::Warn).detail(format!(
-            "{}; lint `{policy}` was not run: migration lint is not in this build yet (issue 4)",
-            passed.join("; ")
-        )),
+        Some(policy) => lint(gate, policy, ctx, passed).await,
         None => Check::pass(&gate.name).detail(passed.join("; ")),
+    }
+}
+
+/// The lint part of the gate, under `policy`.
+async fn lint(gate: &Gate, policy: &str, ctx: &GateContext, mut passed: Vec<String>) -> Check {
+    let deny_destructive = match policy {
+        "deny-destructive" => true,
+        "deny-errors" | "warn" => false,
+        other => {
+            return Check::fail(&gate.name).detail(format!(
+                "unknown lint policy `{other}` in `[gate.migrations]`; use `deny-destructive`, `deny-errors` or `warn`"
+            ));
+        }
+    };
+    let selection = crate::migrate::lint::LintSelection {
+        files: Vec::new(),
+        pending: ctx.ctx.config.environment.database.is_some(),
+    };
+    let files = match crate::migrate::lint::collect(&ctx.ctx, &selection).await {
+        Ok(files) => files,
+        Err(error) => return Check::fail(&gate.name).detail(format!("cannot lint: {error}")),
+    };
+    let errors = files.iter().filter(|file| file.has_errors()).count();
+    let destructive: Vec<String> = files
+        .iter()
+        .filter(|file| {
+            file.classification.class == crate::migrate::lint::MigrationClass::Destructive
+        })
+        .map(|file| file.path.display().to_string())
+        .collect();
+    let log: Vec<String> = files.iter().flat_map(FileLint::describe_findings).collect();
+    let failed = policy != "warn" && (errors > 0 || (deny_destructive && !destructive.is_empty()));
+    let mut summary = format!(
+        "lint `{policy}`: {} migration(s), {errors} with errors",
+        files.len()
+    );
+    if !destructive.is_empty() {
+        summary = format!("{summary}, destructive: {}", listed(&destructive));
+    }
+    passed.push(summary);
+    let status = if failed {
+        Status::Fail
+    } else if log.is_empty() {
+        Status::Pass
+    } else {
+        Status::Warn
+    };
+    let check = Check::new(&gate.name, status).detail(passed.join("; "));
+    if log.is_empty() {
+        check
+    } else {
+        check.log(log.join("\n"))
     }
 }

@@ -49,12 +49,18 @@ pub(super) async fn run(ctx: &Context, dry_run: bool) -> Result<MigrateOutcome, 
     }
     if dry_run {
         let mut checks = vec![planned_backup(ctx, database.as_ref()).await?];
-        checks.extend(
-            pending
-                .iter()
-                .map(|migration| Check::new(migration.id(), Status::Skip).detail("would apply")),
-        );
-        return Ok(outcome(checks, format!("{} pending", pending.len())));
+        let classes: Vec<_> = pending
+            .iter()
+            .map(|migration| super::lint::classify_sql(&migration.sql))
+            .collect();
+        checks.extend(pending.iter().zip(&classes).map(|(migration, class)| {
+            let mut detail = format!("would apply ({})", class.class.as_str());
+            if !class.reasons.is_empty() {
+                detail = format!("{detail}: {}", class.reasons.join(", "));
+            }
+            Check::new(migration.id(), Status::Skip).detail(detail)
+        }));
+        return Ok(outcome(checks, super::lint::plan_summary(&classes)));
     }
     let state = RunState::load_open_run(&ctx.state_path, &ctx.config.environment.name)?;
     Runner::new(ctx, database.as_ref(), state, started)
@@ -165,6 +171,10 @@ impl<'a> Runner<'a> {
                     self.state
                         .migrations_applied
                         .push(migration.version.clone());
+                    self.state.migration_classes.insert(
+                        migration.version.clone(),
+                        super::lint::classify_sql(&migration.sql).class,
+                    );
                     self.state.save(&self.ctx.state_path)?;
                 }
                 Err(error) => return self.fail(pending, index, error).await,

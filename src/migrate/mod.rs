@@ -11,6 +11,7 @@
 //! [`plan`], [`apply`], [`apply_phase`] and [`restore`].
 
 mod apply;
+pub mod lint;
 mod plan;
 mod source;
 
@@ -99,6 +100,9 @@ pub enum MigrateError {
     /// The run state could not be read or written.
     #[error(transparent)]
     State(#[from] StateError),
+    /// `migrate lint` could not read its input.
+    #[error(transparent)]
+    Lint(#[from] lint::LintError),
 }
 
 fn others_text(others: usize) -> String {
@@ -120,9 +124,14 @@ impl MigrateError {
             | Self::EditedMigration { .. }
             | Self::Database(DatabaseError::NotConfigured { .. }) => ExitStatus::Usage,
             Self::Database(error) if error.is_migration_failure() => ExitStatus::CheckFailed,
-            Self::ReadDir { .. } | Self::ReadFile { .. } | Self::Database(_) | Self::State(_) => {
-                ExitStatus::Infrastructure
+            Self::Lint(lint::LintError::ReadFile { .. } | lint::LintError::NotUtf8 { .. }) => {
+                ExitStatus::Usage
             }
+            Self::ReadDir { .. }
+            | Self::ReadFile { .. }
+            | Self::Database(_)
+            | Self::State(_)
+            | Self::Lint(lint::LintError::Worker) => ExitStatus::Infrastructure,
         }
     }
 }
@@ -172,6 +181,7 @@ impl Diagnostic for MigrateError {
             )),
             Self::Database(error) => error.hint(),
             Self::State(error) => error.hint(),
+            Self::Lint(error) => error.hint(),
         }
     }
 }
@@ -286,6 +296,12 @@ pub async fn apply(ctx: &Context) -> Result<Report, MigrateError> {
     }
     report.push(outcome.phase);
     Ok(report)
+}
+
+/// `migrate lint`: the selected migrations through the PostgreSQL parser and
+/// the lint rules (issue 4).
+pub async fn lint(ctx: &Context, selection: &lint::LintSelection) -> Result<Report, MigrateError> {
+    lint::execute(ctx, selection).await
 }
 
 /// The migrate phase of `shipgate run`.

@@ -86,6 +86,12 @@ fn render_check(out: &mut String, check: &Check, paint: Paint) {
     }
     if let Some(location) = &check.location {
         let _ = writeln!(out, "      --> {location}");
+        if !location.line_text.is_empty() {
+            // The statement's line with a caret under it (migration lint).
+            for line in location.snippet().lines() {
+                let _ = writeln!(out, "      {}", paint.style(DIM, line));
+            }
+        }
     }
     if let (Some(expected), Some(actual)) = (&check.expected, &check.actual) {
         let _ = writeln!(out, "      expected: {expected}");

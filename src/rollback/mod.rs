@@ -15,6 +15,7 @@ use crate::config::DatabasePolicy;
 use crate::context::Context;
 use crate::diagnostic::Diagnostic;
 use crate::exit::ExitStatus;
+use crate::migrate::lint::MigrationClass;
 use crate::provider::{self, Provider, ProviderError, Release, ReleaseState};
 use crate::report::{Check, Phase, PhaseName, Report, Status};
 use crate::state::RunState;
@@ -285,13 +286,22 @@ fn database_action(ctx: &Context, policy: DatabasePolicy, failing: Option<&str>)
     };
     let same_run = failing.is_none() || state.deployed_release.as_deref() == failing;
     let applied = same_run && !state.migrations_applied.is_empty();
+    // A version without a recorded class counts as destructive (issue 4).
+    let all_additive = state
+        .migrations_applied
+        .iter()
+        .all(|version| state.migration_classes.get(version) == Some(&MigrationClass::Additive));
     let restore = match policy {
         DatabasePolicy::Keep => return DatabaseAction::Keep("policy `keep`"),
         DatabasePolicy::Restore => true,
-        DatabasePolicy::Auto => applied,
+        DatabasePolicy::Auto => applied && !all_additive,
     };
     if !restore {
-        return DatabaseAction::Keep("policy `auto`: this run applied no migration");
+        return DatabaseAction::Keep(if applied {
+            "policy `auto`: every migration this run applied was additive"
+        } else {
+            "policy `auto`: this run applied no migration"
+        });
     }
     if !same_run {
         return DatabaseAction::NoRunRecord;
@@ -331,5 +341,71 @@ impl DatabaseAction {
             ),
             Self::Unreadable(error) => Check::fail("database").detail(format!("cannot tell what this run migrated: {error}")),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use tokio_util::sync::CancellationToken;
+
+    use super::*;
+    use crate::config::Redactor;
+    use crate::report::{OutputFormat, Printer};
+
+    fn context(dir: &std::path::Path) -> Context {
+        let path = dir.join("shipgate.toml");
+        fs_err::write(
+            &path,
+            "[environments.local]\ndatabase = \"sqlite://app.db\"\n",
+        )
+        .unwrap();
+        let redactor = Redactor::default();
+        let config = crate::config::load(&path, None, &|_| None, &redactor).unwrap();
+        Context {
+            config,
+            printer: Printer::new(OutputFormat::Json, redactor),
+            dry_run: false,
+            cancel: CancellationToken::new(),
+            state_path: dir.join("state.json"),
+        }
+    }
+
+    #[test]
+    fn auto_keeps_the_database_only_when_every_applied_migration_was_additive() {
+        let dir = tempfile::tempdir().unwrap();
+        let ctx = context(dir.path());
+        let save = |classes: &[(&str, MigrationClass)]| {
+            RunState {
+                environment: "local".into(),
+                migrations_applied: vec!["0001".into(), "0002".into()],
+                backup: Some("b.sqlite".into()),
+                migration_classes: classes
+                    .iter()
+                    .map(|(version, class)| ((*version).to_owned(), *class))
+                    .collect::<BTreeMap<_, _>>(),
+                ..RunState::default()
+            }
+            .save(&ctx.state_path)
+            .unwrap();
+        };
+        let additive = MigrationClass::Additive;
+        save(&[("0001", additive), ("0002", additive)]);
+        assert!(matches!(
+            database_action(&ctx, DatabasePolicy::Auto, None),
+            DatabaseAction::Keep(why) if why.contains("additive")
+        ));
+        save(&[("0001", additive), ("0002", MigrationClass::Destructive)]);
+        assert!(matches!(
+            database_action(&ctx, DatabasePolicy::Auto, None),
+            DatabaseAction::Restore(_)
+        ));
+        // A version with no recorded class (an older shipgate) counts as destructive.
+        save(&[("0001", additive)]);
+        assert!(matches!(
+            database_action(&ctx, DatabasePolicy::Auto, None),
+            DatabaseAction::Restore(_)
+        ));
     }
 }

@@ -654,14 +654,24 @@ fn migrations_gate_checks_files_are_committed_and_applied_ones_unedited() {
         "✗ migrations 1 file(s) in `db/migrations` not committed: `db/migrations/0002_orders.sql (untracked)`",
     );
 
-    // Lint is asked for but not in this build: a warning, never a silent pass.
+    // Lint the pending migrations: additive passes, destructive fails.
     git(dir, &["add", "-A"]);
     git(dir, &["commit", "-qm", "orders"]);
     let with_lint = format!("{config}lint = \"deny-destructive\"\n");
     std::fs::write(dir.join("shipgate.toml"), with_lint).unwrap();
     test.run(0).stdout_has(
-        "! migrations every file in `db/migrations` is committed; no applied migration was edited; lint `deny-destructive` was not run: migration lint is not in this build yet (issue 4)",
+        "✓ migrations every file in `db/migrations` is committed; no applied migration was edited; lint `deny-destructive`: 1 migration(s), 0 with errors",
     );
+    std::fs::write(
+        dir.join("db/migrations/0003_drop.sql"),
+        "SET lock_timeout = '5s';\nALTER TABLE users DROP COLUMN id;\n",
+    )
+    .unwrap();
+    git(dir, &["add", "-A"]);
+    git(dir, &["commit", "-qm", "drop"]);
+    test.run(1)
+        .stdout_has("lint `deny-destructive`: 2 migration(s), 1 with errors, destructive: `db/migrations/0003_drop.sql`")
+        .stdout_has("db/migrations/0003_drop.sql:2:1 error drop-column: dropping `users.id`");
 }
 
 #[test]

@@ -8,6 +8,7 @@ mod support;
 mod cli;
 mod config;
 mod gate;
+mod lint;
 mod migrate;
 mod pipeline;
 mod quickstart;

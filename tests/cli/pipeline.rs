@@ -71,15 +71,17 @@ fn failed_smoke_after_a_migration_rolls_back_app_and_restores_the_database() {
     Test::args_for(&test, ["run", "--source", "build/good", "--id", "v1"]).run(0);
     assert_eq!(tables(&test), ["shipgate_migrations", "users"]);
 
+    // Destructive (it deletes rows), so `rollback.database = "auto"` restores.
     std::fs::write(
         test.path().join("migrations/0002_create_orders.sql"),
-        "CREATE TABLE orders (id INTEGER);\n",
+        "CREATE TABLE orders (id INTEGER);\nDELETE FROM users WHERE id < 0;\n",
     )
     .unwrap();
     let output = Test::args_for(&test, ["run", "--source", "build/bad", "--id", "v2"]).run(4);
     output
         .stdout_has("got:      status 503")
         .stdout_has("✓ promote v1")
+        .stdout_has("restored `")
         .stdout_has("(exit 4");
     assert_eq!(
         tables(&test),
@@ -92,6 +94,28 @@ fn failed_smoke_after_a_migration_rolls_back_app_and_restores_the_database() {
         ledger.contains("\"failed\""),
         "v2 must be recorded as failed: {ledger}"
     );
+}
+
+#[test]
+fn failed_smoke_after_an_additive_migration_keeps_the_database() {
+    let (test, app) = project();
+    let test = test.config(&config(&app, ""));
+    Test::args_for(&test, ["run", "--source", "build/good", "--id", "v1"]).run(0);
+    std::fs::write(
+        test.path().join("migrations/0002_create_orders.sql"),
+        "CREATE TABLE orders (id INTEGER);\n",
+    )
+    .unwrap();
+    Test::args_for(&test, ["run", "--source", "build/bad", "--id", "v2"])
+        .run(4)
+        .stdout_has("✓ promote v1")
+        .stdout_has("kept (policy `auto`: every migration this run applied was additive)");
+    assert_eq!(
+        tables(&test),
+        ["orders", "shipgate_migrations", "users"],
+        "an additive migration is kept under `auto`"
+    );
+    assert_eq!(current(&test), "v1");
 }
 
 #[test]
