@@ -33,6 +33,7 @@ pub(crate) struct ConfigFile {
 pub(crate) struct EnvironmentFile {
     pub(crate) url: Option<Spanned<String>>,
     pub(crate) database: Option<Spanned<String>>,
+    pub(crate) direct_url: Option<Spanned<String>>,
     pub(crate) provider: Option<Spanned<ProviderKind>>,
     pub(crate) releases: Option<Spanned<ReleasesFile>>,
 }
@@ -82,6 +83,10 @@ pub(crate) struct MigrateFile {
     pub(crate) backup_dir: Option<String>,
     #[serde(default)]
     pub(crate) keep_backups: bool,
+    pub(crate) lock_timeout: Option<ConfigDuration>,
+    pub(crate) statement_timeout: Option<ConfigDuration>,
+    pub(crate) lock_wait: Option<ConfigDuration>,
+    pub(crate) retries: Option<u32>,
 }
 
 /// `backup = "auto" | "none"`.

@@ -40,6 +40,9 @@ pub struct Environment {
     pub url: Option<Url>,
     /// The database migrations run against.
     pub database: Option<DatabaseUrl>,
+    /// `direct_url`: the database reached directly, bypassing a transaction
+    /// pooler; migrations use it instead of `database` when set.
+    pub direct_database: Option<DatabaseUrl>,
     /// How releases are deployed and rolled back.
     pub provider: ProviderConfig,
 }
@@ -54,12 +57,17 @@ pub enum DatabaseUrl {
         /// The URL as written, masked for printing.
         url: Masked,
     },
+    /// `postgres://…` or `postgresql://…`, handed to the PostgreSQL engine.
+    Postgres {
+        /// The URL as written, masked for printing.
+        url: Masked,
+    },
 }
 
 impl std::fmt::Display for DatabaseUrl {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            Self::Sqlite { url, .. } => url.fmt(f),
+            Self::Sqlite { url, .. } | Self::Postgres { url } => url.fmt(f),
         }
     }
 }
@@ -110,6 +118,14 @@ pub struct MigrateConfig {
     pub backup_dir: PathBuf,
     /// Keep backups after a successful run.
     pub keep_backups: bool,
+    /// `SET LOCAL lock_timeout` for each migration (PostgreSQL).
+    pub lock_timeout: Duration,
+    /// `SET LOCAL statement_timeout` for each migration (PostgreSQL).
+    pub statement_timeout: Duration,
+    /// How long to wait for another runner's advisory lock.
+    pub lock_wait: Duration,
+    /// How often a migration that hit `lock_timeout` is retried.
+    pub retries: u32,
 }
 
 /// `[smoke]`.

@@ -29,6 +29,10 @@ const DEFAULT_CONCURRENCY: usize = 8;
 const DEFAULT_GATE_TIMEOUT: Duration = Duration::from_secs(600);
 const DEFAULT_RESTART_TIMEOUT: Duration = Duration::from_secs(60);
 const DEFAULT_RELEASES_KEPT: usize = 5;
+const DEFAULT_LOCK_TIMEOUT: Duration = Duration::from_secs(5);
+const DEFAULT_STATEMENT_TIMEOUT: Duration = Duration::from_secs(600);
+const DEFAULT_LOCK_WAIT: Duration = Duration::from_secs(60);
+const DEFAULT_RETRIES: u32 = 3;
 
 /// Providers users ask for that this build does not have yet.
 const PLANNED_PROVIDERS: [&str; 3] = ["vercel", "railway", "command"];
@@ -69,6 +73,19 @@ pub(super) fn from_source(
                 .unwrap_or(".shipgate/backups"),
         ),
         keep_backups: file.migrate.keep_backups,
+        lock_timeout: file
+            .migrate
+            .lock_timeout
+            .map_or(DEFAULT_LOCK_TIMEOUT, |duration| duration.0),
+        statement_timeout: file
+            .migrate
+            .statement_timeout
+            .map_or(DEFAULT_STATEMENT_TIMEOUT, |duration| duration.0),
+        lock_wait: file
+            .migrate
+            .lock_wait
+            .map_or(DEFAULT_LOCK_WAIT, |duration| duration.0),
+        retries: file.migrate.retries.unwrap_or(DEFAULT_RETRIES),
     };
     let rollback = RollbackConfig {
         on: file
@@ -203,6 +220,11 @@ impl Resolver<'_> {
             .as_ref()
             .map(|database| self.database(database, &key("database")))
             .transpose()?;
+        let direct_database = file
+            .direct_url
+            .as_ref()
+            .map(|database| self.database(database, &key("direct_url")))
+            .transpose()?;
         let kind = file.provider.as_ref().map(|kind| *kind.get_ref());
         let provider = match (kind, &file.releases) {
             (Some(ProviderKind::Releases) | None, Some(releases)) => {
@@ -248,6 +270,7 @@ impl Resolver<'_> {
             name: name.to_owned(),
             url,
             database,
+            direct_database,
             provider,
         })
     }
@@ -270,17 +293,22 @@ impl Resolver<'_> {
             });
         }
         let scheme = text.split_once("://").map_or("", |(scheme, _)| scheme);
-        let (message, hint) = if matches!(scheme, "postgres" | "postgresql") {
-            (
-                format!("PostgreSQL databases are not supported by this version yet, for key `{key}`"),
-                "this version migrates SQLite (`sqlite://PATH`); PostgreSQL support is planned (see the README's status)".to_owned(),
-            )
-        } else {
-            (
-                format!("unsupported database URL scheme `{scheme}`, for key `{key}`"),
-                "write `sqlite://PATH`".to_owned(),
-            )
-        };
+        if matches!(scheme, "postgres" | "postgresql") {
+            if let Err(error) = url::Url::parse(&text) {
+                return Err(self.invalid(
+                    value.span(),
+                    format!("invalid PostgreSQL URL for key `{key}`: {error}"),
+                    Some("write `postgres://USER:PASSWORD@HOST:5432/DATABASE?sslmode=require` (percent-encode special characters in the password)".to_owned()),
+                ));
+            }
+            return Ok(DatabaseUrl::Postgres {
+                url: Masked::new(text, &self.redactor),
+            });
+        }
+        let (message, hint) = (
+            format!("unsupported database URL scheme `{scheme}`, for key `{key}`"),
+            "write `sqlite://PATH` or `postgres://USER@HOST:5432/DATABASE`".to_owned(),
+        );
         Err(self.invalid(value.span(), message, Some(hint)))
     }
 

@@ -17,7 +17,7 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use super::plan::MigrationPlan;
-use super::{MigrateError, MigrateOutcome, first_line, load};
+use super::{MigrateError, MigrateOutcome, first_line, load_locked};
 use crate::config::BackupMode;
 use crate::context::Context;
 use crate::db::{Database, DatabaseError, Migration};
@@ -28,7 +28,7 @@ use crate::state::RunState;
 /// Runs `migrate apply`; with `dry_run`, only reports the plan.
 pub(super) async fn run(ctx: &Context, dry_run: bool) -> Result<MigrateOutcome, MigrateError> {
     let started = Instant::now();
-    let (database, plan) = load(ctx).await?;
+    let (database, plan) = load_locked(ctx, !dry_run).await?;
     refuse_edited(&plan)?;
     let pending: Vec<Migration> = plan.pending().cloned().collect();
     let outcome = |checks: Vec<Check>, summary: String| MigrateOutcome {
@@ -154,7 +154,7 @@ impl<'a> Runner<'a> {
             self.ctx
                 .printer
                 .progress(&format!("applying `{}`", migration.path.display()));
-            match self.database.apply(migration).await {
+            match self.apply_with_retries(migration).await {
                 Ok(row) => {
                     self.checks.push(
                         Check::pass(migration.id())
@@ -172,6 +172,37 @@ impl<'a> Runner<'a> {
         }
         let summary = format!("{} applied", self.applied.len());
         Ok(self.finish(summary, None, true))
+    }
+
+    /// Applies `migration`, retrying with backoff (up to `migrate.retries`)
+    /// when it timed out waiting for a lock: its transaction was rolled back,
+    /// so production never queued behind it for longer than `lock_timeout`.
+    async fn apply_with_retries(
+        &self,
+        migration: &Migration,
+    ) -> Result<crate::db::AppliedMigration, DatabaseError> {
+        let mut attempt = 0;
+        loop {
+            match self.database.apply(migration).await {
+                Err(error @ DatabaseError::LockTimeout { .. })
+                    if attempt < self.ctx.config.migrate.retries
+                        && !self.ctx.cancel.is_cancelled() =>
+                {
+                    attempt += 1;
+                    let pause = crate::db::postgres::jitter(crate::db::postgres::backoff(attempt));
+                    self.ctx.printer.warning(&format!(
+                        "{error}; rolled back, retrying in {}ms (attempt {attempt} of {})",
+                        pause.as_millis(),
+                        self.ctx.config.migrate.retries
+                    ));
+                    tokio::select! {
+                        () = tokio::time::sleep(pause) => {}
+                        () = self.ctx.cancel.cancelled() => return Err(error),
+                    }
+                }
+                other => return other,
+            }
+        }
     }
 
     /// Stops the run at `pending[index]`, which failed with `error`, and undoes
@@ -367,6 +398,7 @@ fn backticked(versions: &[String]) -> String {
 fn failed_check(migration: &Migration, error: &DatabaseError, backup: Option<&Path>) -> Check {
     let (offset, message) = match error {
         DatabaseError::ApplyMigration { offset, source, .. } => (*offset, source.message.clone()),
+        DatabaseError::LockTimeout { offset, .. } => (*offset, error.to_string()),
         other => (None, other.to_string()),
     };
     let location = match offset {

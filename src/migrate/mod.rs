@@ -310,8 +310,22 @@ pub async fn restore(ctx: &Context, backup: &Path) -> Result<Check, MigrateError
 /// Connects, reads the files and the history, and merges them. Reads only:
 /// a database that does not exist is not created.
 async fn load(ctx: &Context) -> Result<(Box<dyn Database>, MigrationPlan), MigrateError> {
+    load_locked(ctx, false).await
+}
+
+/// [`load`], taking the migration lock first when `lock` (a real apply), so
+/// the plan is read by the only runner.
+async fn load_locked(
+    ctx: &Context,
+    lock: bool,
+) -> Result<(Box<dyn Database>, MigrationPlan), MigrateError> {
     let database = db::connect(&ctx.config)?;
     let local = source::read_dir(&ctx.config.migrate.dir, &ctx.config.base_dir)?;
+    if lock {
+        ctx.printer
+            .progress(&format!("locking `{}` for migrations", database.describe()));
+        database.lock().await?;
+    }
     let applied = database.applied().await?;
     Ok((database, MigrationPlan::new(local, applied)))
 }
