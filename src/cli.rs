@@ -134,7 +134,7 @@ pub struct MigrateArgs {
 }
 
 /// The `migrate` actions.
-#[derive(Debug, Clone, Copy, Subcommand)]
+#[derive(Debug, Clone, Subcommand)]
 pub enum MigrateAction {
     /// List every migration with its state: applied, pending or edited.
     ///
@@ -149,6 +149,15 @@ pub enum MigrateAction {
     /// Restores the backup when a migration fails.
     /// Example: `shipgate migrate apply`
     Apply,
+    /// Restore a backup `migrate apply` took, replacing the database's content.
+    ///
+    /// PostgreSQL: `pg_restore --clean --if-exists --single-transaction --no-owner`.
+    /// Example: `shipgate migrate restore --backup .shipgate/backups/app-….dump`
+    Restore {
+        /// The backup file to restore.
+        #[arg(long, value_name = "FILE")]
+        backup: PathBuf,
+    },
 }
 
 /// Where a release comes from; shared by `deploy` and `run`.

@@ -121,7 +121,10 @@ fn watch_for_interrupt(cancel: CancellationToken) {
 fn abandonable(command: &Command) -> bool {
     match command {
         Command::Check | Command::Gate(_) | Command::Smoke(_) => true,
-        Command::Migrate(args) => !matches!(args.action, MigrateAction::Apply),
+        Command::Migrate(args) => !matches!(
+            args.action,
+            MigrateAction::Apply | MigrateAction::Restore { .. }
+        ),
         Command::Deploy(_) | Command::Rollback(_) | Command::Run(_) => false,
     }
 }
@@ -149,10 +152,11 @@ async fn dispatch(
     };
     let report = match &cli.command {
         Command::Check => check_report(&ctx),
-        Command::Migrate(args) => match args.action {
+        Command::Migrate(args) => match &args.action {
             MigrateAction::Status => migrate::status(&ctx).await?,
             MigrateAction::Plan => migrate::plan(&ctx).await?,
             MigrateAction::Apply => migrate::apply(&ctx).await?,
+            MigrateAction::Restore { backup } => migrate::restore_command(&ctx, backup).await?,
         },
         Command::Smoke(args) => {
             let url = match &args.url {

@@ -147,6 +147,19 @@ pub enum DatabaseError {
         #[source]
         source: EngineMessage,
     },
+    /// A migration running outside a transaction failed after some of its
+    /// statements ran: they stay applied, and its history row says
+    /// `success = false`.
+    #[error("failed to apply migration `{version}` part-way, outside a transaction")]
+    ApplyOutsideTransaction {
+        /// The migration's version.
+        version: String,
+        /// Byte offset in the file of the failing token or statement.
+        offset: Option<usize>,
+        /// The engine's error, naming the statements that ran.
+        #[source]
+        source: EngineMessage,
+    },
     /// Another runner recorded this version while this one was planning.
     #[error("migration `{version}` was applied by another runner while this one was running")]
     AlreadyApplied {
@@ -338,6 +351,17 @@ pub enum DatabaseError {
 impl DatabaseError {
     /// Whether the error is the user's SQL (not the connection or the disk).
     pub fn is_migration_failure(&self) -> bool {
+        matches!(
+            self,
+            Self::ApplyMigration { .. }
+                | Self::LockTimeout { .. }
+                | Self::ApplyOutsideTransaction { .. }
+        )
+    }
+
+    /// Whether the failed migration left nothing behind (its transaction was
+    /// rolled back), so there is nothing of it to undo.
+    pub fn rolled_back(&self) -> bool {
         matches!(self, Self::ApplyMigration { .. } | Self::LockTimeout { .. })
     }
 }
@@ -370,6 +394,9 @@ impl crate::diagnostic::Diagnostic for DatabaseError {
             Self::ApplyMigration { .. } => {
                 "fix the migration, then run `shipgate migrate apply` again".to_owned()
             }
+            Self::ApplyOutsideTransaction { version, .. } => format!(
+                "finish or undo the statements that ran by hand, then `DELETE FROM shipgate_migrations WHERE version = '{version}'` and run `shipgate migrate apply` again"
+            ),
             Self::AlreadyApplied { .. } => {
                 "run `shipgate migrate status` to see what the other runner applied".to_owned()
             }

@@ -214,7 +214,11 @@ impl<'a> Runner<'a> {
         error: DatabaseError,
     ) -> Result<MigrateOutcome, MigrateError> {
         let failed = &pending[index];
-        let can_undo = self.backup.is_some() || self.was_new;
+        // A failure its own transaction rolled back, first in the run, left
+        // nothing to undo: restoring the backup would only lose the writes
+        // production made since it was taken.
+        let can_undo = (self.backup.is_some() || self.was_new)
+            && !(self.applied.is_empty() && error.rolled_back());
         if let DatabaseError::AlreadyApplied { .. } = error {
             // Another runner is migrating the same database: restoring our
             // backup would undo its work, so leave the database to it.
@@ -397,7 +401,10 @@ fn backticked(versions: &[String]) -> String {
 /// The failing check for a migration the database rejected.
 fn failed_check(migration: &Migration, error: &DatabaseError, backup: Option<&Path>) -> Check {
     let (offset, message) = match error {
-        DatabaseError::ApplyMigration { offset, source, .. } => (*offset, source.message.clone()),
+        DatabaseError::ApplyMigration { offset, source, .. }
+        | DatabaseError::ApplyOutsideTransaction { offset, source, .. } => {
+            (*offset, source.message.clone())
+        }
         DatabaseError::LockTimeout { offset, .. } => (*offset, error.to_string()),
         other => (None, other.to_string()),
     };

@@ -297,6 +297,14 @@ pub async fn apply_phase(ctx: &Context) -> Result<MigrateOutcome, MigrateError> 
 pub async fn restore(ctx: &Context, backup: &Path) -> Result<Check, MigrateError> {
     let started = Instant::now();
     let database = db::connect(&ctx.config)?;
+    if ctx.dry_run {
+        return Ok(Check::new("restore", Status::Skip).detail(format!(
+            "would restore `{}` from `{}`",
+            database.describe(),
+            backup.display()
+        )));
+    }
+    database.lock().await?;
     database.restore(backup).await?;
     Ok(Check::pass("restore")
         .detail(format!(
@@ -305,6 +313,20 @@ pub async fn restore(ctx: &Context, backup: &Path) -> Result<Check, MigrateError
         ))
         .duration(started.elapsed())
         .artifact("backup", backup.display().to_string()))
+}
+
+/// `migrate restore --backup FILE`: replaces the database's content with
+/// the backup (relative paths are taken from the working directory).
+pub async fn restore_command(ctx: &Context, backup: &Path) -> Result<Report, MigrateError> {
+    let started = Instant::now();
+    let check = restore(ctx, backup).await?;
+    let mut report = Report::new(
+        "migrate restore",
+        Some(&ctx.config.environment.name),
+        ctx.dry_run,
+    );
+    report.push(Phase::new(PhaseName::Migrate, vec![check], started.elapsed()).summary("restored"));
+    Ok(report)
 }
 
 /// Connects, reads the files and the history, and merges them. Reads only:

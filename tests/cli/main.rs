@@ -9,6 +9,7 @@ mod cli;
 mod config;
 mod gate;
 mod migrate;
+mod migrate_postgres;
 mod pipeline;
 mod quickstart;
 mod smoke;

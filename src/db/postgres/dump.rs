@@ -24,6 +24,7 @@ pub(super) async fn backup(
     server_major: u32,
     dir: &Path,
     deadline: Duration,
+    lock_wait: Duration,
 ) -> Result<Backup, DatabaseError> {
     let version = run(target, "pg_dump", &["--version".to_owned()], deadline).await?;
     let tool_major = major_version(&version).unwrap_or(0);
@@ -56,6 +57,7 @@ pub(super) async fn backup(
         &[
             "--format=custom".to_owned(),
             "--no-password".to_owned(),
+            format!("--lock-wait-timeout={}", lock_wait.as_millis()),
             format!("--file={}", path.display()),
         ],
         deadline,
@@ -116,9 +118,14 @@ pub(super) async fn restore(
     description: &str,
     path: &Path,
     deadline: Duration,
+    lock_timeout: Duration,
 ) -> Result<(), DatabaseError> {
+    let mut target = target.clone();
+    // Never queue production behind the restore's exclusive locks for
+    // longer than `lock_timeout`.
+    target.options = Some(format!("-c lock_timeout={}", lock_timeout.as_millis()));
     run(
-        target,
+        &target,
         "pg_restore",
         &[
             "--clean".to_owned(),
@@ -169,6 +176,9 @@ async fn run(
         .kill_on_drop(true);
     if let Some(password) = &target.password {
         command.env("PGPASSWORD", password);
+    }
+    if let Some(options) = &target.options {
+        command.env("PGOPTIONS", options);
     }
     if let Some(root) = &target.ssl_root_cert {
         command.env("PGSSLROOTCERT", root);

@@ -60,6 +60,8 @@ pub(crate) struct Target {
     pub(crate) password: Option<String>,
     pub(crate) ssl_mode: tls::SslMode,
     pub(crate) ssl_root_cert: Option<PathBuf>,
+    /// `PGOPTIONS` for the client tools.
+    pub(crate) options: Option<String>,
 }
 
 impl fmt::Display for Target {
@@ -147,6 +149,7 @@ impl PostgresDatabase {
                 password,
                 ssl_mode,
                 ssl_root_cert,
+                options: None,
             },
             settings,
             session: Mutex::new(None),
@@ -397,7 +400,37 @@ impl PostgresDatabase {
         let _ = client
             .batch_execute("RESET lock_timeout; RESET statement_timeout")
             .await;
-        outcome?;
+        if let Err(error) = outcome {
+            if ran.is_empty() {
+                // Nothing ran: the database is as before, so forget the row
+                // and let the next run simply try again.
+                let _ = client
+                    .execute(
+                        "DELETE FROM shipgate_migrations WHERE version = $1 AND NOT success",
+                        &[&migration.version],
+                    )
+                    .await;
+                return Err(error);
+            }
+            return Err(match error {
+                DatabaseError::ApplyMigration {
+                    version,
+                    offset,
+                    source,
+                }
+                | DatabaseError::LockTimeout {
+                    version,
+                    offset,
+                    source,
+                    ..
+                } => DatabaseError::ApplyOutsideTransaction {
+                    version,
+                    offset,
+                    source,
+                },
+                other => other,
+            });
+        }
         let duration = started.elapsed();
         client
             .execute(
@@ -687,6 +720,7 @@ impl Database for PostgresDatabase {
             server_major,
             dir,
             self.settings.statement_timeout,
+            self.settings.lock_wait,
         )
         .await
         .map(Some)
@@ -713,6 +747,7 @@ impl Database for PostgresDatabase {
             &self.description,
             path,
             self.settings.statement_timeout,
+            self.settings.lock_timeout,
         )
         .await
     }

@@ -1,0 +1,465 @@
+//! `shipgate migrate` against a real PostgreSQL, each test in its own
+//! database (see `support::postgres`): applying, adoption, refusals, the
+//! advisory lock, lock timeouts with blockers, files that cannot run in a
+//! transaction, failures that leave no trace, and backup/restore.
+
+use std::io::{BufRead as _, BufReader};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use sha2::{Digest as _, Sha256};
+
+use crate::support::Test;
+use crate::support::postgres::TestDatabase;
+
+const CONFIG: &str = r#"
+[environments.local]
+database = "${DATABASE_URL}"
+
+[migrate]
+dir = "migrations"
+lock_timeout = "300ms"
+lock_wait = "20s"
+retries = 5
+"#;
+
+const CREATE_USERS: &str = "CREATE TABLE users (\n    id serial PRIMARY KEY,\n    name text NOT NULL\n);\nINSERT INTO users (name) VALUES ('ada; lovelace'), ('grace');\n";
+const ADD_EMAIL: &str = "-- a function whose body holds semicolons\nCREATE FUNCTION greet(who text) RETURNS text AS $$\nBEGIN\n    RETURN 'hi; ' || who;\nEND;\n$$ LANGUAGE plpgsql;\nALTER TABLE users ADD COLUMN email text;\n";
+
+fn project(database: &TestDatabase) -> Test {
+    project_with(database, CONFIG)
+}
+
+fn project_with(database: &TestDatabase, config: &str) -> Test {
+    Test::new()
+        .config(config)
+        .env("DATABASE_URL", database.url())
+        .file("migrations/0001_create_users.sql", CREATE_USERS)
+        .file("migrations/0002_add_email.sql", ADD_EMAIL)
+}
+
+fn write(test: &Test, relative: &str, contents: &str) {
+    std::fs::write(test.path().join(relative), contents).unwrap();
+}
+
+fn sha256(text: &str) -> String {
+    hex::encode(Sha256::digest(text.as_bytes()))
+}
+
+fn history(database: &TestDatabase) -> Vec<String> {
+    database.column(
+        "SELECT version || ' ' || name || ' ' || success FROM shipgate_migrations ORDER BY version",
+    )
+}
+
+fn backups(test: &Test) -> Vec<std::path::PathBuf> {
+    match std::fs::read_dir(test.path().join(".shipgate/backups")) {
+        Ok(entries) => entries.map(|entry| entry.unwrap().path()).collect(),
+        Err(_) => Vec::new(),
+    }
+}
+
+#[test]
+fn postgres_applies_from_empty_then_a_second_apply_is_a_no_op() {
+    let database = TestDatabase::new();
+    let test = project(&database).args(["migrate", "apply"]);
+    test.run(0)
+        .stdout_has("✓ 0001_create_users applied")
+        .stdout_has("✓ 0002_add_email applied")
+        .stdout_has("✓ backup");
+    assert_eq!(
+        history(&database),
+        ["0001 create_users true", "0002 add_email true"]
+    );
+    assert_eq!(
+        database.column("SELECT checksum FROM shipgate_migrations ORDER BY version"),
+        [sha256(CREATE_USERS), sha256(ADD_EMAIL)]
+    );
+    assert_eq!(
+        database.column("SELECT greet(name) FROM users ORDER BY id"),
+        ["hi; ada; lovelace", "hi; grace"]
+    );
+    assert_eq!(backups(&test).len(), 1, "one backup before the first run");
+
+    Test::args_for(&test, ["migrate", "apply"])
+        .run(0)
+        .stdout_has("nothing pending");
+    assert_eq!(backups(&test).len(), 1, "no backup when nothing is pending");
+    Test::args_for(&test, ["migrate", "status"])
+        .run(0)
+        .stdout_has("2 applied, 0 pending");
+}
+
+#[test]
+fn postgres_adopts_a_history_written_before_without_reapplying() {
+    let database = TestDatabase::new();
+    database.query(CREATE_USERS);
+    database.query(&format!(
+        "CREATE TABLE shipgate_migrations (version text PRIMARY KEY, name text NOT NULL, checksum text NOT NULL, \
+         applied_at timestamptz NOT NULL DEFAULT now(), duration_ms bigint NOT NULL DEFAULT 0, applied_by text, \
+         success boolean NOT NULL DEFAULT true);
+         INSERT INTO shipgate_migrations (version, name, checksum) VALUES ('0001', 'create_users', '{}');",
+        sha256(CREATE_USERS)
+    ));
+    let test = project(&database).args(["migrate", "status"]);
+    test.run(0).stdout_has("1 applied, 1 pending");
+    Test::args_for(&test, ["migrate", "apply"])
+        .run(0)
+        .stdout_has("✓ 0002_add_email applied")
+        .nowhere("0001_create_users applied");
+    assert_eq!(
+        database.column("SELECT count(*) FROM users"),
+        ["2"],
+        "0001 was not applied again"
+    );
+}
+
+#[test]
+fn postgres_refuses_an_edited_applied_migration_before_changing_anything() {
+    let database = TestDatabase::new();
+    let test = project(&database).args(["migrate", "apply"]);
+    test.run(0);
+    write(
+        &test,
+        "migrations/0001_create_users.sql",
+        "CREATE TABLE users (id int);\n",
+    );
+    write(
+        &test,
+        "migrations/0003_more.sql",
+        "CREATE TABLE more (id int);\n",
+    );
+    Test::args_for(&test, ["migrate", "apply"])
+        .run(2)
+        .stderr_has("applied migration `migrations/0001_create_users.sql` was edited after it ran");
+    assert_eq!(database.tables(), ["shipgate_migrations", "users"]);
+}
+
+#[test]
+fn postgres_concurrent_runners_apply_each_migration_once() {
+    let database = TestDatabase::new();
+    let project = project(&database).file(
+        "migrations/0001_create_users.sql",
+        &format!("SELECT pg_sleep(0.5);\n{CREATE_USERS}"),
+    );
+    let config = project.path().join("shipgate.toml");
+    let runner = || {
+        Test::new().env("DATABASE_URL", database.url()).args([
+            "--config",
+            config.to_str().unwrap(),
+            "migrate",
+            "apply",
+        ])
+    };
+    let (first, second) = (runner(), runner());
+    let (a, b) = std::thread::scope(|scope| {
+        let a = scope.spawn(|| first.output());
+        let b = scope.spawn(|| second.output());
+        (a.join().unwrap(), b.join().unwrap())
+    });
+    assert_eq!((a.code, b.code), (0, 0), "{a:?}\n{b:?}");
+    let applied = [&a, &b]
+        .iter()
+        .filter(|output| output.stdout.contains("0001_create_users applied"))
+        .count();
+    assert_eq!(applied, 1, "exactly one runner applies:\n{a:?}\n{b:?}");
+    assert!(
+        a.stdout.contains("nothing pending") || b.stdout.contains("nothing pending"),
+        "the other found nothing pending:\n{a:?}\n{b:?}"
+    );
+    assert_eq!(
+        history(&database),
+        ["0001 create_users true", "0002 add_email true"]
+    );
+    assert_eq!(database.column("SELECT count(*) FROM users"), ["2"]);
+}
+
+#[test]
+fn postgres_waits_for_the_advisory_lock_then_names_its_holder() {
+    let database = TestDatabase::new();
+    let holder = database.session();
+    holder.query("SET application_name = 'other-runner'; SELECT pg_advisory_lock(1397246288)");
+    let test = project_with(
+        &database,
+        &CONFIG.replace("lock_wait = \"20s\"", "lock_wait = \"1s\""),
+    )
+    .args(["migrate", "apply"]);
+    test.run(3)
+        .stderr_has("timed out after 1s waiting for the migration lock")
+        .stderr_has(&format!("pid {} (`other-runner`", holder.pid()))
+        .stderr_has("hint: wait for the other run to finish, or raise `migrate.lock_wait`");
+    assert_eq!(database.tables(), Vec::<String>::new(), "nothing ran");
+}
+
+/// Spawns `shipgate migrate apply` for `test` with stderr piped.
+fn spawn_apply(test: &Test, database: &TestDatabase) -> std::process::Child {
+    Command::new(env!("CARGO_BIN_EXE_shipgate"))
+        .args(["migrate", "apply"])
+        .current_dir(test.path())
+        .env("NO_COLOR", "1")
+        .env("SHIPGATE_STATE_DIR", test.path().join(".state"))
+        .env("DATABASE_URL", database.url())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
+#[test]
+fn postgres_lock_timeout_lists_the_blocker_and_retries_until_it_commits() {
+    let database = TestDatabase::new();
+    let test = project(&database).args(["migrate", "apply"]);
+    std::fs::remove_file(test.path().join("migrations/0002_add_email.sql")).unwrap();
+    test.run(0);
+    write(
+        &test,
+        "migrations/0002_add_email.sql",
+        "ALTER TABLE users ADD COLUMN email text;\n",
+    );
+    let blocker = database.session();
+    blocker.query("BEGIN; SELECT count(*) FROM users");
+    let blocker_pid = blocker.pid();
+
+    let mut child = spawn_apply(&test, &database);
+    let stderr = child.stderr.take().unwrap();
+    let (lines, receiver) = std::sync::mpsc::channel::<String>();
+    let reader = std::thread::spawn(move || {
+        let mut all = String::new();
+        for line in BufReader::new(stderr).lines() {
+            let line = line.unwrap();
+            all.push_str(&line);
+            all.push('\n');
+            let _ = lines.send(line);
+        }
+        all
+    });
+    let retrying = receiver
+        .recv_timeout(Duration::from_secs(30))
+        .into_iter()
+        .chain(receiver.iter())
+        .find(|line| line.contains("retrying"))
+        .expect("a retry warning");
+    assert!(
+        retrying.contains("migration `0002` timed out waiting for a lock")
+            && retrying.contains(&format!("pid {blocker_pid} ")),
+        "{retrying}"
+    );
+    blocker.query("COMMIT");
+    let output = child.wait_with_output().unwrap();
+    let stderr = reader.join().unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(output.status.code(), Some(0), "{stdout}\n{stderr}");
+    assert!(stdout.contains("✓ 0002_add_email applied"), "{stdout}");
+    assert_eq!(
+        database.column("SELECT column_name FROM information_schema.columns WHERE table_name = 'users' ORDER BY ordinal_position"),
+        ["id", "name", "email"]
+    );
+}
+
+#[test]
+fn postgres_lock_timeout_fails_after_its_retries_and_changes_nothing() {
+    let database = TestDatabase::new();
+    let config = CONFIG.replace("retries = 5", "retries = 1");
+    let test = project_with(&database, &config).args(["migrate", "apply"]);
+    std::fs::remove_file(test.path().join("migrations/0002_add_email.sql")).unwrap();
+    test.run(0);
+    write(
+        &test,
+        "migrations/0002_add_email.sql",
+        "ALTER TABLE users ADD COLUMN email text;\n",
+    );
+    let blocker = database.session();
+    blocker.query("BEGIN; SELECT count(*) FROM users");
+    let output = Test::args_for(&test, ["migrate", "apply"]).run(1);
+    output
+        .stdout_has("✗ 0002_add_email migration `0002` timed out waiting for a lock")
+        .stdout_has(&format!("pid {} ", blocker.pid()))
+        .stderr_has("retrying in");
+    blocker.query("ROLLBACK");
+    assert_eq!(history(&database), ["0001 create_users true"]);
+}
+
+#[test]
+fn postgres_runs_create_index_concurrently_outside_a_transaction() {
+    let database = TestDatabase::new();
+    let test = project(&database)
+        .file(
+            "migrations/0003_index.sql",
+            "CREATE INDEX CONCURRENTLY users_name ON users (name);\n",
+        )
+        .args(["migrate", "apply"]);
+    test.run(0).stdout_has("✓ 0003_index applied");
+    assert_eq!(
+        database
+            .column("SELECT indisvalid FROM pg_index WHERE indexrelid = 'users_name'::regclass"),
+        ["t"]
+    );
+    assert_eq!(
+        history(&database),
+        [
+            "0001 create_users true",
+            "0002 add_email true",
+            "0003 index true"
+        ]
+    );
+}
+
+#[test]
+fn postgres_a_file_failing_outside_a_transaction_says_what_ran_and_blocks_the_next_run() {
+    let database = TestDatabase::new();
+    let config = format!("{CONFIG}backup = \"none\"\n");
+    let test = project_with(&database, &config).args(["migrate", "apply"]);
+    test.run(0);
+    write(
+        &test,
+        "migrations/0003_index.sql",
+        "-- shipgate:no-transaction\nCREATE INDEX CONCURRENTLY users_name ON users (name);\nUPDATE missing SET x = 1;\n",
+    );
+    Test::args_for(&test, ["migrate", "apply"])
+        .run(1)
+        .stdout_has("relation \"missing\" does not exist (SQLSTATE 42P01, statement at line 3)")
+        .stdout_has("the statements at lines 2 ran and stay applied")
+        .stdout_has("--> migrations/0003_index.sql:3");
+    assert_eq!(
+        history(&database),
+        [
+            "0001 create_users true",
+            "0002 add_email true",
+            "0003 index false"
+        ]
+    );
+    Test::args_for(&test, ["migrate", "apply"])
+        .run(3)
+        .stderr_has("migration `0003_index` failed part-way in an earlier run")
+        .stderr_has("DELETE FROM shipgate_migrations WHERE version = '0003'");
+}
+
+#[test]
+fn postgres_a_migration_failing_mid_file_leaves_no_trace() {
+    let database = TestDatabase::new();
+    let config = format!("{CONFIG}backup = \"none\"\n");
+    let test = project_with(&database, &config).args(["migrate", "apply"]);
+    test.run(0);
+    write(
+        &test,
+        "migrations/0003_broken.sql",
+        "CREATE TABLE orders (id int);\nINSERT INTO orders VALUES (1);\nSELECT *\n  FROM missing;\n",
+    );
+    Test::args_for(&test, ["migrate", "apply"])
+        .run(1)
+        .stdout_has("✗ 0003_broken relation \"missing\" does not exist (SQLSTATE 42P01, statement at line 3)")
+        .stdout_has("--> migrations/0003_broken.sql:4:8");
+    assert_eq!(database.tables(), ["shipgate_migrations", "users"]);
+    assert_eq!(
+        history(&database),
+        ["0001 create_users true", "0002 add_email true"]
+    );
+}
+
+#[test]
+fn postgres_backup_then_destructive_migration_then_restore_brings_the_data_back() {
+    let database = TestDatabase::new();
+    let test = project(&database).args(["migrate", "apply"]);
+    test.run(0);
+    write(
+        &test,
+        "migrations/0003_drop_users.sql",
+        "DROP TABLE users;\nCREATE TABLE audit (id int);\n",
+    );
+    let before: Vec<_> = backups(&test);
+    Test::args_for(&test, ["migrate", "apply"])
+        .run(0)
+        .stdout_has("✓ 0003_drop_users applied");
+    assert_eq!(database.tables(), ["audit", "shipgate_migrations"]);
+    let backup = backups(&test)
+        .into_iter()
+        .find(|path| !before.contains(path))
+        .expect("a backup before 0003");
+    Test::args_for(
+        &test,
+        ["migrate", "restore", "--backup", backup.to_str().unwrap()],
+    )
+    .run(0)
+    .stdout_has("✓ restore restored");
+    assert_eq!(database.tables(), ["shipgate_migrations", "users"]);
+    assert_eq!(
+        database.column("SELECT name FROM users ORDER BY id"),
+        ["ada; lovelace", "grace"]
+    );
+    assert_eq!(
+        history(&database),
+        ["0001 create_users true", "0002 add_email true"]
+    );
+}
+
+#[test]
+fn postgres_refuses_a_pg_dump_older_than_the_server_and_migrates_nothing() {
+    let database = TestDatabase::new();
+    let test = project(&database).file(
+        "bin/pg_dump",
+        "#!/bin/sh\necho 'pg_dump (PostgreSQL) 9.6.24'\n",
+    );
+    let bin = test.path().join("bin");
+    std::fs::set_permissions(
+        bin.join("pg_dump"),
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
+    let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap());
+    let server_major =
+        database.column("SELECT current_setting('server_version_num')::int / 10000")[0].clone();
+    test.env("PATH", &path)
+        .args(["migrate", "apply"])
+        .run(3)
+        .stderr_has(&format!(
+            "error: `pg_dump` is too old for this server: `pg_dump (PostgreSQL) 9.6.24` cannot dump PostgreSQL {server_major}"
+        ))
+        .stderr_has(&format!("apt-get install postgresql-client-{server_major}"));
+    assert_eq!(
+        database.tables(),
+        Vec::<String>::new(),
+        "a failed backup migrates nothing"
+    );
+}
+
+#[test]
+fn postgres_connection_errors_name_the_target_never_the_password() {
+    let port = crate::support::free_port();
+    Test::new()
+        .config(CONFIG)
+        .env(
+            "DATABASE_URL",
+            &format!("postgres://app:hunter2@127.0.0.1:{port}/appdb?sslmode=disable"),
+        )
+        .file("migrations/0001_a.sql", "SELECT 1;\n")
+        .args(["migrate", "status"])
+        .run(3)
+        .stderr_has(&format!(
+            "failed to connect to PostgreSQL at host `127.0.0.1` port {port} database `appdb` as `app`, TLS not tried (`sslmode=disable`)"
+        ))
+        .nowhere("hunter2");
+}
+
+#[test]
+fn postgres_a_transaction_pooler_port_asks_for_the_direct_url() {
+    Test::new()
+        .config(CONFIG)
+        .env("DATABASE_URL", "postgres://app@127.0.0.1:6543/appdb")
+        .file("migrations/0001_a.sql", "SELECT 1;\n")
+        .args(["migrate", "status"])
+        .run(3)
+        .stderr_has("looks like a transaction pooler")
+        .stderr_has("add `direct_url = \"${DIRECT_URL}\"`");
+    let database = TestDatabase::new();
+    Test::new()
+        .config(&CONFIG.replace(
+            "database = \"${DATABASE_URL}\"",
+            "database = \"postgres://app@127.0.0.1:6543/appdb\"\ndirect_url = \"${DIRECT_URL}\"",
+        ))
+        .env("DIRECT_URL", database.url())
+        .file("migrations/0001_a.sql", "CREATE TABLE a (id int);\n")
+        .args(["migrate", "apply"])
+        .run(0)
+        .stdout_has("✓ 0001_a applied");
+    assert_eq!(database.tables(), ["a", "shipgate_migrations"]);
+}
