@@ -158,6 +158,24 @@ pub enum MigrateAction {
         #[arg(long, value_name = "FILE")]
         backup: PathBuf,
     },
+    /// Resolve a failed Prisma migration, as `prisma migrate resolve` does.
+    ///
+    /// `--rolled-back NAME` after undoing its effects by hand (it runs again
+    /// next time); `--applied NAME` after finishing it by hand.
+    /// Example: `shipgate migrate resolve --rolled-back 20240101120000_add_index`
+    Resolve {
+        /// Record the migration as applied without running it.
+        #[arg(
+            long,
+            value_name = "NAME",
+            conflicts_with = "rolled_back",
+            required_unless_present = "rolled_back"
+        )]
+        applied: Option<String>,
+        /// Mark the migration's failed run as rolled back.
+        #[arg(long, value_name = "NAME")]
+        rolled_back: Option<String>,
+    },
 }
 
 /// Where a release comes from; shared by `deploy` and `run`.

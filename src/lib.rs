@@ -123,7 +123,7 @@ fn abandonable(command: &Command) -> bool {
         Command::Check | Command::Gate(_) | Command::Smoke(_) => true,
         Command::Migrate(args) => !matches!(
             args.action,
-            MigrateAction::Apply | MigrateAction::Restore { .. }
+            MigrateAction::Apply | MigrateAction::Restore { .. } | MigrateAction::Resolve { .. }
         ),
         Command::Deploy(_) | Command::Rollback(_) | Command::Run(_) => false,
     }
@@ -157,6 +157,17 @@ async fn dispatch(
             MigrateAction::Plan => migrate::plan(&ctx).await?,
             MigrateAction::Apply => migrate::apply(&ctx).await?,
             MigrateAction::Restore { backup } => migrate::restore_command(&ctx, backup).await?,
+            MigrateAction::Resolve {
+                applied,
+                rolled_back,
+            } => {
+                // clap requires exactly one of the two.
+                let (name, mark_applied) = match (applied, rolled_back) {
+                    (Some(name), _) => (name.as_str(), true),
+                    (None, rolled_back) => (rolled_back.as_deref().unwrap_or_default(), false),
+                };
+                migrate::resolve(&ctx, name, mark_applied).await?
+            }
         },
         Command::Smoke(args) => {
             let url = match &args.url {

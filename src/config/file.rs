@@ -87,6 +87,21 @@ pub(crate) struct MigrateFile {
     pub(crate) statement_timeout: Option<ConfigDuration>,
     pub(crate) lock_wait: Option<ConfigDuration>,
     pub(crate) retries: Option<u32>,
+    pub(crate) layout: Option<LayoutSetting>,
+}
+
+/// `[migrate] layout = "auto" | "plain" | "prisma"`: whose history table and
+/// directory layout migrations use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LayoutSetting {
+    /// Detected from the directory (`migration_lock.toml` or
+    /// `<ts>_<name>/migration.sql` folders mean Prisma).
+    Auto,
+    /// `<version>_<name>.sql` files and `shipgate_migrations`.
+    Plain,
+    /// `prisma/migrations/<ts>_<name>/migration.sql` and `_prisma_migrations`.
+    Prisma,
 }
 
 /// `backup = "auto" | "none"`.

@@ -7,7 +7,7 @@ use std::time::Duration;
 use serde_json_path::JsonPath;
 use url::Url;
 
-pub use super::file::{BackupMode, DatabasePolicy, RollbackTrigger};
+pub use super::file::{BackupMode, DatabasePolicy, LayoutSetting, RollbackTrigger};
 use super::secret::{Masked, Redactor};
 
 /// Everything one invocation needs, for one environment.
@@ -126,6 +126,8 @@ pub struct MigrateConfig {
     pub lock_wait: Duration,
     /// How often a migration that hit `lock_timeout` is retried.
     pub retries: u32,
+    /// `layout`: the history layout, or auto-detection.
+    pub layout: LayoutSetting,
 }
 
 /// `[smoke]`.

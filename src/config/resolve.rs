@@ -16,8 +16,8 @@ use super::file::{
 };
 use super::model::{
     BackupMode, CheckTarget, CommandGate, Config, DatabaseUrl, Environment, Expectations,
-    HttpMethod, JsonEquality, MigrateConfig, ProviderConfig, ReleasesConfig, RequestBody,
-    RollbackConfig, SmokeCheck, SmokeConfig,
+    HttpMethod, JsonEquality, LayoutSetting, MigrateConfig, ProviderConfig, ReleasesConfig,
+    RequestBody, RollbackConfig, SmokeCheck, SmokeConfig,
 };
 use super::secret::{self, Masked, Redactor, ResolveFailure};
 use super::{ConfigError, DatabasePolicy};
@@ -86,6 +86,7 @@ pub(super) fn from_source(
             .lock_wait
             .map_or(DEFAULT_LOCK_WAIT, |duration| duration.0),
         retries: file.migrate.retries.unwrap_or(DEFAULT_RETRIES),
+        layout: file.migrate.layout.unwrap_or(LayoutSetting::Auto),
     };
     let rollback = RollbackConfig {
         on: file

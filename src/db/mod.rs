@@ -23,6 +23,15 @@ use crate::config::{Config, DatabaseUrl};
 /// The history table of shipgate's own (plain) layout.
 pub const HISTORY_TABLE: &str = "shipgate_migrations";
 
+/// Whose history table the engine reads and writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HistoryLayout {
+    /// shipgate's own `shipgate_migrations`.
+    Plain,
+    /// Prisma's `_prisma_migrations` (PostgreSQL only).
+    Prisma,
+}
+
 /// One migration file, ready to apply: what the engine needs to run it and
 /// record it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -334,6 +343,29 @@ pub enum DatabaseError {
         /// The deadline (`migrate.statement_timeout`).
         deadline: Duration,
     },
+    /// A migration failed earlier and its history row says so (Prisma's
+    /// P3009): nothing runs until a human resolves it.
+    #[error("migration `{name}` failed in an earlier run and is not resolved; its log: {logs}")]
+    FailedMigration {
+        /// The migration's name.
+        name: String,
+        /// The error it logged.
+        logs: String,
+    },
+    /// `migrate resolve` could not record the resolution.
+    #[error("cannot resolve migration `{name}`: {reason}")]
+    Resolve {
+        /// The migration's name.
+        name: String,
+        /// Why.
+        reason: String,
+    },
+    /// A layout other than plain on SQLite.
+    #[error("the `{layout}` layout needs a PostgreSQL database")]
+    LayoutNeedsPostgres {
+        /// The layout.
+        layout: &'static str,
+    },
     /// The session was lost between two calls; this is a bug.
     #[error("the database session is gone; this is a bug")]
     NotConnected,
@@ -425,6 +457,11 @@ impl crate::diagnostic::Diagnostic for DatabaseError {
                 "install the PostgreSQL client tools so `{tool}` is on `PATH` (e.g. `apt-get install postgresql-client`), or set `migrate.backup = \"none\"`"
             ),
             Self::ToolFailed { tool, .. } => format!("run `{tool}` by hand with the same `PG*` settings to see more"),
+            Self::FailedMigration { name, .. } => format!(
+                "fix the database by hand, then either `shipgate migrate resolve --rolled-back {name}` (it runs again next time) or `shipgate migrate resolve --applied {name}` (it is recorded as applied)"
+            ),
+            Self::LayoutNeedsPostgres { .. } => "set `database = \"postgres://…\"`, or `[migrate] layout = \"plain\"`".to_owned(),
+            Self::Resolve { .. } => "run `shipgate migrate status` to see the migration's state".to_owned(),
             Self::ToolTimeout { .. } => "raise `migrate.statement_timeout`".to_owned(),
             Self::Busy { .. } => "stop the other process using the database, then run the command again".to_owned(),
             Self::Task { .. } | Self::NotConnected => "run the command again; if it fails the same way, report it with this output".to_owned(),
@@ -473,6 +510,24 @@ pub trait Database: Send + Sync {
         Ok(())
     }
 
+    /// `migrate resolve NAME`: with `applied_checksum`, records `name` as
+    /// applied without running it; without, marks its failed run rolled
+    /// back. Only history layouts that track failures support it.
+    async fn resolve(
+        &self,
+        name: &str,
+        applied_checksum: Option<&str>,
+    ) -> Result<(), DatabaseError> {
+        let _ = applied_checksum;
+        Err(DatabaseError::Resolve {
+            name: name.to_owned(),
+            reason: format!(
+                "`{}` does not record failed migrations",
+                self.history_table()
+            ),
+        })
+    }
+
     /// Replaces the database's content with the backup at `path`.
     async fn restore(&self, path: &Path) -> Result<(), DatabaseError>;
 
@@ -481,8 +536,18 @@ pub trait Database: Send + Sync {
     async fn clear(&self) -> Result<(), DatabaseError>;
 }
 
-/// Opens the engine for the environment's `database` URL.
+/// Opens the engine for the environment's `database` URL, with the plain
+/// history layout.
 pub fn connect(config: &Config) -> Result<Box<dyn Database>, DatabaseError> {
+    connect_with_layout(config, HistoryLayout::Plain)
+}
+
+/// Opens the engine for the environment's `database` URL (its `direct_url`
+/// when set), reading and writing `layout`'s history table.
+pub fn connect_with_layout(
+    config: &Config,
+    layout: HistoryLayout,
+) -> Result<Box<dyn Database>, DatabaseError> {
     let database = config
         .environment
         .direct_database
@@ -492,6 +557,9 @@ pub fn connect(config: &Config) -> Result<Box<dyn Database>, DatabaseError> {
         None => Err(DatabaseError::NotConfigured {
             environment: config.environment.name.clone(),
         }),
+        Some(DatabaseUrl::Sqlite { .. }) if layout != HistoryLayout::Plain => {
+            Err(DatabaseError::LayoutNeedsPostgres { layout: "prisma" })
+        }
         Some(DatabaseUrl::Sqlite { path, url }) => Ok(Box::new(sqlite::SqliteDatabase::new(
             path.clone(),
             url.to_string(),
@@ -504,6 +572,7 @@ pub fn connect(config: &Config) -> Result<Box<dyn Database>, DatabaseError> {
                 lock_wait: config.migrate.lock_wait,
                 retries: config.migrate.retries,
             },
+            layout,
         )?)),
     }
 }

@@ -9,6 +9,7 @@
 //! TLS in [`tls`], the client tools in [`dump`].
 
 mod dump;
+mod prisma;
 pub(crate) mod split;
 mod tls;
 
@@ -20,7 +21,9 @@ use tokio::sync::Mutex;
 use tokio_postgres::error::SqlState;
 use tokio_postgres::{Client, config::Host};
 
-use super::{AppliedMigration, Backup, Database, DatabaseError, EngineMessage, Migration};
+use super::{
+    AppliedMigration, Backup, Database, DatabaseError, EngineMessage, HistoryLayout, Migration,
+};
 use crate::config::Masked;
 
 const APPLIED_BY: &str = concat!("shipgate ", env!("CARGO_PKG_VERSION"));
@@ -30,6 +33,17 @@ pub const LOCK_KEY: i64 = 0x5348_4950;
 
 /// The history table of the plain layout.
 const HISTORY_TABLE: &str = "shipgate_migrations";
+
+/// The plain layout's history table.
+const PLAIN_CREATE: &str = "CREATE TABLE IF NOT EXISTS shipgate_migrations (
+    version text PRIMARY KEY,
+    name text NOT NULL,
+    checksum text NOT NULL,
+    applied_at timestamptz NOT NULL DEFAULT now(),
+    duration_ms bigint NOT NULL DEFAULT 0,
+    applied_by text,
+    success boolean NOT NULL DEFAULT true
+)";
 
 /// The port transaction poolers (Supabase's Supavisor, `PgBouncer` setups)
 /// listen on; session locks do not survive them.
@@ -81,12 +95,17 @@ pub struct PostgresDatabase {
     config: tokio_postgres::Config,
     target: Target,
     settings: Settings,
+    layout: HistoryLayout,
     session: Mutex<Option<Client>>,
 }
 
 impl PostgresDatabase {
     /// Reads the URL; connects later, on first use.
-    pub fn new(url: &Masked, settings: Settings) -> Result<Self, DatabaseError> {
+    pub fn new(
+        url: &Masked,
+        settings: Settings,
+        layout: HistoryLayout,
+    ) -> Result<Self, DatabaseError> {
         let description = url.to_string();
         let invalid = |reason: String| DatabaseError::InvalidUrl {
             database: description.clone(),
@@ -152,6 +171,7 @@ impl PostgresDatabase {
                 options: None,
             },
             settings,
+            layout,
             session: Mutex::new(None),
         })
     }
@@ -256,7 +276,10 @@ impl PostgresDatabase {
 
     async fn history_exists(&self, client: &Client) -> Result<bool, DatabaseError> {
         let row = client
-            .query_one("SELECT to_regclass($1) IS NOT NULL", &[&HISTORY_TABLE])
+            .query_one(
+                "SELECT to_regclass($1) IS NOT NULL",
+                &[&self.history_table()],
+            )
             .await
             .map_err(|error| self.read_error(&error))?;
         Ok(row.get(0))
@@ -290,21 +313,11 @@ impl PostgresDatabase {
                 }
             }
             let duration = started.elapsed();
-            let inserted = client
-                .execute(
-                    "INSERT INTO shipgate_migrations (version, name, checksum, duration_ms, applied_by, success) \
-                     VALUES ($1, $2, $3, $4, $5, true) ON CONFLICT (version) DO NOTHING",
-                    &[
-                        &migration.version,
-                        &migration.name,
-                        &migration.checksum,
-                        &millis(duration),
-                        &APPLIED_BY,
-                    ],
-                )
+            let inserted = self
+                .record_applied(client, migration, duration)
                 .await
                 .map_err(|error| failed(None, driver_message(&error)))?;
-            if inserted == 0 {
+            if !inserted {
                 return Err(DatabaseError::AlreadyApplied {
                     version: migration.version.clone(),
                 });
@@ -344,15 +357,11 @@ impl PostgresDatabase {
             offset,
             source,
         };
-        let inserted = client
-            .execute(
-                "INSERT INTO shipgate_migrations (version, name, checksum, duration_ms, applied_by, success) \
-                 VALUES ($1, $2, $3, 0, $4, false) ON CONFLICT (version) DO NOTHING",
-                &[&migration.version, &migration.name, &migration.checksum, &APPLIED_BY],
-            )
+        let inserted = self
+            .record_started(client, migration)
             .await
             .map_err(|error| failed(None, driver_message(&error)))?;
-        if inserted == 0 {
+        if !inserted {
             return Err(DatabaseError::AlreadyApplied {
                 version: migration.version.clone(),
             });
@@ -404,13 +413,11 @@ impl PostgresDatabase {
             if ran.is_empty() {
                 // Nothing ran: the database is as before, so forget the row
                 // and let the next run simply try again.
-                let _ = client
-                    .execute(
-                        "DELETE FROM shipgate_migrations WHERE version = $1 AND NOT success",
-                        &[&migration.version],
-                    )
-                    .await;
+                let _ = self.forget_started(client, migration).await;
                 return Err(error);
+            }
+            if self.layout == HistoryLayout::Prisma {
+                let _ = prisma::record_failed(client, migration, &error_logs(&error)).await;
             }
             return Err(match error {
                 DatabaseError::ApplyMigration {
@@ -432,14 +439,92 @@ impl PostgresDatabase {
             });
         }
         let duration = started.elapsed();
-        client
-            .execute(
-                "UPDATE shipgate_migrations SET success = true, duration_ms = $2, applied_at = now() WHERE version = $1",
-                &[&migration.version, &millis(duration)],
-            )
+        self.record_finished(client, migration, duration)
             .await
             .map_err(|error| failed(None, driver_message(&error)))?;
         Ok(Self::applied_row(migration, duration))
+    }
+
+    /// Records `migration` applied inside its transaction; `false` when
+    /// another runner recorded it first.
+    async fn record_applied(
+        &self,
+        client: &Client,
+        migration: &Migration,
+        duration: Duration,
+    ) -> Result<bool, tokio_postgres::Error> {
+        match self.layout {
+            HistoryLayout::Prisma => prisma::record_applied(client, migration, duration).await,
+            HistoryLayout::Plain => client
+                .execute(
+                    "INSERT INTO shipgate_migrations (version, name, checksum, duration_ms, applied_by, success) \
+                     VALUES ($1, $2, $3, $4, $5, true) ON CONFLICT (version) DO NOTHING",
+                    &[
+                        &migration.version,
+                        &migration.name,
+                        &migration.checksum,
+                        &millis(duration),
+                        &APPLIED_BY,
+                    ],
+                )
+                .await
+                .map(|inserted| inserted > 0),
+        }
+    }
+
+    /// Records that `migration` started outside a transaction (plain:
+    /// `success = false`; Prisma: `finished_at` NULL).
+    async fn record_started(
+        &self,
+        client: &Client,
+        migration: &Migration,
+    ) -> Result<bool, tokio_postgres::Error> {
+        match self.layout {
+            HistoryLayout::Prisma => prisma::record_started(client, migration).await,
+            HistoryLayout::Plain => client
+                .execute(
+                    "INSERT INTO shipgate_migrations (version, name, checksum, duration_ms, applied_by, success) \
+                     VALUES ($1, $2, $3, 0, $4, false) ON CONFLICT (version) DO NOTHING",
+                    &[&migration.version, &migration.name, &migration.checksum, &APPLIED_BY],
+                )
+                .await
+                .map(|inserted| inserted > 0),
+        }
+    }
+
+    async fn record_finished(
+        &self,
+        client: &Client,
+        migration: &Migration,
+        duration: Duration,
+    ) -> Result<(), tokio_postgres::Error> {
+        match self.layout {
+            HistoryLayout::Prisma => prisma::record_finished(client, migration).await,
+            HistoryLayout::Plain => client
+                .execute(
+                    "UPDATE shipgate_migrations SET success = true, duration_ms = $2, applied_at = now() WHERE version = $1",
+                    &[&migration.version, &millis(duration)],
+                )
+                .await
+                .map(drop),
+        }
+    }
+
+    async fn forget_started(
+        &self,
+        client: &Client,
+        migration: &Migration,
+    ) -> Result<(), tokio_postgres::Error> {
+        match self.layout {
+            HistoryLayout::Prisma => prisma::forget_started(client, migration).await,
+            HistoryLayout::Plain => client
+                .execute(
+                    "DELETE FROM shipgate_migrations WHERE version = $1 AND NOT success",
+                    &[&migration.version],
+                )
+                .await
+                .map(drop),
+        }
     }
 
     /// The error for `statement` of `migration`; `ran` lists the lines of the
@@ -510,6 +595,42 @@ impl PostgresDatabase {
             duration,
             applied_by: Some(APPLIED_BY.to_owned()),
         }
+    }
+
+    /// The plain layout's applied migrations; a row with `success = false`
+    /// (a file that failed part-way outside a transaction) stops the run.
+    async fn plain_applied(&self, client: &Client) -> Result<Vec<AppliedMigration>, DatabaseError> {
+        let rows = client
+            .query(
+                "SELECT version, name, checksum, \
+                 to_char(applied_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'), \
+                 duration_ms, applied_by, success \
+                 FROM shipgate_migrations ORDER BY applied_at, version",
+                &[],
+            )
+            .await
+            .map_err(|error| self.read_error(&error))?;
+        let mut applied = Vec::with_capacity(rows.len());
+        for row in rows {
+            let version: String = row.get(0);
+            let name: String = row.get(1);
+            if !row.get::<_, bool>(6) {
+                return Err(DatabaseError::PartlyApplied {
+                    database: self.description.clone(),
+                    version,
+                    name,
+                });
+            }
+            applied.push(AppliedMigration {
+                version,
+                name,
+                checksum: row.get(2),
+                applied_at: row.get(3),
+                duration: Duration::from_millis(u64::try_from(row.get::<_, i64>(4)).unwrap_or(0)),
+                applied_by: row.get(5),
+            });
+        }
+        Ok(applied)
     }
 
     fn restore_error(&self, path: &Path, message: &str) -> DatabaseError {
@@ -602,7 +723,10 @@ impl Database for PostgresDatabase {
     }
 
     fn history_table(&self) -> &str {
-        HISTORY_TABLE
+        match self.layout {
+            HistoryLayout::Plain => HISTORY_TABLE,
+            HistoryLayout::Prisma => prisma::TABLE,
+        }
     }
 
     /// A PostgreSQL database always exists (shipgate never creates one), so
@@ -615,30 +739,52 @@ impl Database for PostgresDatabase {
         let session = self.client().await?;
         let client = session.as_ref().ok_or(DatabaseError::NotConnected)?;
         self.take_lock(client, LOCK_KEY, "another `shipgate migrate`")
-            .await
+            .await?;
+        if self.layout == HistoryLayout::Prisma {
+            self.take_lock(client, prisma::LOCK_KEY, "`prisma migrate` (Prisma's lock)")
+                .await?;
+        }
+        Ok(())
     }
 
     async fn ensure_history(&self) -> Result<(), DatabaseError> {
         let session = self.client().await?;
         let client = session.as_ref().ok_or(DatabaseError::NotConnected)?;
+        let create = match self.layout {
+            HistoryLayout::Prisma => prisma::CREATE,
+            HistoryLayout::Plain => PLAIN_CREATE,
+        };
         client
-            .batch_execute(
-                "CREATE TABLE IF NOT EXISTS shipgate_migrations (
-                    version text PRIMARY KEY,
-                    name text NOT NULL,
-                    checksum text NOT NULL,
-                    applied_at timestamptz NOT NULL DEFAULT now(),
-                    duration_ms bigint NOT NULL DEFAULT 0,
-                    applied_by text,
-                    success boolean NOT NULL DEFAULT true
-                )",
-            )
+            .batch_execute(create)
             .await
             .map_err(|error| DatabaseError::CreateHistory {
                 database: self.description.clone(),
-                table: HISTORY_TABLE.to_owned(),
+                table: self.history_table().to_owned(),
                 source: driver_message(&error),
             })
+    }
+
+    async fn resolve(
+        &self,
+        name: &str,
+        applied_checksum: Option<&str>,
+    ) -> Result<(), DatabaseError> {
+        if self.layout != HistoryLayout::Prisma {
+            return Err(DatabaseError::Resolve {
+                name: name.to_owned(),
+                reason: "`migrate resolve` records Prisma's history; this directory uses the plain layout".to_owned(),
+            });
+        }
+        let session = self.client().await?;
+        let client = session.as_ref().ok_or(DatabaseError::NotConnected)?;
+        client
+            .batch_execute(prisma::CREATE)
+            .await
+            .map_err(|error| self.read_error(&error))?;
+        match applied_checksum {
+            Some(checksum) => prisma::resolve_applied(client, name, checksum).await,
+            None => prisma::resolve_rolled_back(client, name).await,
+        }
     }
 
     async fn applied(&self) -> Result<Vec<AppliedMigration>, DatabaseError> {
@@ -647,37 +793,18 @@ impl Database for PostgresDatabase {
         if !self.history_exists(client).await? {
             return Ok(Vec::new());
         }
-        let rows = client
-            .query(
-                "SELECT version, name, checksum, \
-                 to_char(applied_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'), \
-                 duration_ms, applied_by, success \
-                 FROM shipgate_migrations ORDER BY applied_at, version",
-                &[],
-            )
-            .await
-            .map_err(|error| self.read_error(&error))?;
-        let mut applied = Vec::with_capacity(rows.len());
-        for row in rows {
-            let version: String = row.get(0);
-            let name: String = row.get(1);
-            if !row.get::<_, bool>(6) {
-                return Err(DatabaseError::PartlyApplied {
-                    database: self.description.clone(),
-                    version,
-                    name,
-                });
+        if self.layout == HistoryLayout::Prisma {
+            if let Some((name, logs)) = prisma::failed(client)
+                .await
+                .map_err(|error| self.read_error(&error))?
+            {
+                return Err(DatabaseError::FailedMigration { name, logs });
             }
-            applied.push(AppliedMigration {
-                version,
-                name,
-                checksum: row.get(2),
-                applied_at: row.get(3),
-                duration: Duration::from_millis(u64::try_from(row.get::<_, i64>(4)).unwrap_or(0)),
-                applied_by: row.get(5),
-            });
+            return prisma::applied(client)
+                .await
+                .map_err(|error| self.read_error(&error));
         }
-        Ok(applied)
+        self.plain_applied(client).await
     }
 
     async fn apply(&self, migration: &Migration) -> Result<AppliedMigration, DatabaseError> {
@@ -864,6 +991,18 @@ fn driver_message(error: &tokio_postgres::Error) -> EngineMessage {
         message,
         code: error.code().map(|code| code.code().to_owned()),
     }
+}
+
+/// What Prisma's `logs` column gets for a failed migration.
+fn error_logs(error: &DatabaseError) -> String {
+    let mut text = error.to_string();
+    let mut source = std::error::Error::source(error);
+    while let Some(cause) = source {
+        text.push('\n');
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
 }
 
 fn millis(duration: Duration) -> i64 {
