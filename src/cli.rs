@@ -131,6 +131,10 @@ pub struct MigrateArgs {
     /// The migrate action.
     #[command(subcommand)]
     pub action: MigrateAction,
+
+    /// Supabase layout: also apply local migrations older than the newest applied one.
+    #[arg(long, global = true)]
+    pub include_all: bool,
 }
 
 /// The `migrate` actions.

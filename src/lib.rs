@@ -135,12 +135,15 @@ async fn dispatch(
     cancel: CancellationToken,
 ) -> Result<Report, Error> {
     let lookup = |name: &str| std::env::var(name).ok();
-    let config = config::load(
+    let mut config = config::load(
         &cli.config,
         cli.environment.as_deref(),
         &lookup,
         printer.redactor(),
     )?;
+    if let Command::Migrate(args) = &cli.command {
+        config.migrate.include_all = args.include_all;
+    }
     printer.mask_secrets();
     let state_path = state::default_path(&config.base_dir);
     let ctx = Context {

@@ -102,6 +102,12 @@ pub enum LayoutSetting {
     Plain,
     /// `prisma/migrations/<ts>_<name>/migration.sql` and `_prisma_migrations`.
     Prisma,
+    /// `supabase/migrations/<ts>_<name>.sql` and
+    /// `supabase_migrations.schema_migrations`.
+    Supabase,
+    /// `db/migrations/<version>_<name>.sql` with `-- migrate:up` /
+    /// `-- migrate:down`, and `schema_migrations`.
+    Dbmate,
 }
 
 /// `backup = "auto" | "none"`.

@@ -128,6 +128,9 @@ pub struct MigrateConfig {
     pub retries: u32,
     /// `layout`: the history layout, or auto-detection.
     pub layout: LayoutSetting,
+    /// `--include-all` (Supabase layout): apply local migrations older than
+    /// the newest applied one, and tolerate applied versions with no file.
+    pub include_all: bool,
 }
 
 /// `[smoke]`.

@@ -87,6 +87,7 @@ pub(super) fn from_source(
             .map_or(DEFAULT_LOCK_WAIT, |duration| duration.0),
         retries: file.migrate.retries.unwrap_or(DEFAULT_RETRIES),
         layout: file.migrate.layout.unwrap_or(LayoutSetting::Auto),
+        include_all: false,
     };
     let rollback = RollbackConfig {
         on: file

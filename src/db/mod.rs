@@ -30,6 +30,10 @@ pub enum HistoryLayout {
     Plain,
     /// Prisma's `_prisma_migrations` (PostgreSQL only).
     Prisma,
+    /// The Supabase CLI's `supabase_migrations.schema_migrations`.
+    Supabase,
+    /// dbmate's `schema_migrations`.
+    Dbmate,
 }
 
 /// One migration file, ready to apply: what the engine needs to run it and
@@ -558,7 +562,13 @@ pub fn connect_with_layout(
             environment: config.environment.name.clone(),
         }),
         Some(DatabaseUrl::Sqlite { .. }) if layout != HistoryLayout::Plain => {
-            Err(DatabaseError::LayoutNeedsPostgres { layout: "prisma" })
+            Err(DatabaseError::LayoutNeedsPostgres {
+                layout: match layout {
+                    HistoryLayout::Supabase => "supabase",
+                    HistoryLayout::Dbmate => "dbmate",
+                    HistoryLayout::Prisma | HistoryLayout::Plain => "prisma",
+                },
+            })
         }
         Some(DatabaseUrl::Sqlite { path, url }) => Ok(Box::new(sqlite::SqliteDatabase::new(
             path.clone(),

@@ -30,6 +30,7 @@ pub(super) async fn run(ctx: &Context, dry_run: bool) -> Result<MigrateOutcome, 
     let started = Instant::now();
     let (database, plan) = load_locked(ctx, !dry_run).await?;
     refuse_edited(&plan)?;
+    super::layout::Layout::of(&ctx.config).check(&plan, ctx.config.migrate.include_all)?;
     let pending: Vec<Migration> = plan.pending().cloned().collect();
     let outcome = |checks: Vec<Check>, summary: String| MigrateOutcome {
         phase: Phase::new(PhaseName::Migrate, checks, started.elapsed()).summary(summary),

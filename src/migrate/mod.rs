@@ -86,6 +86,18 @@ pub enum MigrateError {
         /// Its provider.
         provider: String,
     },
+    /// The Supabase CLI would refuse this plan without `--include-all`.
+    #[error("refusing to migrate as `supabase db push` would: {problem}")]
+    SupabaseOrder {
+        /// What is out of order.
+        problem: String,
+    },
+    /// A dbmate file without its `-- migrate:up` / `-- migrate:down` markers.
+    #[error("dbmate migration `{}` lacks its `-- migrate:up` or `-- migrate:down` line", path.display())]
+    DbmateMarkers {
+        /// The file.
+        path: PathBuf,
+    },
     /// `migrate resolve` names a migration with no local folder.
     #[error("no migration `{name}` in `{}`", dir.display())]
     UnknownMigration {
@@ -136,6 +148,8 @@ impl MigrateError {
             | Self::DuplicateVersion { .. }
             | Self::EditedMigration { .. }
             | Self::PrismaProvider { .. }
+            | Self::SupabaseOrder { .. }
+            | Self::DbmateMarkers { .. }
             | Self::UnknownMigration { .. }
             | Self::Database(
                 DatabaseError::NotConfigured { .. } | DatabaseError::LayoutNeedsPostgres { .. },
@@ -194,6 +208,13 @@ impl Diagnostic for MigrateError {
             Self::PrismaProvider { .. } => Some(
                 "point `migrate.dir` at a PostgreSQL project's `prisma/migrations`, or set `[migrate] layout = \"plain\"`".to_owned(),
             ),
+            Self::SupabaseOrder { .. } => Some(
+                "pass `--include-all` to apply them anyway, or repair the history with `supabase migration repair`".to_owned(),
+            ),
+            Self::DbmateMarkers { path } => Some(format!(
+                "start `{}` with a `-- migrate:up` line and put the undo after a `-- migrate:down` line",
+                path.display()
+            )),
             Self::UnknownMigration { .. } => {
                 Some("run `shipgate migrate status` to list the migrations by name".to_owned())
             }

@@ -696,3 +696,132 @@ fn prisma_lock_file_for_another_provider_is_refused() {
         .run(2)
         .stderr_has("`prisma/migrations/migration_lock.toml` says `provider = \"mysql\"`");
 }
+
+fn layout_project(database: &TestDatabase, dir: &str, files: &[(&str, &str)]) -> Test {
+    let mut test = Test::new()
+        .config(&format!(
+            "[environments.local]\ndatabase = \"${{DATABASE_URL}}\"\n[migrate]\ndir = \"{dir}\"\n"
+        ))
+        .env("DATABASE_URL", database.url());
+    for (name, sql) in files {
+        test = test.file(&format!("{dir}/{name}"), sql);
+    }
+    test
+}
+
+#[test]
+fn supabase_layout_writes_its_history_and_adopts_an_existing_one() {
+    let database = TestDatabase::new();
+    database.query(
+        "CREATE SCHEMA supabase_migrations; CREATE TABLE supabase_migrations.schema_migrations (version text PRIMARY KEY, statements text[], name text); \
+         CREATE TABLE profiles (id int); \
+         INSERT INTO supabase_migrations.schema_migrations VALUES ('20240101000000', ARRAY['CREATE TABLE profiles (id int)'], 'profiles')",
+    );
+    let test = layout_project(
+        &database,
+        "supabase/migrations",
+        &[
+            (
+                "20240101000000_profiles.sql",
+                "CREATE TABLE profiles (id int);\n",
+            ),
+            (
+                "20240102000000_posts.sql",
+                "CREATE TABLE posts (id int);\nCREATE INDEX posts_id ON posts (id);\n",
+            ),
+        ],
+    )
+    .args(["migrate", "status"]);
+    test.run(0).stdout_has(
+        "1 applied, 1 pending; layout `supabase` (`supabase_migrations.schema_migrations`)",
+    );
+    Test::args_for(&test, ["migrate", "apply"])
+        .run(0)
+        .stdout_has("✓ 20240102000000_posts applied")
+        .nowhere("20240101000000_profiles applied");
+    assert_eq!(
+        database.column(
+            "SELECT version || ' ' || name || ' ' || array_to_string(statements, ' | ') FROM supabase_migrations.schema_migrations ORDER BY version"
+        ),
+        [
+            "20240101000000 profiles CREATE TABLE profiles (id int)",
+            "20240102000000 posts CREATE TABLE posts (id int) | CREATE INDEX posts_id ON posts (id)"
+        ]
+    );
+}
+
+#[test]
+fn supabase_refuses_an_older_local_migration_unless_include_all() {
+    let database = TestDatabase::new();
+    let test = layout_project(
+        &database,
+        "supabase/migrations",
+        &[("20240102000000_posts.sql", "CREATE TABLE posts (id int);\n")],
+    )
+    .args(["migrate", "apply"]);
+    test.run(0);
+    write(
+        &test,
+        "supabase/migrations/20240101000000_early.sql",
+        "CREATE TABLE early (id int);\n",
+    );
+    Test::args_for(&test, ["migrate", "apply"])
+        .run(2)
+        .stderr_has("local migrations are older than the newest applied one (`20240102000000`): 20240101000000_early")
+        .stderr_has("hint: pass `--include-all`");
+    Test::args_for(&test, ["migrate", "apply", "--include-all"])
+        .run(0)
+        .stdout_has("✓ 20240101000000_early applied");
+    assert_eq!(
+        database.tables(),
+        ["early", "posts"],
+        "Supabase's table lives in its own schema"
+    );
+}
+
+#[test]
+fn dbmate_layout_runs_the_up_section_and_records_the_version() {
+    let database = TestDatabase::new();
+    database.query(
+        "CREATE TABLE schema_migrations (version varchar(255) PRIMARY KEY); CREATE TABLE users (id int); \
+         INSERT INTO schema_migrations VALUES ('20240101000000')",
+    );
+    let test = layout_project(
+        &database,
+        "db/migrations",
+        &[
+            (
+                "20240101000000_users.sql",
+                "-- migrate:up\nCREATE TABLE users (id int);\n\n-- migrate:down\nDROP TABLE users;\n",
+            ),
+            (
+                "20240102000000_index.sql",
+                "-- migrate:up transaction:false\nCREATE INDEX CONCURRENTLY users_id ON users (id);\n\n-- migrate:down\nDROP INDEX users_id;\n",
+            ),
+        ],
+    )
+    .args(["migrate", "apply"]);
+    test.run(0)
+        .stdout_has("✓ 20240102000000_index applied")
+        .nowhere("20240101000000_users applied");
+    assert_eq!(
+        database.column("SELECT version FROM schema_migrations ORDER BY version"),
+        ["20240101000000", "20240102000000"]
+    );
+    assert_eq!(
+        database.column("SELECT indexname FROM pg_indexes WHERE tablename = 'users'"),
+        ["users_id"],
+        "the up section ran, the down section did not"
+    );
+    Test::args_for(&test, ["migrate", "status"])
+        .run(0)
+        .stdout_has("2 applied, 0 pending; layout `dbmate` (`schema_migrations`)");
+    write(
+        &test,
+        "db/migrations/20240103000000_broken.sql",
+        "-- migrate:up\nCREATE TABLE broken (id int);\n",
+    );
+    Test::args_for(&test, ["migrate", "apply"])
+        .run(2)
+        .stderr_has("dbmate migration `db/migrations/20240103000000_broken.sql` lacks its `-- migrate:up` or `-- migrate:down` line");
+}

@@ -8,9 +8,11 @@
 //! and what to report is `migrate`'s. Statement splitting lives in [`split`],
 //! TLS in [`tls`], the client tools in [`dump`].
 
+mod dbmate;
 mod dump;
 mod prisma;
 pub(crate) mod split;
+mod supabase;
 mod tls;
 
 use std::fmt;
@@ -455,6 +457,14 @@ impl PostgresDatabase {
     ) -> Result<bool, tokio_postgres::Error> {
         match self.layout {
             HistoryLayout::Prisma => prisma::record_applied(client, migration, duration).await,
+            HistoryLayout::Supabase => {
+                let statements: Vec<&str> = split::split(&migration.sql)
+                    .iter()
+                    .map(|statement| statement.text)
+                    .collect();
+                supabase::record(client, migration, &statements).await
+            }
+            HistoryLayout::Dbmate => dbmate::record(client, migration).await,
             HistoryLayout::Plain => client
                 .execute(
                     "INSERT INTO shipgate_migrations (version, name, checksum, duration_ms, applied_by, success) \
@@ -481,6 +491,9 @@ impl PostgresDatabase {
     ) -> Result<bool, tokio_postgres::Error> {
         match self.layout {
             HistoryLayout::Prisma => prisma::record_started(client, migration).await,
+            // These tables have no "started" state: the row is written when
+            // the file has run, as their tools do.
+            HistoryLayout::Supabase | HistoryLayout::Dbmate => Ok(true),
             HistoryLayout::Plain => client
                 .execute(
                     "INSERT INTO shipgate_migrations (version, name, checksum, duration_ms, applied_by, success) \
@@ -500,6 +513,10 @@ impl PostgresDatabase {
     ) -> Result<(), tokio_postgres::Error> {
         match self.layout {
             HistoryLayout::Prisma => prisma::record_finished(client, migration).await,
+            HistoryLayout::Supabase | HistoryLayout::Dbmate => self
+                .record_applied(client, migration, duration)
+                .await
+                .map(drop),
             HistoryLayout::Plain => client
                 .execute(
                     "UPDATE shipgate_migrations SET success = true, duration_ms = $2, applied_at = now() WHERE version = $1",
@@ -517,6 +534,7 @@ impl PostgresDatabase {
     ) -> Result<(), tokio_postgres::Error> {
         match self.layout {
             HistoryLayout::Prisma => prisma::forget_started(client, migration).await,
+            HistoryLayout::Supabase | HistoryLayout::Dbmate => Ok(()),
             HistoryLayout::Plain => client
                 .execute(
                     "DELETE FROM shipgate_migrations WHERE version = $1 AND NOT success",
@@ -726,6 +744,8 @@ impl Database for PostgresDatabase {
         match self.layout {
             HistoryLayout::Plain => HISTORY_TABLE,
             HistoryLayout::Prisma => prisma::TABLE,
+            HistoryLayout::Supabase => supabase::TABLE,
+            HistoryLayout::Dbmate => dbmate::TABLE,
         }
     }
 
@@ -752,6 +772,8 @@ impl Database for PostgresDatabase {
         let client = session.as_ref().ok_or(DatabaseError::NotConnected)?;
         let create = match self.layout {
             HistoryLayout::Prisma => prisma::CREATE,
+            HistoryLayout::Supabase => supabase::CREATE,
+            HistoryLayout::Dbmate => dbmate::CREATE,
             HistoryLayout::Plain => PLAIN_CREATE,
         };
         client
@@ -804,7 +826,14 @@ impl Database for PostgresDatabase {
                 .await
                 .map_err(|error| self.read_error(&error));
         }
-        self.plain_applied(client).await
+        match self.layout {
+            HistoryLayout::Supabase => supabase::applied(client).await,
+            HistoryLayout::Dbmate => dbmate::applied(client).await,
+            HistoryLayout::Plain | HistoryLayout::Prisma => {
+                return self.plain_applied(client).await;
+            }
+        }
+        .map_err(|error| self.read_error(&error))
     }
 
     async fn apply(&self, migration: &Migration) -> Result<AppliedMigration, DatabaseError> {

@@ -3,15 +3,17 @@
 //! picks one (`[migrate] layout`, else detected from the directory) and
 //! answers for it.
 //!
-//! Built: [`plain`] (shipgate's own) and [`prisma`]. Supabase and dbmate are
-//! to follow as `supabase.rs` and `dbmate.rs` (issue 3).
+//! Layouts: [`plain`] (shipgate's own), [`prisma`], [`supabase`], [`dbmate`].
 
+pub(crate) mod dbmate;
 pub(crate) mod plain;
 pub(crate) mod prisma;
+pub(crate) mod supabase;
 
 use std::path::Path;
 
 use super::MigrateError;
+use super::plan::MigrationPlan;
 use crate::config::{Config, LayoutSetting};
 use crate::db::{AppliedMigration, HistoryLayout, Migration};
 
@@ -22,6 +24,10 @@ pub(crate) enum Layout {
     Plain,
     /// `<ts>_<name>/migration.sql`, `_prisma_migrations`.
     Prisma,
+    /// `supabase/migrations/<ts>_<name>.sql`, `supabase_migrations.schema_migrations`.
+    Supabase,
+    /// `-- migrate:up`/`-- migrate:down` files, `schema_migrations`.
+    Dbmate,
 }
 
 impl Layout {
@@ -29,7 +35,11 @@ impl Layout {
     pub(crate) fn of(config: &Config) -> Self {
         match config.migrate.layout {
             LayoutSetting::Prisma => Self::Prisma,
+            LayoutSetting::Supabase => Self::Supabase,
+            LayoutSetting::Dbmate => Self::Dbmate,
             LayoutSetting::Auto if prisma::looks_like(&config.migrate.dir) => Self::Prisma,
+            LayoutSetting::Auto if supabase::looks_like(&config.migrate.dir) => Self::Supabase,
+            LayoutSetting::Auto if dbmate::looks_like(&config.migrate.dir) => Self::Dbmate,
             LayoutSetting::Plain | LayoutSetting::Auto => Self::Plain,
         }
     }
@@ -39,6 +49,8 @@ impl Layout {
         match self {
             Self::Plain => "plain",
             Self::Prisma => "prisma",
+            Self::Supabase => "supabase",
+            Self::Dbmate => "dbmate",
         }
     }
 
@@ -47,6 +59,8 @@ impl Layout {
         match self {
             Self::Plain => HistoryLayout::Plain,
             Self::Prisma => HistoryLayout::Prisma,
+            Self::Supabase => HistoryLayout::Supabase,
+            Self::Dbmate => HistoryLayout::Dbmate,
         }
     }
 
@@ -55,6 +69,8 @@ impl Layout {
         match self {
             Self::Plain => plain::read_dir(dir, base_dir),
             Self::Prisma => prisma::read_dir(dir, base_dir),
+            Self::Supabase => supabase::read_dir(dir, base_dir),
+            Self::Dbmate => dbmate::read_dir(dir, base_dir),
         }
     }
 
@@ -62,8 +78,27 @@ impl Layout {
     /// checksum matches its file under the tool's rules gets the file's
     /// canonical checksum.
     pub(crate) fn reconcile(self, local: &[Migration], applied: &mut [AppliedMigration]) {
-        if self == Self::Prisma {
-            prisma::reconcile_checksums(local, applied);
+        match self {
+            Self::Prisma => prisma::reconcile_checksums(local, applied),
+            // Their tables keep no checksum (nor, for dbmate, a name): take
+            // the file's, so an applied file counts as applied.
+            Self::Supabase | Self::Dbmate => {
+                for row in applied.iter_mut() {
+                    if let Some(file) = local.iter().find(|file| file.version == row.version) {
+                        row.checksum.clone_from(&file.checksum);
+                        row.name.clone_from(&file.name);
+                    }
+                }
+            }
+            Self::Plain => {}
+        }
+    }
+
+    /// Refuses a plan the layout's own tool would refuse.
+    pub(crate) fn check(self, plan: &MigrationPlan, include_all: bool) -> Result<(), MigrateError> {
+        match self {
+            Self::Supabase => supabase::check_order(plan, include_all),
+            Self::Plain | Self::Prisma | Self::Dbmate => Ok(()),
         }
     }
 }
