@@ -1,13 +1,13 @@
 //! Splitting a PostgreSQL migration into statements, and deciding whether it
 //! can run inside a transaction.
 //!
-//! The splitter is a lexer, not a parser: it knows PostgreSQL's quoting
-//! (`'…'` with `''`, `E'…'` with backslash escapes, `"…"` identifiers,
-//! `$tag$…$tag$` dollar quotes), its comments (`--` and nested `/* */`) and
-//! SQL-standard function bodies (`BEGIN ATOMIC … END`), which is what psql's
-//! own lexer needs to find statement ends. `pg_query` (the real parser) would
-//! also classify statements, but it builds PostgreSQL's C parser through
-//! libclang; see the README's status.
+//! Statements are split by PostgreSQL's own parser (`pg_query`, i.e. `libpg_query`),
+//! so dollar quotes, comments, strings and `BEGIN ATOMIC` bodies end where
+//! the server says they do. A file the parser rejects is split by a lexer
+//! instead (PostgreSQL's quoting and comments, like psql's), so the server
+//! reports the syntax error with its own message and position. Each
+//! statement's first words (outside quotes and comments) decide whether it
+//! can run inside a transaction.
 
 /// One statement of a file: its text and where it starts.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -21,8 +21,29 @@ pub(crate) struct Statement<'a> {
     pub(crate) words: Vec<String>,
 }
 
-/// Splits `sql` into statements; empty and comment-only ones are dropped.
+/// Splits `sql` into statements with PostgreSQL's parser (the lexer when
+/// the parser rejects the file); empty and comment-only ones are dropped.
 pub(crate) fn split(sql: &str) -> Vec<Statement<'_>> {
+    let Ok(parts) = pg_query::split_with_parser(sql) else {
+        return split_lexically(sql);
+    };
+    let base = sql.as_ptr() as usize;
+    parts
+        .into_iter()
+        .flat_map(|part| {
+            let start = part.as_ptr() as usize - base;
+            split_lexically(part)
+                .into_iter()
+                .map(move |statement| Statement {
+                    offset: start + statement.offset,
+                    ..statement
+                })
+        })
+        .collect()
+}
+
+/// Splits `sql` with the lexer alone.
+fn split_lexically(sql: &str) -> Vec<Statement<'_>> {
     let bytes = sql.as_bytes();
     let mut statements = Vec::new();
     let mut index = 0;
@@ -277,6 +298,19 @@ mod tests {
         assert_eq!(statements[1], "DO $$ BEGIN PERFORM 1; END $$");
         assert!(statements[2].ends_with("SELECT a; END"));
         assert_eq!(statements[3], "SELECT a$b, $1 FROM t");
+    }
+
+    #[test]
+    fn the_parser_and_the_lexer_agree_and_the_lexer_takes_over_on_syntax_errors() {
+        let sql =
+            "CREATE TABLE a (x text DEFAULT $q$;$q$);\n-- c;\nINSERT INTO a VALUES ('a;b');\n";
+        assert!(pg_query::split_with_parser(sql).is_ok());
+        assert_eq!(split(sql), split_lexically(sql));
+        let broken = "CREATE TABLE a (id int);\nCREAT TABLE b (id int);\n";
+        assert_eq!(
+            texts(broken),
+            ["CREATE TABLE a (id int)", "CREAT TABLE b (id int)"]
+        );
     }
 
     #[test]
