@@ -84,6 +84,9 @@ pub struct Backup {
     pub path: PathBuf,
     /// Its size in bytes.
     pub bytes: u64,
+    /// Where the server was when it was taken (PostgreSQL: time and WAL
+    /// LSN), when the engine knows.
+    pub position: Option<String>,
 }
 
 /// An error reported by the database engine for a statement: its own message

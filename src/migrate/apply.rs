@@ -326,13 +326,19 @@ impl<'a> Runner<'a> {
         let Some(backup) = self.database.backup(&migrate.backup_dir).await? else {
             return Ok(self.no_backup_needed());
         };
+        let detail = match &backup.position {
+            Some(position) => format!("{} bytes, {position}", backup.bytes),
+            None => format!("{} bytes", backup.bytes),
+        };
         self.checks.push(
             Check::pass("backup")
-                .detail(format!("{} bytes", backup.bytes))
+                .detail(detail)
                 .duration(started.elapsed())
                 .artifact("backup", backup.path.display().to_string()),
         );
         self.state.backup = Some(backup.path.clone());
+        self.state.backup_bytes = Some(backup.bytes);
+        self.state.backup_position.clone_from(&backup.position);
         self.state.save(&self.ctx.state_path)?;
         Ok(Some(backup.path))
     }

@@ -80,6 +80,20 @@ fn postgres_applies_from_empty_then_a_second_apply_is_a_no_op() {
         ["hi; ada; lovelace", "hi; grace"]
     );
     assert_eq!(backups(&test).len(), 1, "one backup before the first run");
+    let state: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(test.path().join(".state/state.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(
+        state["backup_bytes"].as_u64(),
+        Some(std::fs::metadata(&backups(&test)[0]).unwrap().len())
+    );
+    assert!(
+        state["backup_position"]
+            .as_str()
+            .is_some_and(|position| position.starts_with("WAL LSN ")),
+        "{state}"
+    );
 
     Test::args_for(&test, ["migrate", "apply"])
         .run(0)

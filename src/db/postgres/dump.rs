@@ -84,7 +84,11 @@ pub(super) async fn backup(
     let bytes = fs_err::metadata(&path)
         .map_err(|error| failed(error.to_string()))?
         .len();
-    Ok(Backup { path, bytes })
+    Ok(Backup {
+        path,
+        bytes,
+        position: None,
+    })
 }
 
 /// The catalog objects (`(catalog oid, object oid)`) the backup at `path`

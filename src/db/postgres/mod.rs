@@ -865,12 +865,22 @@ impl Database for PostgresDatabase {
     }
 
     async fn backup(&self, dir: &Path) -> Result<Option<Backup>, DatabaseError> {
-        let server_major = {
+        let (server_major, position) = {
             let session = self.client().await?;
             let client = session.as_ref().ok_or(DatabaseError::NotConnected)?;
-            self.server_major(client).await?
+            let position = client
+                .query_one(
+                    "SELECT 'WAL LSN ' || (CASE WHEN pg_is_in_recovery() THEN pg_last_wal_replay_lsn() \
+                     ELSE pg_current_wal_lsn() END)::text || ' at ' || \
+                     to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')",
+                    &[],
+                )
+                .await
+                .ok()
+                .and_then(|row| row.get::<_, Option<String>>(0));
+            (self.server_major(client).await?, position)
         };
-        dump::backup(
+        let mut backup = dump::backup(
             &self.target,
             &self.description,
             server_major,
@@ -878,8 +888,9 @@ impl Database for PostgresDatabase {
             self.settings.statement_timeout,
             self.settings.lock_wait,
         )
-        .await
-        .map(Some)
+        .await?;
+        backup.position = position;
+        Ok(Some(backup))
     }
 
     async fn restore(&self, path: &Path) -> Result<(), DatabaseError> {
