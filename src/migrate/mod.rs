@@ -152,7 +152,9 @@ impl MigrateError {
             | Self::DbmateMarkers { .. }
             | Self::UnknownMigration { .. }
             | Self::Database(
-                DatabaseError::NotConfigured { .. } | DatabaseError::LayoutNeedsPostgres { .. },
+                DatabaseError::NotConfigured { .. }
+                | DatabaseError::LayoutNeedsPostgres { .. }
+                | DatabaseError::InvalidUrl { .. },
             ) => ExitStatus::Usage,
             Self::Database(error) if error.is_migration_failure() => ExitStatus::CheckFailed,
             Self::ReadDir { .. } | Self::ReadFile { .. } | Self::Database(_) | Self::State(_) => {

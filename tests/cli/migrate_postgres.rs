@@ -839,3 +839,63 @@ fn dbmate_layout_runs_the_up_section_and_records_the_version() {
         .run(2)
         .stderr_has("dbmate migration `db/migrations/20240103000000_broken.sql` lacks its `-- migrate:up` or `-- migrate:down` line");
 }
+
+#[test]
+fn prisma_url_parameters_set_the_schema_and_pgbouncer_asks_for_the_direct_url() {
+    let database = TestDatabase::new();
+    database.query("CREATE SCHEMA app");
+    let test = prisma_project(&database)
+        .env(
+            "DATABASE_URL",
+            &format!("{}?schema=app&connection_limit=5", database.url()),
+        )
+        .args(["migrate", "apply"]);
+    test.run(0).stdout_has("✓ 20240101000000_init applied");
+    assert_eq!(
+        database.column("SELECT count(*) FROM app._prisma_migrations"),
+        ["2"]
+    );
+    assert_eq!(
+        database.tables(),
+        Vec::<String>::new(),
+        "nothing in `public`"
+    );
+    prisma_project(&database)
+        .env(
+            "DATABASE_URL",
+            &format!("{}?pgbouncer=true", database.url()),
+        )
+        .args(["migrate", "status"])
+        .run(3)
+        .stderr_has("looks like a transaction pooler: the URL says `pgbouncer=true`");
+}
+
+#[test]
+fn postgres_sslmode_is_honoured() {
+    let database = TestDatabase::new();
+    let ssl = database.column("SHOW ssl")[0].clone();
+    let test = project(&database)
+        .env(
+            "DATABASE_URL",
+            &format!("{}?sslmode=prefer", database.url()),
+        )
+        .args(["migrate", "status"]);
+    test.run(0).stdout_has("0 applied, 2 pending");
+    let require = project(&database)
+        .env(
+            "DATABASE_URL",
+            &format!("{}?sslmode=require", database.url()),
+        )
+        .args(["migrate", "status"]);
+    if ssl == "on" {
+        require.run(0);
+    } else {
+        // The server has no TLS: `require` must fail rather than fall back.
+        require.run(3).stderr_has("TLS tried (`sslmode=require`)");
+    }
+    project(&database)
+        .env("DATABASE_URL", &format!("{}?sslmode=sometimes", database.url()))
+        .args(["migrate", "status"])
+        .run(2)
+        .stderr_has("`sslmode=sometimes` is not one of `disable`, `allow`, `prefer`, `require`, `verify-ca`, `verify-full`");
+}

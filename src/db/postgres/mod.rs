@@ -117,6 +117,7 @@ impl PostgresDatabase {
             url::Url::parse(url.expose()).map_err(|error| invalid(error.to_string()))?;
         let mut ssl_mode = tls::SslMode::Prefer;
         let mut ssl_root_cert = None;
+        let mut schema = None;
         let mut kept: Vec<(String, String)> = Vec::new();
         for (key, value) in parsed.query_pairs() {
             match key.as_ref() {
@@ -128,6 +129,21 @@ impl PostgresDatabase {
                     })?;
                 }
                 "sslrootcert" => ssl_root_cert = Some(PathBuf::from(value.as_ref())),
+                // Prisma's URL parameters: `schema` is the search path, the
+                // rest tune Prisma's own pool and mean nothing here.
+                "schema" => schema = Some(value.into_owned()),
+                "pgbouncer" if value == "true" => {
+                    return Err(DatabaseError::Pooler {
+                        database: description.clone(),
+                        reason: "the URL says `pgbouncer=true`".to_owned(),
+                    });
+                }
+                "pgbouncer"
+                | "connection_limit"
+                | "pool_timeout"
+                | "socket_timeout"
+                | "statement_cache_size"
+                | "sslaccept" => {}
                 _ => kept.push((key.into_owned(), value.into_owned())),
             }
         }
@@ -141,6 +157,11 @@ impl PostgresDatabase {
             .map_err(|error: tokio_postgres::Error| invalid(error.to_string()))?;
         config.ssl_mode(ssl_mode.driver());
         config.application_name("shipgate");
+        if let Some(schema) = &schema {
+            let quoted = format!("\"{}\"", schema.replace('"', "\"\""));
+            let options = format!("-c search_path={}", quoted.replace(' ', "\\ "));
+            config.options(options);
+        }
         if config.get_connect_timeout().is_none() {
             config.connect_timeout(Duration::from_secs(10));
         }
