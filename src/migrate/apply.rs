@@ -243,6 +243,12 @@ impl<'a> Runner<'a> {
             let check = self.undo().await;
             let restored = check.status != Status::Fail;
             (check, restored)
+        } else if !error.rolled_back() {
+            let detail = format!(
+                "no backup to restore: the statements of `{}` that ran stay applied",
+                failed.id()
+            );
+            (Check::new("restore", Status::Warn).detail(detail), false)
         } else if self.applied.is_empty() {
             let detail = format!(
                 "not needed: `{}` was rolled back by its transaction and nothing else ran",

@@ -330,7 +330,10 @@ fn postgres_a_file_failing_outside_a_transaction_says_what_ran_and_blocks_the_ne
         "-- shipgate:no-transaction\nCREATE INDEX CONCURRENTLY users_name ON users (name);\nUPDATE missing SET x = 1;\n",
     );
     Test::args_for(&test, ["migrate", "apply"])
-        .run(1)
+        .run(5)
+        .stdout_has(
+            "! restore no backup to restore: the statements of `0003_index` that ran stay applied",
+        )
         .stdout_has("relation \"missing\" does not exist (SQLSTATE 42P01, statement at line 3)")
         .stdout_has("the statements at lines 2 ran and stay applied")
         .stdout_has("--> migrations/0003_index.sql:3");
@@ -898,4 +901,34 @@ fn postgres_sslmode_is_honoured() {
         .args(["migrate", "status"])
         .run(2)
         .stderr_has("`sslmode=sometimes` is not one of `disable`, `allow`, `prefer`, `require`, `verify-ca`, `verify-full`");
+}
+
+#[test]
+fn prisma_a_migration_failing_part_way_outside_a_transaction_leaves_a_failed_row() {
+    let database = TestDatabase::new();
+    let test = prisma_project(&database)
+        .config(&format!("{PRISMA_CONFIG}backup = \"none\"\n"))
+        .args(["migrate", "apply"]);
+    test.run(0);
+    write_dir(
+        &test,
+        "prisma/migrations/20240103000000_index/",
+        "CREATE INDEX CONCURRENTLY \"User_email\" ON \"User\" (\"email\");\nCREATE INDEX CONCURRENTLY broken ON missing (id);\n",
+    );
+    Test::args_for(&test, ["migrate", "apply"])
+        .run(5)
+        .stdout_has("the statements at lines 1 ran and stay applied");
+    assert_eq!(
+        database.column(
+            "SELECT (finished_at IS NULL) || ' ' || (rolled_back_at IS NULL) || ' ' || (logs LIKE '%relation \"missing\" does not exist%') \
+             FROM _prisma_migrations WHERE migration_name = '20240103000000_index'"
+        ),
+        ["true true true"],
+        "a failed row, as Prisma leaves it"
+    );
+    Test::args_for(&test, ["migrate", "apply"])
+        .run(3)
+        .stderr_has(
+            "migration `20240103000000_index` failed in an earlier run and is not resolved",
+        );
 }
