@@ -446,7 +446,7 @@ impl crate::diagnostic::Diagnostic for DatabaseError {
                 "pass the path of a backup `shipgate migrate apply` took (see its `backup` output)".to_owned()
             }
             Self::Restore { path, .. } => format!(
-                "the database may be partly restored: copy `{}` over the database file by hand",
+                "the database may be partly restored: restore `{}` by hand (SQLite: copy it over the database file; PostgreSQL: `pg_restore --clean --if-exists --single-transaction --no-owner --dbname=DB FILE`)",
                 path.display()
             ),
             Self::InvalidUrl { .. } => "write `postgres://USER:PASSWORD@HOST:5432/DATABASE?sslmode=require`".to_owned(),
