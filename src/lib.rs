@@ -41,9 +41,15 @@ pub async fn run(cli: Cli) -> ExitStatus {
     watch_for_interrupt(cancel.clone());
     let started = Instant::now();
     let result = if abandonable(&cli.command) {
-        tokio::select! {
-            result = dispatch(&cli, &printer, cancel.clone()) => result,
-            () = cancel.cancelled() => {
+        let result = tokio::select! {
+            result = dispatch(&cli, &printer, cancel.clone()) => Some(result),
+            () = cancel.cancelled() => None,
+        };
+        // Ctrl-C may trip while the command, noticing it, returns: it was
+        // interrupted either way.
+        match result {
+            Some(result) if !cancel.is_cancelled() => result,
+            _ => {
                 printer.warning("interrupted");
                 return ExitStatus::Interrupted;
             }
