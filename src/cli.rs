@@ -149,6 +149,10 @@ pub struct MigrateArgs {
     /// The migrate action.
     #[command(subcommand)]
     pub action: MigrateAction,
+
+    /// Supabase layout: also apply local migrations older than the newest applied one.
+    #[arg(long, global = true)]
+    pub include_all: bool,
 }
 
 /// Arguments of `shipgate migrate lint`.
@@ -189,6 +193,33 @@ pub enum MigrateAction {
     /// docs/lint-rules.md; silence one with `-- shipgate:allow <rule> reason: …`.
     /// Example: `shipgate migrate lint --pending`
     Lint(LintArgs),
+    /// Restore a backup `migrate apply` took, replacing the database's content.
+    ///
+    /// PostgreSQL: `pg_restore --clean --if-exists --single-transaction --no-owner`.
+    /// Example: `shipgate migrate restore --backup .shipgate/backups/app-….dump`
+    Restore {
+        /// The backup file to restore.
+        #[arg(long, value_name = "FILE")]
+        backup: PathBuf,
+    },
+    /// Resolve a failed Prisma migration, as `prisma migrate resolve` does.
+    ///
+    /// `--rolled-back NAME` after undoing its effects by hand (it runs again
+    /// next time); `--applied NAME` after finishing it by hand.
+    /// Example: `shipgate migrate resolve --rolled-back 20240101120000_add_index`
+    Resolve {
+        /// Record the migration as applied without running it.
+        #[arg(
+            long,
+            value_name = "NAME",
+            conflicts_with = "rolled_back",
+            required_unless_present = "rolled_back"
+        )]
+        applied: Option<String>,
+        /// Mark the migration's failed run as rolled back.
+        #[arg(long, value_name = "NAME")]
+        rolled_back: Option<String>,
+    },
 }
 
 /// Where a release comes from; shared by `deploy` and `run`.

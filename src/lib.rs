@@ -43,15 +43,18 @@ pub async fn run(cli: Cli) -> ExitStatus {
     watch_for_interrupt(cancel.clone());
     let started = Instant::now();
     let result = if abandonable(&cli.command) {
-        tokio::select! {
-            // Cancellation first: a suite that stops because of Ctrl-C can
-            // finish in the same wake-up, and it must still exit 130.
-            biased;
-            () = cancel.cancelled() => {
+        let result = tokio::select! {
+            result = dispatch(&cli, &printer, cancel.clone()) => Some(result),
+            () = cancel.cancelled() => None,
+        };
+        // Ctrl-C may trip while the command, noticing it, returns: it was
+        // interrupted either way.
+        match result {
+            Some(result) if !cancel.is_cancelled() => result,
+            _ => {
                 printer.warning("interrupted");
                 return ExitStatus::Interrupted;
             }
-            result = dispatch(&cli, &printer, cancel.clone()) => result,
         }
     } else {
         // Mutating commands are never dropped mid-way: they watch `cancel`
@@ -152,7 +155,10 @@ fn watch_for_interrupt(cancel: CancellationToken) {
 fn abandonable(command: &Command) -> bool {
     match command {
         Command::Check | Command::Gate(_) | Command::Smoke(_) | Command::Watch(_) => true,
-        Command::Migrate(args) => !matches!(args.action, MigrateAction::Apply),
+        Command::Migrate(args) => !matches!(
+            args.action,
+            MigrateAction::Apply | MigrateAction::Restore { .. } | MigrateAction::Resolve { .. }
+        ),
         Command::Deploy(_) | Command::Rollback(_) | Command::Run(_) => false,
     }
 }
@@ -163,12 +169,15 @@ async fn dispatch(
     cancel: CancellationToken,
 ) -> Result<Report, Error> {
     let lookup = |name: &str| std::env::var(name).ok();
-    let config = config::load(
+    let mut config = config::load(
         &cli.config,
         cli.environment.as_deref(),
         &lookup,
         printer.redactor(),
     )?;
+    if let Command::Migrate(args) = &cli.command {
+        config.migrate.include_all = args.include_all;
+    }
     printer.mask_secrets();
     let state_path = state::default_path(&config.base_dir);
     let ctx = Context {
@@ -190,6 +199,18 @@ async fn dispatch(
                     pending: lint.pending,
                 };
                 migrate::lint(&ctx, &selection).await?
+            }
+            MigrateAction::Restore { backup } => migrate::restore_command(&ctx, backup).await?,
+            MigrateAction::Resolve {
+                applied,
+                rolled_back,
+            } => {
+                // clap requires exactly one of the two.
+                let (name, mark_applied) = match (applied, rolled_back) {
+                    (Some(name), _) => (name.as_str(), true),
+                    (None, rolled_back) => (rolled_back.as_deref().unwrap_or_default(), false),
+                };
+                migrate::resolve(&ctx, name, mark_applied).await?
             }
         },
         Command::Smoke(args) => {

@@ -62,6 +62,13 @@ pub struct RunState {
     /// The backup taken before the first migration of this run.
     #[serde(default)]
     pub backup: Option<PathBuf>,
+    /// The backup's size in bytes.
+    #[serde(default)]
+    pub backup_bytes: Option<u64>,
+    /// Where the server was when the backup was taken (PostgreSQL: WAL LSN
+    /// and time).
+    #[serde(default)]
+    pub backup_position: Option<String>,
     /// The release serving traffic before this run deployed.
     #[serde(default)]
     pub previous_release: Option<String>,
@@ -172,6 +179,8 @@ mod tests {
             environment: "prod".into(),
             migrations_applied: vec!["0001".into()],
             backup: Some("b.sqlite".into()),
+            backup_bytes: Some(4096),
+            backup_position: None,
             previous_release: Some("v1".into()),
             deployed_release: Some("v2".into()),
             migration_classes: BTreeMap::from([("0001".into(), MigrationClass::Additive)]),

@@ -34,6 +34,7 @@ pub(crate) struct ConfigFile {
 pub(crate) struct EnvironmentFile {
     pub(crate) url: Option<Spanned<String>>,
     pub(crate) database: Option<Spanned<String>>,
+    pub(crate) direct_url: Option<Spanned<String>>,
     pub(crate) provider: Option<Spanned<ProviderKind>>,
     pub(crate) releases: Option<Spanned<ReleasesFile>>,
 }
@@ -189,6 +190,31 @@ pub(crate) struct MigrateFile {
     /// `[migrate.lint]`: rule id → `"error"`, `"warning"` or `"off"`.
     #[serde(default)]
     pub(crate) lint: BTreeMap<Spanned<String>, Spanned<String>>,
+    pub(crate) lock_timeout: Option<ConfigDuration>,
+    pub(crate) statement_timeout: Option<ConfigDuration>,
+    pub(crate) lock_wait: Option<ConfigDuration>,
+    pub(crate) retries: Option<u32>,
+    pub(crate) layout: Option<LayoutSetting>,
+}
+
+/// `[migrate] layout = "auto" | "plain" | "prisma"`: whose history table and
+/// directory layout migrations use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LayoutSetting {
+    /// Detected from the directory (`migration_lock.toml` or
+    /// `<ts>_<name>/migration.sql` folders mean Prisma).
+    Auto,
+    /// `<version>_<name>.sql` files and `shipgate_migrations`.
+    Plain,
+    /// `prisma/migrations/<ts>_<name>/migration.sql` and `_prisma_migrations`.
+    Prisma,
+    /// `supabase/migrations/<ts>_<name>.sql` and
+    /// `supabase_migrations.schema_migrations`.
+    Supabase,
+    /// `db/migrations/<version>_<name>.sql` with `-- migrate:up` /
+    /// `-- migrate:down`, and `schema_migrations`.
+    Dbmate,
 }
 
 /// `backup = "auto" | "none"`.

@@ -10,7 +10,7 @@ use url::Url;
 pub use super::assertion::{
     Assertion, Capture, CaptureSource, CertificateField, Comparison, Operand, Predicate, Subject,
 };
-pub use super::file::{BackupMode, DatabasePolicy, RollbackTrigger};
+pub use super::file::{BackupMode, DatabasePolicy, LayoutSetting, RollbackTrigger};
 use super::secret::{Masked, Redactor};
 use crate::diagnostic::SourceLocation;
 
@@ -48,6 +48,9 @@ pub struct Environment {
     pub url: Option<Url>,
     /// The database migrations run against.
     pub database: Option<DatabaseUrl>,
+    /// `direct_url`: the database reached directly, bypassing a transaction
+    /// pooler; migrations use it instead of `database` when set.
+    pub direct_database: Option<DatabaseUrl>,
     /// How releases are deployed and rolled back.
     pub provider: ProviderConfig,
 }
@@ -62,12 +65,17 @@ pub enum DatabaseUrl {
         /// The URL as written, masked for printing.
         url: Masked,
     },
+    /// `postgres://…` or `postgresql://…`, handed to the PostgreSQL engine.
+    Postgres {
+        /// The URL as written, masked for printing.
+        url: Masked,
+    },
 }
 
 impl std::fmt::Display for DatabaseUrl {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            Self::Sqlite { url, .. } => url.fmt(f),
+            Self::Sqlite { url, .. } | Self::Postgres { url } => url.fmt(f),
         }
     }
 }
@@ -287,6 +295,19 @@ pub struct MigrateConfig {
     pub backup_dir: PathBuf,
     /// Keep backups after a successful run.
     pub keep_backups: bool,
+    /// `SET LOCAL lock_timeout` for each migration (PostgreSQL).
+    pub lock_timeout: Duration,
+    /// `SET LOCAL statement_timeout` for each migration (PostgreSQL).
+    pub statement_timeout: Duration,
+    /// How long to wait for another runner's advisory lock.
+    pub lock_wait: Duration,
+    /// How often a migration that hit `lock_timeout` is retried.
+    pub retries: u32,
+    /// `layout`: the history layout, or auto-detection.
+    pub layout: LayoutSetting,
+    /// `--include-all` (Supabase layout): apply local migrations older than
+    /// the newest applied one, and tolerate applied versions with no file.
+    pub include_all: bool,
     /// `[migrate.lint]`: per-rule severity overrides.
     pub lint: LintConfig,
 }

@@ -18,8 +18,8 @@ use super::file::{
 };
 use super::model::{
     BackupMode, CheckTarget, Condition, Config, DatabaseUrl, Environment, Expectations, HttpMethod,
-    LintConfig, MigrateConfig, ProviderConfig, Redirects, ReleasesConfig, RequestBody,
-    RollbackConfig, RuleLevel, SmokeCheck, SmokeConfig, WatchConfig, WatchMetric,
+    LayoutSetting, LintConfig, MigrateConfig, ProviderConfig, Redirects, ReleasesConfig,
+    RequestBody, RollbackConfig, RuleLevel, SmokeCheck, SmokeConfig, WatchConfig, WatchMetric,
 };
 use super::secret::{self, Masked, Redactor, ResolveFailure};
 use super::template;
@@ -41,6 +41,10 @@ const DEFAULT_WATCH_FOR: Duration = Duration::from_secs(600);
 const DEFAULT_WATCH_INTERVAL: Duration = Duration::from_secs(30);
 /// Argo Rollouts' default for `consecutiveErrorLimit`.
 const DEFAULT_CONSECUTIVE_ERROR_LIMIT: u32 = 4;
+const DEFAULT_LOCK_TIMEOUT: Duration = Duration::from_secs(5);
+const DEFAULT_STATEMENT_TIMEOUT: Duration = Duration::from_secs(600);
+const DEFAULT_LOCK_WAIT: Duration = Duration::from_secs(60);
+const DEFAULT_RETRIES: u32 = 3;
 
 /// Providers users ask for that this build does not have yet.
 const PLANNED_PROVIDERS: [&str; 3] = ["vercel", "railway", "command"];
@@ -88,6 +92,21 @@ pub(super) fn from_source(
         ),
         keep_backups: file.migrate.keep_backups,
         lint: resolver.lint(&file.migrate.lint)?,
+        lock_timeout: file
+            .migrate
+            .lock_timeout
+            .map_or(DEFAULT_LOCK_TIMEOUT, |duration| duration.0),
+        statement_timeout: file
+            .migrate
+            .statement_timeout
+            .map_or(DEFAULT_STATEMENT_TIMEOUT, |duration| duration.0),
+        lock_wait: file
+            .migrate
+            .lock_wait
+            .map_or(DEFAULT_LOCK_WAIT, |duration| duration.0),
+        retries: file.migrate.retries.unwrap_or(DEFAULT_RETRIES),
+        layout: file.migrate.layout.unwrap_or(LayoutSetting::Auto),
+        include_all: false,
     };
     let rollback = RollbackConfig {
         on: file.rollback.on.clone().unwrap_or_else(|| {
@@ -262,6 +281,11 @@ impl Resolver<'_> {
             .as_ref()
             .map(|database| self.database(database, &key("database")))
             .transpose()?;
+        let direct_database = file
+            .direct_url
+            .as_ref()
+            .map(|database| self.database(database, &key("direct_url")))
+            .transpose()?;
         let kind = file.provider.as_ref().map(|kind| *kind.get_ref());
         let provider = match (kind, &file.releases) {
             (Some(ProviderKind::Releases) | None, Some(releases)) => {
@@ -307,6 +331,7 @@ impl Resolver<'_> {
             name: name.to_owned(),
             url,
             database,
+            direct_database,
             provider,
         })
     }
@@ -329,17 +354,22 @@ impl Resolver<'_> {
             });
         }
         let scheme = text.split_once("://").map_or("", |(scheme, _)| scheme);
-        let (message, hint) = if matches!(scheme, "postgres" | "postgresql") {
-            (
-                format!("PostgreSQL databases are not supported by this version yet, for key `{key}`"),
-                "this version migrates SQLite (`sqlite://PATH`); PostgreSQL support is planned (see the README's status)".to_owned(),
-            )
-        } else {
-            (
-                format!("unsupported database URL scheme `{scheme}`, for key `{key}`"),
-                "write `sqlite://PATH`".to_owned(),
-            )
-        };
+        if matches!(scheme, "postgres" | "postgresql") {
+            if let Err(error) = url::Url::parse(&text) {
+                return Err(self.invalid(
+                    value.span(),
+                    format!("invalid PostgreSQL URL for key `{key}`: {error}"),
+                    Some("write `postgres://USER:PASSWORD@HOST:5432/DATABASE?sslmode=require` (percent-encode special characters in the password)".to_owned()),
+                ));
+            }
+            return Ok(DatabaseUrl::Postgres {
+                url: Masked::new(text, &self.redactor),
+            });
+        }
+        let (message, hint) = (
+            format!("unsupported database URL scheme `{scheme}`, for key `{key}`"),
+            "write `sqlite://PATH` or `postgres://USER@HOST:5432/DATABASE`".to_owned(),
+        );
         Err(self.invalid(value.span(), message, Some(hint)))
     }
 

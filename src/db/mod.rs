@@ -6,11 +6,12 @@
 //! migration files, plans or reports: `migrate` reads the files, decides what
 //! to apply and reports on it.
 //!
-//! Engines: [`sqlite`] (`sqlite://PATH`, the embedded default). PostgreSQL
-//! (tokio-postgres) and the history tables of other tools (Prisma, Supabase,
-//! dbmate) implement the same trait; [`connect`] picks the engine from the
-//! configured [`DatabaseUrl`].
+//! Engines: [`sqlite`] (`sqlite://PATH`, the embedded default) and
+//! [`postgres`] (`postgres://…`, tokio-postgres). The history tables of other
+//! tools (Prisma, Supabase, dbmate) are to implement the same trait;
+//! [`connect`] picks the engine from the configured [`DatabaseUrl`].
 
+pub mod postgres;
 pub mod sqlite;
 
 use std::fmt;
@@ -21,6 +22,19 @@ use crate::config::{Config, DatabaseUrl};
 
 /// The history table of shipgate's own (plain) layout.
 pub const HISTORY_TABLE: &str = "shipgate_migrations";
+
+/// Whose history table the engine reads and writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HistoryLayout {
+    /// shipgate's own `shipgate_migrations`.
+    Plain,
+    /// Prisma's `_prisma_migrations` (PostgreSQL only).
+    Prisma,
+    /// The Supabase CLI's `supabase_migrations.schema_migrations`.
+    Supabase,
+    /// dbmate's `schema_migrations`.
+    Dbmate,
+}
 
 /// One migration file, ready to apply: what the engine needs to run it and
 /// record it.
@@ -70,6 +84,9 @@ pub struct Backup {
     pub path: PathBuf,
     /// Its size in bytes.
     pub bytes: u64,
+    /// Where the server was when it was taken (PostgreSQL: time and WAL
+    /// LSN), when the engine knows.
+    pub position: Option<String>,
 }
 
 /// An error reported by the database engine for a statement: its own message
@@ -146,6 +163,19 @@ pub enum DatabaseError {
         #[source]
         source: EngineMessage,
     },
+    /// A migration running outside a transaction failed after some of its
+    /// statements ran: they stay applied, and its history row says
+    /// `success = false`.
+    #[error("failed to apply migration `{version}` part-way, outside a transaction")]
+    ApplyOutsideTransaction {
+        /// The migration's version.
+        version: String,
+        /// Byte offset in the file of the failing token or statement.
+        offset: Option<usize>,
+        /// The engine's error, naming the statements that ran.
+        #[source]
+        source: EngineMessage,
+    },
     /// Another runner recorded this version while this one was planning.
     #[error("migration `{version}` was applied by another runner while this one was running")]
     AlreadyApplied {
@@ -207,6 +237,145 @@ pub enum DatabaseError {
         /// The deadline.
         timeout: Duration,
     },
+    /// The database URL cannot be used.
+    #[error("invalid database URL `{database}`: {reason}")]
+    InvalidUrl {
+        /// The masked URL.
+        database: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// The server could not be reached or refused the login.
+    #[error("failed to connect to PostgreSQL at {target}, {tls}")]
+    Connect {
+        /// Host, port, database and user (never the password).
+        target: String,
+        /// Whether TLS was tried, and the `sslmode`.
+        tls: String,
+        /// The driver's error.
+        #[source]
+        source: EngineMessage,
+    },
+    /// The connection goes through a transaction pooler, where a session
+    /// lock (and so a safe migration) is impossible.
+    #[error("`{database}` looks like a transaction pooler: {reason}")]
+    Pooler {
+        /// The masked URL.
+        database: String,
+        /// What gave it away.
+        reason: String,
+    },
+    /// Another runner held the migration lock for longer than `lock_wait`.
+    #[error(
+        "timed out after {}s waiting for the migration lock on `{database}`, held by {owner}{}",
+        waited.as_secs(),
+        holders_text(holders)
+    )]
+    LockBusy {
+        /// The masked URL.
+        database: String,
+        /// Who is expected to hold it.
+        owner: String,
+        /// How long this run waited.
+        waited: Duration,
+        /// The sessions holding it.
+        holders: Vec<String>,
+    },
+    /// A statement waited longer than `lock_timeout` for a lock; its
+    /// migration was rolled back.
+    #[error(
+        "migration `{version}` timed out waiting for a lock{}",
+        blockers_text(blockers)
+    )]
+    LockTimeout {
+        /// The migration's version.
+        version: String,
+        /// Byte offset in the file of the statement.
+        offset: Option<usize>,
+        /// The sessions that held locks on user tables at the time.
+        blockers: Vec<String>,
+        /// PostgreSQL's error.
+        #[source]
+        source: EngineMessage,
+    },
+    /// A migration that runs outside a transaction failed part-way earlier:
+    /// its history row says `success = false`.
+    #[error(
+        "migration `{version}_{name}` failed part-way in an earlier run and left `{database}` partly migrated"
+    )]
+    PartlyApplied {
+        /// The masked URL.
+        database: String,
+        /// The migration's version.
+        version: String,
+        /// Its name.
+        name: String,
+    },
+    /// `pg_dump` is older than the server, so it cannot dump it faithfully.
+    #[error(
+        "`{tool}` is too old for this server: `{tool_version}` cannot dump PostgreSQL {server_major}"
+    )]
+    ClientTooOld {
+        /// The tool.
+        tool: &'static str,
+        /// What `--version` printed.
+        tool_version: String,
+        /// The server's major version.
+        server_major: u32,
+    },
+    /// A client tool could not be started.
+    #[error("failed to run `{tool}`")]
+    RunTool {
+        /// The tool.
+        tool: &'static str,
+        /// The IO error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A client tool exited with an error.
+    #[error("`{tool}` failed ({status}): {stderr}")]
+    ToolFailed {
+        /// The tool.
+        tool: &'static str,
+        /// Its exit status.
+        status: String,
+        /// What it printed on stderr.
+        stderr: String,
+    },
+    /// A client tool ran past its deadline and was killed.
+    #[error("`{tool}` did not finish within {}s and was stopped", deadline.as_secs())]
+    ToolTimeout {
+        /// The tool.
+        tool: &'static str,
+        /// The deadline (`migrate.statement_timeout`).
+        deadline: Duration,
+    },
+    /// A migration failed earlier and its history row says so (Prisma's
+    /// P3009): nothing runs until a human resolves it.
+    #[error("migration `{name}` failed in an earlier run and is not resolved; its log: {logs}")]
+    FailedMigration {
+        /// The migration's name.
+        name: String,
+        /// The error it logged.
+        logs: String,
+    },
+    /// `migrate resolve` could not record the resolution.
+    #[error("cannot resolve migration `{name}`: {reason}")]
+    Resolve {
+        /// The migration's name.
+        name: String,
+        /// Why.
+        reason: String,
+    },
+    /// A layout other than plain on SQLite.
+    #[error("the `{layout}` layout needs a PostgreSQL database")]
+    LayoutNeedsPostgres {
+        /// The layout.
+        layout: &'static str,
+    },
+    /// The session was lost between two calls; this is a bug.
+    #[error("the database session is gone; this is a bug")]
+    NotConnected,
     /// A blocking database task panicked or was cancelled; this is a bug.
     #[error("the database task for `{operation}` stopped unexpectedly; this is a bug")]
     Task {
@@ -221,7 +390,34 @@ pub enum DatabaseError {
 impl DatabaseError {
     /// Whether the error is the user's SQL (not the connection or the disk).
     pub fn is_migration_failure(&self) -> bool {
-        matches!(self, Self::ApplyMigration { .. })
+        matches!(
+            self,
+            Self::ApplyMigration { .. }
+                | Self::LockTimeout { .. }
+                | Self::ApplyOutsideTransaction { .. }
+        )
+    }
+
+    /// Whether the failed migration left nothing behind (its transaction was
+    /// rolled back), so there is nothing of it to undo.
+    pub fn rolled_back(&self) -> bool {
+        matches!(self, Self::ApplyMigration { .. } | Self::LockTimeout { .. })
+    }
+}
+
+fn holders_text(holders: &[String]) -> String {
+    if holders.is_empty() {
+        String::new()
+    } else {
+        format!(": {}", holders.join("; "))
+    }
+}
+
+fn blockers_text(blockers: &[String]) -> String {
+    if blockers.is_empty() {
+        String::new()
+    } else {
+        format!("; sessions holding locks: {}", blockers.join("; "))
     }
 }
 
@@ -237,6 +433,9 @@ impl crate::diagnostic::Diagnostic for DatabaseError {
             Self::ApplyMigration { .. } => {
                 "fix the migration, then run `shipgate migrate apply` again".to_owned()
             }
+            Self::ApplyOutsideTransaction { version, .. } => format!(
+                "finish or undo the statements that ran by hand, then `DELETE FROM shipgate_migrations WHERE version = '{version}'` and run `shipgate migrate apply` again"
+            ),
             Self::AlreadyApplied { .. } => {
                 "run `shipgate migrate status` to see what the other runner applied".to_owned()
             }
@@ -247,11 +446,32 @@ impl crate::diagnostic::Diagnostic for DatabaseError {
                 "pass the path of a backup `shipgate migrate apply` took (see its `backup` output)".to_owned()
             }
             Self::Restore { path, .. } => format!(
-                "the database may be partly restored: copy `{}` over the database file by hand",
+                "the database may be partly restored: restore `{}` by hand (SQLite: copy it over the database file; PostgreSQL: `pg_restore --clean --if-exists --single-transaction --no-owner --dbname=DB FILE`)",
                 path.display()
             ),
+            Self::InvalidUrl { .. } => "write `postgres://USER:PASSWORD@HOST:5432/DATABASE?sslmode=require`".to_owned(),
+            Self::Connect { .. } => "check the host, port, user and password of `database` (or `direct_url`), and `sslmode`; `psql \"$DATABASE_URL\" -c 'SELECT 1'` tests the same URL".to_owned(),
+            Self::Pooler { .. } => "migrate through a direct connection: add `direct_url = \"${DIRECT_URL}\"` under the environment in `shipgate.toml` (the server's port 5432, not the pooler's 6543)".to_owned(),
+            Self::LockBusy { .. } => "wait for the other run to finish, or raise `migrate.lock_wait`; `SELECT pg_terminate_backend(PID)` stops a stuck holder".to_owned(),
+            Self::LockTimeout { .. } => "wait for the sessions above to finish (or end them with `SELECT pg_terminate_backend(PID)`), or raise `migrate.lock_timeout` / `migrate.retries`, then run `shipgate migrate apply` again".to_owned(),
+            Self::PartlyApplied { version, .. } => format!(
+                "finish or undo the migration's statements by hand, then `DELETE FROM shipgate_migrations WHERE version = '{version}'` (to run it again) or `UPDATE shipgate_migrations SET success = true WHERE version = '{version}'` (to mark it applied)"
+            ),
+            Self::ClientTooOld { server_major, .. } => format!(
+                "install the PostgreSQL {server_major} client tools (e.g. `apt-get install postgresql-client-{server_major}`) and put them first on `PATH`"
+            ),
+            Self::RunTool { tool, .. } => format!(
+                "install the PostgreSQL client tools so `{tool}` is on `PATH` (e.g. `apt-get install postgresql-client`), or set `migrate.backup = \"none\"`"
+            ),
+            Self::ToolFailed { tool, .. } => format!("run `{tool}` by hand with the same `PG*` settings to see more"),
+            Self::FailedMigration { name, .. } => format!(
+                "fix the database by hand, then either `shipgate migrate resolve --rolled-back {name}` (it runs again next time) or `shipgate migrate resolve --applied {name}` (it is recorded as applied)"
+            ),
+            Self::LayoutNeedsPostgres { .. } => "set `database = \"postgres://…\"`, or `[migrate] layout = \"plain\"`".to_owned(),
+            Self::Resolve { .. } => "run `shipgate migrate status` to see the migration's state".to_owned(),
+            Self::ToolTimeout { .. } => "raise `migrate.statement_timeout`".to_owned(),
             Self::Busy { .. } => "stop the other process using the database, then run the command again".to_owned(),
-            Self::Task { .. } => "run the command again; if it fails the same way, report it with this output".to_owned(),
+            Self::Task { .. } | Self::NotConnected => "run the command again; if it fails the same way, report it with this output".to_owned(),
         })
     }
 }
@@ -291,6 +511,30 @@ pub trait Database: Send + Sync {
     /// up (the database does not exist yet or is empty).
     async fn backup(&self, dir: &Path) -> Result<Option<Backup>, DatabaseError>;
 
+    /// Takes the migration lock for the rest of this run (PostgreSQL: a
+    /// session advisory lock); engines that need none do nothing.
+    async fn lock(&self) -> Result<(), DatabaseError> {
+        Ok(())
+    }
+
+    /// `migrate resolve NAME`: with `applied_checksum`, records `name` as
+    /// applied without running it; without, marks its failed run rolled
+    /// back. Only history layouts that track failures support it.
+    async fn resolve(
+        &self,
+        name: &str,
+        applied_checksum: Option<&str>,
+    ) -> Result<(), DatabaseError> {
+        let _ = applied_checksum;
+        Err(DatabaseError::Resolve {
+            name: name.to_owned(),
+            reason: format!(
+                "`{}` does not record failed migrations",
+                self.history_table()
+            ),
+        })
+    }
+
     /// Replaces the database's content with the backup at `path`.
     async fn restore(&self, path: &Path) -> Result<(), DatabaseError>;
 
@@ -299,15 +543,49 @@ pub trait Database: Send + Sync {
     async fn clear(&self) -> Result<(), DatabaseError>;
 }
 
-/// Opens the engine for the environment's `database` URL.
+/// Opens the engine for the environment's `database` URL, with the plain
+/// history layout.
 pub fn connect(config: &Config) -> Result<Box<dyn Database>, DatabaseError> {
-    match &config.environment.database {
+    connect_with_layout(config, HistoryLayout::Plain)
+}
+
+/// Opens the engine for the environment's `database` URL (its `direct_url`
+/// when set), reading and writing `layout`'s history table.
+pub fn connect_with_layout(
+    config: &Config,
+    layout: HistoryLayout,
+) -> Result<Box<dyn Database>, DatabaseError> {
+    let database = config
+        .environment
+        .direct_database
+        .as_ref()
+        .or(config.environment.database.as_ref());
+    match database {
         None => Err(DatabaseError::NotConfigured {
             environment: config.environment.name.clone(),
         }),
+        Some(DatabaseUrl::Sqlite { .. }) if layout != HistoryLayout::Plain => {
+            Err(DatabaseError::LayoutNeedsPostgres {
+                layout: match layout {
+                    HistoryLayout::Supabase => "supabase",
+                    HistoryLayout::Dbmate => "dbmate",
+                    HistoryLayout::Prisma | HistoryLayout::Plain => "prisma",
+                },
+            })
+        }
         Some(DatabaseUrl::Sqlite { path, url }) => Ok(Box::new(sqlite::SqliteDatabase::new(
             path.clone(),
             url.to_string(),
         ))),
+        Some(DatabaseUrl::Postgres { url }) => Ok(Box::new(postgres::PostgresDatabase::new(
+            url,
+            postgres::Settings {
+                lock_timeout: config.migrate.lock_timeout,
+                statement_timeout: config.migrate.statement_timeout,
+                lock_wait: config.migrate.lock_wait,
+                retries: config.migrate.retries,
+            },
+            layout,
+        )?)),
     }
 }

@@ -282,7 +282,11 @@ impl SqliteDatabase {
         }
         drop(destination);
         let bytes = fs_err::metadata(&path).map_or(0, |metadata| metadata.len());
-        Ok(Some(Backup { path, bytes }))
+        Ok(Some(Backup {
+            path,
+            bytes,
+            position: None,
+        }))
     }
 
     fn restore_blocking(&self, backup: &Path) -> Result<(), DatabaseError> {

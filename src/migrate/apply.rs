@@ -17,7 +17,7 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use super::plan::MigrationPlan;
-use super::{MigrateError, MigrateOutcome, first_line, load};
+use super::{MigrateError, MigrateOutcome, first_line, load_locked};
 use crate::config::BackupMode;
 use crate::context::Context;
 use crate::db::{Database, DatabaseError, Migration};
@@ -28,8 +28,9 @@ use crate::state::RunState;
 /// Runs `migrate apply`; with `dry_run`, only reports the plan.
 pub(super) async fn run(ctx: &Context, dry_run: bool) -> Result<MigrateOutcome, MigrateError> {
     let started = Instant::now();
-    let (database, plan) = load(ctx).await?;
+    let (database, plan) = load_locked(ctx, !dry_run).await?;
     refuse_edited(&plan)?;
+    super::layout::Layout::of(&ctx.config).check(&plan, ctx.config.migrate.include_all)?;
     let pending: Vec<Migration> = plan.pending().cloned().collect();
     let outcome = |checks: Vec<Check>, summary: String| MigrateOutcome {
         phase: Phase::new(PhaseName::Migrate, checks, started.elapsed()).summary(summary),
@@ -160,7 +161,7 @@ impl<'a> Runner<'a> {
             self.ctx
                 .printer
                 .progress(&format!("applying `{}`", migration.path.display()));
-            match self.database.apply(migration).await {
+            match self.apply_with_retries(migration).await {
                 Ok(row) => {
                     self.checks.push(
                         Check::pass(migration.id())
@@ -184,6 +185,37 @@ impl<'a> Runner<'a> {
         Ok(self.finish(summary, None, true))
     }
 
+    /// Applies `migration`, retrying with backoff (up to `migrate.retries`)
+    /// when it timed out waiting for a lock: its transaction was rolled back,
+    /// so production never queued behind it for longer than `lock_timeout`.
+    async fn apply_with_retries(
+        &self,
+        migration: &Migration,
+    ) -> Result<crate::db::AppliedMigration, DatabaseError> {
+        let mut attempt = 0;
+        loop {
+            match self.database.apply(migration).await {
+                Err(error @ DatabaseError::LockTimeout { .. })
+                    if attempt < self.ctx.config.migrate.retries
+                        && !self.ctx.cancel.is_cancelled() =>
+                {
+                    attempt += 1;
+                    let pause = crate::db::postgres::jitter(crate::db::postgres::backoff(attempt));
+                    self.ctx.printer.warning(&format!(
+                        "{error}; rolled back, retrying in {}ms (attempt {attempt} of {})",
+                        pause.as_millis(),
+                        self.ctx.config.migrate.retries
+                    ));
+                    tokio::select! {
+                        () = tokio::time::sleep(pause) => {}
+                        () = self.ctx.cancel.cancelled() => return Err(error),
+                    }
+                }
+                other => return other,
+            }
+        }
+    }
+
     /// Stops the run at `pending[index]`, which failed with `error`, and undoes
     /// what the run did.
     async fn fail(
@@ -193,7 +225,11 @@ impl<'a> Runner<'a> {
         error: DatabaseError,
     ) -> Result<MigrateOutcome, MigrateError> {
         let failed = &pending[index];
-        let can_undo = self.backup.is_some() || self.was_new;
+        // A failure its own transaction rolled back, first in the run, left
+        // nothing to undo: restoring the backup would only lose the writes
+        // production made since it was taken.
+        let can_undo = (self.backup.is_some() || self.was_new)
+            && !(self.applied.is_empty() && error.rolled_back());
         if let DatabaseError::AlreadyApplied { .. } = error {
             // Another runner is migrating the same database: restoring our
             // backup would undo its work, so leave the database to it.
@@ -217,6 +253,12 @@ impl<'a> Runner<'a> {
             let check = self.undo().await;
             let restored = check.status != Status::Fail;
             (check, restored)
+        } else if !error.rolled_back() {
+            let detail = format!(
+                "no backup to restore: the statements of `{}` that ran stay applied",
+                failed.id()
+            );
+            (Check::new("restore", Status::Warn).detail(detail), false)
         } else if self.applied.is_empty() {
             let detail = format!(
                 "not needed: `{}` was rolled back by its transaction and nothing else ran",
@@ -300,13 +342,19 @@ impl<'a> Runner<'a> {
         let Some(backup) = self.database.backup(&migrate.backup_dir).await? else {
             return Ok(self.no_backup_needed());
         };
+        let detail = match &backup.position {
+            Some(position) => format!("{} bytes, {position}", backup.bytes),
+            None => format!("{} bytes", backup.bytes),
+        };
         self.checks.push(
             Check::pass("backup")
-                .detail(format!("{} bytes", backup.bytes))
+                .detail(detail)
                 .duration(started.elapsed())
                 .artifact("backup", backup.path.display().to_string()),
         );
         self.state.backup = Some(backup.path.clone());
+        self.state.backup_bytes = Some(backup.bytes);
+        self.state.backup_position.clone_from(&backup.position);
         self.state.save(&self.ctx.state_path)?;
         Ok(Some(backup.path))
     }
@@ -376,7 +424,11 @@ fn backticked(versions: &[String]) -> String {
 /// The failing check for a migration the database rejected.
 fn failed_check(migration: &Migration, error: &DatabaseError, backup: Option<&Path>) -> Check {
     let (offset, message) = match error {
-        DatabaseError::ApplyMigration { offset, source, .. } => (*offset, source.message.clone()),
+        DatabaseError::ApplyMigration { offset, source, .. }
+        | DatabaseError::ApplyOutsideTransaction { offset, source, .. } => {
+            (*offset, source.message.clone())
+        }
+        DatabaseError::LockTimeout { offset, .. } => (*offset, error.to_string()),
         other => (None, other.to_string()),
     };
     let location = match offset {

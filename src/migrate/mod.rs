@@ -11,6 +11,7 @@
 //! [`plan`], [`apply`], [`apply_phase`] and [`restore`].
 
 mod apply;
+mod layout;
 pub mod lint;
 mod plan;
 mod source;
@@ -78,6 +79,34 @@ pub enum MigrateError {
         /// The second file.
         second: PathBuf,
     },
+    /// A Prisma `migration_lock.toml` for another database.
+    #[error("`{}` says `provider = \"{provider}\"`, but shipgate migrates Prisma projects on PostgreSQL only", path.display())]
+    PrismaProvider {
+        /// The lock file.
+        path: PathBuf,
+        /// Its provider.
+        provider: String,
+    },
+    /// The Supabase CLI would refuse this plan without `--include-all`.
+    #[error("refusing to migrate as `supabase db push` would: {problem}")]
+    SupabaseOrder {
+        /// What is out of order.
+        problem: String,
+    },
+    /// A dbmate file without its `-- migrate:up` / `-- migrate:down` markers.
+    #[error("dbmate migration `{}` lacks its `-- migrate:up` or `-- migrate:down` line", path.display())]
+    DbmateMarkers {
+        /// The file.
+        path: PathBuf,
+    },
+    /// `migrate resolve` names a migration with no local folder.
+    #[error("no migration `{name}` in `{}`", dir.display())]
+    UnknownMigration {
+        /// The name given.
+        name: String,
+        /// The migrations directory.
+        dir: PathBuf,
+    },
     /// A migration the database already applied was changed afterwards.
     #[error(
         "applied migration `{}` was edited after it ran: the file's checksum is `{local}` but `{recorded}` was recorded when it was applied{}",
@@ -122,7 +151,15 @@ impl MigrateError {
             | Self::NotUtf8 { .. }
             | Self::DuplicateVersion { .. }
             | Self::EditedMigration { .. }
-            | Self::Database(DatabaseError::NotConfigured { .. }) => ExitStatus::Usage,
+            | Self::PrismaProvider { .. }
+            | Self::SupabaseOrder { .. }
+            | Self::DbmateMarkers { .. }
+            | Self::UnknownMigration { .. }
+            | Self::Database(
+                DatabaseError::NotConfigured { .. }
+                | DatabaseError::LayoutNeedsPostgres { .. }
+                | DatabaseError::InvalidUrl { .. },
+            ) => ExitStatus::Usage,
             Self::Database(error) if error.is_migration_failure() => ExitStatus::CheckFailed,
             Self::Lint(lint::LintError::ReadFile { .. } | lint::LintError::NotUtf8 { .. }) => {
                 ExitStatus::Usage
@@ -179,6 +216,19 @@ impl Diagnostic for MigrateError {
                 "nothing was changed; restore the file with `git checkout -- {}` and put the change in a new migration, then run `shipgate migrate status`",
                 location.path.display()
             )),
+            Self::PrismaProvider { .. } => Some(
+                "point `migrate.dir` at a PostgreSQL project's `prisma/migrations`, or set `[migrate] layout = \"plain\"`".to_owned(),
+            ),
+            Self::SupabaseOrder { .. } => Some(
+                "pass `--include-all` to apply them anyway, or repair the history with `supabase migration repair`".to_owned(),
+            ),
+            Self::DbmateMarkers { path } => Some(format!(
+                "start `{}` with a `-- migrate:up` line and put the undo after a `-- migrate:down` line",
+                path.display()
+            )),
+            Self::UnknownMigration { .. } => {
+                Some("run `shipgate migrate status` to list the migrations by name".to_owned())
+            }
             Self::Database(error) => error.hint(),
             Self::State(error) => error.hint(),
             Self::Lint(error) => error.hint(),
@@ -255,6 +305,12 @@ pub async fn status(ctx: &Context) -> Result<Report, MigrateError> {
     if missing > 0 {
         let _ = write!(summary, ", {missing} missing locally");
     }
+    let _ = write!(
+        summary,
+        "; layout `{}` (`{}`)",
+        layout::Layout::of(&ctx.config).name(),
+        database.history_table()
+    );
     let mut report = Report::new(
         "migrate status",
         Some(&ctx.config.environment.name),
@@ -313,6 +369,14 @@ pub async fn apply_phase(ctx: &Context) -> Result<MigrateOutcome, MigrateError> 
 pub async fn restore(ctx: &Context, backup: &Path) -> Result<Check, MigrateError> {
     let started = Instant::now();
     let database = db::connect(&ctx.config)?;
+    if ctx.dry_run {
+        return Ok(Check::new("restore", Status::Skip).detail(format!(
+            "would restore `{}` from `{}`",
+            database.describe(),
+            backup.display()
+        )));
+    }
+    database.lock().await?;
     database.restore(backup).await?;
     Ok(Check::pass("restore")
         .detail(format!(
@@ -323,12 +387,90 @@ pub async fn restore(ctx: &Context, backup: &Path) -> Result<Check, MigrateError
         .artifact("backup", backup.display().to_string()))
 }
 
+/// `migrate restore --backup FILE`: replaces the database's content with
+/// the backup (relative paths are taken from the working directory).
+pub async fn restore_command(ctx: &Context, backup: &Path) -> Result<Report, MigrateError> {
+    let started = Instant::now();
+    let check = restore(ctx, backup).await?;
+    let mut report = Report::new(
+        "migrate restore",
+        Some(&ctx.config.environment.name),
+        ctx.dry_run,
+    );
+    report.push(Phase::new(PhaseName::Migrate, vec![check], started.elapsed()).summary("restored"));
+    Ok(report)
+}
+
+/// `migrate resolve --applied NAME | --rolled-back NAME` (Prisma's
+/// semantics): records how a failed migration was resolved by hand.
+pub async fn resolve(ctx: &Context, name: &str, applied: bool) -> Result<Report, MigrateError> {
+    let started = Instant::now();
+    let layout = layout::Layout::of(&ctx.config);
+    let database = db::connect_with_layout(&ctx.config, layout.history())?;
+    let checksum = if applied {
+        {
+            let local = layout.read(&ctx.config.migrate.dir, &ctx.config.base_dir)?;
+            let Some(migration) = local.iter().find(|migration| migration.id() == name) else {
+                return Err(MigrateError::UnknownMigration {
+                    name: name.to_owned(),
+                    dir: source::relative_to(&ctx.config.migrate.dir, &ctx.config.base_dir),
+                });
+            };
+            Some(migration.checksum.clone())
+        }
+    } else {
+        None
+    };
+    let detail = if checksum.is_some() {
+        format!("recorded `{name}` as applied")
+    } else {
+        format!("marked the failed run of `{name}` as rolled back; it runs again on the next apply")
+    };
+    let check = if ctx.dry_run {
+        Check::new("resolve", Status::Skip).detail(format!("would have {detail}"))
+    } else {
+        database.lock().await?;
+        database.resolve(name, checksum.as_deref()).await?;
+        Check::pass("resolve").detail(detail)
+    };
+    let mut report = Report::new(
+        "migrate resolve",
+        Some(&ctx.config.environment.name),
+        ctx.dry_run,
+    );
+    report.push(
+        Phase::new(
+            PhaseName::Migrate,
+            vec![check.duration(started.elapsed())],
+            started.elapsed(),
+        )
+        .summary(format!("resolved `{name}`")),
+    );
+    Ok(report)
+}
+
 /// Connects, reads the files and the history, and merges them. Reads only:
 /// a database that does not exist is not created.
 async fn load(ctx: &Context) -> Result<(Box<dyn Database>, MigrationPlan), MigrateError> {
-    let database = db::connect(&ctx.config)?;
-    let local = source::read_dir(&ctx.config.migrate.dir, &ctx.config.base_dir)?;
-    let applied = database.applied().await?;
+    load_locked(ctx, false).await
+}
+
+/// [`load`], taking the migration lock first when `lock` (a real apply), so
+/// the plan is read by the only runner.
+async fn load_locked(
+    ctx: &Context,
+    lock: bool,
+) -> Result<(Box<dyn Database>, MigrationPlan), MigrateError> {
+    let layout = layout::Layout::of(&ctx.config);
+    let database = db::connect_with_layout(&ctx.config, layout.history())?;
+    let local = layout.read(&ctx.config.migrate.dir, &ctx.config.base_dir)?;
+    if lock {
+        ctx.printer
+            .progress(&format!("locking `{}` for migrations", database.describe()));
+        database.lock().await?;
+    }
+    let mut applied = database.applied().await?;
+    layout.reconcile(&local, &mut applied);
     Ok((database, MigrationPlan::new(local, applied)))
 }
 

@@ -51,7 +51,7 @@ fn unknown_key_names_the_table_and_suggests_the_close_name() {
         "[environments.production]\nur = \"http://x\"\n",
         &[],
         &[
-            "error: unknown field `ur`, expected one of `url`, `database`, `provider`, `releases`, in table `[environments.production]`",
+            "error: unknown field `ur`, expected one of `url`, `database`, `direct_url`, `provider`, `releases`, in table `[environments.production]`",
             "--> shipgate.toml:2:1",
             "2 | ur = \"http://x\"",
             "hint: did you mean `url`?",
@@ -183,12 +183,12 @@ fn planned_provider_says_it_is_not_built_yet() {
 }
 
 #[test]
-fn postgres_database_says_it_is_not_supported_yet() {
+fn unsupported_database_scheme_is_named() {
     rejects(
-        "[environments.production]\ndatabase = \"postgres://app@db/app\"\n",
+        "[environments.production]\ndatabase = \"mysql://app@db/app\"\n",
         &[],
         &[
-            "error: PostgreSQL databases are not supported by this version yet, for key `environments.production.database`",
+            "error: unsupported database URL scheme `mysql`, for key `environments.production.database`",
         ],
     );
 }

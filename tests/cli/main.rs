@@ -10,6 +10,7 @@ mod config;
 mod gate;
 mod lint;
 mod migrate;
+mod migrate_postgres;
 mod pipeline;
 mod quickstart;
 mod smoke;

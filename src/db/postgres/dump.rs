@@ -1,0 +1,248 @@
+//! Backups with the real client tools: `pg_dump --format=custom`, checked
+//! with `pg_restore --list`, restored with `pg_restore --clean --if-exists
+//! --single-transaction --no-owner`.
+//!
+//! Connection settings reach the tools through libpq's environment
+//! (`PGHOST`, `PGPASSWORD`, …), never their arguments, so the password never
+//! shows in `ps`. Every run has a deadline and is killed when it expires.
+
+use std::collections::HashSet;
+use std::path::Path;
+use std::process::Stdio;
+use std::time::Duration;
+
+use tokio::process::Command;
+
+use super::Target;
+use crate::db::{Backup, DatabaseError};
+
+/// Dumps the database into a new file in `dir`; refuses a `pg_dump` older
+/// than the server (`server_major`) and verifies the file.
+pub(super) async fn backup(
+    target: &Target,
+    description: &str,
+    server_major: u32,
+    dir: &Path,
+    deadline: Duration,
+    lock_wait: Duration,
+) -> Result<Backup, DatabaseError> {
+    let version = run(target, "pg_dump", &["--version".to_owned()], deadline).await?;
+    let tool_major = major_version(&version).unwrap_or(0);
+    if tool_major < server_major {
+        return Err(DatabaseError::ClientTooOld {
+            tool: "pg_dump",
+            tool_version: version.trim().to_owned(),
+            server_major,
+        });
+    }
+    fs_err::create_dir_all(dir).map_err(|source| DatabaseError::CreateBackupDir {
+        path: dir.to_owned(),
+        source,
+    })?;
+    let stamp = jiff::Timestamp::now()
+        .strftime("%Y%m%dT%H%M%S%.3fZ")
+        .to_string();
+    let path = dir.join(format!("{}-{stamp}.dump", sanitize(&target.database)));
+    let failed = |message: String| DatabaseError::Backup {
+        database: description.to_owned(),
+        path: path.clone(),
+        source: crate::db::EngineMessage {
+            message,
+            code: None,
+        },
+    };
+    run(
+        target,
+        "pg_dump",
+        &[
+            "--format=custom".to_owned(),
+            "--no-password".to_owned(),
+            format!("--lock-wait-timeout={}", lock_wait.as_millis()),
+            format!("--file={}", path.display()),
+        ],
+        deadline,
+    )
+    .await
+    .map_err(|error| failed(error.to_string()))?;
+    let listing = run(
+        target,
+        "pg_restore",
+        &["--list".to_owned(), path.display().to_string()],
+        deadline,
+    )
+    .await
+    .map_err(|error| DatabaseError::VerifyBackup {
+        path: path.clone(),
+        detail: error.to_string(),
+    })?;
+    if listing.trim().is_empty() {
+        return Err(DatabaseError::VerifyBackup {
+            path,
+            detail: "`pg_restore --list` printed nothing".to_owned(),
+        });
+    }
+    let bytes = fs_err::metadata(&path)
+        .map_err(|error| failed(error.to_string()))?
+        .len();
+    Ok(Backup {
+        path,
+        bytes,
+        position: None,
+    })
+}
+
+/// The catalog objects (`(catalog oid, object oid)`) the backup at `path`
+/// holds, from `pg_restore --list`: live objects with other oids were
+/// created after the backup.
+pub(super) async fn listed_objects(
+    target: &Target,
+    path: &Path,
+    deadline: Duration,
+) -> Result<HashSet<(i64, i64)>, DatabaseError> {
+    let listing = run(
+        target,
+        "pg_restore",
+        &["--list".to_owned(), path.display().to_string()],
+        deadline,
+    )
+    .await?;
+    Ok(listing
+        .lines()
+        .filter(|line| !line.starts_with(';'))
+        .filter_map(|line| {
+            let mut words = line.split_once(';')?.1.split_whitespace();
+            Some((words.next()?.parse().ok()?, words.next()?.parse().ok()?))
+        })
+        .collect())
+}
+
+/// Restores `path` over the database.
+pub(super) async fn restore(
+    target: &Target,
+    description: &str,
+    path: &Path,
+    deadline: Duration,
+    lock_timeout: Duration,
+) -> Result<(), DatabaseError> {
+    let mut target = target.clone();
+    // Never queue production behind the restore's exclusive locks for
+    // longer than `lock_timeout`.
+    target.options = Some(format!("-c lock_timeout={}", lock_timeout.as_millis()));
+    run(
+        &target,
+        "pg_restore",
+        &[
+            "--clean".to_owned(),
+            "--if-exists".to_owned(),
+            "--single-transaction".to_owned(),
+            "--no-owner".to_owned(),
+            "--no-password".to_owned(),
+            "--exit-on-error".to_owned(),
+            format!("--dbname={}", target.database),
+            path.display().to_string(),
+        ],
+        deadline,
+    )
+    .await
+    .map(drop)
+    .map_err(|error| DatabaseError::Restore {
+        database: description.to_owned(),
+        path: path.to_owned(),
+        source: crate::db::EngineMessage {
+            message: error.to_string(),
+            code: None,
+        },
+    })
+}
+
+/// Runs `tool` with `args` and libpq's environment for `target`; its stdout.
+async fn run(
+    target: &Target,
+    tool: &'static str,
+    args: &[String],
+    deadline: Duration,
+) -> Result<String, DatabaseError> {
+    let mut command = Command::new(tool);
+    command
+        .args(args)
+        .env("PGHOST", &target.host)
+        .env("PGPORT", target.port.to_string())
+        .env("PGUSER", &target.user)
+        .env("PGDATABASE", &target.database)
+        .env("PGSSLMODE", target.ssl_mode.as_str())
+        .env("PGAPPNAME", "shipgate")
+        .env("PGCONNECT_TIMEOUT", "10")
+        .env_remove("PGSERVICE")
+        .env_remove("PGPASSWORD")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true);
+    if let Some(password) = &target.password {
+        command.env("PGPASSWORD", password);
+    }
+    if let Some(options) = &target.options {
+        command.env("PGOPTIONS", options);
+    }
+    if let Some(root) = &target.ssl_root_cert {
+        command.env("PGSSLROOTCERT", root);
+    }
+    let child = command
+        .spawn()
+        .map_err(|source| DatabaseError::RunTool { tool, source })?;
+    let output = tokio::time::timeout(deadline, child.wait_with_output())
+        .await
+        .map_err(|_| DatabaseError::ToolTimeout { tool, deadline })?
+        .map_err(|source| DatabaseError::RunTool { tool, source })?;
+    if !output.status.success() {
+        return Err(DatabaseError::ToolFailed {
+            tool,
+            status: output.status.to_string(),
+            stderr: String::from_utf8_lossy(&output.stderr).trim().to_owned(),
+        });
+    }
+    Ok(String::from_utf8_lossy(&output.stdout).into_owned())
+}
+
+/// `15` from `pg_dump (PostgreSQL) 15.20 (Debian 15.20-0+deb12u1)`; `9` from
+/// `9.6.24`.
+fn major_version(text: &str) -> Option<u32> {
+    let number = text
+        .split_whitespace()
+        .find(|word| word.starts_with(|c: char| c.is_ascii_digit()))?;
+    number
+        .split(|c: char| !c.is_ascii_digit())
+        .next()?
+        .parse()
+        .ok()
+}
+
+/// The database name, safe in a file name.
+fn sanitize(name: &str) -> String {
+    name.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_the_major_version_of_client_tools() {
+        assert_eq!(
+            major_version("pg_dump (PostgreSQL) 15.20 (Debian 15.20-0+deb12u1)"),
+            Some(15)
+        );
+        assert_eq!(major_version("pg_dump (PostgreSQL) 9.6.24"), Some(9));
+        assert_eq!(major_version("pg_dump (PostgreSQL) 17beta1"), Some(17));
+        assert_eq!(major_version("nothing"), None);
+        assert_eq!(sanitize("my db/1"), "my_db_1");
+    }
+}

@@ -1,0 +1,1082 @@
+//! The PostgreSQL engine (`postgres://…`, tokio-postgres, TLS per `sslmode`
+//! with rustls): shipgate's plain history table `shipgate_migrations`, one
+//! session per run holding a session-level advisory lock, each migration in
+//! an explicit transaction with its history row, and `pg_dump`/`pg_restore`
+//! backups.
+//!
+//! It owns the connection, locking and running SQL; which migrations to run
+//! and what to report is `migrate`'s. Statement splitting lives in [`split`],
+//! TLS in [`tls`], the client tools in [`dump`].
+
+mod dbmate;
+mod dump;
+mod prisma;
+pub(crate) mod split;
+mod supabase;
+mod tls;
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use tokio::sync::Mutex;
+use tokio_postgres::error::SqlState;
+use tokio_postgres::{Client, config::Host};
+
+use super::{
+    AppliedMigration, Backup, Database, DatabaseError, EngineMessage, HistoryLayout, Migration,
+};
+use crate::config::Masked;
+
+const APPLIED_BY: &str = concat!("shipgate ", env!("CARGO_PKG_VERSION"));
+
+/// shipgate's advisory lock key (`SHIP` in ASCII), held for the whole run.
+pub const LOCK_KEY: i64 = 0x5348_4950;
+
+/// The history table of the plain layout.
+const HISTORY_TABLE: &str = "shipgate_migrations";
+
+/// The plain layout's history table.
+const PLAIN_CREATE: &str = "CREATE TABLE IF NOT EXISTS shipgate_migrations (
+    version text PRIMARY KEY,
+    name text NOT NULL,
+    checksum text NOT NULL,
+    applied_at timestamptz NOT NULL DEFAULT now(),
+    duration_ms bigint NOT NULL DEFAULT 0,
+    applied_by text,
+    success boolean NOT NULL DEFAULT true
+)";
+
+/// The port transaction poolers (Supabase's Supavisor, `PgBouncer` setups)
+/// listen on; session locks do not survive them.
+const POOLER_PORT: u16 = 6543;
+
+/// Deadlines and retries from `[migrate]`.
+#[derive(Debug, Clone, Copy)]
+pub struct Settings {
+    /// `SET LOCAL lock_timeout`.
+    pub lock_timeout: Duration,
+    /// `SET LOCAL statement_timeout`; also the deadline of `pg_dump`/`pg_restore`.
+    pub statement_timeout: Duration,
+    /// How long to wait for another runner's advisory lock.
+    pub lock_wait: Duration,
+    /// How often a statement outside a transaction that hit `lock_timeout`
+    /// is retried.
+    pub retries: u32,
+}
+
+/// Where the URL points, for messages and the client tools (never the
+/// password in messages).
+#[derive(Debug, Clone)]
+pub(crate) struct Target {
+    pub(crate) host: String,
+    pub(crate) port: u16,
+    pub(crate) database: String,
+    pub(crate) user: String,
+    pub(crate) password: Option<String>,
+    pub(crate) ssl_mode: tls::SslMode,
+    pub(crate) ssl_root_cert: Option<PathBuf>,
+    /// `PGOPTIONS` for the client tools.
+    pub(crate) options: Option<String>,
+}
+
+impl fmt::Display for Target {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "host `{}` port {} database `{}` as `{}`",
+            self.host, self.port, self.database, self.user
+        )
+    }
+}
+
+/// A PostgreSQL database; connects on first use and keeps that session (and
+/// its advisory lock) until dropped.
+pub struct PostgresDatabase {
+    description: String,
+    config: tokio_postgres::Config,
+    target: Target,
+    settings: Settings,
+    layout: HistoryLayout,
+    session: Mutex<Option<Client>>,
+}
+
+impl PostgresDatabase {
+    /// Reads the URL; connects later, on first use.
+    pub fn new(
+        url: &Masked,
+        settings: Settings,
+        layout: HistoryLayout,
+    ) -> Result<Self, DatabaseError> {
+        let description = url.to_string();
+        let invalid = |reason: String| DatabaseError::InvalidUrl {
+            database: description.clone(),
+            reason,
+        };
+        let mut parsed =
+            url::Url::parse(url.expose()).map_err(|error| invalid(error.to_string()))?;
+        let mut ssl_mode = tls::SslMode::Prefer;
+        let mut ssl_root_cert = None;
+        let mut schema = None;
+        let mut kept: Vec<(String, String)> = Vec::new();
+        for (key, value) in parsed.query_pairs() {
+            match key.as_ref() {
+                "sslmode" => {
+                    ssl_mode = tls::SslMode::parse(&value).ok_or_else(|| {
+                        invalid(format!(
+                            "`sslmode={value}` is not one of `disable`, `allow`, `prefer`, `require`, `verify-ca`, `verify-full`"
+                        ))
+                    })?;
+                }
+                "sslrootcert" => ssl_root_cert = Some(PathBuf::from(value.as_ref())),
+                // Prisma's URL parameters: `schema` is the search path, the
+                // rest tune Prisma's own pool and mean nothing here.
+                "schema" => schema = Some(value.into_owned()),
+                "pgbouncer" if value == "true" => {
+                    return Err(DatabaseError::Pooler {
+                        database: description.clone(),
+                        reason: "the URL says `pgbouncer=true`".to_owned(),
+                    });
+                }
+                "pgbouncer"
+                | "connection_limit"
+                | "pool_timeout"
+                | "socket_timeout"
+                | "statement_cache_size"
+                | "sslaccept" => {}
+                _ => kept.push((key.into_owned(), value.into_owned())),
+            }
+        }
+        parsed.set_query(None);
+        if !kept.is_empty() {
+            parsed.query_pairs_mut().extend_pairs(kept);
+        }
+        let mut config: tokio_postgres::Config = parsed
+            .as_str()
+            .parse()
+            .map_err(|error: tokio_postgres::Error| invalid(error.to_string()))?;
+        config.ssl_mode(ssl_mode.driver());
+        config.application_name("shipgate");
+        if let Some(schema) = &schema {
+            let quoted = format!("\"{}\"", schema.replace('"', "\"\""));
+            let options = format!("-c search_path={}", quoted.replace(' ', "\\ "));
+            config.options(options);
+        }
+        if config.get_connect_timeout().is_none() {
+            config.connect_timeout(Duration::from_secs(10));
+        }
+        let host = match config.get_hosts().first() {
+            Some(Host::Tcp(host)) => host.clone(),
+            Some(Host::Unix(path)) => path.display().to_string(),
+            None => "localhost".to_owned(),
+        };
+        let port = config.get_ports().first().copied().unwrap_or(5432);
+        let user = config
+            .get_user()
+            .map_or_else(|| std::env::var("USER").unwrap_or_default(), str::to_owned);
+        let database = config
+            .get_dbname()
+            .map_or_else(|| user.clone(), str::to_owned);
+        let password = config
+            .get_password()
+            .map(|password| String::from_utf8_lossy(password).into_owned());
+        Ok(Self {
+            description,
+            config,
+            target: Target {
+                host,
+                port,
+                database,
+                user,
+                password,
+                ssl_mode,
+                ssl_root_cert,
+                options: None,
+            },
+            settings,
+            layout,
+            session: Mutex::new(None),
+        })
+    }
+
+    /// The session, connecting first when there is none.
+    async fn client(&self) -> Result<tokio::sync::MutexGuard<'_, Option<Client>>, DatabaseError> {
+        let mut session = self.session.lock().await;
+        if session.is_none() {
+            *session = Some(self.connect().await?);
+        }
+        Ok(session)
+    }
+
+    async fn connect(&self) -> Result<Client, DatabaseError> {
+        if self.target.port == POOLER_PORT {
+            return Err(DatabaseError::Pooler {
+                database: self.description.clone(),
+                reason: format!("port {POOLER_PORT} is where transaction poolers listen"),
+            });
+        }
+        let tls_tried = if self.target.ssl_mode == tls::SslMode::Disable {
+            "TLS not tried (`sslmode=disable`)".to_owned()
+        } else {
+            format!("TLS tried (`sslmode={}`)", self.target.ssl_mode.as_str())
+        };
+        let failed = |message: String| DatabaseError::Connect {
+            target: self.target.to_string(),
+            tls: tls_tried.clone(),
+            source: EngineMessage {
+                message,
+                code: None,
+            },
+        };
+        let root_cert = match &self.target.ssl_root_cert {
+            Some(path) => Some(fs_err::read(path).map_err(|error| failed(error.to_string()))?),
+            None => None,
+        };
+        let connector =
+            tls::connector(self.target.ssl_mode, root_cert.as_deref()).map_err(failed)?;
+        let (client, connection) = self
+            .config
+            .connect(connector)
+            .await
+            .map_err(|error| failed(driver_message(&error).message))?;
+        tokio::spawn(connection);
+        Ok(client)
+    }
+
+    fn read_error(&self, error: &tokio_postgres::Error) -> DatabaseError {
+        DatabaseError::ReadHistory {
+            database: self.description.clone(),
+            table: HISTORY_TABLE.to_owned(),
+            source: driver_message(error),
+        }
+    }
+
+    /// Takes the session advisory lock `key` by polling (never a blocking
+    /// `pg_advisory_lock`, whose queue deadlocks with `CREATE INDEX
+    /// CONCURRENTLY`), then checks the lock is really held by this session.
+    async fn take_lock(&self, client: &Client, key: i64, owner: &str) -> Result<(), DatabaseError> {
+        let started = Instant::now();
+        let mut pause = Duration::from_millis(50);
+        loop {
+            let row = client
+                .query_one("SELECT pg_try_advisory_lock($1::bigint)", &[&key])
+                .await
+                .map_err(|error| self.read_error(&error))?;
+            if row.get::<_, bool>(0) {
+                break;
+            }
+            if started.elapsed() >= self.settings.lock_wait {
+                let holders = lock_holders(client, key).await.unwrap_or_default();
+                return Err(DatabaseError::LockBusy {
+                    database: self.description.clone(),
+                    owner: owner.to_owned(),
+                    waited: self.settings.lock_wait,
+                    holders,
+                });
+            }
+            tokio::time::sleep(jitter(pause)).await;
+            pause = (pause * 3 / 2).min(Duration::from_secs(2));
+        }
+        let held = client
+            .query_one(
+                "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted \
+                 AND pid = pg_backend_pid() AND classid = ($1::bigint >> 32)::oid \
+                 AND objid = ($1::bigint & 4294967295)::oid AND objsubid = 1",
+                &[&key],
+            )
+            .await
+            .map_err(|error| self.read_error(&error))?;
+        if held.get::<_, i64>(0) == 0 {
+            return Err(DatabaseError::Pooler {
+                database: self.description.clone(),
+                reason:
+                    "the session advisory lock this connection just took is not held by its backend"
+                        .to_owned(),
+            });
+        }
+        Ok(())
+    }
+
+    async fn history_exists(&self, client: &Client) -> Result<bool, DatabaseError> {
+        let row = client
+            .query_one(
+                "SELECT to_regclass($1) IS NOT NULL",
+                &[&self.history_table()],
+            )
+            .await
+            .map_err(|error| self.read_error(&error))?;
+        Ok(row.get(0))
+    }
+
+    /// Runs `migration` in one transaction with its history row.
+    async fn apply_in_transaction(
+        &self,
+        client: &Client,
+        migration: &Migration,
+        statements: &[split::Statement<'_>],
+    ) -> Result<AppliedMigration, DatabaseError> {
+        let failed = |offset: Option<usize>, source: EngineMessage| DatabaseError::ApplyMigration {
+            version: migration.version.clone(),
+            offset,
+            source,
+        };
+        client
+            .batch_execute(&format!(
+                "BEGIN; SET LOCAL lock_timeout = {}; SET LOCAL statement_timeout = {};",
+                self.settings.lock_timeout.as_millis(),
+                self.settings.statement_timeout.as_millis()
+            ))
+            .await
+            .map_err(|error| failed(None, driver_message(&error)))?;
+        let started = Instant::now();
+        let result = async {
+            for statement in statements {
+                if let Err(error) = client.batch_execute(statement.text).await {
+                    return Err(Self::statement_error(migration, statement, &error, &[]));
+                }
+            }
+            let duration = started.elapsed();
+            let inserted = self
+                .record_applied(client, migration, duration)
+                .await
+                .map_err(|error| failed(None, driver_message(&error)))?;
+            if !inserted {
+                return Err(DatabaseError::AlreadyApplied {
+                    version: migration.version.clone(),
+                });
+            }
+            client
+                .batch_execute("COMMIT")
+                .await
+                .map_err(|error| failed(None, driver_message(&error)))?;
+            Ok(duration)
+        }
+        .await;
+        match result {
+            Ok(duration) => Ok(Self::applied_row(migration, duration)),
+            Err(error) => {
+                let _ = client.batch_execute("ROLLBACK").await;
+                if let DatabaseError::LockTimeout { blockers, .. } = &error {
+                    if blockers.is_empty() {
+                        return Err(with_blockers(error, blocking_sessions(client).await));
+                    }
+                }
+                Err(error)
+            }
+        }
+    }
+
+    /// Runs `migration` statement by statement outside a transaction: a
+    /// history row with `success = false` first (so a half-applied file is
+    /// never mistaken for a pending one), `success = true` at the end.
+    async fn apply_without_transaction(
+        &self,
+        client: &Client,
+        migration: &Migration,
+        statements: &[split::Statement<'_>],
+    ) -> Result<AppliedMigration, DatabaseError> {
+        let failed = |offset: Option<usize>, source: EngineMessage| DatabaseError::ApplyMigration {
+            version: migration.version.clone(),
+            offset,
+            source,
+        };
+        let inserted = self
+            .record_started(client, migration)
+            .await
+            .map_err(|error| failed(None, driver_message(&error)))?;
+        if !inserted {
+            return Err(DatabaseError::AlreadyApplied {
+                version: migration.version.clone(),
+            });
+        }
+        client
+            .batch_execute(&format!(
+                "SET lock_timeout = {}; SET statement_timeout = {};",
+                self.settings.lock_timeout.as_millis(),
+                self.settings.statement_timeout.as_millis()
+            ))
+            .await
+            .map_err(|error| failed(None, driver_message(&error)))?;
+        let started = Instant::now();
+        let mut ran: Vec<usize> = Vec::new();
+        let mut outcome = Ok(());
+        for statement in statements {
+            let mut attempt = 0;
+            loop {
+                match client.batch_execute(statement.text).await {
+                    Ok(()) => {
+                        ran.push(split::line_of(&migration.sql, statement.offset));
+                        break;
+                    }
+                    Err(error)
+                        if error.code() == Some(&SqlState::LOCK_NOT_AVAILABLE)
+                            && attempt < self.settings.retries =>
+                    {
+                        attempt += 1;
+                        tokio::time::sleep(jitter(backoff(attempt))).await;
+                    }
+                    Err(error) => {
+                        let mut error = Self::statement_error(migration, statement, &error, &ran);
+                        if let DatabaseError::LockTimeout { blockers, .. } = &mut error {
+                            *blockers = blocking_sessions(client).await;
+                        }
+                        outcome = Err(error);
+                        break;
+                    }
+                }
+            }
+            if outcome.is_err() {
+                break;
+            }
+        }
+        let _ = client
+            .batch_execute("RESET lock_timeout; RESET statement_timeout")
+            .await;
+        if let Err(error) = outcome {
+            if ran.is_empty() {
+                // Nothing ran: the database is as before, so forget the row
+                // and let the next run simply try again.
+                let _ = self.forget_started(client, migration).await;
+                return Err(error);
+            }
+            if self.layout == HistoryLayout::Prisma {
+                let _ = prisma::record_failed(client, migration, &error_logs(&error)).await;
+            }
+            return Err(match error {
+                DatabaseError::ApplyMigration {
+                    version,
+                    offset,
+                    source,
+                }
+                | DatabaseError::LockTimeout {
+                    version,
+                    offset,
+                    source,
+                    ..
+                } => DatabaseError::ApplyOutsideTransaction {
+                    version,
+                    offset,
+                    source,
+                },
+                other => other,
+            });
+        }
+        let duration = started.elapsed();
+        self.record_finished(client, migration, duration)
+            .await
+            .map_err(|error| failed(None, driver_message(&error)))?;
+        Ok(Self::applied_row(migration, duration))
+    }
+
+    /// Records `migration` applied inside its transaction; `false` when
+    /// another runner recorded it first.
+    async fn record_applied(
+        &self,
+        client: &Client,
+        migration: &Migration,
+        duration: Duration,
+    ) -> Result<bool, tokio_postgres::Error> {
+        match self.layout {
+            HistoryLayout::Prisma => prisma::record_applied(client, migration, duration).await,
+            HistoryLayout::Supabase => {
+                let statements: Vec<&str> = split::split(&migration.sql)
+                    .iter()
+                    .map(|statement| statement.text)
+                    .collect();
+                supabase::record(client, migration, &statements).await
+            }
+            HistoryLayout::Dbmate => dbmate::record(client, migration).await,
+            HistoryLayout::Plain => client
+                .execute(
+                    "INSERT INTO shipgate_migrations (version, name, checksum, duration_ms, applied_by, success) \
+                     VALUES ($1, $2, $3, $4, $5, true) ON CONFLICT (version) DO NOTHING",
+                    &[
+                        &migration.version,
+                        &migration.name,
+                        &migration.checksum,
+                        &millis(duration),
+                        &APPLIED_BY,
+                    ],
+                )
+                .await
+                .map(|inserted| inserted > 0),
+        }
+    }
+
+    /// Records that `migration` started outside a transaction (plain:
+    /// `success = false`; Prisma: `finished_at` NULL).
+    async fn record_started(
+        &self,
+        client: &Client,
+        migration: &Migration,
+    ) -> Result<bool, tokio_postgres::Error> {
+        match self.layout {
+            HistoryLayout::Prisma => prisma::record_started(client, migration).await,
+            // These tables have no "started" state: the row is written when
+            // the file has run, as their tools do.
+            HistoryLayout::Supabase | HistoryLayout::Dbmate => Ok(true),
+            HistoryLayout::Plain => client
+                .execute(
+                    "INSERT INTO shipgate_migrations (version, name, checksum, duration_ms, applied_by, success) \
+                     VALUES ($1, $2, $3, 0, $4, false) ON CONFLICT (version) DO NOTHING",
+                    &[&migration.version, &migration.name, &migration.checksum, &APPLIED_BY],
+                )
+                .await
+                .map(|inserted| inserted > 0),
+        }
+    }
+
+    async fn record_finished(
+        &self,
+        client: &Client,
+        migration: &Migration,
+        duration: Duration,
+    ) -> Result<(), tokio_postgres::Error> {
+        match self.layout {
+            HistoryLayout::Prisma => prisma::record_finished(client, migration).await,
+            HistoryLayout::Supabase | HistoryLayout::Dbmate => self
+                .record_applied(client, migration, duration)
+                .await
+                .map(drop),
+            HistoryLayout::Plain => client
+                .execute(
+                    "UPDATE shipgate_migrations SET success = true, duration_ms = $2, applied_at = now() WHERE version = $1",
+                    &[&migration.version, &millis(duration)],
+                )
+                .await
+                .map(drop),
+        }
+    }
+
+    async fn forget_started(
+        &self,
+        client: &Client,
+        migration: &Migration,
+    ) -> Result<(), tokio_postgres::Error> {
+        match self.layout {
+            HistoryLayout::Prisma => prisma::forget_started(client, migration).await,
+            HistoryLayout::Supabase | HistoryLayout::Dbmate => Ok(()),
+            HistoryLayout::Plain => client
+                .execute(
+                    "DELETE FROM shipgate_migrations WHERE version = $1 AND NOT success",
+                    &[&migration.version],
+                )
+                .await
+                .map(drop),
+        }
+    }
+
+    /// The error for `statement` of `migration`; `ran` lists the lines of the
+    /// statements that ran (and stay) before it outside a transaction.
+    fn statement_error(
+        migration: &Migration,
+        statement: &split::Statement<'_>,
+        error: &tokio_postgres::Error,
+        ran: &[usize],
+    ) -> DatabaseError {
+        let mut source = driver_message(error);
+        let offset = error
+            .as_db_error()
+            .and_then(|db| match db.position() {
+                Some(tokio_postgres::error::ErrorPosition::Original(position)) => {
+                    let chars = usize::try_from(*position).ok()?.checked_sub(1)?;
+                    statement
+                        .text
+                        .char_indices()
+                        .nth(chars)
+                        .map(|(byte, _)| statement.offset + byte)
+                }
+                _ => None,
+            })
+            .unwrap_or(statement.offset);
+        let line = split::line_of(&migration.sql, statement.offset);
+        source.message = match &source.code {
+            Some(code) => format!(
+                "{} (SQLSTATE {code}, statement at line {line})",
+                source.message
+            ),
+            None => format!("{} (statement at line {line})", source.message),
+        };
+        if !ran.is_empty() {
+            let lines = ran
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join(", ");
+            source.message = format!(
+                "{}; this file runs outside a transaction: the statements at lines {lines} ran and stay applied, the rest did not run",
+                source.message
+            );
+        }
+        if error.code() == Some(&SqlState::LOCK_NOT_AVAILABLE) {
+            return DatabaseError::LockTimeout {
+                version: migration.version.clone(),
+                offset: Some(offset),
+                blockers: Vec::new(),
+                source,
+            };
+        }
+        DatabaseError::ApplyMigration {
+            version: migration.version.clone(),
+            offset: Some(offset),
+            source,
+        }
+    }
+
+    fn applied_row(migration: &Migration, duration: Duration) -> AppliedMigration {
+        AppliedMigration {
+            version: migration.version.clone(),
+            name: migration.name.clone(),
+            checksum: migration.checksum.clone(),
+            applied_at: jiff::Timestamp::now()
+                .strftime("%Y-%m-%dT%H:%M:%S%.3fZ")
+                .to_string(),
+            duration,
+            applied_by: Some(APPLIED_BY.to_owned()),
+        }
+    }
+
+    /// The plain layout's applied migrations; a row with `success = false`
+    /// (a file that failed part-way outside a transaction) stops the run.
+    async fn plain_applied(&self, client: &Client) -> Result<Vec<AppliedMigration>, DatabaseError> {
+        let rows = client
+            .query(
+                "SELECT version, name, checksum, \
+                 to_char(applied_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'), \
+                 duration_ms, applied_by, success \
+                 FROM shipgate_migrations ORDER BY applied_at, version",
+                &[],
+            )
+            .await
+            .map_err(|error| self.read_error(&error))?;
+        let mut applied = Vec::with_capacity(rows.len());
+        for row in rows {
+            let version: String = row.get(0);
+            let name: String = row.get(1);
+            if !row.get::<_, bool>(6) {
+                return Err(DatabaseError::PartlyApplied {
+                    database: self.description.clone(),
+                    version,
+                    name,
+                });
+            }
+            applied.push(AppliedMigration {
+                version,
+                name,
+                checksum: row.get(2),
+                applied_at: row.get(3),
+                duration: Duration::from_millis(u64::try_from(row.get::<_, i64>(4)).unwrap_or(0)),
+                applied_by: row.get(5),
+            });
+        }
+        Ok(applied)
+    }
+
+    fn restore_error(&self, path: &Path, message: &str) -> DatabaseError {
+        DatabaseError::Restore {
+            database: self.description.clone(),
+            path: path.to_owned(),
+            source: EngineMessage {
+                message: message.to_owned(),
+                code: None,
+            },
+        }
+    }
+
+    /// Drops the schemas, relations, types and routines created after the
+    /// backup (their oids are not in `listed`), in one transaction:
+    /// `pg_restore --clean` only replaces what the backup holds, so without
+    /// this a table a failed run created would survive the restore.
+    async fn drop_objects_not_in(
+        &self,
+        client: &Client,
+        listed: &std::collections::HashSet<(i64, i64)>,
+    ) -> Result<(), tokio_postgres::Error> {
+        let rows = client
+            .query(
+                "WITH user_namespace AS ( \
+                   SELECT oid, nspname FROM pg_namespace \
+                   WHERE nspname NOT IN ('pg_catalog', 'information_schema') \
+                   AND nspname NOT LIKE 'pg\\_toast%' AND nspname NOT LIKE 'pg\\_temp\\_%'), \
+                 objects AS ( \
+                   SELECT 'pg_namespace'::regclass AS catalog, n.oid, 'SCHEMA' AS kind, format('%I', n.nspname) AS name, 3 AS rank \
+                   FROM user_namespace n WHERE n.nspname <> 'public' \
+                   UNION ALL \
+                   SELECT 'pg_class'::regclass, c.oid, CASE c.relkind WHEN 'v' THEN 'VIEW' WHEN 'm' THEN 'MATERIALIZED VIEW' \
+                     WHEN 'S' THEN 'SEQUENCE' WHEN 'f' THEN 'FOREIGN TABLE' ELSE 'TABLE' END, \
+                     format('%I.%I', n.nspname, c.relname), 1 \
+                   FROM pg_class c JOIN user_namespace n ON n.oid = c.relnamespace \
+                   WHERE c.relkind IN ('r', 'p', 'v', 'm', 'S', 'f') \
+                   UNION ALL \
+                   SELECT 'pg_type'::regclass, t.oid, CASE t.typtype WHEN 'd' THEN 'DOMAIN' ELSE 'TYPE' END, \
+                     format('%I.%I', n.nspname, t.typname), 2 \
+                   FROM pg_type t JOIN user_namespace n ON n.oid = t.typnamespace \
+                   WHERE t.typtype IN ('e', 'd', 'r') \
+                     OR (t.typtype = 'c' AND (SELECT relkind FROM pg_class WHERE oid = t.typrelid) = 'c') \
+                   UNION ALL \
+                   SELECT 'pg_proc'::regclass, p.oid, CASE p.prokind WHEN 'p' THEN 'PROCEDURE' WHEN 'a' THEN 'AGGREGATE' ELSE 'FUNCTION' END, \
+                     format('%I.%I(%s)', n.nspname, p.proname, pg_get_function_identity_arguments(p.oid)), 0 \
+                   FROM pg_proc p JOIN user_namespace n ON n.oid = p.pronamespace) \
+                 SELECT o.catalog::oid::bigint, o.oid::bigint, o.kind, o.name FROM objects o \
+                 WHERE NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = o.catalog AND d.objid = o.oid AND d.deptype = 'e') \
+                 ORDER BY o.rank",
+                &[],
+            )
+            .await?;
+        let drops: Vec<String> = rows
+            .iter()
+            .filter(|row| !listed.contains(&(row.get::<_, i64>(0), row.get::<_, i64>(1))))
+            .map(|row| {
+                format!(
+                    "DROP {} IF EXISTS {} CASCADE;",
+                    row.get::<_, String>(2),
+                    row.get::<_, String>(3)
+                )
+            })
+            .collect();
+        if drops.is_empty() {
+            return Ok(());
+        }
+        let result = client
+            .batch_execute(&format!("BEGIN; {} COMMIT;", drops.join(" ")))
+            .await;
+        if result.is_err() {
+            let _ = client.batch_execute("ROLLBACK").await;
+        }
+        result
+    }
+
+    async fn server_major(&self, client: &Client) -> Result<u32, DatabaseError> {
+        let row = client
+            .query_one("SELECT current_setting('server_version_num')::int", &[])
+            .await
+            .map_err(|error| self.read_error(&error))?;
+        Ok(u32::try_from(row.get::<_, i32>(0)).unwrap_or(0) / 10_000)
+    }
+}
+
+#[async_trait::async_trait]
+impl Database for PostgresDatabase {
+    fn describe(&self) -> String {
+        self.description.clone()
+    }
+
+    fn history_table(&self) -> &str {
+        match self.layout {
+            HistoryLayout::Plain => HISTORY_TABLE,
+            HistoryLayout::Prisma => prisma::TABLE,
+            HistoryLayout::Supabase => supabase::TABLE,
+            HistoryLayout::Dbmate => dbmate::TABLE,
+        }
+    }
+
+    /// A PostgreSQL database always exists (shipgate never creates one), so
+    /// it is never "new": it is backed up, and never emptied.
+    async fn is_new(&self) -> Result<bool, DatabaseError> {
+        Ok(false)
+    }
+
+    async fn lock(&self) -> Result<(), DatabaseError> {
+        let session = self.client().await?;
+        let client = session.as_ref().ok_or(DatabaseError::NotConnected)?;
+        self.take_lock(client, LOCK_KEY, "another `shipgate migrate`")
+            .await?;
+        if self.layout == HistoryLayout::Prisma {
+            self.take_lock(client, prisma::LOCK_KEY, "`prisma migrate` (Prisma's lock)")
+                .await?;
+        }
+        Ok(())
+    }
+
+    async fn ensure_history(&self) -> Result<(), DatabaseError> {
+        let session = self.client().await?;
+        let client = session.as_ref().ok_or(DatabaseError::NotConnected)?;
+        let create = match self.layout {
+            HistoryLayout::Prisma => prisma::CREATE,
+            HistoryLayout::Supabase => supabase::CREATE,
+            HistoryLayout::Dbmate => dbmate::CREATE,
+            HistoryLayout::Plain => PLAIN_CREATE,
+        };
+        client
+            .batch_execute(create)
+            .await
+            .map_err(|error| DatabaseError::CreateHistory {
+                database: self.description.clone(),
+                table: self.history_table().to_owned(),
+                source: driver_message(&error),
+            })
+    }
+
+    async fn resolve(
+        &self,
+        name: &str,
+        applied_checksum: Option<&str>,
+    ) -> Result<(), DatabaseError> {
+        if self.layout != HistoryLayout::Prisma {
+            return Err(DatabaseError::Resolve {
+                name: name.to_owned(),
+                reason: "`migrate resolve` records Prisma's history; this directory uses the plain layout".to_owned(),
+            });
+        }
+        let session = self.client().await?;
+        let client = session.as_ref().ok_or(DatabaseError::NotConnected)?;
+        client
+            .batch_execute(prisma::CREATE)
+            .await
+            .map_err(|error| self.read_error(&error))?;
+        match applied_checksum {
+            Some(checksum) => prisma::resolve_applied(client, name, checksum).await,
+            None => prisma::resolve_rolled_back(client, name).await,
+        }
+    }
+
+    async fn applied(&self) -> Result<Vec<AppliedMigration>, DatabaseError> {
+        let session = self.client().await?;
+        let client = session.as_ref().ok_or(DatabaseError::NotConnected)?;
+        if !self.history_exists(client).await? {
+            return Ok(Vec::new());
+        }
+        if self.layout == HistoryLayout::Prisma {
+            if let Some((name, logs)) = prisma::failed(client)
+                .await
+                .map_err(|error| self.read_error(&error))?
+            {
+                return Err(DatabaseError::FailedMigration { name, logs });
+            }
+            return prisma::applied(client)
+                .await
+                .map_err(|error| self.read_error(&error));
+        }
+        match self.layout {
+            HistoryLayout::Supabase => supabase::applied(client).await,
+            HistoryLayout::Dbmate => dbmate::applied(client).await,
+            HistoryLayout::Plain | HistoryLayout::Prisma => {
+                return self.plain_applied(client).await;
+            }
+        }
+        .map_err(|error| self.read_error(&error))
+    }
+
+    async fn apply(&self, migration: &Migration) -> Result<AppliedMigration, DatabaseError> {
+        let session = self.client().await?;
+        let client = session.as_ref().ok_or(DatabaseError::NotConnected)?;
+        let statements = split::split(&migration.sql);
+        let mut reason = split::no_transaction_reason(&migration.sql, &statements);
+        if reason.is_none()
+            && statements
+                .iter()
+                .any(|statement| split::is_add_enum_value(&statement.words))
+            && self.server_major(client).await? < 12
+        {
+            reason = Some(
+                "`ALTER TYPE … ADD VALUE` cannot run inside a transaction before PostgreSQL 12"
+                    .to_owned(),
+            );
+        }
+        match reason {
+            Some(_) => {
+                self.apply_without_transaction(client, migration, &statements)
+                    .await
+            }
+            None => {
+                self.apply_in_transaction(client, migration, &statements)
+                    .await
+            }
+        }
+    }
+
+    async fn backup(&self, dir: &Path) -> Result<Option<Backup>, DatabaseError> {
+        let (server_major, position) = {
+            let session = self.client().await?;
+            let client = session.as_ref().ok_or(DatabaseError::NotConnected)?;
+            let position = client
+                .query_one(
+                    "SELECT 'WAL LSN ' || (CASE WHEN pg_is_in_recovery() THEN pg_last_wal_replay_lsn() \
+                     ELSE pg_current_wal_lsn() END)::text || ' at ' || \
+                     to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')",
+                    &[],
+                )
+                .await
+                .ok()
+                .and_then(|row| row.get::<_, Option<String>>(0));
+            (self.server_major(client).await?, position)
+        };
+        let mut backup = dump::backup(
+            &self.target,
+            &self.description,
+            server_major,
+            dir,
+            self.settings.statement_timeout,
+            self.settings.lock_wait,
+        )
+        .await?;
+        backup.position = position;
+        Ok(Some(backup))
+    }
+
+    async fn restore(&self, path: &Path) -> Result<(), DatabaseError> {
+        if !path.is_file() {
+            return Err(DatabaseError::BackupMissing {
+                path: path.to_owned(),
+            });
+        }
+        let listed = dump::listed_objects(&self.target, path, self.settings.statement_timeout)
+            .await
+            .map_err(|error| self.restore_error(path, &error.to_string()))?;
+        {
+            let session = self.client().await?;
+            let client = session.as_ref().ok_or(DatabaseError::NotConnected)?;
+            self.drop_objects_not_in(client, &listed)
+                .await
+                .map_err(|error| self.restore_error(path, &driver_message(&error).to_string()))?;
+        }
+        dump::restore(
+            &self.target,
+            &self.description,
+            path,
+            self.settings.statement_timeout,
+            self.settings.lock_timeout,
+        )
+        .await
+    }
+
+    async fn clear(&self) -> Result<(), DatabaseError> {
+        Err(DatabaseError::Restore {
+            database: self.description.clone(),
+            path: PathBuf::new(),
+            source: EngineMessage {
+                message: "shipgate never empties a PostgreSQL database; restore a backup instead"
+                    .to_owned(),
+                code: None,
+            },
+        })
+    }
+}
+
+/// `error` with `blockers` filled in (a lock timeout only).
+fn with_blockers(error: DatabaseError, found: Vec<String>) -> DatabaseError {
+    match error {
+        DatabaseError::LockTimeout {
+            version,
+            offset,
+            source,
+            ..
+        } => DatabaseError::LockTimeout {
+            version,
+            offset,
+            blockers: found,
+            source,
+        },
+        other => other,
+    }
+}
+
+/// Sessions holding the advisory lock `key`.
+async fn lock_holders(client: &Client, key: i64) -> Result<Vec<String>, tokio_postgres::Error> {
+    let rows = client
+        .query(
+            "SELECT a.pid, coalesce(a.application_name, ''), coalesce(host(a.client_addr), 'local socket'), \
+             coalesce(a.state, ''), left(coalesce(a.query, ''), 200), \
+             extract(epoch FROM now() - coalesce(a.xact_start, a.backend_start))::bigint \
+             FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid \
+             WHERE l.locktype = 'advisory' AND l.granted AND l.classid = ($1::bigint >> 32)::oid \
+             AND l.objid = ($1::bigint & 4294967295)::oid AND l.objsubid = 1",
+            &[&key],
+        )
+        .await?;
+    Ok(rows.iter().map(describe_session).collect())
+}
+
+/// Other sessions of this database with an open transaction holding locks
+/// on user tables: who a migration that hit `lock_timeout` waited behind.
+async fn blocking_sessions(client: &Client) -> Vec<String> {
+    client
+        .query(
+            "SELECT a.pid, coalesce(a.application_name, ''), coalesce(host(a.client_addr), 'local socket'), \
+             coalesce(a.state, ''), left(coalesce(a.query, ''), 200), \
+             extract(epoch FROM now() - a.xact_start)::bigint \
+             FROM pg_stat_activity a \
+             WHERE a.datname = current_database() AND a.pid <> pg_backend_pid() \
+             AND a.xact_start IS NOT NULL AND EXISTS ( \
+               SELECT 1 FROM pg_locks l WHERE l.pid = a.pid AND l.granted \
+               AND l.locktype = 'relation' AND l.relation >= 16384) \
+             ORDER BY a.xact_start",
+            &[],
+        )
+        .await
+        .map(|rows| rows.iter().map(describe_session).collect())
+        .unwrap_or_default()
+}
+
+fn describe_session(row: &tokio_postgres::Row) -> String {
+    let pid: i32 = row.get(0);
+    let application: String = row.get(1);
+    let client: String = row.get(2);
+    let state: String = row.get(3);
+    let query: String = row.get(4);
+    let age: i64 = row.get(5);
+    let application = if application.is_empty() {
+        "no application_name".to_owned()
+    } else {
+        format!("`{application}`")
+    };
+    format!(
+        "pid {pid} ({application}, from {client}, {state} for {age}s): `{}`",
+        query.split_whitespace().collect::<Vec<_>>().join(" ")
+    )
+}
+
+/// PostgreSQL's message, SQLSTATE, detail and hint for `error`.
+fn driver_message(error: &tokio_postgres::Error) -> EngineMessage {
+    use std::fmt::Write as _;
+    if let Some(db) = error.as_db_error() {
+        let mut message = db.message().to_owned();
+        if let Some(detail) = db.detail() {
+            let _ = write!(message, "; detail: {detail}");
+        }
+        if let Some(hint) = db.hint() {
+            let _ = write!(message, "; PostgreSQL's hint: {hint}");
+        }
+        return EngineMessage {
+            message,
+            code: Some(db.code().code().to_owned()),
+        };
+    }
+    let mut message = error.to_string();
+    let mut source = std::error::Error::source(error);
+    while let Some(cause) = source {
+        let _ = write!(message, ": {cause}");
+        source = cause.source();
+    }
+    EngineMessage {
+        message,
+        code: error.code().map(|code| code.code().to_owned()),
+    }
+}
+
+/// What Prisma's `logs` column gets for a failed migration.
+fn error_logs(error: &DatabaseError) -> String {
+    let mut text = error.to_string();
+    let mut source = std::error::Error::source(error);
+    while let Some(cause) = source {
+        text.push('\n');
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
+
+fn millis(duration: Duration) -> i64 {
+    i64::try_from(duration.as_millis()).unwrap_or(i64::MAX)
+}
+
+/// The pause before retry `attempt` (1-based) after a lock timeout.
+pub(crate) fn backoff(attempt: u32) -> Duration {
+    Duration::from_millis(250 * 2_u64.pow(attempt.min(6))).min(Duration::from_secs(10))
+}
+
+/// `pause` ± 50 %, so runners that collided do not collide again.
+pub(crate) fn jitter(pause: Duration) -> Duration {
+    let factor: f64 = rand::random_range(0.5..1.5);
+    pause.mul_f64(factor)
+}
