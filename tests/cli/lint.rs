@@ -168,3 +168,41 @@ fn plan_prints_each_pending_migration_class() {
         .stdout_has("3 pending: 2 additive, 1 destructive: drops column users.legacy_id")
         .stdout_has("0003_drop would apply (destructive): drops column users.legacy_id");
 }
+
+#[test]
+fn all_reads_the_detected_layout_prisma_folders_and_dbmate_up_sections() {
+    let prisma = Test::new()
+        .config("[environments.local]\n[migrate]\ndir = \"prisma/migrations\"\n")
+        .file(
+            "prisma/migrations/migration_lock.toml",
+            "provider = \"postgresql\"\n",
+        )
+        .file(
+            "prisma/migrations/20260101000000_init/migration.sql",
+            "CREATE TABLE \"User\" (\"id\" BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY);\n",
+        )
+        .file(
+            "prisma/migrations/20260102000000_drop/migration.sql",
+            "SET lock_timeout = '5s';\nALTER TABLE \"User\" DROP COLUMN \"legacy\";\n",
+        )
+        .args(["migrate", "lint", "--all"]);
+    prisma
+        .run(1)
+        .stdout_has("--> prisma/migrations/20260102000000_drop/migration.sql:2:1")
+        .stdout_has("✗ drop-column");
+
+    // dbmate: only the `migrate:up` section is applied, so only it is linted.
+    let dbmate = Test::new()
+        .config("[environments.local]\n[migrate]\ndir = \"db/migrations\"\n")
+        .file(
+            "db/migrations/20260101000000_users.sql",
+            "-- migrate:up\nCREATE TABLE users (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY);\n\n-- migrate:down\nDROP TABLE users;\n",
+        )
+        .args(["migrate", "lint", "--all"]);
+    let output = dbmate.run(0);
+    assert!(
+        !output.stdout.contains("drop-table"),
+        "the down section was linted:\n{}",
+        output.stdout
+    );
+}

@@ -238,7 +238,8 @@ async fn select(
     if selection.pending {
         let (_, plan) = super::load(ctx).await?;
         let pending: HashSet<PathBuf> = plan.pending().map(|m| m.path.clone()).collect();
-        let local = super::source::read_dir(&ctx.config.migrate.dir, &ctx.config.base_dir)?;
+        let local = super::layout::Layout::of(&ctx.config)
+            .read(&ctx.config.migrate.dir, &ctx.config.base_dir)?;
         let sources = local
             .into_iter()
             .map(|migration| LintSource {
@@ -248,7 +249,8 @@ async fn select(
             .collect();
         return Ok((sources, Some(pending)));
     }
-    let local = super::source::read_dir(&ctx.config.migrate.dir, &ctx.config.base_dir)?;
+    let local = super::layout::Layout::of(&ctx.config)
+        .read(&ctx.config.migrate.dir, &ctx.config.base_dir)?;
     Ok((
         local
             .into_iter()
