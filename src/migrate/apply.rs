@@ -441,9 +441,9 @@ fn failed_check(migration: &Migration, error: &DatabaseError, backup: Option<&Pa
         }
         None => first_line(migration),
     };
+    // The renderers show the location with its snippet; no log needed.
     let mut check = Check::fail(migration.id())
         .detail(message)
-        .log(location.snippet())
         .location(location);
     if let Some(backup) = backup {
         check = check.artifact("backup", backup.display().to_string());
