@@ -202,10 +202,11 @@ pub enum MigrateAction {
         #[arg(long, value_name = "FILE")]
         backup: PathBuf,
     },
-    /// Resolve a failed Prisma migration, as `prisma migrate resolve` does.
+    /// Resolve a migration that failed part-way, as `prisma migrate resolve` does.
     ///
     /// `--rolled-back NAME` after undoing its effects by hand (it runs again
-    /// next time); `--applied NAME` after finishing it by hand.
+    /// next time); `--applied NAME` after finishing it by hand (also records
+    /// a migration that ran elsewhere as applied). Every layout.
     /// Example: `shipgate migrate resolve --rolled-back 20240101120000_add_index`
     Resolve {
         /// Record the migration as applied without running it.

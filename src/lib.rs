@@ -206,11 +206,14 @@ async fn dispatch(
                 rolled_back,
             } => {
                 // clap requires exactly one of the two.
-                let (name, mark_applied) = match (applied, rolled_back) {
-                    (Some(name), _) => (name.as_str(), true),
-                    (None, rolled_back) => (rolled_back.as_deref().unwrap_or_default(), false),
+                let (name, resolution) = match (applied, rolled_back) {
+                    (Some(name), _) => (name.as_str(), crate::db::Resolution::Applied),
+                    (None, rolled_back) => (
+                        rolled_back.as_deref().unwrap_or_default(),
+                        crate::db::Resolution::RolledBack,
+                    ),
                 };
-                migrate::resolve(&ctx, name, mark_applied).await?
+                migrate::resolve(&ctx, name, resolution).await?
             }
         },
         Command::Smoke(args) => {

@@ -60,7 +60,9 @@ impl Migration {
     }
 }
 
-/// One row of the history table: a migration the database has applied.
+/// One row of the history table: a migration the database has applied, or
+/// one that failed part-way outside a transaction and waits for a human
+/// ([`AppliedMigration::failure`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AppliedMigration {
     /// The version it was recorded under.
@@ -75,6 +77,20 @@ pub struct AppliedMigration {
     pub duration: Duration,
     /// Who applied it (e.g. `shipgate 0.1.0`), when recorded.
     pub applied_by: Option<String>,
+    /// `Some` when the migration failed part-way in an earlier run (outside
+    /// a transaction, so some statements stay applied) and nobody resolved
+    /// it yet: the error it logged, empty when none was recorded (the
+    /// process was stopped mid-file). Nothing runs until it is resolved.
+    pub failure: Option<String>,
+}
+
+/// How a human resolved a failed migration (`migrate resolve`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Resolution {
+    /// `--applied`: the migration's effects are in place; record it applied.
+    Applied,
+    /// `--rolled-back`: its effects were undone; run it again next time.
+    RolledBack,
 }
 
 /// A backup file taken before migrating.
@@ -298,19 +314,6 @@ pub enum DatabaseError {
         #[source]
         source: EngineMessage,
     },
-    /// A migration that runs outside a transaction failed part-way earlier:
-    /// its history row says `success = false`.
-    #[error(
-        "migration `{version}_{name}` failed part-way in an earlier run and left `{database}` partly migrated"
-    )]
-    PartlyApplied {
-        /// The masked URL.
-        database: String,
-        /// The migration's version.
-        version: String,
-        /// Its name.
-        name: String,
-    },
     /// `pg_dump` is older than the server, so it cannot dump it faithfully.
     #[error(
         "`{tool}` is too old for this server: `{tool_version}` cannot dump PostgreSQL {server_major}"
@@ -350,13 +353,16 @@ pub enum DatabaseError {
         /// The deadline (`migrate.statement_timeout`).
         deadline: Duration,
     },
-    /// A migration failed earlier and its history row says so (Prisma's
-    /// P3009): nothing runs until a human resolves it.
-    #[error("migration `{name}` failed in an earlier run and is not resolved; its log: {logs}")]
+    /// A migration failed part-way in an earlier run and its history says
+    /// so (Prisma's P3009): nothing runs until a human resolves it.
+    #[error(
+        "migration `{name}` failed part-way in an earlier run and is not resolved{}",
+        logs_text(logs)
+    )]
     FailedMigration {
-        /// The migration's name.
+        /// The migration's name (`<version>_<name>`).
         name: String,
-        /// The error it logged.
+        /// The error it logged; empty when none was recorded.
         logs: String,
     },
     /// `migrate resolve` could not record the resolution.
@@ -395,6 +401,7 @@ impl DatabaseError {
             Self::ApplyMigration { .. }
                 | Self::LockTimeout { .. }
                 | Self::ApplyOutsideTransaction { .. }
+                | Self::FailedMigration { .. }
         )
     }
 
@@ -410,6 +417,14 @@ fn holders_text(holders: &[String]) -> String {
         String::new()
     } else {
         format!(": {}", holders.join("; "))
+    }
+}
+
+fn logs_text(logs: &str) -> String {
+    if logs.is_empty() {
+        "; it logged no error (the run may have been stopped mid-file)".to_owned()
+    } else {
+        format!("; its log: {logs}")
     }
 }
 
@@ -433,9 +448,9 @@ impl crate::diagnostic::Diagnostic for DatabaseError {
             Self::ApplyMigration { .. } => {
                 "fix the migration, then run `shipgate migrate apply` again".to_owned()
             }
-            Self::ApplyOutsideTransaction { version, .. } => format!(
-                "finish or undo the statements that ran by hand, then `DELETE FROM shipgate_migrations WHERE version = '{version}'` and run `shipgate migrate apply` again"
-            ),
+            Self::ApplyOutsideTransaction { .. } => {
+                "finish or undo the statements that ran by hand, then record what you did with `shipgate migrate resolve --applied NAME` or `--rolled-back NAME` (`shipgate migrate status` lists it)".to_owned()
+            }
             Self::AlreadyApplied { .. } => {
                 "run `shipgate migrate status` to see what the other runner applied".to_owned()
             }
@@ -454,9 +469,6 @@ impl crate::diagnostic::Diagnostic for DatabaseError {
             Self::Pooler { .. } => "migrate through a direct connection: add `direct_url = \"${DIRECT_URL}\"` under the environment in `shipgate.toml` (the server's port 5432, not the pooler's 6543)".to_owned(),
             Self::LockBusy { .. } => "wait for the other run to finish, or raise `migrate.lock_wait`; `SELECT pg_terminate_backend(PID)` stops a stuck holder".to_owned(),
             Self::LockTimeout { .. } => "wait for the sessions above to finish (or end them with `SELECT pg_terminate_backend(PID)`), or raise `migrate.lock_timeout` / `migrate.retries`, then run `shipgate migrate apply` again".to_owned(),
-            Self::PartlyApplied { version, .. } => format!(
-                "finish or undo the migration's statements by hand, then `DELETE FROM shipgate_migrations WHERE version = '{version}'` (to run it again) or `UPDATE shipgate_migrations SET success = true WHERE version = '{version}'` (to mark it applied)"
-            ),
             Self::ClientTooOld { server_major, .. } => format!(
                 "install the PostgreSQL {server_major} client tools (e.g. `apt-get install postgresql-client-{server_major}`) and put them first on `PATH`"
             ),
@@ -465,7 +477,7 @@ impl crate::diagnostic::Diagnostic for DatabaseError {
             ),
             Self::ToolFailed { tool, .. } => format!("run `{tool}` by hand with the same `PG*` settings to see more"),
             Self::FailedMigration { name, .. } => format!(
-                "fix the database by hand, then either `shipgate migrate resolve --rolled-back {name}` (it runs again next time) or `shipgate migrate resolve --applied {name}` (it is recorded as applied)"
+                "finish or undo the statements that ran by hand, then either `shipgate migrate resolve --rolled-back {name}` (it runs again next time) or `shipgate migrate resolve --applied {name}` (it is recorded as applied)"
             ),
             Self::LayoutNeedsPostgres { .. } => "set `database = \"postgres://…\"`, or `[migrate] layout = \"plain\"`".to_owned(),
             Self::Resolve { .. } => "run `shipgate migrate status` to see the migration's state".to_owned(),
@@ -517,19 +529,20 @@ pub trait Database: Send + Sync {
         Ok(())
     }
 
-    /// `migrate resolve NAME`: with `applied_checksum`, records `name` as
-    /// applied without running it; without, marks its failed run rolled
-    /// back. Only history layouts that track failures support it.
+    /// `migrate resolve`: with `Resolution::Applied`, records `migration`
+    /// as applied without running it (ending its failed run, if any); with
+    /// `Resolution::RolledBack`, ends its failed run so the next apply runs
+    /// it again. Only engines that can fail part-way support it.
     async fn resolve(
         &self,
-        name: &str,
-        applied_checksum: Option<&str>,
+        migration: &Migration,
+        resolution: Resolution,
     ) -> Result<(), DatabaseError> {
-        let _ = applied_checksum;
+        let _ = resolution;
         Err(DatabaseError::Resolve {
-            name: name.to_owned(),
+            name: migration.id(),
             reason: format!(
-                "`{}` does not record failed migrations",
+                "`{}` never holds a failed migration (every migration runs in a transaction here)",
                 self.history_table()
             ),
         })

@@ -143,6 +143,7 @@ impl SqliteDatabase {
                     applied_at: row.get(3)?,
                     duration: Duration::from_millis(u64::try_from(duration).unwrap_or(0)),
                     applied_by: row.get(5)?,
+                    failure: None,
                 })
             })
             .map_err(error)?;
@@ -203,6 +204,7 @@ impl SqliteDatabase {
                 .to_string(),
             duration,
             applied_by: Some(APPLIED_BY.to_owned()),
+            failure: None,
         };
         let duration_ms = i64::try_from(duration.as_millis()).unwrap_or(i64::MAX);
         transaction

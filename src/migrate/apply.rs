@@ -1,7 +1,8 @@
 //! The runner: verify, back up, apply in order, and restore on failure.
 //!
 //! Order of a run, and why:
-//! 1. read the files and the history, and refuse when an applied migration
+//! 1. read the files and the history, and refuse when a migration failed
+//!    part-way in an earlier run and is unresolved, or an applied migration
 //!    was edited — before anything changes, so a refused run leaves the
 //!    database and the backup directory untouched;
 //! 2. with nothing pending, stop: no backup, no file created;
@@ -29,6 +30,7 @@ use crate::state::RunState;
 pub(super) async fn run(ctx: &Context, dry_run: bool) -> Result<MigrateOutcome, MigrateError> {
     let started = Instant::now();
     let (database, plan) = load_locked(ctx, !dry_run).await?;
+    refuse_failed(&plan)?;
     refuse_edited(&plan)?;
     super::layout::Layout::of(&ctx.config).check(&plan, ctx.config.migrate.include_all)?;
     let pending: Vec<Migration> = plan.pending().cloned().collect();
@@ -67,6 +69,20 @@ pub(super) async fn run(ctx: &Context, dry_run: bool) -> Result<MigrateOutcome, 
     Runner::new(ctx, database.as_ref(), state, started)
         .apply(&pending)
         .await
+}
+
+/// Stops the run while a migration that failed part-way in an earlier run
+/// is unresolved (Prisma's P3009): running anything on top of a half-applied
+/// file would bury it.
+fn refuse_failed(plan: &MigrationPlan) -> Result<(), MigrateError> {
+    match plan.failed() {
+        None => Ok(()),
+        Some((entry, row)) => Err(DatabaseError::FailedMigration {
+            name: entry.id.clone(),
+            logs: row.failure.clone().unwrap_or_default(),
+        }
+        .into()),
+    }
 }
 
 /// Stops the run when any applied migration's file changed since.

@@ -261,7 +261,7 @@ pub async fn status(ctx: &Context) -> Result<Report, MigrateError> {
     let started = Instant::now();
     let (database, plan) = load(ctx).await?;
     let mut checks = Vec::new();
-    let mut counts = [0_usize; 4];
+    let mut counts = [0_usize; 5];
     for entry in &plan.entries {
         let check = match (&entry.state, &entry.local) {
             (MigrationState::Applied { row }, _) => {
@@ -273,6 +273,21 @@ pub async fn status(ctx: &Context) -> Result<Report, MigrateError> {
             (MigrationState::Pending, _) => {
                 counts[1] += 1;
                 Check::new(&entry.id, Status::Skip).detail("pending")
+            }
+            (MigrationState::Failed { row }, local) => {
+                counts[4] += 1;
+                let mut check = Check::fail(&entry.id).detail(format!(
+                    "failed part-way in a run started {}: fix the database, then `shipgate migrate resolve --applied {id}` or `--rolled-back {id}`",
+                    row.applied_at,
+                    id = entry.id
+                ));
+                if let Some(local) = local {
+                    check = check.location(first_line(local));
+                }
+                match row.failure.as_deref() {
+                    Some(logs) if !logs.is_empty() => check.log(logs),
+                    _ => check.log("no error was logged: the run may have been stopped mid-file"),
+                }
             }
             (MigrationState::Edited { row }, Some(local)) => {
                 counts[2] += 1;
@@ -294,11 +309,14 @@ pub async fn status(ctx: &Context) -> Result<Report, MigrateError> {
         };
         checks.push(check);
     }
-    let [applied, pending, edited, missing] = counts;
+    let [applied, pending, edited, missing, failed] = counts;
     let mut summary = format!(
         "`{}`: {applied} applied, {pending} pending",
         database.describe()
     );
+    if failed > 0 {
+        let _ = write!(summary, ", {failed} failed");
+    }
     if edited > 0 {
         let _ = write!(summary, ", {edited} edited");
     }
@@ -402,35 +420,34 @@ pub async fn restore_command(ctx: &Context, backup: &Path) -> Result<Report, Mig
 }
 
 /// `migrate resolve --applied NAME | --rolled-back NAME` (Prisma's
-/// semantics): records how a failed migration was resolved by hand.
-pub async fn resolve(ctx: &Context, name: &str, applied: bool) -> Result<Report, MigrateError> {
+/// semantics, for every layout): records how a failed migration was
+/// resolved by hand, or (`--applied`) baselines one that ran elsewhere.
+pub async fn resolve(
+    ctx: &Context,
+    name: &str,
+    resolution: db::Resolution,
+) -> Result<Report, MigrateError> {
     let started = Instant::now();
     let layout = layout::Layout::of(&ctx.config);
     let database = db::connect_with_layout(&ctx.config, layout.history())?;
-    let checksum = if applied {
-        {
-            let local = layout.read(&ctx.config.migrate.dir, &ctx.config.base_dir)?;
-            let Some(migration) = local.iter().find(|migration| migration.id() == name) else {
-                return Err(MigrateError::UnknownMigration {
-                    name: name.to_owned(),
-                    dir: source::relative_to(&ctx.config.migrate.dir, &ctx.config.base_dir),
-                });
-            };
-            Some(migration.checksum.clone())
-        }
-    } else {
-        None
+    let local = layout.read(&ctx.config.migrate.dir, &ctx.config.base_dir)?;
+    let Some(migration) = local.iter().find(|migration| migration.id() == name) else {
+        return Err(MigrateError::UnknownMigration {
+            name: name.to_owned(),
+            dir: source::relative_to(&ctx.config.migrate.dir, &ctx.config.base_dir),
+        });
     };
-    let detail = if checksum.is_some() {
-        format!("recorded `{name}` as applied")
-    } else {
-        format!("marked the failed run of `{name}` as rolled back; it runs again on the next apply")
+    let detail = match resolution {
+        db::Resolution::Applied => format!("recorded `{name}` as applied"),
+        db::Resolution::RolledBack => format!(
+            "marked the failed run of `{name}` as rolled back; it runs again on the next apply"
+        ),
     };
     let check = if ctx.dry_run {
         Check::new("resolve", Status::Skip).detail(format!("would have {detail}"))
     } else {
         database.lock().await?;
-        database.resolve(name, checksum.as_deref()).await?;
+        database.resolve(migration, resolution).await?;
         Check::pass("resolve").detail(detail)
     };
     let mut report = Report::new(

@@ -1,10 +1,11 @@
 //! The plan: local migration files and the database's history, merged into
 //! one state per migration. Pure: no IO, no database.
 //!
-//! States: applied (checksums match), pending (no history row), edited (a
-//! history row whose checksum differs from the file: someone changed a
-//! migration after it ran) and missing locally (a history row with no file,
-//! e.g. the database was migrated from a newer branch).
+//! States: applied (checksums match), pending (no history row), failed (a
+//! run that stopped part-way outside a transaction and waits for `migrate
+//! resolve`), edited (a history row whose checksum differs from the file:
+//! someone changed a migration after it ran) and missing locally (a history
+//! row with no file, e.g. the database was migrated from a newer branch).
 
 use std::collections::BTreeMap;
 
@@ -21,6 +22,12 @@ pub(crate) enum MigrationState {
     },
     /// Not applied yet.
     Pending,
+    /// Failed part-way in an earlier run and not resolved: some of its
+    /// statements may stay applied (file present or not).
+    Failed {
+        /// The history row, whose `failure` holds the logged error.
+        row: AppliedMigration,
+    },
     /// Applied, but the file changed since: its checksum differs.
     Edited {
         /// The history row, with the checksum recorded when it was applied.
@@ -63,6 +70,7 @@ impl MigrationPlan {
             .map(|migration| {
                 let state = match rows.remove(&migration.version) {
                     None => MigrationState::Pending,
+                    Some(row) if row.failure.is_some() => MigrationState::Failed { row },
                     Some(row) if row.checksum.eq_ignore_ascii_case(&migration.checksum) => {
                         MigrationState::Applied { row }
                     }
@@ -78,7 +86,11 @@ impl MigrationPlan {
         entries.extend(rows.into_values().map(|row| PlanEntry {
             id: format!("{}_{}", row.version, row.name),
             local: None,
-            state: MigrationState::MissingLocally { row },
+            state: if row.failure.is_some() {
+                MigrationState::Failed { row }
+            } else {
+                MigrationState::MissingLocally { row }
+            },
         }));
         entries.sort_by(|a, b| compare_versions(a.version(), b.version()));
         Self { entries }
@@ -102,11 +114,25 @@ impl MigrationPlan {
             })
     }
 
+    /// The first migration that failed part-way in an earlier run and is
+    /// not resolved yet.
+    pub(crate) fn failed(&self) -> Option<(&PlanEntry, &AppliedMigration)> {
+        self.entries.iter().find_map(|entry| match &entry.state {
+            MigrationState::Failed { row } => Some((entry, row)),
+            _ => None,
+        })
+    }
+
     /// How many migrations are applied (files present or not).
     pub(crate) fn applied_count(&self) -> usize {
         self.entries
             .iter()
-            .filter(|entry| entry.state != MigrationState::Pending)
+            .filter(|entry| {
+                !matches!(
+                    entry.state,
+                    MigrationState::Pending | MigrationState::Failed { .. }
+                )
+            })
             .count()
     }
 }
@@ -119,6 +145,7 @@ impl PlanEntry {
                 None,
                 MigrationState::Applied { row }
                 | MigrationState::Edited { row }
+                | MigrationState::Failed { row }
                 | MigrationState::MissingLocally { row },
             ) => &row.version,
             (None, MigrationState::Pending) => "",
@@ -151,6 +178,7 @@ mod tests {
             applied_at: "2026-01-01T00:00:00.000Z".to_owned(),
             duration: Duration::from_millis(3),
             applied_by: None,
+            failure: None,
         }
     }
 
@@ -162,6 +190,7 @@ mod tests {
                     MigrationState::Applied { .. } => "applied",
                     MigrationState::Pending => "pending",
                     MigrationState::Edited { .. } => "edited",
+                    MigrationState::Failed { .. } => "failed",
                     MigrationState::MissingLocally { .. } => "missing",
                 };
                 (entry.id.as_str(), state)
@@ -196,6 +225,38 @@ mod tests {
         assert_eq!(edited.len(), 1);
         assert_ne!(edited[0].0, edited[0].1);
         assert_eq!(plan.applied_count(), 3);
+    }
+
+    #[test]
+    fn a_failed_run_is_failed_with_or_without_its_file_and_never_pending() {
+        let failed = |version: &str, sql: &str| AppliedMigration {
+            failure: Some("boom".to_owned()),
+            ..row(version, sql)
+        };
+        let plan = MigrationPlan::new(
+            vec![local("1", "a"), local("2", "b"), local("3", "c")],
+            vec![
+                row("1", "a"),
+                failed("2", "b edited since"),
+                failed("9", "z"),
+            ],
+        );
+        assert_eq!(
+            states(&plan),
+            [
+                ("1_m1", "applied"),
+                ("2_m2", "failed"),
+                ("3_m3", "pending"),
+                ("9_m9", "failed")
+            ]
+        );
+        let (entry, row) = plan.failed().unwrap();
+        assert_eq!(
+            (entry.id.as_str(), row.failure.as_deref()),
+            ("2_m2", Some("boom"))
+        );
+        assert_eq!(plan.applied_count(), 1);
+        assert_eq!(plan.edited().count(), 0, "a failed run is not an edit");
     }
 
     #[test]

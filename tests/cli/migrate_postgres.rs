@@ -346,9 +346,40 @@ fn postgres_a_file_failing_outside_a_transaction_says_what_ran_and_blocks_the_ne
         ]
     );
     Test::args_for(&test, ["migrate", "apply"])
+        .run(1)
+        .stderr_has("migration `0003_index` failed part-way in an earlier run and is not resolved; its log: failed to apply migration `0003`\nrelation \"missing\" does not exist")
+        .stderr_has("`shipgate migrate resolve --rolled-back 0003_index`");
+    Test::args_for(&test, ["migrate", "status"])
+        .run(1)
+        .stdout_has("2 applied, 0 pending, 1 failed")
+        .stdout_has("✗ 0003_index failed part-way in a run started ")
+        .stdout_has("relation \"missing\" does not exist")
+        .stdout_has("--> migrations/0003_index.sql:1");
+
+    // The human undoes what ran, fixes the file and says so.
+    database.query("DROP INDEX users_name");
+    write(
+        &test,
+        "migrations/0003_index.sql",
+        "-- shipgate:no-transaction\nCREATE INDEX CONCURRENTLY users_name ON users (name);\n",
+    );
+    Test::args_for(&test, ["migrate", "resolve", "--rolled-back", "0003_index"])
+        .run(0)
+        .stdout_has("marked the failed run of `0003_index` as rolled back");
+    Test::args_for(&test, ["migrate", "resolve", "--rolled-back", "0003_index"])
         .run(3)
-        .stderr_has("migration `0003_index` failed part-way in an earlier run")
-        .stderr_has("DELETE FROM shipgate_migrations WHERE version = '0003'");
+        .stderr_has("cannot resolve migration `0003_index`: it has no failed row");
+    Test::args_for(&test, ["migrate", "apply"])
+        .run(0)
+        .stdout_has("✓ 0003_index applied");
+    assert_eq!(
+        history(&database),
+        [
+            "0001 create_users true",
+            "0002 add_email true",
+            "0003 index true"
+        ]
+    );
 }
 
 #[test]
@@ -615,9 +646,14 @@ fn prisma_failed_row_stops_the_run_until_resolved_either_way() {
          ('7d1b9a52-2c8e-4b7f-9f31-0c5a6e8d2b10', '{}', '20240102000000_posts', 'Database error: boom', now(), 0)",
         sha256(PRISMA_POSTS)
     ));
+    Test::args_for(&test, ["migrate", "status"])
+        .run(1)
+        .stdout_has("1 applied, 1 pending, 1 failed")
+        .stdout_has("✗ 20240102000000_posts failed part-way")
+        .stdout_has("Database error: boom");
     Test::args_for(&test, ["migrate", "apply"])
-        .run(3)
-        .stderr_has("migration `20240102000000_posts` failed in an earlier run and is not resolved; its log: Database error: boom")
+        .run(1)
+        .stderr_has("migration `20240102000000_posts` failed part-way in an earlier run and is not resolved; its log: Database error: boom")
         .stderr_has("`shipgate migrate resolve --rolled-back 20240102000000_posts`")
         .stderr_has("`shipgate migrate resolve --applied 20240102000000_posts`");
     assert_eq!(
@@ -797,6 +833,77 @@ fn supabase_refuses_an_older_local_migration_unless_include_all() {
 }
 
 #[test]
+fn supabase_and_dbmate_remember_a_part_way_failure_their_tables_cannot_hold() {
+    for (dir, file, table, sql) in [
+        (
+            "supabase/migrations",
+            "20240102000000_index.sql",
+            "supabase_migrations.schema_migrations",
+            "-- shipgate:no-transaction\nCREATE INDEX CONCURRENTLY users_id ON users (id);\nCREATE INDEX CONCURRENTLY broken ON missing (id);\n",
+        ),
+        (
+            "db/migrations",
+            "20240102000000_index.sql",
+            "schema_migrations",
+            "-- migrate:up transaction:false\nCREATE INDEX CONCURRENTLY users_id ON users (id);\nCREATE INDEX CONCURRENTLY broken ON missing (id);\n-- migrate:down\nDROP INDEX users_id;\n",
+        ),
+    ] {
+        let database = TestDatabase::new();
+        let users = if dir.starts_with("db/") {
+            "-- migrate:up\nCREATE TABLE users (id int);\n-- migrate:down\nDROP TABLE users;\n"
+        } else {
+            "CREATE TABLE users (id int);\n"
+        };
+        let test = layout_project(&database, dir, &[("20240101000000_users.sql", users)])
+            .config(&format!(
+                "[environments.local]\ndatabase = \"${{DATABASE_URL}}\"\n[migrate]\ndir = \"{dir}\"\nbackup = \"none\"\n"
+            ))
+            .args(["migrate", "apply"]);
+        test.run(0);
+        write(&test, &format!("{dir}/{file}"), sql);
+        Test::args_for(&test, ["migrate", "apply"])
+            .run(5)
+            .stdout_has("the statements at lines 2 ran and stay applied");
+        let versions = format!("SELECT version FROM {table} ORDER BY version");
+        assert_eq!(database.column(&versions), ["20240101000000"], "{dir}");
+        assert_eq!(
+            database.column("SELECT version || ' ' || (logs LIKE '%relation \"missing\" does not exist%') FROM shipgate_failed_migrations"),
+            ["20240102000000 true"],
+            "{dir}: the failed run is remembered beside the tool's table"
+        );
+        Test::args_for(&test, ["migrate", "apply"])
+            .run(1)
+            .stderr_has("migration `20240102000000_index` failed part-way in an earlier run and is not resolved");
+        Test::args_for(&test, ["migrate", "status"])
+            .run(1)
+            .stdout_has("1 applied, 0 pending, 1 failed");
+
+        // The human finishes the file by hand and records it applied.
+        database.query("CREATE INDEX broken ON users (id)");
+        Test::args_for(
+            &test,
+            ["migrate", "resolve", "--applied", "20240102000000_index"],
+        )
+        .run(0)
+        .stdout_has("recorded `20240102000000_index` as applied");
+        assert_eq!(
+            database.column(&versions),
+            ["20240101000000", "20240102000000"],
+            "{dir}"
+        );
+        assert!(
+            !database
+                .tables()
+                .contains(&"shipgate_failed_migrations".to_owned()),
+            "{dir}: the table goes once nothing failed is left"
+        );
+        Test::args_for(&test, ["migrate", "apply"])
+            .run(0)
+            .stdout_has("nothing pending");
+    }
+}
+
+#[test]
 fn dbmate_layout_runs_the_up_section_and_records_the_version() {
     let database = TestDatabase::new();
     database.query(
@@ -927,8 +1034,8 @@ fn prisma_a_migration_failing_part_way_outside_a_transaction_leaves_a_failed_row
         "a failed row, as Prisma leaves it"
     );
     Test::args_for(&test, ["migrate", "apply"])
-        .run(3)
+        .run(1)
         .stderr_has(
-            "migration `20240103000000_index` failed in an earlier run and is not resolved",
+            "migration `20240103000000_index` failed part-way in an earlier run and is not resolved",
         );
 }

@@ -10,6 +10,7 @@
 
 mod dbmate;
 mod dump;
+mod failed;
 mod prisma;
 pub(crate) mod split;
 mod supabase;
@@ -25,6 +26,7 @@ use tokio_postgres::{Client, config::Host};
 
 use super::{
     AppliedMigration, Backup, Database, DatabaseError, EngineMessage, HistoryLayout, Migration,
+    Resolution,
 };
 use crate::config::Masked;
 
@@ -44,7 +46,8 @@ const PLAIN_CREATE: &str = "CREATE TABLE IF NOT EXISTS shipgate_migrations (
     applied_at timestamptz NOT NULL DEFAULT now(),
     duration_ms bigint NOT NULL DEFAULT 0,
     applied_by text,
-    success boolean NOT NULL DEFAULT true
+    success boolean NOT NULL DEFAULT true,
+    logs text
 )";
 
 /// The port transaction poolers (Supabase's Supavisor, `PgBouncer` setups)
@@ -439,9 +442,9 @@ impl PostgresDatabase {
                 let _ = self.forget_started(client, migration).await;
                 return Err(error);
             }
-            if self.layout == HistoryLayout::Prisma {
-                let _ = prisma::record_failed(client, migration, &error_logs(&error)).await;
-            }
+            let _ = self
+                .record_failed(client, migration, &error_logs(&error))
+                .await;
             return Err(match error {
                 DatabaseError::ApplyMigration {
                     version,
@@ -512,9 +515,11 @@ impl PostgresDatabase {
     ) -> Result<bool, tokio_postgres::Error> {
         match self.layout {
             HistoryLayout::Prisma => prisma::record_started(client, migration).await,
-            // These tables have no "started" state: the row is written when
-            // the file has run, as their tools do.
-            HistoryLayout::Supabase | HistoryLayout::Dbmate => Ok(true),
+            // Their tables have no "started" state (their tools write the
+            // row once the file has run): shipgate remembers the run aside.
+            HistoryLayout::Supabase | HistoryLayout::Dbmate => {
+                failed::record_started(client, migration).await
+            }
             HistoryLayout::Plain => client
                 .execute(
                     "INSERT INTO shipgate_migrations (version, name, checksum, duration_ms, applied_by, success) \
@@ -534,10 +539,19 @@ impl PostgresDatabase {
     ) -> Result<(), tokio_postgres::Error> {
         match self.layout {
             HistoryLayout::Prisma => prisma::record_finished(client, migration).await,
-            HistoryLayout::Supabase | HistoryLayout::Dbmate => self
-                .record_applied(client, migration, duration)
-                .await
-                .map(drop),
+            HistoryLayout::Supabase | HistoryLayout::Dbmate => {
+                client.batch_execute("BEGIN").await?;
+                let result = async {
+                    self.record_applied(client, migration, duration).await?;
+                    failed::forget(client, &migration.version).await?;
+                    client.batch_execute("COMMIT").await
+                }
+                .await;
+                if result.is_err() {
+                    let _ = client.batch_execute("ROLLBACK").await;
+                }
+                result
+            }
             HistoryLayout::Plain => client
                 .execute(
                     "UPDATE shipgate_migrations SET success = true, duration_ms = $2, applied_at = now() WHERE version = $1",
@@ -555,11 +569,36 @@ impl PostgresDatabase {
     ) -> Result<(), tokio_postgres::Error> {
         match self.layout {
             HistoryLayout::Prisma => prisma::forget_started(client, migration).await,
-            HistoryLayout::Supabase | HistoryLayout::Dbmate => Ok(()),
+            HistoryLayout::Supabase | HistoryLayout::Dbmate => {
+                failed::forget(client, &migration.version).await.map(drop)
+            }
             HistoryLayout::Plain => client
                 .execute(
                     "DELETE FROM shipgate_migrations WHERE version = $1 AND NOT success",
                     &[&migration.version],
+                )
+                .await
+                .map(drop),
+        }
+    }
+
+    /// Stores the error `migration` failed part-way with, where its layout
+    /// keeps failed runs.
+    async fn record_failed(
+        &self,
+        client: &Client,
+        migration: &Migration,
+        logs: &str,
+    ) -> Result<(), tokio_postgres::Error> {
+        match self.layout {
+            HistoryLayout::Prisma => prisma::record_failed(client, migration, logs).await,
+            HistoryLayout::Supabase | HistoryLayout::Dbmate => {
+                failed::record_failed(client, migration, logs).await
+            }
+            HistoryLayout::Plain => client
+                .execute(
+                    "UPDATE shipgate_migrations SET logs = $2 WHERE version = $1 AND NOT success",
+                    &[&migration.version, &logs],
                 )
                 .await
                 .map(drop),
@@ -633,43 +672,138 @@ impl PostgresDatabase {
                 .to_string(),
             duration,
             applied_by: Some(APPLIED_BY.to_owned()),
+            failure: None,
         }
     }
 
-    /// The plain layout's applied migrations; a row with `success = false`
-    /// (a file that failed part-way outside a transaction) stops the run.
+    /// The plain layout's history; a row with `success = false` (a file
+    /// that failed part-way outside a transaction) is a failed run.
     async fn plain_applied(&self, client: &Client) -> Result<Vec<AppliedMigration>, DatabaseError> {
+        let logs = if plain_has_logs(client)
+            .await
+            .map_err(|error| self.read_error(&error))?
+        {
+            "coalesce(logs, '')"
+        } else {
+            "''"
+        };
         let rows = client
             .query(
-                "SELECT version, name, checksum, \
-                 to_char(applied_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'), \
-                 duration_ms, applied_by, success \
-                 FROM shipgate_migrations ORDER BY applied_at, version",
+                &format!(
+                    "SELECT version, name, checksum, \
+                     to_char(applied_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'), \
+                     duration_ms, applied_by, CASE WHEN NOT success THEN {logs} END \
+                     FROM shipgate_migrations ORDER BY applied_at, version"
+                ),
                 &[],
             )
             .await
             .map_err(|error| self.read_error(&error))?;
-        let mut applied = Vec::with_capacity(rows.len());
-        for row in rows {
-            let version: String = row.get(0);
-            let name: String = row.get(1);
-            if !row.get::<_, bool>(6) {
-                return Err(DatabaseError::PartlyApplied {
-                    database: self.description.clone(),
-                    version,
-                    name,
-                });
-            }
-            applied.push(AppliedMigration {
-                version,
-                name,
+        Ok(rows
+            .iter()
+            .map(|row| AppliedMigration {
+                version: row.get(0),
+                name: row.get(1),
                 checksum: row.get(2),
                 applied_at: row.get(3),
                 duration: Duration::from_millis(u64::try_from(row.get::<_, i64>(4)).unwrap_or(0)),
                 applied_by: row.get(5),
-            });
+                failure: row.get(6),
+            })
+            .collect())
+    }
+
+    /// `migrate resolve` for the plain layout: `--applied` marks the failed
+    /// row (or a new one) applied; `--rolled-back` deletes the failed row.
+    async fn plain_resolve(
+        client: &Client,
+        migration: &Migration,
+        resolution: Resolution,
+    ) -> Result<(), DatabaseError> {
+        let failed = |error: tokio_postgres::Error| {
+            prisma::resolve_error(&migration.id(), &driver_message(&error).to_string())
+        };
+        let changed = match resolution {
+            Resolution::RolledBack => client
+                .execute(
+                    "DELETE FROM shipgate_migrations WHERE version = $1 AND NOT success",
+                    &[&migration.version],
+                )
+                .await
+                .map_err(failed)?,
+            Resolution::Applied => client
+                .execute(
+                    "INSERT INTO shipgate_migrations (version, name, checksum, duration_ms, applied_by, success) \
+                     VALUES ($1, $2, $3, 0, $4, true) \
+                     ON CONFLICT (version) DO UPDATE SET success = true, checksum = EXCLUDED.checksum, \
+                     applied_by = EXCLUDED.applied_by, applied_at = now(), logs = NULL \
+                     WHERE NOT shipgate_migrations.success",
+                    &[&migration.version, &migration.name, &migration.checksum, &APPLIED_BY],
+                )
+                .await
+                .map_err(failed)?,
+        };
+        if changed == 0 {
+            return Err(prisma::resolve_error(
+                &migration.id(),
+                match resolution {
+                    Resolution::RolledBack => "it has no failed row (`success = false`) to remove",
+                    Resolution::Applied => "it is already recorded as applied",
+                },
+            ));
         }
-        Ok(applied)
+        Ok(())
+    }
+
+    /// `migrate resolve` for Supabase and dbmate: their failed runs live in
+    /// `shipgate_failed_migrations`.
+    async fn aside_resolve(
+        &self,
+        client: &Client,
+        migration: &Migration,
+        resolution: Resolution,
+    ) -> Result<(), DatabaseError> {
+        let name = migration.id();
+        let failed = |error: tokio_postgres::Error| {
+            prisma::resolve_error(&name, &driver_message(&error).to_string())
+        };
+        match resolution {
+            Resolution::RolledBack => {
+                if !failed::forget(client, &migration.version)
+                    .await
+                    .map_err(failed)?
+                {
+                    return Err(prisma::resolve_error(
+                        &name,
+                        &format!("it has no failed run in `{}` to remove", failed::TABLE),
+                    ));
+                }
+                Ok(())
+            }
+            Resolution::Applied => {
+                client.batch_execute("BEGIN").await.map_err(failed)?;
+                let result = async {
+                    let inserted = self
+                        .record_applied(client, migration, Duration::ZERO)
+                        .await?;
+                    failed::forget(client, &migration.version).await?;
+                    client.batch_execute("COMMIT").await?;
+                    Ok(inserted)
+                }
+                .await;
+                match result {
+                    Ok(true) => Ok(()),
+                    Ok(false) => Err(prisma::resolve_error(
+                        &name,
+                        "it is already recorded as applied",
+                    )),
+                    Err(error) => {
+                        let _ = client.batch_execute("ROLLBACK").await;
+                        Err(failed(error))
+                    }
+                }
+            }
+        }
     }
 
     fn restore_error(&self, path: &Path, message: &str) -> DatabaseError {
@@ -746,6 +880,32 @@ impl PostgresDatabase {
         result
     }
 
+    /// Creates the layout's history table when it is missing.
+    async fn create_history(&self, client: &Client) -> Result<(), DatabaseError> {
+        let create = match self.layout {
+            HistoryLayout::Prisma => prisma::CREATE,
+            HistoryLayout::Supabase => supabase::CREATE,
+            HistoryLayout::Dbmate => dbmate::CREATE,
+            HistoryLayout::Plain => PLAIN_CREATE,
+        };
+        let failed = |error: tokio_postgres::Error| DatabaseError::CreateHistory {
+            database: self.description.clone(),
+            table: self.history_table().to_owned(),
+            source: driver_message(&error),
+        };
+        client.batch_execute(create).await.map_err(failed)?;
+        // A table written before `logs` existed (or by hand, as adoption
+        // does) gets it once; checked first so no run takes the table's
+        // lock for nothing.
+        if self.layout == HistoryLayout::Plain && !plain_has_logs(client).await.map_err(failed)? {
+            client
+                .batch_execute("ALTER TABLE shipgate_migrations ADD COLUMN logs text")
+                .await
+                .map_err(failed)?;
+        }
+        Ok(())
+    }
+
     async fn server_major(&self, client: &Client) -> Result<u32, DatabaseError> {
         let row = client
             .query_one("SELECT current_setting('server_version_num')::int", &[])
@@ -791,70 +951,54 @@ impl Database for PostgresDatabase {
     async fn ensure_history(&self) -> Result<(), DatabaseError> {
         let session = self.client().await?;
         let client = session.as_ref().ok_or(DatabaseError::NotConnected)?;
-        let create = match self.layout {
-            HistoryLayout::Prisma => prisma::CREATE,
-            HistoryLayout::Supabase => supabase::CREATE,
-            HistoryLayout::Dbmate => dbmate::CREATE,
-            HistoryLayout::Plain => PLAIN_CREATE,
-        };
-        client
-            .batch_execute(create)
-            .await
-            .map_err(|error| DatabaseError::CreateHistory {
-                database: self.description.clone(),
-                table: self.history_table().to_owned(),
-                source: driver_message(&error),
-            })
+        self.create_history(client).await
     }
 
     async fn resolve(
         &self,
-        name: &str,
-        applied_checksum: Option<&str>,
+        migration: &Migration,
+        resolution: Resolution,
     ) -> Result<(), DatabaseError> {
-        if self.layout != HistoryLayout::Prisma {
-            return Err(DatabaseError::Resolve {
-                name: name.to_owned(),
-                reason: "`migrate resolve` records Prisma's history; this directory uses the plain layout".to_owned(),
-            });
-        }
         let session = self.client().await?;
         let client = session.as_ref().ok_or(DatabaseError::NotConnected)?;
-        client
-            .batch_execute(prisma::CREATE)
-            .await
-            .map_err(|error| self.read_error(&error))?;
-        match applied_checksum {
-            Some(checksum) => prisma::resolve_applied(client, name, checksum).await,
-            None => prisma::resolve_rolled_back(client, name).await,
+        self.create_history(client).await?;
+        match (self.layout, resolution) {
+            (HistoryLayout::Prisma, Resolution::Applied) => {
+                prisma::resolve_applied(client, migration).await
+            }
+            (HistoryLayout::Prisma, Resolution::RolledBack) => {
+                prisma::resolve_rolled_back(client, migration).await
+            }
+            (HistoryLayout::Plain, _) => Self::plain_resolve(client, migration, resolution).await,
+            (HistoryLayout::Supabase | HistoryLayout::Dbmate, _) => {
+                self.aside_resolve(client, migration, resolution).await
+            }
         }
     }
 
     async fn applied(&self) -> Result<Vec<AppliedMigration>, DatabaseError> {
         let session = self.client().await?;
         let client = session.as_ref().ok_or(DatabaseError::NotConnected)?;
-        if !self.history_exists(client).await? {
-            return Ok(Vec::new());
-        }
-        if self.layout == HistoryLayout::Prisma {
-            if let Some((name, logs)) = prisma::failed(client)
-                .await
-                .map_err(|error| self.read_error(&error))?
-            {
-                return Err(DatabaseError::FailedMigration { name, logs });
+        let mut rows = if self.history_exists(client).await? {
+            match self.layout {
+                HistoryLayout::Plain => return self.plain_applied(client).await,
+                HistoryLayout::Prisma => prisma::applied(client).await,
+                HistoryLayout::Supabase => supabase::applied(client).await,
+                HistoryLayout::Dbmate => dbmate::applied(client).await,
             }
-            return prisma::applied(client)
-                .await
-                .map_err(|error| self.read_error(&error));
+            .map_err(|error| self.read_error(&error))?
+        } else {
+            Vec::new()
+        };
+        if matches!(self.layout, HistoryLayout::Supabase | HistoryLayout::Dbmate) {
+            // Last, so a failed run outweighs anything else said of its version.
+            rows.extend(
+                failed::rows(client)
+                    .await
+                    .map_err(|error| self.read_error(&error))?,
+            );
         }
-        match self.layout {
-            HistoryLayout::Supabase => supabase::applied(client).await,
-            HistoryLayout::Dbmate => dbmate::applied(client).await,
-            HistoryLayout::Plain | HistoryLayout::Prisma => {
-                return self.plain_applied(client).await;
-            }
-        }
-        .map_err(|error| self.read_error(&error))
+        Ok(rows)
     }
 
     async fn apply(&self, migration: &Migration) -> Result<AppliedMigration, DatabaseError> {
@@ -951,6 +1095,18 @@ impl Database for PostgresDatabase {
             },
         })
     }
+}
+
+/// Whether the plain history table has its `logs` column.
+async fn plain_has_logs(client: &Client) -> Result<bool, tokio_postgres::Error> {
+    let row = client
+        .query_one(
+            "SELECT EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid = to_regclass($1) \
+             AND attname = 'logs' AND NOT attisdropped)",
+            &[&HISTORY_TABLE],
+        )
+        .await?;
+    Ok(row.get(0))
 }
 
 /// `error` with `blockers` filled in (a lock timeout only).

@@ -47,16 +47,19 @@ fn split_name(name: &str) -> (String, String) {
     }
 }
 
-/// The applied migrations (finished, not rolled back), in the order they ran.
+/// The live rows (not rolled back), in the order they started: applied
+/// ones (`finished_at` set) and failed ones (`finished_at` NULL, with their
+/// `logs` as [`AppliedMigration::failure`]).
 pub(crate) async fn applied(
     client: &Client,
 ) -> Result<Vec<AppliedMigration>, tokio_postgres::Error> {
     let rows = client
         .query(
             "SELECT migration_name, checksum, \
-             to_char(finished_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'), \
-             coalesce((extract(epoch FROM finished_at - started_at) * 1000)::bigint, 0) \
-             FROM _prisma_migrations WHERE rolled_back_at IS NULL AND finished_at IS NOT NULL \
+             to_char(coalesce(finished_at, started_at) AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'), \
+             coalesce((extract(epoch FROM finished_at - started_at) * 1000)::bigint, 0), \
+             CASE WHEN finished_at IS NULL THEN coalesce(logs, '') END \
+             FROM _prisma_migrations WHERE rolled_back_at IS NULL \
              ORDER BY started_at, migration_name",
             &[],
         )
@@ -72,23 +75,10 @@ pub(crate) async fn applied(
                 applied_at: row.get(2),
                 duration: Duration::from_millis(u64::try_from(row.get::<_, i64>(3)).unwrap_or(0)),
                 applied_by: None,
+                failure: row.get(4),
             }
         })
         .collect())
-}
-
-/// The first failed row (`finished_at` and `rolled_back_at` NULL): its name and logs.
-pub(crate) async fn failed(
-    client: &Client,
-) -> Result<Option<(String, String)>, tokio_postgres::Error> {
-    let row = client
-        .query_opt(
-            "SELECT migration_name, coalesce(logs, '') FROM _prisma_migrations \
-             WHERE finished_at IS NULL AND rolled_back_at IS NULL ORDER BY started_at LIMIT 1",
-            &[],
-        )
-        .await?;
-    Ok(row.map(|row| (row.get(0), row.get(1))))
 }
 
 /// Whether a live (not rolled back) row of `migration` exists.
@@ -189,7 +179,11 @@ pub(crate) async fn forget_started(
 
 /// `prisma migrate resolve --rolled-back NAME`: marks the failed row rolled
 /// back. Errors when `name` has no failed row.
-pub(crate) async fn resolve_rolled_back(client: &Client, name: &str) -> Result<(), DatabaseError> {
+pub(crate) async fn resolve_rolled_back(
+    client: &Client,
+    migration: &Migration,
+) -> Result<(), DatabaseError> {
+    let name = &migration_name(migration);
     let updated = client
         .execute(
             "UPDATE _prisma_migrations SET rolled_back_at = now() \
@@ -211,9 +205,10 @@ pub(crate) async fn resolve_rolled_back(client: &Client, name: &str) -> Result<(
 /// records the migration applied with `checksum`, without running it.
 pub(crate) async fn resolve_applied(
     client: &Client,
-    name: &str,
-    checksum: &str,
+    migration: &Migration,
 ) -> Result<(), DatabaseError> {
+    let name = &migration_name(migration);
+    let checksum = &migration.checksum;
     let finished = client
         .query_opt(
             "SELECT 1 FROM _prisma_migrations WHERE migration_name = $1 AND finished_at IS NOT NULL AND rolled_back_at IS NULL",
@@ -253,7 +248,7 @@ pub(crate) async fn resolve_applied(
     Ok(())
 }
 
-fn resolve_error(name: &str, reason: &str) -> DatabaseError {
+pub(crate) fn resolve_error(name: &str, reason: &str) -> DatabaseError {
     DatabaseError::Resolve {
         name: name.to_owned(),
         reason: reason.to_owned(),

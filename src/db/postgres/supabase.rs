@@ -38,6 +38,7 @@ pub(crate) async fn applied(
             applied_at: String::new(),
             duration: std::time::Duration::ZERO,
             applied_by: None,
+            failure: None,
         })
         .collect())
 }
