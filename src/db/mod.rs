@@ -308,7 +308,8 @@ pub enum DatabaseError {
         version: String,
         /// Byte offset in the file of the statement.
         offset: Option<usize>,
-        /// The sessions that held locks on user tables at the time.
+        /// The sessions PostgreSQL said the statement waited behind
+        /// (`pg_blocking_pids`), last seen before the timeout.
         blockers: Vec<String>,
         /// PostgreSQL's error.
         #[source]
@@ -432,7 +433,7 @@ fn blockers_text(blockers: &[String]) -> String {
     if blockers.is_empty() {
         String::new()
     } else {
-        format!("; sessions holding locks: {}", blockers.join("; "))
+        format!("; blocked by: {}", blockers.join("; "))
     }
 }
 

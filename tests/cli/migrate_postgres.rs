@@ -1,7 +1,8 @@
 //! `shipgate migrate` against a real PostgreSQL, each test in its own
 //! database (see `support::postgres`): applying, adoption, refusals, the
-//! advisory lock, lock timeouts with blockers, files that cannot run in a
-//! transaction, failures that leave no trace, and backup/restore.
+//! advisory lock, lock timeouts with blockers, a real `PgBouncer` refused,
+//! files that cannot run in a transaction, failed runs and their
+//! resolution, failures that leave no trace, and backup/restore.
 
 use std::io::{BufRead as _, BufReader};
 use std::process::{Command, Stdio};
@@ -10,6 +11,7 @@ use std::time::Duration;
 use sha2::{Digest as _, Sha256};
 
 use crate::support::Test;
+use crate::support::pgbouncer::PgBouncer;
 use crate::support::postgres::TestDatabase;
 
 const CONFIG: &str = r#"
@@ -284,12 +286,20 @@ fn postgres_lock_timeout_fails_after_its_retries_and_changes_nothing() {
     );
     let blocker = database.session();
     blocker.query("BEGIN; SELECT count(*) FROM users");
+    // Holds locks too, but not on `users`: PostgreSQL does not name it as
+    // a blocker, and neither may shipgate.
+    database.query("CREATE TABLE audit (id int)");
+    let bystander = database.session();
+    bystander.query("BEGIN; SELECT count(*) FROM audit");
     let output = Test::args_for(&test, ["migrate", "apply"]).run(1);
     output
-        .stdout_has("✗ 0002_add_email migration `0002` timed out waiting for a lock")
+        .stdout_has("✗ 0002_add_email migration `0002` timed out waiting for a lock; blocked by: ")
         .stdout_has(&format!("pid {} ", blocker.pid()))
+        .stdout_has("SELECT count(*) FROM users")
+        .nowhere(&format!("pid {} ", bystander.pid()))
         .stderr_has("retrying in");
     blocker.query("ROLLBACK");
+    bystander.query("ROLLBACK");
     assert_eq!(history(&database), ["0001 create_users true"]);
 }
 
@@ -510,6 +520,42 @@ fn postgres_a_transaction_pooler_port_asks_for_the_direct_url() {
         .run(0)
         .stdout_has("✓ 0001_a applied");
     assert_eq!(database.tables(), ["a", "shipgate_migrations"]);
+}
+
+#[test]
+fn postgres_a_real_pgbouncer_on_any_port_is_caught_by_its_shared_session() {
+    let database = TestDatabase::new();
+    let bouncer = PgBouncer::start();
+    let pooled = bouncer.url(&database);
+    let test = project(&database)
+        .env("DATABASE_URL", &pooled)
+        .args(["migrate", "apply"]);
+    test.run(3)
+        .stderr_has("looks like a transaction pooler: a second connection was granted the migration lock this one holds")
+        .stderr_has("add `direct_url = \"${DIRECT_URL}\"`");
+    assert_eq!(database.tables(), Vec::<String>::new(), "nothing ran");
+    assert_eq!(
+        database.column("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'"),
+        ["0"],
+        "no session lock is left behind on the pooler's server connection"
+    );
+
+    // Reads through the pooler are fine; migrations take the direct URL.
+    Test::args_for(&test, ["migrate", "status"])
+        .run(0)
+        .stdout_has("0 applied, 2 pending");
+    let direct = project_with(
+        &database,
+        &CONFIG.replace(
+            "database = \"${DATABASE_URL}\"",
+            "database = \"${DATABASE_URL}\"\ndirect_url = \"${DIRECT_URL}\"",
+        ),
+    )
+    .env("DATABASE_URL", &pooled)
+    .env("DIRECT_URL", database.url())
+    .args(["migrate", "apply"]);
+    direct.run(0).stdout_has("✓ 0002_add_email applied");
+    drop(bouncer);
 }
 
 const PRISMA_CONFIG: &str = r#"

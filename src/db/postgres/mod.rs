@@ -18,6 +18,7 @@ mod tls;
 
 use std::fmt;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicI32, Ordering};
 use std::time::{Duration, Instant};
 
 use tokio::sync::Mutex;
@@ -102,7 +103,17 @@ pub struct PostgresDatabase {
     settings: Settings,
     layout: HistoryLayout,
     session: Mutex<Option<Client>>,
+    /// The session's backend pid, once connected.
+    backend_pid: AtomicI32,
+    /// A second connection, opened with the lock: it checks the lock is not
+    /// shared (a pooler) and asks who blocks a waiting statement.
+    observer: Mutex<Option<Client>>,
 }
+
+/// How long a statement runs before the observer first asks who blocks it,
+/// and then how often (never later than half of `lock_timeout`).
+const WATCH_FIRST: Duration = Duration::from_millis(100);
+const WATCH_EVERY: Duration = Duration::from_millis(250);
 
 impl PostgresDatabase {
     /// Reads the URL; connects later, on first use.
@@ -199,6 +210,8 @@ impl PostgresDatabase {
             settings,
             layout,
             session: Mutex::new(None),
+            backend_pid: AtomicI32::new(0),
+            observer: Mutex::new(None),
         })
     }
 
@@ -206,7 +219,13 @@ impl PostgresDatabase {
     async fn client(&self) -> Result<tokio::sync::MutexGuard<'_, Option<Client>>, DatabaseError> {
         let mut session = self.session.lock().await;
         if session.is_none() {
-            *session = Some(self.connect().await?);
+            let client = self.connect().await?;
+            let pid = client
+                .query_one("SELECT pg_backend_pid()", &[])
+                .await
+                .map_err(|error| self.read_error(&error))?;
+            self.backend_pid.store(pid.get(0), Ordering::Relaxed);
+            *session = Some(client);
         }
         Ok(session)
     }
@@ -300,6 +319,87 @@ impl PostgresDatabase {
         Ok(())
     }
 
+    /// Runs `sql` on the session. While it runs longer than a moment, the
+    /// observer connection asks PostgreSQL who blocks it
+    /// (`pg_blocking_pids`): once `lock_timeout` ends the wait there is
+    /// nobody left to ask about, so the last sessions seen blocking it come
+    /// back with the error.
+    async fn execute_watched(
+        &self,
+        client: &Client,
+        sql: &str,
+    ) -> Result<(), (tokio_postgres::Error, Vec<String>)> {
+        let run = client.batch_execute(sql);
+        tokio::pin!(run);
+        let pid = self.backend_pid.load(Ordering::Relaxed);
+        let mut blockers = Vec::new();
+        let mut pause = WATCH_FIRST.min(self.settings.lock_timeout / 2);
+        loop {
+            tokio::select! {
+                biased;
+                result = &mut run => return result.map_err(|error| (error, blockers)),
+                () = tokio::time::sleep(pause) => {
+                    let seen = self.blockers_of(pid).await;
+                    if !seen.is_empty() {
+                        blockers = seen;
+                    }
+                    pause = WATCH_EVERY.min(self.settings.lock_timeout / 2);
+                }
+            }
+        }
+    }
+
+    /// The sessions `pid` waits behind, as the observer sees them now.
+    async fn blockers_of(&self, pid: i32) -> Vec<String> {
+        let observer = self.observer.lock().await;
+        let Some(client) = observer.as_ref() else {
+            return Vec::new();
+        };
+        client
+            .query(
+                "SELECT a.pid, coalesce(a.application_name, ''), coalesce(host(a.client_addr), 'local socket'), \
+                 coalesce(a.state, ''), left(coalesce(a.query, ''), 200), \
+                 extract(epoch FROM now() - coalesce(a.xact_start, a.backend_start))::bigint \
+                 FROM pg_stat_activity a WHERE a.pid = ANY(pg_blocking_pids($1)) ORDER BY a.pid",
+                &[&pid],
+            )
+            .await
+            .map(|rows| rows.iter().map(describe_session).collect())
+            .unwrap_or_default()
+    }
+
+    /// Opens the observer connection and checks, through it, that the
+    /// migration lock the session holds is really this session's: a second
+    /// connection that is granted it shares the session's server backend,
+    /// which only a transaction pooler does (`PgBouncer`, Supavisor).
+    async fn open_observer(&self, client: &Client) -> Result<(), DatabaseError> {
+        let mut observer = self.observer.lock().await;
+        if observer.is_some() {
+            return Ok(());
+        }
+        let second = self.connect().await?;
+        let shared = second
+            .query_one("SELECT pg_try_advisory_lock($1::bigint)", &[&LOCK_KEY])
+            .await
+            .map_err(|error| self.read_error(&error))?
+            .get::<_, bool>(0);
+        if shared {
+            // Leave nothing behind on the pooler's server connection.
+            let _ = second
+                .batch_execute("SELECT pg_advisory_unlock_all()")
+                .await;
+            let _ = client
+                .batch_execute("SELECT pg_advisory_unlock_all()")
+                .await;
+            return Err(DatabaseError::Pooler {
+                database: self.description.clone(),
+                reason: "a second connection was granted the migration lock this one holds, so both run on one server session".to_owned(),
+            });
+        }
+        *observer = Some(second);
+        Ok(())
+    }
+
     async fn history_exists(&self, client: &Client) -> Result<bool, DatabaseError> {
         let row = client
             .query_one(
@@ -334,8 +434,11 @@ impl PostgresDatabase {
         let started = Instant::now();
         let result = async {
             for statement in statements {
-                if let Err(error) = client.batch_execute(statement.text).await {
-                    return Err(Self::statement_error(migration, statement, &error, &[]));
+                if let Err((error, blockers)) = self.execute_watched(client, statement.text).await {
+                    return Err(with_blockers(
+                        Self::statement_error(migration, statement, &error, &[]),
+                        blockers,
+                    ));
                 }
             }
             let duration = started.elapsed();
@@ -359,11 +462,6 @@ impl PostgresDatabase {
             Ok(duration) => Ok(Self::applied_row(migration, duration)),
             Err(error) => {
                 let _ = client.batch_execute("ROLLBACK").await;
-                if let DatabaseError::LockTimeout { blockers, .. } = &error {
-                    if blockers.is_empty() {
-                        return Err(with_blockers(error, blocking_sessions(client).await));
-                    }
-                }
                 Err(error)
             }
         }
@@ -406,24 +504,23 @@ impl PostgresDatabase {
         for statement in statements {
             let mut attempt = 0;
             loop {
-                match client.batch_execute(statement.text).await {
+                match self.execute_watched(client, statement.text).await {
                     Ok(()) => {
                         ran.push(split::line_of(&migration.sql, statement.offset));
                         break;
                     }
-                    Err(error)
+                    Err((error, _))
                         if error.code() == Some(&SqlState::LOCK_NOT_AVAILABLE)
                             && attempt < self.settings.retries =>
                     {
                         attempt += 1;
                         tokio::time::sleep(jitter(backoff(attempt))).await;
                     }
-                    Err(error) => {
-                        let mut error = Self::statement_error(migration, statement, &error, &ran);
-                        if let DatabaseError::LockTimeout { blockers, .. } = &mut error {
-                            *blockers = blocking_sessions(client).await;
-                        }
-                        outcome = Err(error);
+                    Err((error, blockers)) => {
+                        outcome = Err(with_blockers(
+                            Self::statement_error(migration, statement, &error, &ran),
+                            blockers,
+                        ));
                         break;
                     }
                 }
@@ -941,6 +1038,7 @@ impl Database for PostgresDatabase {
         let client = session.as_ref().ok_or(DatabaseError::NotConnected)?;
         self.take_lock(client, LOCK_KEY, "another `shipgate migrate`")
             .await?;
+        self.open_observer(client).await?;
         if self.layout == HistoryLayout::Prisma {
             self.take_lock(client, prisma::LOCK_KEY, "`prisma migrate` (Prisma's lock)")
                 .await?;
@@ -1141,27 +1239,6 @@ async fn lock_holders(client: &Client, key: i64) -> Result<Vec<String>, tokio_po
         )
         .await?;
     Ok(rows.iter().map(describe_session).collect())
-}
-
-/// Other sessions of this database with an open transaction holding locks
-/// on user tables: who a migration that hit `lock_timeout` waited behind.
-async fn blocking_sessions(client: &Client) -> Vec<String> {
-    client
-        .query(
-            "SELECT a.pid, coalesce(a.application_name, ''), coalesce(host(a.client_addr), 'local socket'), \
-             coalesce(a.state, ''), left(coalesce(a.query, ''), 200), \
-             extract(epoch FROM now() - a.xact_start)::bigint \
-             FROM pg_stat_activity a \
-             WHERE a.datname = current_database() AND a.pid <> pg_backend_pid() \
-             AND a.xact_start IS NOT NULL AND EXISTS ( \
-               SELECT 1 FROM pg_locks l WHERE l.pid = a.pid AND l.granted \
-               AND l.locktype = 'relation' AND l.relation >= 16384) \
-             ORDER BY a.xact_start",
-            &[],
-        )
-        .await
-        .map(|rows| rows.iter().map(describe_session).collect())
-        .unwrap_or_default()
 }
 
 fn describe_session(row: &tokio_postgres::Row) -> String {

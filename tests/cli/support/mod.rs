@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 pub mod app;
+pub mod pgbouncer;
 pub mod postgres;
 
 /// Environment variables the harness never lets through from the outer shell.
