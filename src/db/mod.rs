@@ -243,6 +243,22 @@ pub enum DatabaseError {
         #[source]
         source: EngineMessage,
     },
+    /// The restore finished, but the history table does not hold what the
+    /// backup holds: the database and its recorded migrations disagree.
+    #[error(
+        "restored `{database}` from `{}`, but its migration history `{table}` does not match the backup: {detail}",
+        path.display()
+    )]
+    HistoryMismatch {
+        /// The masked URL.
+        database: String,
+        /// The backup file.
+        path: PathBuf,
+        /// The history table.
+        table: String,
+        /// How they differ.
+        detail: String,
+    },
     /// Another connection held the database longer than the deadline.
     #[error("timed out after {}s waiting for `{database}` to {operation}", timeout.as_secs())]
     Busy {
@@ -463,6 +479,10 @@ impl crate::diagnostic::Diagnostic for DatabaseError {
             }
             Self::Restore { path, .. } => format!(
                 "the database may be partly restored: restore `{}` by hand (SQLite: copy it over the database file; PostgreSQL: `pg_restore --clean --if-exists --single-transaction --no-owner --dbname=DB FILE`)",
+                path.display()
+            ),
+            Self::HistoryMismatch { table, path, .. } => format!(
+                "do not migrate until they agree: compare `shipgate migrate status` with `pg_restore --data-only --table={table} --file=- {}`; another runner may have migrated meanwhile, or the restore skipped the table",
                 path.display()
             ),
             Self::InvalidUrl { .. } => "write `postgres://USER:PASSWORD@HOST:5432/DATABASE?sslmode=require`".to_owned(),

@@ -386,7 +386,7 @@ pub async fn apply_phase(ctx: &Context) -> Result<MigrateOutcome, MigrateError> 
 /// Restores the database from `backup` (rollback, `migrate restore`).
 pub async fn restore(ctx: &Context, backup: &Path) -> Result<Check, MigrateError> {
     let started = Instant::now();
-    let database = db::connect(&ctx.config)?;
+    let database = db::connect_with_layout(&ctx.config, layout::Layout::of(&ctx.config).history())?;
     if ctx.dry_run {
         return Ok(Check::new("restore", Status::Skip).detail(format!(
             "would restore `{}` from `{}`",
@@ -398,8 +398,9 @@ pub async fn restore(ctx: &Context, backup: &Path) -> Result<Check, MigrateError
     database.restore(backup).await?;
     Ok(Check::pass("restore")
         .detail(format!(
-            "restored `{}` from the backup",
-            database.describe()
+            "restored `{}` from the backup; its migration history `{}` matches the backup",
+            database.describe(),
+            database.history_table()
         ))
         .duration(started.elapsed())
         .artifact("backup", backup.display().to_string()))

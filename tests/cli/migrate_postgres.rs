@@ -438,7 +438,8 @@ fn postgres_backup_then_destructive_migration_then_restore_brings_the_data_back(
         ["migrate", "restore", "--backup", backup.to_str().unwrap()],
     )
     .run(0)
-    .stdout_has("✓ restore restored");
+    .stdout_has("✓ restore restored")
+    .stdout_has("its migration history `shipgate_migrations` matches the backup");
     assert_eq!(database.tables(), ["shipgate_migrations", "users"]);
     assert_eq!(
         database.column("SELECT name FROM users ORDER BY id"),
@@ -448,6 +449,58 @@ fn postgres_backup_then_destructive_migration_then_restore_brings_the_data_back(
         history(&database),
         ["0001 create_users true", "0002 add_email true"]
     );
+}
+
+/// The first `name` on `PATH`.
+fn on_path(name: &str) -> std::path::PathBuf {
+    std::env::split_paths(&std::env::var_os("PATH").unwrap())
+        .map(|dir| dir.join(name))
+        .find(|path| path.is_file())
+        .unwrap_or_else(|| panic!("`{name}` is not on PATH"))
+}
+
+#[test]
+fn postgres_a_restore_whose_history_differs_from_the_backup_is_a_failure() {
+    let database = TestDatabase::new();
+    let test = project(&database);
+    let bin = test.path().join("bin");
+    let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap());
+    let test = test.env("PATH", &path).args(["migrate", "apply"]);
+    test.run(0);
+    write(
+        &test,
+        "migrations/0003_audit.sql",
+        "CREATE TABLE audit (id int);\n",
+    );
+    let before: Vec<_> = backups(&test);
+    Test::args_for(&test, ["migrate", "apply"]).run(0);
+    let backup = backups(&test)
+        .into_iter()
+        .find(|path| !before.contains(path))
+        .expect("a backup before 0003");
+    // A `pg_restore` that reports success but restores nothing: the real
+    // one for everything else (listing, reading the backup's history).
+    std::fs::create_dir_all(&bin).unwrap();
+    std::fs::write(
+        bin.join("pg_restore"),
+        format!(
+            "#!/bin/sh\ncase \" $* \" in *\" --clean \"*) exit 0;; esac\nexec {} \"$@\"\n",
+            on_path("pg_restore").display()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(
+        bin.join("pg_restore"),
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
+    Test::args_for(
+        &test,
+        ["migrate", "restore", "--backup", backup.to_str().unwrap()],
+    )
+    .run(3)
+    .stderr_has("but its migration history `public.shipgate_migrations` does not match the backup: the backup holds 2 rows, the database 3 after the restore; only in the database: `0003 | audit | ")
+    .stderr_has("hint: do not migrate until they agree");
 }
 
 #[test]

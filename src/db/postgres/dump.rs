@@ -155,6 +155,68 @@ pub(super) async fn restore(
     })
 }
 
+/// The rows of table `schema.table` the backup at `path` holds, as
+/// `pg_restore` prints them (COPY text, one line per row), sorted; `None`
+/// when the backup has no data for that table.
+pub(super) async fn rows_in_backup(
+    target: &Target,
+    path: &Path,
+    schema: &str,
+    table: &str,
+    deadline: Duration,
+) -> Result<Option<Vec<String>>, DatabaseError> {
+    let script = run(
+        target,
+        "pg_restore",
+        &[
+            "--data-only".to_owned(),
+            format!("--schema={schema}"),
+            format!("--table={table}"),
+            "--file=-".to_owned(),
+            path.display().to_string(),
+        ],
+        deadline,
+    )
+    .await?;
+    Ok(copy_rows(&script))
+}
+
+/// The rows of table `schema.table` in the database now, printed by
+/// `pg_dump` exactly as [`rows_in_backup`] prints the backup's, sorted.
+pub(super) async fn rows_in_database(
+    target: &Target,
+    schema: &str,
+    table: &str,
+    deadline: Duration,
+) -> Result<Vec<String>, DatabaseError> {
+    let quote = |name: &str| format!("\"{}\"", name.replace('"', "\"\""));
+    let script = run(
+        target,
+        "pg_dump",
+        &[
+            "--data-only".to_owned(),
+            "--no-password".to_owned(),
+            format!("--table={}.{}", quote(schema), quote(table)),
+        ],
+        deadline,
+    )
+    .await?;
+    Ok(copy_rows(&script).unwrap_or_default())
+}
+
+/// The data lines of the first `COPY … FROM stdin;` block of a SQL script
+/// written by `pg_dump`/`pg_restore`, sorted; `None` without such a block.
+fn copy_rows(script: &str) -> Option<Vec<String>> {
+    let mut lines = script.lines();
+    lines.find(|line| line.starts_with("COPY ") && line.ends_with(" FROM stdin;"))?;
+    let mut rows: Vec<String> = lines
+        .take_while(|line| *line != "\\.")
+        .map(str::to_owned)
+        .collect();
+    rows.sort();
+    Some(rows)
+}
+
 /// Runs `tool` with `args` and libpq's environment for `target`; its stdout.
 async fn run(
     target: &Target,
@@ -244,5 +306,16 @@ mod tests {
         assert_eq!(major_version("pg_dump (PostgreSQL) 17beta1"), Some(17));
         assert_eq!(major_version("nothing"), None);
         assert_eq!(sanitize("my db/1"), "my_db_1");
+    }
+
+    #[test]
+    fn reads_the_rows_of_a_copy_block() {
+        let script = "SET statement_timeout = 0;\n\nCOPY public.shipgate_migrations (version, name) FROM stdin;\n0002\tb\n0001\ta\\tb\n\\.\n\n";
+        assert_eq!(
+            copy_rows(script),
+            Some(vec!["0001\ta\\tb".to_owned(), "0002\tb".to_owned()])
+        );
+        assert_eq!(copy_rows("SET x = 1;\n"), None);
+        assert_eq!(copy_rows("COPY t (a) FROM stdin;\n\\.\n"), Some(Vec::new()));
     }
 }

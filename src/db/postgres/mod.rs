@@ -16,7 +16,7 @@ pub(crate) mod split;
 mod supabase;
 mod tls;
 
-use std::fmt;
+use std::fmt::{self, Write as _};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicI32, Ordering};
 use std::time::{Duration, Instant};
@@ -977,6 +977,71 @@ impl PostgresDatabase {
         result
     }
 
+    /// After a restore: checks that the history table holds exactly the
+    /// rows the backup holds (none, and no table, when the backup has none),
+    /// both as the client tools print them, so the recorded migrations
+    /// match the schema that was restored.
+    async fn verify_history(&self, path: &Path) -> Result<(), DatabaseError> {
+        let (schema, table, exists) = {
+            let session = self.client().await?;
+            let client = session.as_ref().ok_or(DatabaseError::NotConnected)?;
+            let row = client
+                .query_one(
+                    "SELECT coalesce(n.nspname, current_schema()), c.oid IS NOT NULL \
+                     FROM (SELECT to_regclass($1) AS oid) r \
+                     LEFT JOIN pg_class c ON c.oid = r.oid \
+                     LEFT JOIN pg_namespace n ON n.oid = c.relnamespace",
+                    &[&self.history_table()],
+                )
+                .await
+                .map_err(|error| self.read_error(&error))?;
+            let table = self
+                .history_table()
+                .rsplit('.')
+                .next()
+                .unwrap_or_default()
+                .to_owned();
+            (row.get::<_, String>(0), table, row.get::<_, bool>(1))
+        };
+        let deadline = self.settings.statement_timeout;
+        let expected = dump::rows_in_backup(&self.target, path, &schema, &table, deadline)
+            .await?
+            .unwrap_or_default();
+        let actual = if exists {
+            dump::rows_in_database(&self.target, &schema, &table, deadline).await?
+        } else {
+            Vec::new()
+        };
+        if expected == actual {
+            return Ok(());
+        }
+        let only_in = |rows: &[String], other: &[String]| {
+            rows.iter().find(|row| !other.contains(row)).map(|row| {
+                row.replace('\t', " | ")
+                    .chars()
+                    .take(200)
+                    .collect::<String>()
+            })
+        };
+        let mut detail = format!(
+            "the backup holds {} rows, the database {} after the restore",
+            expected.len(),
+            actual.len()
+        );
+        if let Some(row) = only_in(&actual, &expected) {
+            let _ = write!(detail, "; only in the database: `{row}`");
+        }
+        if let Some(row) = only_in(&expected, &actual) {
+            let _ = write!(detail, "; only in the backup: `{row}`");
+        }
+        Err(DatabaseError::HistoryMismatch {
+            database: self.description.clone(),
+            path: path.to_owned(),
+            table: format!("{schema}.{table}"),
+            detail,
+        })
+    }
+
     /// Creates the layout's history table when it is missing.
     async fn create_history(&self, client: &Client) -> Result<(), DatabaseError> {
         let create = match self.layout {
@@ -1179,7 +1244,8 @@ impl Database for PostgresDatabase {
             self.settings.statement_timeout,
             self.settings.lock_timeout,
         )
-        .await
+        .await?;
+        self.verify_history(path).await
     }
 
     async fn clear(&self) -> Result<(), DatabaseError> {
