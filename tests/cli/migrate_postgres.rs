@@ -932,6 +932,71 @@ fn supabase_refuses_an_older_local_migration_unless_include_all() {
 }
 
 #[test]
+fn supabase_dbmate_and_plain_histories_written_by_their_tools_are_adopted_with_nothing_pending() {
+    let users = "CREATE TABLE users (id int);\n";
+    let posts = "CREATE TABLE posts (id int);\n";
+    let dbmate = |sql: &str| format!("-- migrate:up\n{sql}\n-- migrate:down\nSELECT 1;\n");
+    let cases = [
+        (
+            "supabase/migrations",
+            [users.to_owned(), posts.to_owned()],
+            "CREATE SCHEMA supabase_migrations; \
+             CREATE TABLE supabase_migrations.schema_migrations (version text PRIMARY KEY, statements text[], name text); \
+             INSERT INTO supabase_migrations.schema_migrations VALUES \
+             ('20240101000000', ARRAY['CREATE TABLE users (id int)'], 'users'), \
+             ('20240102000000', ARRAY['CREATE TABLE posts (id int)'], 'posts')"
+                .to_owned(),
+            "layout `supabase`",
+        ),
+        (
+            "db/migrations",
+            [dbmate(users), dbmate(posts)],
+            "CREATE TABLE schema_migrations (version varchar(255) PRIMARY KEY); \
+             INSERT INTO schema_migrations VALUES ('20240101000000'), ('20240102000000')"
+                .to_owned(),
+            "layout `dbmate`",
+        ),
+        (
+            "migrations",
+            [users.to_owned(), posts.to_owned()],
+            format!(
+                "CREATE TABLE shipgate_migrations (version text PRIMARY KEY, name text NOT NULL, checksum text NOT NULL, \
+                 applied_at timestamptz NOT NULL DEFAULT now(), duration_ms bigint NOT NULL DEFAULT 0, applied_by text, \
+                 success boolean NOT NULL DEFAULT true); \
+                 INSERT INTO shipgate_migrations (version, name, checksum) VALUES \
+                 ('20240101000000', 'users', '{}'), ('20240102000000', 'posts', '{}')",
+                sha256(users),
+                sha256(posts)
+            ),
+            "layout `plain`",
+        ),
+    ];
+    for (dir, [first, second], history, layout) in cases {
+        let database = TestDatabase::new();
+        database.query("CREATE TABLE users (id int); CREATE TABLE posts (id int)");
+        database.query(&history);
+        let test = layout_project(
+            &database,
+            dir,
+            &[
+                ("20240101000000_users.sql", &first),
+                ("20240102000000_posts.sql", &second),
+            ],
+        )
+        .args(["migrate", "status"]);
+        test.run(0)
+            .stdout_has(&format!("2 applied, 0 pending; {layout}"));
+        Test::args_for(&test, ["migrate", "apply"])
+            .run(0)
+            .stdout_has("nothing pending");
+        assert!(
+            backups(&test).is_empty(),
+            "{dir}: nothing pending, no backup"
+        );
+    }
+}
+
+#[test]
 fn supabase_and_dbmate_remember_a_part_way_failure_their_tables_cannot_hold() {
     for (dir, file, table, sql) in [
         (
