@@ -119,8 +119,11 @@ pub struct EngineMessage {
 impl fmt::Display for EngineMessage {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &self.code {
-            Some(code) => write!(f, "{} ({code})", self.message),
-            None => f.write_str(&self.message),
+            // PostgreSQL's messages already say `SQLSTATE <code>`.
+            Some(code) if !self.message.contains(code.as_str()) => {
+                write!(f, "{} ({code})", self.message)
+            }
+            _ => f.write_str(&self.message),
         }
     }
 }

@@ -345,7 +345,7 @@ fn postgres_a_file_failing_outside_a_transaction_says_what_ran_and_blocks_the_ne
             "! restore no backup to restore: the statements of `0003_index` that ran stay applied",
         )
         .stdout_has("relation \"missing\" does not exist (SQLSTATE 42P01, statement at line 3)")
-        .stdout_has("the statements at lines 2 ran and stay applied")
+        .stdout_has("the statement at line 2 ran and stays applied")
         .stdout_has("--> migrations/0003_index.sql:3");
     assert_eq!(
         history(&database),
@@ -1027,7 +1027,7 @@ fn supabase_and_dbmate_remember_a_part_way_failure_their_tables_cannot_hold() {
         write(&test, &format!("{dir}/{file}"), sql);
         Test::args_for(&test, ["migrate", "apply"])
             .run(5)
-            .stdout_has("the statements at lines 2 ran and stay applied");
+            .stdout_has("the statement at line 2 ran and stays applied");
         let versions = format!("SELECT version FROM {table} ORDER BY version");
         assert_eq!(database.column(&versions), ["20240101000000"], "{dir}");
         assert_eq!(
@@ -1188,7 +1188,7 @@ fn prisma_a_migration_failing_part_way_outside_a_transaction_leaves_a_failed_row
     );
     Test::args_for(&test, ["migrate", "apply"])
         .run(5)
-        .stdout_has("the statements at lines 1 ran and stay applied");
+        .stdout_has("the statement at line 1 ran and stays applied");
     assert_eq!(
         database.column(
             "SELECT (finished_at IS NULL) || ' ' || (rolled_back_at IS NULL) || ' ' || (logs LIKE '%relation \"missing\" does not exist%') \

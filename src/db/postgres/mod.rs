@@ -739,8 +739,13 @@ impl PostgresDatabase {
                 .map(ToString::to_string)
                 .collect::<Vec<_>>()
                 .join(", ");
+            let ran_text = if ran.len() == 1 {
+                format!("the statement at line {lines} ran and stays applied")
+            } else {
+                format!("the statements at lines {lines} ran and stay applied")
+            };
             source.message = format!(
-                "{}; this file runs outside a transaction: the statements at lines {lines} ran and stay applied, the rest did not run",
+                "{}; this file runs outside a transaction: {ran_text}, the rest did not run",
                 source.message
             );
         }
