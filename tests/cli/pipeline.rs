@@ -118,6 +118,45 @@ fn failed_smoke_after_an_additive_migration_keeps_the_database() {
     assert_eq!(current(&test), "v1");
 }
 
+fn backups(test: &Test) -> Vec<String> {
+    match std::fs::read_dir(test.path().join(".shipgate/backups")) {
+        Ok(entries) => entries
+            .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
+            .collect(),
+        Err(_) => Vec::new(),
+    }
+}
+
+#[test]
+fn a_successful_run_removes_its_backup_unless_keep_backups() {
+    for keep in [false, true] {
+        let (test, app) = project();
+        let mut config = config(&app, "");
+        if keep {
+            config = config.replace(
+                "[migrate]\ndir = \"migrations\"",
+                "[migrate]\ndir = \"migrations\"\nkeep_backups = true",
+            );
+        }
+        let test = test.config(&config);
+        Test::args_for(&test, ["run", "--source", "build/good", "--id", "v1"]).run(0);
+        std::fs::write(
+            test.path().join("migrations/0002_create_orders.sql"),
+            "CREATE TABLE orders (id INTEGER);\n",
+        )
+        .unwrap();
+        Test::args_for(&test, ["run", "--source", "build/good", "--id", "v2"])
+            .run(0)
+            .stdout_has("✓ 0002_create_orders applied");
+        assert_eq!(
+            backups(&test).len(),
+            usize::from(keep),
+            "keep_backups = {keep}: {:?}",
+            backups(&test)
+        );
+    }
+}
+
 #[test]
 fn failing_gate_stops_before_anything_changes() {
     let (test, app) = project();
