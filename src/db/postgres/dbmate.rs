@@ -19,22 +19,12 @@ pub(crate) async fn applied(
 ) -> Result<Vec<AppliedMigration>, tokio_postgres::Error> {
     let rows = client
         .query(
-            "SELECT version FROM schema_migrations ORDER BY version",
+            "SELECT version, '', '', '', 0::bigint, NULL::text, NULL::text \
+             FROM schema_migrations ORDER BY version",
             &[],
         )
         .await?;
-    Ok(rows
-        .iter()
-        .map(|row| AppliedMigration {
-            version: row.get(0),
-            name: String::new(),
-            checksum: String::new(),
-            applied_at: String::new(),
-            duration: std::time::Duration::ZERO,
-            applied_by: None,
-            failure: None,
-        })
-        .collect())
+    Ok(rows.iter().map(super::history_row).collect())
 }
 
 /// Records `migration`; `false` when already recorded.

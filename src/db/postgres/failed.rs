@@ -92,22 +92,12 @@ pub(crate) async fn rows(client: &Client) -> Result<Vec<AppliedMigration>, tokio
         .query(
             "SELECT version, name, checksum, \
              to_char(started_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'), \
-             coalesce(logs, '') FROM shipgate_failed_migrations ORDER BY started_at, version",
+             0::bigint, NULL::text, coalesce(logs, '') \
+             FROM shipgate_failed_migrations ORDER BY started_at, version",
             &[],
         )
         .await?;
-    Ok(rows
-        .iter()
-        .map(|row| AppliedMigration {
-            version: row.get(0),
-            name: row.get(1),
-            checksum: row.get(2),
-            applied_at: row.get(3),
-            duration: std::time::Duration::ZERO,
-            applied_by: None,
-            failure: Some(row.get(4)),
-        })
-        .collect())
+    Ok(rows.iter().map(super::history_row).collect())
 }
 
 async fn exists(client: &Client) -> Result<bool, tokio_postgres::Error> {

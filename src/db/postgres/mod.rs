@@ -801,18 +801,7 @@ impl PostgresDatabase {
             )
             .await
             .map_err(|error| self.read_error(&error))?;
-        Ok(rows
-            .iter()
-            .map(|row| AppliedMigration {
-                version: row.get(0),
-                name: row.get(1),
-                checksum: row.get(2),
-                applied_at: row.get(3),
-                duration: Duration::from_millis(u64::try_from(row.get::<_, i64>(4)).unwrap_or(0)),
-                applied_by: row.get(5),
-                failure: row.get(6),
-            })
-            .collect())
+        Ok(rows.iter().map(history_row).collect())
     }
 
     /// `migrate resolve` for the plain layout: `--applied` marks the failed
@@ -1263,6 +1252,23 @@ impl Database for PostgresDatabase {
                 code: None,
             },
         })
+    }
+}
+
+/// Decodes one history row. Every layout's history query selects the same
+/// seven columns, in this order: `version` (text), `name` (text), `checksum`
+/// (text), `applied_at` (text, RFC 3339 UTC), `duration_ms` (bigint),
+/// `applied_by` (text or NULL) and `failure` (the logged error of a failed
+/// run, or NULL when the migration applied).
+pub(super) fn history_row(row: &tokio_postgres::Row) -> AppliedMigration {
+    AppliedMigration {
+        version: row.get(0),
+        name: row.get(1),
+        checksum: row.get(2),
+        applied_at: row.get(3),
+        duration: Duration::from_millis(u64::try_from(row.get::<_, i64>(4)).unwrap_or(0)),
+        applied_by: row.get(5),
+        failure: row.get(6),
     }
 }
 

@@ -55,9 +55,9 @@ pub(crate) async fn applied(
 ) -> Result<Vec<AppliedMigration>, tokio_postgres::Error> {
     let rows = client
         .query(
-            "SELECT migration_name, checksum, \
+            "SELECT migration_name, '', checksum, \
              to_char(coalesce(finished_at, started_at) AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'), \
-             coalesce((extract(epoch FROM finished_at - started_at) * 1000)::bigint, 0), \
+             coalesce((extract(epoch FROM finished_at - started_at) * 1000)::bigint, 0), NULL::text, \
              CASE WHEN finished_at IS NULL THEN coalesce(logs, '') END \
              FROM _prisma_migrations WHERE rolled_back_at IS NULL \
              ORDER BY started_at, migration_name",
@@ -67,16 +67,9 @@ pub(crate) async fn applied(
     Ok(rows
         .iter()
         .map(|row| {
-            let (version, name) = split_name(row.get(0));
-            AppliedMigration {
-                version,
-                name,
-                checksum: row.get(1),
-                applied_at: row.get(2),
-                duration: Duration::from_millis(u64::try_from(row.get::<_, i64>(3)).unwrap_or(0)),
-                applied_by: None,
-                failure: row.get(4),
-            }
+            let mut applied = super::history_row(row);
+            (applied.version, applied.name) = split_name(&applied.version);
+            applied
         })
         .collect())
 }

@@ -25,22 +25,12 @@ pub(crate) async fn applied(
 ) -> Result<Vec<AppliedMigration>, tokio_postgres::Error> {
     let rows = client
         .query(
-            "SELECT version, coalesce(name, '') FROM supabase_migrations.schema_migrations ORDER BY version",
+            "SELECT version, coalesce(name, ''), '', '', 0::bigint, NULL::text, NULL::text \
+             FROM supabase_migrations.schema_migrations ORDER BY version",
             &[],
         )
         .await?;
-    Ok(rows
-        .iter()
-        .map(|row| AppliedMigration {
-            version: row.get(0),
-            name: row.get(1),
-            checksum: String::new(),
-            applied_at: String::new(),
-            duration: std::time::Duration::ZERO,
-            applied_by: None,
-            failure: None,
-        })
-        .collect())
+    Ok(rows.iter().map(super::history_row).collect())
 }
 
 /// Records `migration` with its `statements`; `false` when already recorded.
