@@ -94,6 +94,10 @@ pub fn default_path(base_dir: &Path) -> PathBuf {
 
 impl RunState {
     /// Reads the state; a missing file is an empty state for `environment`.
+    #[expect(
+        clippy::disallowed_methods,
+        reason = "the error it returns names the path; fs-err would name it twice"
+    )]
     pub fn load(path: &Path, environment: &str) -> Result<Self, StateError> {
         match std::fs::read(path) {
             Ok(bytes) => {
@@ -138,6 +142,10 @@ impl RunState {
     }
 
     /// Writes the state atomically.
+    #[expect(
+        clippy::disallowed_methods,
+        reason = "the error it returns names the path; fs-err would name it twice"
+    )]
     pub fn save(&self, path: &Path) -> Result<(), StateError> {
         let io = |source| StateError::Io {
             path: path.to_owned(),

@@ -25,16 +25,16 @@ async fn main() -> ExitCode {
     let state = dir.join(".state");
     if state.exists() {
         stop_app(&dir);
-        if let Err(error) = std::fs::remove_dir_all(&state) {
-            println!("error: cannot reset `{}`: {error}", state.display());
+        if let Err(error) = fs_err::remove_dir_all(&state) {
+            println!("error: cannot reset the story: {error}");
             return ExitCode::FAILURE;
         }
     }
 
     // The database and the releases live here; shipgate creates neither
     // directory on its own, so a typo in a path never goes unnoticed.
-    if let Err(error) = std::fs::create_dir_all(&state) {
-        println!("error: cannot create `{}`: {error}", state.display());
+    if let Err(error) = fs_err::create_dir_all(&state) {
+        println!("error: {error}");
         return ExitCode::FAILURE;
     }
 
@@ -81,8 +81,8 @@ async fn deploy(dir: &Path, release: &str) -> ExitStatus {
 /// Stops the app the restart hook started, if it runs.
 fn stop_app(dir: &Path) {
     let pid_file = dir.join(".state/app.pid");
-    if let Ok(pid) = std::fs::read_to_string(&pid_file) {
+    if let Ok(pid) = fs_err::read_to_string(&pid_file) {
         let _ = std::process::Command::new("kill").arg(pid.trim()).status();
-        let _ = std::fs::remove_file(pid_file);
+        let _ = fs_err::remove_file(pid_file);
     }
 }

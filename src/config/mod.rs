@@ -127,7 +127,10 @@ pub fn load(
     lookup: &dyn Fn(&str) -> Option<String>,
     redactor: &Redactor,
 ) -> Result<Config, ConfigError> {
-    // std::fs, not fs_err: the error below already names the path.
+    #[expect(
+        clippy::disallowed_methods,
+        reason = "the error it returns names the path; fs-err would name it twice"
+    )]
     let source = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
         path: path.to_owned(),
         source,

@@ -1082,8 +1082,9 @@ mod tests {
             fs_err::write(dir.join("static/app.js"), "//").unwrap();
         }
         let two_days_ago = std::time::SystemTime::now() - 2 * STALE_WORK_AGE;
-        std::fs::File::open(&stale)
+        fs_err::File::open(&stale)
             .unwrap()
+            .file()
             .set_modified(two_days_ago)
             .unwrap();
 

@@ -323,6 +323,10 @@ pub async fn run_once(
 pub fn http_client(ctx: &Context) -> Result<reqwest::Client, SmokeError> {
     let mut roots = Vec::new();
     if let Some(path) = &ctx.config.smoke.ca_file {
+        #[expect(
+            clippy::disallowed_methods,
+            reason = "the error it returns names the path; fs-err would name it twice"
+        )]
         let pem = std::fs::read(path).map_err(|source| SmokeError::ReadCaFile {
             path: path.clone(),
             source,

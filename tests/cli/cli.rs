@@ -58,7 +58,7 @@ fn format_defaults_to_github_inside_actions_and_the_flag_wins() {
     let test = test.env("GITHUB_STEP_SUMMARY", &summary_path);
     let output = test.run(0);
     output.stdout_has("shipgate check · environment production");
-    let markdown = std::fs::read_to_string(test.path().join(summary)).unwrap();
+    let markdown = fs_err::read_to_string(test.path().join(summary)).unwrap();
     assert!(
         markdown.contains("### shipgate check · `production`: passed"),
         "{markdown}"
@@ -92,7 +92,7 @@ fn github_outputs_carry_the_exit_code_and_outcome() {
         .env("GITHUB_ACTIONS", "true")
         .env("GITHUB_OUTPUT", &output_path);
     test.run(0);
-    let written = std::fs::read_to_string(outputs).unwrap();
+    let written = fs_err::read_to_string(outputs).unwrap();
     assert_eq!(written, "exit-code=0\noutcome=success\n");
 }
 

@@ -258,7 +258,7 @@ fn secrets_are_masked_in_human_output() {
 fn secrets_are_masked_in_json_output_and_the_report_file() {
     let test = secret_test("json").args(["--report", "report.json"]);
     let output = test.run(0);
-    let report = std::fs::read_to_string(test.path().join("report.json")).unwrap();
+    let report = fs_err::read_to_string(test.path().join("report.json")).unwrap();
     for secret in ["url-secret-1234", "db-secret-5678", "header-secret-9012"] {
         output.nowhere(secret);
         assert!(

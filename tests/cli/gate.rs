@@ -141,17 +141,17 @@ fn git_gate_fails_on_dirty_paths_a_wrong_branch_and_conflict_markers() {
     git(dir, &["add", "-A"]);
     git(dir, &["commit", "-qm", "initial"]);
     git(dir, &["checkout", "-qb", "feature/x"]);
-    std::fs::write(
+    fs_err::write(
         dir.join("db/migrations/0001_users.sql"),
         "CREATE TABLE users (id bigint);\n",
     )
     .unwrap();
-    std::fs::write(
+    fs_err::write(
         dir.join("db/migrations/0002_orders.sql"),
         "CREATE TABLE orders ();\n",
     )
     .unwrap();
-    std::fs::write(dir.join("notes.txt"), "outside the clean paths\n").unwrap();
+    fs_err::write(dir.join("notes.txt"), "outside the clean paths\n").unwrap();
 
     let output = test.run(1);
     output
@@ -163,7 +163,7 @@ fn git_gate_fails_on_dirty_paths_a_wrong_branch_and_conflict_markers() {
         .nowhere("readme.md");
 
     // Committed on an allowed branch with the markers resolved: green (no remote).
-    std::fs::write(dir.join("src/app.js"), "let a = 1;\n").unwrap();
+    fs_err::write(dir.join("src/app.js"), "let a = 1;\n").unwrap();
     git(dir, &["checkout", "-qb", "release/1.2"]);
     git(dir, &["add", "-A"]);
     git(dir, &["commit", "-qm", "fix"]);
@@ -210,7 +210,7 @@ fn git_gate_requires_head_pushed_when_a_remote_exists() {
     git(dir, &["push", "-q", "origin", "main"]);
     test.run(0).stdout_has("HEAD pushed (`origin/main`)");
 
-    std::fs::write(dir.join("new.txt"), "x\n").unwrap();
+    fs_err::write(dir.join("new.txt"), "x\n").unwrap();
     git(dir, &["add", "-A"]);
     git(dir, &["commit", "-qm", "local only"]);
     let head = git(dir, &["rev-parse", "--short", "HEAD"]);
@@ -386,7 +386,7 @@ after = ["a"]
         elapsed < std::time::Duration::from_secs(3),
         "took {elapsed:?}"
     );
-    let order = std::fs::read_to_string(test.path().join("order")).unwrap();
+    let order = fs_err::read_to_string(test.path().join("order")).unwrap();
     let lines: Vec<&str> = order.lines().collect();
     let position = |name: &str| lines.iter().position(|line| *line == name).unwrap();
     assert_eq!(lines.len(), 5, "{order}");
@@ -634,7 +634,7 @@ fn migrations_gate_checks_files_are_committed_and_applied_ones_unedited() {
     );
 
     // An applied migration edited (and committed) afterwards.
-    std::fs::write(
+    fs_err::write(
         dir.join("db/migrations/0001_users.sql"),
         "CREATE TABLE users (id INTEGER, email TEXT);\n",
     )
@@ -645,7 +645,7 @@ fn migrations_gate_checks_files_are_committed_and_applied_ones_unedited() {
 
     // A new migration that is not committed.
     git(dir, &["revert", "--no-edit", "HEAD"]);
-    std::fs::write(
+    fs_err::write(
         dir.join("db/migrations/0002_orders.sql"),
         "CREATE TABLE orders (id INTEGER);\n",
     )
@@ -658,11 +658,11 @@ fn migrations_gate_checks_files_are_committed_and_applied_ones_unedited() {
     git(dir, &["add", "-A"]);
     git(dir, &["commit", "-qm", "orders"]);
     let with_lint = format!("{config}lint = \"deny-destructive\"\n");
-    std::fs::write(dir.join("shipgate.toml"), with_lint).unwrap();
+    fs_err::write(dir.join("shipgate.toml"), with_lint).unwrap();
     test.run(0).stdout_has(
         "✓ migrations every file in `db/migrations` is committed; no applied migration was edited; lint `deny-destructive`: 1 migration(s), 0 with errors",
     );
-    std::fs::write(
+    fs_err::write(
         dir.join("db/migrations/0003_drop.sql"),
         "SET lock_timeout = '5s';\nALTER TABLE users DROP COLUMN id;\n",
     )
@@ -700,7 +700,7 @@ fn the_gates_example_prints_one_table_with_every_gate() {
 
     let example = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/gates");
     let server = TlsServer::start(60);
-    let config = std::fs::read_to_string(example.join("shipgate.toml"))
+    let config = fs_err::read_to_string(example.join("shipgate.toml"))
         .unwrap()
         .replace(
             "hosts = [\"app.example.com\"]",

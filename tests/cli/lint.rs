@@ -83,7 +83,7 @@ fn pending_lints_only_what_the_database_has_not_applied() {
         "CREATE TABLE users (id bigint PRIMARY KEY, legacy_id int);\n",
     );
     Test::args_for(&test, ["migrate", "apply"]).run(0);
-    std::fs::write(
+    fs_err::write(
         test.path().join("migrations/0002_drop.sql"),
         "-- shipgate:allow drop-column reason: unused since v40\nALTER TABLE users DROP COLUMN legacy_id;\n",
     )

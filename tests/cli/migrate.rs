@@ -40,7 +40,7 @@ fn run_in(project: &Test, args: &[&str], code: i32) -> (Test, Output) {
 }
 
 fn write(project: &Test, relative: &str, contents: &str) {
-    std::fs::write(project.path().join(relative), contents).expect("test fixture");
+    fs_err::write(project.path().join(relative), contents).expect("test fixture");
 }
 
 /// Tables (not indexes, not SQLite's own), sorted.
@@ -78,7 +78,7 @@ fn backups(project: &Test) -> Vec<String> {
     if !dir.exists() {
         return Vec::new();
     }
-    let mut names: Vec<String> = std::fs::read_dir(dir)
+    let mut names: Vec<String> = fs_err::read_dir(dir)
         .expect("test fixture")
         .map(|entry| {
             entry
@@ -95,7 +95,7 @@ fn backups(project: &Test) -> Vec<String> {
 fn sha256_of(path: &Path) -> String {
     use sha2::Digest as _;
     hex::encode(sha2::Sha256::digest(
-        std::fs::read(path).expect("test fixture"),
+        fs_err::read(path).expect("test fixture"),
     ))
 }
 
@@ -128,7 +128,7 @@ fn apply_creates_the_database_then_a_second_apply_is_a_no_op() {
         backups(&project).is_empty(),
         "a new database needs no backup"
     );
-    let state = std::fs::read_to_string(project.path().join(".state/state.json")).unwrap();
+    let state = fs_err::read_to_string(project.path().join(".state/state.json")).unwrap();
     let state: serde_json::Value = serde_json::from_str(&state).unwrap();
     assert_eq!(
         state["migrations_applied"],
@@ -217,13 +217,13 @@ fn status_and_plan_list_states_without_creating_the_database() {
     );
 
     // Apply only the first, then look again.
-    std::fs::rename(
+    fs_err::rename(
         project.path().join("migrations/0002_add_email.sql"),
         project.path().join("0002_add_email.sql"),
     )
     .unwrap();
     run_in(&project, &["migrate", "apply"], 0);
-    std::fs::rename(
+    fs_err::rename(
         project.path().join("0002_add_email.sql"),
         project.path().join("migrations/0002_add_email.sql"),
     )
@@ -325,7 +325,7 @@ fn a_failing_migration_restores_the_backup_and_names_file_and_line() {
         before,
         "0002 must be undone by the restore"
     );
-    let state = std::fs::read_to_string(run.path().join(".state/state.json")).unwrap();
+    let state = fs_err::read_to_string(run.path().join(".state/state.json")).unwrap();
     let state: serde_json::Value = serde_json::from_str(&state).unwrap();
     assert_eq!(
         state["migrations_applied"],

@@ -41,7 +41,7 @@ fn project_with(database: &TestDatabase, config: &str) -> Test {
 }
 
 fn write(test: &Test, relative: &str, contents: &str) {
-    std::fs::write(test.path().join(relative), contents).unwrap();
+    fs_err::write(test.path().join(relative), contents).unwrap();
 }
 
 fn sha256(text: &str) -> String {
@@ -55,7 +55,7 @@ fn history(database: &TestDatabase) -> Vec<String> {
 }
 
 fn backups(test: &Test) -> Vec<std::path::PathBuf> {
-    match std::fs::read_dir(test.path().join(".shipgate/backups")) {
+    match fs_err::read_dir(test.path().join(".shipgate/backups")) {
         Ok(entries) => entries.map(|entry| entry.unwrap().path()).collect(),
         Err(_) => Vec::new(),
     }
@@ -83,12 +83,12 @@ fn postgres_applies_from_empty_then_a_second_apply_is_a_no_op() {
     );
     assert_eq!(backups(&test).len(), 1, "one backup before the first run");
     let state: serde_json::Value = serde_json::from_str(
-        &std::fs::read_to_string(test.path().join(".state/state.json")).unwrap(),
+        &fs_err::read_to_string(test.path().join(".state/state.json")).unwrap(),
     )
     .unwrap();
     assert_eq!(
         state["backup_bytes"].as_u64(),
-        Some(std::fs::metadata(&backups(&test)[0]).unwrap().len())
+        Some(fs_err::metadata(&backups(&test)[0]).unwrap().len())
     );
     assert!(
         state["backup_position"]
@@ -225,7 +225,7 @@ fn spawn_apply(test: &Test, database: &TestDatabase) -> std::process::Child {
 fn postgres_lock_timeout_lists_the_blocker_and_retries_until_it_commits() {
     let database = TestDatabase::new();
     let test = project(&database).args(["migrate", "apply"]);
-    std::fs::remove_file(test.path().join("migrations/0002_add_email.sql")).unwrap();
+    fs_err::remove_file(test.path().join("migrations/0002_add_email.sql")).unwrap();
     test.run(0);
     write(
         &test,
@@ -277,7 +277,7 @@ fn postgres_lock_timeout_fails_after_its_retries_and_changes_nothing() {
     let database = TestDatabase::new();
     let config = CONFIG.replace("retries = 5", "retries = 1");
     let test = project_with(&database, &config).args(["migrate", "apply"]);
-    std::fs::remove_file(test.path().join("migrations/0002_add_email.sql")).unwrap();
+    fs_err::remove_file(test.path().join("migrations/0002_add_email.sql")).unwrap();
     test.run(0);
     write(
         &test,
@@ -480,8 +480,8 @@ fn postgres_a_restore_whose_history_differs_from_the_backup_is_a_failure() {
         .expect("a backup before 0003");
     // A `pg_restore` that reports success but restores nothing: the real
     // one for everything else (listing, reading the backup's history).
-    std::fs::create_dir_all(&bin).unwrap();
-    std::fs::write(
+    fs_err::create_dir_all(&bin).unwrap();
+    fs_err::write(
         bin.join("pg_restore"),
         format!(
             "#!/bin/sh\ncase \" $* \" in *\" --clean \"*) exit 0;; esac\nexec {} \"$@\"\n",
@@ -489,7 +489,7 @@ fn postgres_a_restore_whose_history_differs_from_the_backup_is_a_failure() {
         ),
     )
     .unwrap();
-    std::fs::set_permissions(
+    fs_err::set_permissions(
         bin.join("pg_restore"),
         std::os::unix::fs::PermissionsExt::from_mode(0o755),
     )
@@ -511,7 +511,7 @@ fn postgres_refuses_a_pg_dump_older_than_the_server_and_migrates_nothing() {
         "#!/bin/sh\necho 'pg_dump (PostgreSQL) 9.6.24'\n",
     );
     let bin = test.path().join("bin");
-    std::fs::set_permissions(
+    fs_err::set_permissions(
         bin.join("pg_dump"),
         std::os::unix::fs::PermissionsExt::from_mode(0o755),
     )
@@ -726,8 +726,8 @@ fn prisma_failed_row_stops_the_run_until_resolved_either_way() {
             "CREATE TABLE \"Tag\" (\"id\" SERIAL NOT NULL);\n",
         )
         .args(["migrate", "apply"]);
-    std::fs::remove_dir_all(test.path().join("prisma/migrations/20240102000000_posts")).unwrap();
-    std::fs::remove_dir_all(test.path().join("prisma/migrations/20240103000000_tags")).unwrap();
+    fs_err::remove_dir_all(test.path().join("prisma/migrations/20240102000000_posts")).unwrap();
+    fs_err::remove_dir_all(test.path().join("prisma/migrations/20240103000000_tags")).unwrap();
     test.run(0);
     write_dir(
         &test,
@@ -817,7 +817,7 @@ fn prisma_failed_row_stops_the_run_until_resolved_either_way() {
 }
 
 fn write_dir(test: &Test, relative: &str, sql: &str) {
-    std::fs::create_dir_all(test.path().join(relative)).unwrap();
+    fs_err::create_dir_all(test.path().join(relative)).unwrap();
     write(test, &format!("{relative}/migration.sql"), sql);
 }
 

@@ -60,7 +60,7 @@ fn tables(test: &Test) -> Vec<String> {
 }
 
 fn current(test: &Test) -> String {
-    let link = std::fs::read_link(test.path().join("srv/current")).unwrap();
+    let link = fs_err::read_link(test.path().join("srv/current")).unwrap();
     link.file_name().unwrap().to_string_lossy().into_owned()
 }
 
@@ -72,7 +72,7 @@ fn failed_smoke_after_a_migration_rolls_back_app_and_restores_the_database() {
     assert_eq!(tables(&test), ["shipgate_migrations", "users"]);
 
     // Destructive (it deletes rows), so `rollback.database = "auto"` restores.
-    std::fs::write(
+    fs_err::write(
         test.path().join("migrations/0002_create_orders.sql"),
         "CREATE TABLE orders (id INTEGER);\nDELETE FROM users WHERE id < 0;\n",
     )
@@ -89,7 +89,7 @@ fn failed_smoke_after_a_migration_rolls_back_app_and_restores_the_database() {
         "the orders migration must be undone"
     );
     assert_eq!(current(&test), "v1");
-    let ledger = std::fs::read_to_string(test.path().join("srv/releases.json")).unwrap();
+    let ledger = fs_err::read_to_string(test.path().join("srv/releases.json")).unwrap();
     assert!(
         ledger.contains("\"failed\""),
         "v2 must be recorded as failed: {ledger}"
@@ -101,7 +101,7 @@ fn failed_smoke_after_an_additive_migration_keeps_the_database() {
     let (test, app) = project();
     let test = test.config(&config(&app, ""));
     Test::args_for(&test, ["run", "--source", "build/good", "--id", "v1"]).run(0);
-    std::fs::write(
+    fs_err::write(
         test.path().join("migrations/0002_create_orders.sql"),
         "CREATE TABLE orders (id INTEGER);\n",
     )
@@ -119,7 +119,7 @@ fn failed_smoke_after_an_additive_migration_keeps_the_database() {
 }
 
 fn backups(test: &Test) -> Vec<String> {
-    match std::fs::read_dir(test.path().join(".shipgate/backups")) {
+    match fs_err::read_dir(test.path().join(".shipgate/backups")) {
         Ok(entries) => entries
             .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
             .collect(),
@@ -140,7 +140,7 @@ fn a_successful_run_removes_its_backup_unless_keep_backups() {
         }
         let test = test.config(&config);
         Test::args_for(&test, ["run", "--source", "build/good", "--id", "v1"]).run(0);
-        std::fs::write(
+        fs_err::write(
             test.path().join("migrations/0002_create_orders.sql"),
             "CREATE TABLE orders (id INTEGER);\n",
         )

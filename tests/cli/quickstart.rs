@@ -10,7 +10,7 @@ use crate::support::{KillOnDrop, Test, free_port};
 fn quickstart_story_deploys_v1_then_rolls_v2_back() {
     let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/quickstart");
     let port = free_port().to_string();
-    let config = std::fs::read_to_string(example.join("shipgate.toml"))
+    let config = fs_err::read_to_string(example.join("shipgate.toml"))
         .unwrap()
         .replace("18080", &port);
     let test = Test::new()
@@ -44,6 +44,6 @@ fn quickstart_story_deploys_v1_then_rolls_v2_back() {
         v2.stdout
     );
 
-    let current = std::fs::read_link(test.path().join(".state/releases/current")).unwrap();
+    let current = fs_err::read_link(test.path().join(".state/releases/current")).unwrap();
     assert!(current.ends_with("v1"), "current points at {current:?}");
 }

@@ -36,9 +36,9 @@ headers = {{ Authorization = "Bearer ${{TOKEN}}" }}
         "--junit",
         "out/junit.xml",
     ]);
-    std::fs::create_dir_all(test.path().join("out")).unwrap();
+    fs_err::create_dir_all(test.path().join("out")).unwrap();
     test.run(1);
-    let xml = std::fs::read_to_string(test.path().join("out/junit.xml")).unwrap();
+    let xml = fs_err::read_to_string(test.path().join("out/junit.xml")).unwrap();
     let document = roxmltree::Document::parse(&xml).unwrap();
     let root = document.root_element();
     assert_eq!(root.tag_name().name(), "testsuites");

@@ -222,6 +222,6 @@ fail_if = "> 0.05"
         .stdout_has("✗ watch stopped at measurement #1 of 3: `5xx rate` crossed its limit")
         .stdout_has("got:      1 failed by measurement #1: 0.5 (fail_if > 0.05)")
         .stdout_has("(exit 4");
-    let current = std::fs::read_link(test.path().join("srv/current")).unwrap();
+    let current = fs_err::read_link(test.path().join("srv/current")).unwrap();
     assert_eq!(current.file_name().unwrap(), "v1");
 }

@@ -66,7 +66,7 @@ fn respond(mut stream: TcpStream, root: &std::path::Path) {
         }
     }
     let status =
-        std::fs::read_to_string(root.join("current/status")).unwrap_or_else(|_| "404".into());
+        fs_err::read_to_string(root.join("current/status")).unwrap_or_else(|_| "404".into());
     let status = status.trim();
     let body = format!(
         "{{\"status\":\"{}\"}}",

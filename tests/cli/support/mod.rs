@@ -50,8 +50,8 @@ impl Test {
     /// Writes `contents` to `relative` (parents created).
     pub fn file(self, relative: &str, contents: &str) -> Self {
         let path = self.dir.path().join(relative);
-        std::fs::create_dir_all(path.parent().expect("parent")).expect("create parent");
-        std::fs::write(&path, contents).expect("write fixture");
+        fs_err::create_dir_all(path.parent().expect("parent")).expect("create parent");
+        fs_err::write(&path, contents).expect("write fixture");
         self
     }
 
@@ -203,8 +203,8 @@ impl Output {
 }
 
 fn copy_tree(from: &Path, to: &Path, skip: &[&str]) {
-    std::fs::create_dir_all(to).expect("create dir");
-    for entry in std::fs::read_dir(from).expect("read dir") {
+    fs_err::create_dir_all(to).expect("create dir");
+    for entry in fs_err::read_dir(from).expect("read dir") {
         let entry = entry.expect("entry");
         let name = entry.file_name();
         if skip.iter().any(|skipped| name == *skipped) {
@@ -214,7 +214,7 @@ fn copy_tree(from: &Path, to: &Path, skip: &[&str]) {
         if entry.file_type().expect("type").is_dir() {
             copy_tree(&entry.path(), &target, skip);
         } else {
-            std::fs::copy(entry.path(), &target).expect("copy");
+            fs_err::copy(entry.path(), &target).expect("copy");
         }
     }
 }
@@ -233,7 +233,7 @@ pub struct KillOnDrop(pub PathBuf);
 
 impl Drop for KillOnDrop {
     fn drop(&mut self) {
-        if let Ok(pid) = std::fs::read_to_string(&self.0) {
+        if let Ok(pid) = fs_err::read_to_string(&self.0) {
             let _ = Command::new("kill").arg(pid.trim()).status();
         }
     }

@@ -41,14 +41,14 @@ impl PgBouncer {
         let dir = tempfile::tempdir().expect("temp dir");
         let port = free_port();
         let userlist = dir.path().join("userlist.txt");
-        std::fs::write(&userlist, format!("\"{user}\" \"{password}\"\n")).expect("userlist");
+        fs_err::write(&userlist, format!("\"{user}\" \"{password}\"\n")).expect("userlist");
         let config = dir.path().join("pgbouncer.ini");
         let server_password = if password.is_empty() {
             String::new()
         } else {
             format!(" password={password}")
         };
-        std::fs::write(
+        fs_err::write(
             &config,
             format!(
                 "[databases]\n* = host={host} port={server_port} user={user}{server_password}\n\n\
@@ -133,9 +133,9 @@ fn unprivileged_user() -> Option<(u32, u32)> {
 /// Lets the unprivileged user read the config in `dir`.
 fn make_readable(dir: &Path) {
     use std::os::unix::fs::PermissionsExt as _;
-    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o755)).expect("chmod dir");
-    for entry in std::fs::read_dir(dir).expect("read dir") {
+    fs_err::set_permissions(dir, std::fs::Permissions::from_mode(0o755)).expect("chmod dir");
+    for entry in fs_err::read_dir(dir).expect("read dir") {
         let path = entry.expect("entry").path();
-        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).expect("chmod");
+        fs_err::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).expect("chmod");
     }
 }
