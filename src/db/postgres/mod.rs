@@ -333,7 +333,7 @@ impl PostgresDatabase {
         tokio::pin!(run);
         let pid = self.backend_pid.load(Ordering::Relaxed);
         let mut blockers = Vec::new();
-        let mut pause = WATCH_FIRST.min(self.settings.lock_timeout / 2);
+        let mut pause = self.watch_pause(WATCH_FIRST);
         loop {
             tokio::select! {
                 biased;
@@ -343,10 +343,21 @@ impl PostgresDatabase {
                     if !seen.is_empty() {
                         blockers = seen;
                     }
-                    pause = WATCH_EVERY.min(self.settings.lock_timeout / 2);
+                    pause = self.watch_pause(WATCH_EVERY);
                 }
             }
         }
+    }
+
+    /// `pause`, shortened to half of `lock_timeout` so the observer looks
+    /// before the timeout ends the wait, but never under 10 ms (and not
+    /// shortened at all when `lock_timeout` is 0, PostgreSQL's "no limit").
+    fn watch_pause(&self, pause: Duration) -> Duration {
+        let lock_timeout = self.settings.lock_timeout;
+        if lock_timeout.is_zero() {
+            return pause;
+        }
+        pause.min(lock_timeout / 2).max(Duration::from_millis(10))
     }
 
     /// The sessions `pid` waits behind, as the observer sees them now.
@@ -812,7 +823,7 @@ impl PostgresDatabase {
         resolution: Resolution,
     ) -> Result<(), DatabaseError> {
         let failed = |error: tokio_postgres::Error| {
-            prisma::resolve_error(&migration.id(), &driver_message(&error).to_string())
+            resolve_error(&migration.id(), &driver_message(&error).to_string())
         };
         let changed = match resolution {
             Resolution::RolledBack => client
@@ -835,7 +846,7 @@ impl PostgresDatabase {
                 .map_err(failed)?,
         };
         if changed == 0 {
-            return Err(prisma::resolve_error(
+            return Err(resolve_error(
                 &migration.id(),
                 match resolution {
                     Resolution::RolledBack => "it has no failed row (`success = false`) to remove",
@@ -856,7 +867,7 @@ impl PostgresDatabase {
     ) -> Result<(), DatabaseError> {
         let name = migration.id();
         let failed = |error: tokio_postgres::Error| {
-            prisma::resolve_error(&name, &driver_message(&error).to_string())
+            resolve_error(&name, &driver_message(&error).to_string())
         };
         match resolution {
             Resolution::RolledBack => {
@@ -864,7 +875,7 @@ impl PostgresDatabase {
                     .await
                     .map_err(failed)?
                 {
-                    return Err(prisma::resolve_error(
+                    return Err(resolve_error(
                         &name,
                         &format!("it has no failed run in `{}` to remove", failed::TABLE),
                     ));
@@ -884,10 +895,7 @@ impl PostgresDatabase {
                 .await;
                 match result {
                     Ok(true) => Ok(()),
-                    Ok(false) => Err(prisma::resolve_error(
-                        &name,
-                        "it is already recorded as applied",
-                    )),
+                    Ok(false) => Err(resolve_error(&name, "it is already recorded as applied")),
                     Err(error) => {
                         let _ = client.batch_execute("ROLLBACK").await;
                         Err(failed(error))
@@ -1269,6 +1277,14 @@ pub(super) fn history_row(row: &tokio_postgres::Row) -> AppliedMigration {
         duration: Duration::from_millis(u64::try_from(row.get::<_, i64>(4)).unwrap_or(0)),
         applied_by: row.get(5),
         failure: row.get(6),
+    }
+}
+
+/// `migrate resolve` could not record `name`'s resolution, because `reason`.
+pub(super) fn resolve_error(name: &str, reason: &str) -> DatabaseError {
+    DatabaseError::Resolve {
+        name: name.to_owned(),
+        reason: reason.to_owned(),
     }
 }
 

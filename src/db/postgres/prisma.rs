@@ -12,6 +12,7 @@ use std::time::Duration;
 
 use tokio_postgres::Client;
 
+use super::resolve_error;
 use crate::db::{AppliedMigration, DatabaseError, Migration};
 
 /// The table.
@@ -239,13 +240,6 @@ pub(crate) async fn resolve_applied(
         return Err(resolve_error(name, &error.to_string()));
     }
     Ok(())
-}
-
-pub(crate) fn resolve_error(name: &str, reason: &str) -> DatabaseError {
-    DatabaseError::Resolve {
-        name: name.to_owned(),
-        reason: reason.to_owned(),
-    }
 }
 
 /// A random UUID v4, as Prisma writes `id`.
