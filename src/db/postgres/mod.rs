@@ -333,7 +333,8 @@ impl PostgresDatabase {
         tokio::pin!(run);
         let pid = self.backend_pid.load(Ordering::Relaxed);
         let mut blockers = Vec::new();
-        let mut pause = self.watch_pause(WATCH_FIRST);
+        let lock_timeout = self.settings.lock_timeout;
+        let mut pause = watch_pause(WATCH_FIRST, lock_timeout);
         loop {
             tokio::select! {
                 biased;
@@ -343,21 +344,10 @@ impl PostgresDatabase {
                     if !seen.is_empty() {
                         blockers = seen;
                     }
-                    pause = self.watch_pause(WATCH_EVERY);
+                    pause = watch_pause(WATCH_EVERY, lock_timeout);
                 }
             }
         }
-    }
-
-    /// `pause`, shortened to half of `lock_timeout` so the observer looks
-    /// before the timeout ends the wait, but never under 10 ms (and not
-    /// shortened at all when `lock_timeout` is 0, PostgreSQL's "no limit").
-    fn watch_pause(&self, pause: Duration) -> Duration {
-        let lock_timeout = self.settings.lock_timeout;
-        if lock_timeout.is_zero() {
-            return pause;
-        }
-        pause.min(lock_timeout / 2).max(Duration::from_millis(10))
     }
 
     /// The sessions `pid` waits behind, as the observer sees them now.
@@ -1280,6 +1270,16 @@ pub(super) fn history_row(row: &tokio_postgres::Row) -> AppliedMigration {
     }
 }
 
+/// `pause`, shortened to half of `lock_timeout` so the observer looks
+/// before the timeout ends the wait, but never under 10 ms (and not
+/// shortened at all when `lock_timeout` is 0, PostgreSQL's "no limit").
+fn watch_pause(pause: Duration, lock_timeout: Duration) -> Duration {
+    if lock_timeout.is_zero() {
+        return pause;
+    }
+    pause.min(lock_timeout / 2).max(Duration::from_millis(10))
+}
+
 /// `migrate resolve` could not record `name`'s resolution, because `reason`.
 pub(super) fn resolve_error(name: &str, reason: &str) -> DatabaseError {
     DatabaseError::Resolve {
@@ -1405,4 +1405,18 @@ pub(crate) fn backoff(attempt: u32) -> Duration {
 pub(crate) fn jitter(pause: Duration) -> Duration {
     let factor: f64 = rand::random_range(0.5..1.5);
     pause.mul_f64(factor)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_observer_looks_before_the_lock_timeout_but_never_hammers_the_server() {
+        let ms = Duration::from_millis;
+        assert_eq!(watch_pause(WATCH_FIRST, ms(5_000)), ms(100));
+        assert_eq!(watch_pause(WATCH_EVERY, ms(300)), ms(150));
+        assert_eq!(watch_pause(WATCH_FIRST, ms(4)), ms(10));
+        assert_eq!(watch_pause(WATCH_EVERY, Duration::ZERO), ms(250));
+    }
 }
