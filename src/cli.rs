@@ -255,7 +255,7 @@ pub struct SmokeArgs {
 #[derive(Debug, Args)]
 pub struct WatchArgs {
     /// How long to watch, e.g. `10m` (overrides `[watch] for`).
-    #[arg(long = "for", value_name = "DURATION", value_parser = humantime::parse_duration)]
+    #[arg(long = "for", value_name = "DURATION", value_parser = parse_duration)]
     pub duration: Option<std::time::Duration>,
 
     /// Base URL to watch instead of the environment's `url`.
@@ -298,4 +298,10 @@ pub struct RunArgs {
     /// The release to deploy.
     #[command(flatten)]
     pub release: ReleaseArgs,
+}
+
+/// A `--for` duration, within the bounds the config file enforces
+/// (1 ms to 7 days).
+fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
+    crate::config::ConfigDuration::parse(text).map(|duration| duration.0)
 }

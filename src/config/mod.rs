@@ -16,7 +16,7 @@ pub mod template;
 use std::path::{Path, PathBuf};
 
 pub use assertion::status_class;
-pub use duration::ConfigDuration;
+pub use duration::{ConfigDuration, deadline_after};
 pub use model::*;
 pub use secret::{Masked, Redactor};
 
@@ -36,6 +36,14 @@ pub enum ConfigError {
         /// The IO error.
         #[source]
         source: std::io::Error,
+    },
+    /// The file is not UTF-8 text (TOML must be).
+    #[error("config file `{}` is not UTF-8 text: line {line} holds a byte sequence that is not UTF-8", path.display())]
+    NotUtf8 {
+        /// The file.
+        path: PathBuf,
+        /// The 1-based line of the first invalid byte.
+        line: usize,
     },
     /// A value or key is wrong; the location says where.
     #[error("{message}")]
@@ -83,8 +91,22 @@ impl Diagnostic for ConfigError {
 
     fn hint(&self) -> Option<String> {
         match self {
-            Self::Read { path, .. } => Some(format!(
-                "create `{}` (see the README's config reference) or pass another file with `--config PATH`",
+            Self::Read { path, source } => Some(match source.kind() {
+                std::io::ErrorKind::NotFound => format!(
+                    "create `{}` (see the README's config reference) or pass another file with `--config PATH`",
+                    path.display()
+                ),
+                std::io::ErrorKind::IsADirectory => format!(
+                    "`{}` is a directory: pass the config file inside it with `--config PATH`",
+                    path.display()
+                ),
+                _ => format!(
+                    "check that `{}` is a readable file, or pass another with `--config PATH`",
+                    path.display()
+                ),
+            }),
+            Self::NotUtf8 { path, .. } => Some(format!(
+                "save `{}` as UTF-8 (e.g. `iconv -f LATIN1 -t UTF-8`), or pass the right file with `--config PATH`",
                 path.display()
             )),
             Self::Invalid { hint, .. } => hint.clone(),
@@ -131,9 +153,18 @@ pub fn load(
         clippy::disallowed_methods,
         reason = "the error it returns names the path; fs-err would name it twice"
     )]
-    let source = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+    let bytes = std::fs::read(path).map_err(|source| ConfigError::Read {
         path: path.to_owned(),
         source,
+    })?;
+    let source = String::from_utf8(bytes).map_err(|error| {
+        let valid = error.utf8_error().valid_up_to();
+        ConfigError::NotUtf8 {
+            path: path.to_owned(),
+            line: error.as_bytes()[..valid]
+                .split(|&byte| byte == b'\n')
+                .count(),
+        }
     })?;
     resolve::from_source(path, &source, environment, lookup, redactor)
 }

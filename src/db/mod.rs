@@ -580,6 +580,17 @@ pub trait Database: Send + Sync {
     async fn clear(&self) -> Result<(), DatabaseError>;
 }
 
+/// The length in bytes of the UTF-8 byte-order mark `sql` starts with (0
+/// without one). Editors on Windows save one; psql skips it (PostgreSQL 9.0)
+/// and so do both engines here, keeping the file's byte offsets.
+pub(crate) fn byte_order_mark_len(sql: &str) -> usize {
+    if sql.starts_with('\u{feff}') {
+        '\u{feff}'.len_utf8()
+    } else {
+        0
+    }
+}
+
 /// Opens the engine for the environment's `database` URL, with the plain
 /// history layout.
 pub fn connect(config: &Config) -> Result<Box<dyn Database>, DatabaseError> {

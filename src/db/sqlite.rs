@@ -424,10 +424,11 @@ fn copy_pages(source: &Connection, destination: &mut Connection) -> Result<(), C
 /// in `sql` of the failing token (syntax errors) or statement (run-time
 /// errors), when it can be found, and SQLite's message.
 fn run_script(connection: &Connection, sql: &str) -> Result<(), (Option<usize>, EngineMessage)> {
-    let mut batch = rusqlite::Batch::new(connection, sql);
-    // Where the next statement's text starts: SQLite hands back each
-    // statement's text, leading comments included, in file order.
-    let mut cursor = 0;
+    // SQLite's tokenizer refuses a byte-order mark; skip it as psql does.
+    let mut cursor = super::byte_order_mark_len(sql);
+    let mut batch = rusqlite::Batch::new(connection, &sql[cursor..]);
+    // `cursor`: where the next statement's text starts. SQLite hands back
+    // each statement's text, leading comments included, in file order.
     loop {
         let statement = batch.next().map_err(|error| {
             (

@@ -342,7 +342,7 @@ async fn run_one(
         }
     };
     let deadline = match gate.kind {
-        GateKind::Command(_) => gate.timeout + KILL_GRACE,
+        GateKind::Command(_) => gate.timeout.saturating_add(KILL_GRACE),
         _ => gate.timeout,
     };
     let mut check = tokio::select! {

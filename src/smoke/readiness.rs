@@ -173,7 +173,7 @@ where
         printer,
         cancel,
         started,
-        deadline: started + schedule.ready_within,
+        deadline: crate::config::deadline_after(started, schedule.ready_within),
         ready_within: schedule.ready_within,
     });
     let count = jobs.len();

@@ -204,7 +204,7 @@ pub(crate) enum Exchange {
 /// timeout.
 pub(crate) async fn send(client: &Client, request: &PreparedRequest) -> Exchange {
     let started = Instant::now();
-    let deadline = started + request.timeout;
+    let deadline = crate::config::deadline_after(started, request.timeout);
     let mut url = request.target.url.clone();
     let mut method = method(request.method);
     let mut body = request.body.as_ref();

@@ -70,7 +70,7 @@ async fn query(client: &Client, metric: &WatchMetric) -> Result<f64, String> {
         headers.append(header, value);
     }
     let timeout = metric.timeout;
-    let deadline = tokio::time::Instant::now() + timeout;
+    let deadline = crate::config::deadline_after(tokio::time::Instant::now(), timeout);
     let request = client
         .get(metric.url.expose())
         .headers(headers)

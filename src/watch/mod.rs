@@ -135,7 +135,10 @@ pub async fn run_phase(
     let mut taken = 0;
     let mut stopped_by: Option<String> = None;
     for index in 1..=planned {
-        let tick = started + interval.saturating_mul(u32::try_from(index - 1).unwrap_or(u32::MAX));
+        let tick = crate::config::deadline_after(
+            started,
+            interval.saturating_mul(u32::try_from(index - 1).unwrap_or(u32::MAX)),
+        );
         tokio::select! {
             () = tokio::time::sleep_until(tick) => {}
             () = ctx.cancel.cancelled() => break,

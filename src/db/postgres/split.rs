@@ -23,11 +23,17 @@ pub(crate) struct Statement<'a> {
 
 /// Splits `sql` into statements with PostgreSQL's parser (the lexer when
 /// the parser rejects the file); empty and comment-only ones are dropped.
+///
+/// A leading UTF-8 byte-order mark is skipped, as psql skips it; offsets
+/// stay those of the file.
 pub(crate) fn split(sql: &str) -> Vec<Statement<'_>> {
-    let Ok(parts) = pg_query::split_with_parser(sql) else {
-        return split_lexically(sql);
-    };
+    let body_start = crate::db::byte_order_mark_len(sql);
+    let body = &sql[body_start..];
     let base = sql.as_ptr() as usize;
+    let parts = match pg_query::split_with_parser(body) {
+        Ok(parts) => parts,
+        Err(_) => vec![body],
+    };
     parts
         .into_iter()
         .flat_map(|part| {
@@ -55,7 +61,8 @@ fn split_lexically(sql: &str) -> Vec<Statement<'_>> {
         if let Some(begin) = start.take() {
             statements.push(Statement {
                 offset: begin,
-                text: sql[begin..end].trim_end(),
+                text: sql[begin..end]
+                    .trim_end_matches(|c: char| u8::try_from(c).is_ok_and(is_postgres_space)),
                 words: std::mem::take(words),
             });
         }
@@ -78,7 +85,7 @@ fn split_lexically(sql: &str) -> Vec<Statement<'_>> {
                 index += 1;
                 continue;
             }
-            _ if byte.is_ascii_whitespace() => {
+            _ if is_postgres_space(byte) => {
                 index += 1;
                 continue;
             }
@@ -97,9 +104,13 @@ fn split_lexically(sql: &str) -> Vec<Statement<'_>> {
                 }
                 None => index += 1,
             },
-            _ if is_word_start(byte) => {
-                let end = sql[index..]
-                    .find(|c: char| !(c.is_alphanumeric() || c == '_' || c == '$'))
+            _ if is_identifier_start(byte) => {
+                // `byte` itself continues an identifier, so the scan always
+                // advances (issue 10, item 1: a no-break space or a BOM
+                // outside quotes used to stall it forever).
+                let end = bytes[index..]
+                    .iter()
+                    .position(|&byte| !is_identifier_continuation(byte))
                     .map_or(bytes.len(), |end| index + end);
                 let word = sql[index..end].to_ascii_uppercase();
                 match word.as_str() {
@@ -118,8 +129,21 @@ fn split_lexically(sql: &str) -> Vec<Statement<'_>> {
     statements
 }
 
-fn is_word_start(byte: u8) -> bool {
+/// PostgreSQL's `space` (scan.l): ASCII blanks only; a no-break space is
+/// part of an identifier.
+fn is_postgres_space(byte: u8) -> bool {
+    matches!(byte, b' ' | b'\t' | b'\n' | b'\r' | 0x0b | 0x0c)
+}
+
+/// PostgreSQL's `ident_start` (scan.l): a letter, `_`, or any byte of a
+/// non-ASCII character, whatever that character is.
+fn is_identifier_start(byte: u8) -> bool {
     byte.is_ascii_alphabetic() || byte == b'_' || byte >= 0x80
+}
+
+/// PostgreSQL's `ident_cont`: `ident_start`, a digit or `$`.
+fn is_identifier_continuation(byte: u8) -> bool {
+    is_identifier_start(byte) || byte.is_ascii_digit() || byte == b'$'
 }
 
 /// `E'…'` (or `e'…'`): the quote at `index` opens a string with backslash
@@ -177,15 +201,18 @@ fn skip_block_comment(bytes: &[u8], index: usize) -> usize {
 fn dollar_tag(sql: &str, index: usize) -> Option<&str> {
     let bytes = sql.as_bytes();
     // `a$b` is an identifier, not a quote.
-    if index > 0 && (bytes[index - 1].is_ascii_alphanumeric() || bytes[index - 1] == b'_') {
+    if index > 0 && is_identifier_continuation(bytes[index - 1]) {
         return None;
     }
     let rest = &sql[index + 1..];
     let end = rest.find('$')?;
-    let tag = &rest[..end];
+    let tag = &rest.as_bytes()[..end];
+    // scan.l's `dolq_start` and `dolq_cont`.
     let valid = tag.is_empty()
-        || (tag.starts_with(|c: char| c.is_alphabetic() || c == '_')
-            && tag.chars().all(|c| c.is_alphanumeric() || c == '_'));
+        || (is_identifier_start(tag[0])
+            && tag
+                .iter()
+                .all(|&byte| is_identifier_start(byte) || byte.is_ascii_digit()));
     valid.then(|| &sql[index..index + end + 2])
 }
 
@@ -313,6 +340,27 @@ mod tests {
         );
     }
 
+    /// Issue 10, item 1: a byte of a non-ASCII character that is not a
+    /// letter (a BOM, a no-break space, typographic quotes, an em dash, `€`)
+    /// outside quotes stalled the word scan, which then grew without bound.
+    #[test]
+    fn non_ascii_outside_quotes_is_part_of_a_word_as_in_postgresql() {
+        let bom = "\u{feff}CREATE TABLE a (id int);\nSELECT 1;";
+        let statements = split(bom);
+        assert_eq!(statements.len(), 2, "{statements:#?}");
+        assert_eq!(statements[0].offset, 3, "offsets stay the file's");
+        assert_eq!(statements[0].words[0], "CREATE", "the mark is skipped");
+        for odd in ["\u{a0}", "\u{201c}", "\u{2014}", "€", "\u{feff}"] {
+            let sql = format!("SELECT 1{odd};\nSELECT{odd} 2 {odd}x;");
+            let statements = split(&sql);
+            assert_eq!(statements.len(), 2, "{odd:?}: {statements:#?}");
+            assert_eq!(
+                statements[1].words,
+                [format!("SELECT{odd}"), format!("{odd}X")]
+            );
+        }
+    }
+
     #[test]
     fn comment_only_and_empty_statements_are_dropped() {
         assert!(texts("-- nothing\n;;  /* here */ ;\n").is_empty());
@@ -346,5 +394,109 @@ mod tests {
         assert!(is_add_enum_value(
             &split("ALTER TYPE mood ADD VALUE 'ok';")[0].words
         ));
+    }
+
+    mod properties {
+        //! Issue 10: the splitter on arbitrary input terminates with bounded
+        //! output, and agrees with PostgreSQL's parser on valid SQL. Cases
+        //! are few so `cargo test` stays fast; `PROPTEST_CASES=100000 cargo
+        //! test --lib split::tests::properties` runs them longer.
+        use proptest::prelude::*;
+
+        use super::super::*;
+
+        fn bounded(sql: &str) -> Result<(), TestCaseError> {
+            let statements = split(sql);
+            prop_assert!(statements.len() <= sql.len());
+            let mut previous_end = 0;
+            for statement in &statements {
+                prop_assert!(statement.offset >= previous_end, "statements overlap");
+                prop_assert!(statement.offset + statement.text.len() <= sql.len());
+                prop_assert!(!statement.text.is_empty());
+                prop_assert!(statement.words.iter().map(String::len).sum::<usize>() <= sql.len());
+                previous_end = statement.offset + statement.text.len();
+            }
+            Ok(())
+        }
+
+        /// One valid statement of the shapes that fool splitters.
+        fn statement() -> impl Strategy<Value = String> {
+            let identifier = prop_oneof![
+                "[a-z_][a-z0-9_$]{0,6}",
+                "[a-zé€_][a-z0-9é€_]{0,4}",
+                "\"[a-z ;'$-]{1,6}\"",
+            ];
+            let literal = prop_oneof![
+                "'([a-z ;\"$-]|'')*'",
+                "E'([a-z ;$]|\\\\'|'')*'",
+                "\\$(q|body)?\\$[a-z ;'$-]{0,8}\\$(q|body)?\\$".prop_filter(
+                    "balanced tags",
+                    |text: &String| {
+                        let tag_end = text[1..].find('$').map_or(0, |at| at + 2);
+                        text.ends_with(&text[..tag_end])
+                            && text.len() >= 2 * tag_end
+                            && !text[tag_end..text.len() - tag_end].contains(&text[..tag_end])
+                    }
+                ),
+                "[0-9]{1,4}",
+            ];
+            prop_oneof![
+                literal.clone().prop_map(|value| format!("SELECT {value}")),
+                (identifier.clone(), literal).prop_map(|(name, value)| format!(
+                    "CREATE TABLE {name} (x text DEFAULT {value})"
+                )),
+                identifier.prop_map(|name| format!("DROP TABLE IF EXISTS {name}")),
+                "[a-z ;'-]{0,10}"
+                    .prop_map(|body| format!("DO $$ BEGIN RAISE NOTICE '%', $q${body}$q$; END $$")),
+            ]
+        }
+
+        fn gap() -> impl Strategy<Value = String> {
+            prop_oneof![
+                Just(" ".to_owned()),
+                Just("\n".to_owned()),
+                "-- [a-z ;']{0,8}\n",
+                "/\\* [a-z ;'] /\\* ; \\*/ \\*/",
+            ]
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(256))]
+
+            #[test]
+            fn any_text_splits_in_bounded_output(sql in any::<String>()) {
+                bounded(&sql)?;
+            }
+
+            #[test]
+            fn sql_like_text_splits_in_bounded_output(
+                sql in "([a-zA-Z0-9 ;'\"$/*\n-]|\u{feff}|\u{a0}|€|\u{201c}|\u{2014}|E'|\\$\\$){0,60}"
+            ) {
+                bounded(&sql)?;
+            }
+
+            #[test]
+            fn the_lexer_agrees_with_postgresql_on_valid_sql(
+                parts in prop::collection::vec((gap(), statement()), 1..6),
+                bom in any::<bool>(),
+            ) {
+                let mut sql = if bom { "\u{feff}".to_owned() } else { String::new() };
+                for (gap, statement) in &parts {
+                    sql.push_str(gap);
+                    sql.push_str(statement);
+                    sql.push(';');
+                }
+                let body = &sql[crate::db::byte_order_mark_len(&sql)..];
+                let parsed = pg_query::split_with_parser(body);
+                prop_assume!(parsed.is_ok());
+                let expected: Vec<&str> = parsed.unwrap().into_iter().map(str::trim).filter(|text| !text.is_empty()).collect();
+                let lexed: Vec<&str> = split_lexically(body).into_iter().map(|statement| statement.text).collect();
+                prop_assert_eq!(lexed.len(), parts.len());
+                prop_assert_eq!(split(&sql).len(), parts.len());
+                for (lexed, parsed) in lexed.iter().zip(&expected) {
+                    prop_assert!(parsed.ends_with(lexed), "parser {parsed:?} vs lexer {lexed:?}");
+                }
+            }
+        }
     }
 }

@@ -27,6 +27,12 @@ pub(crate) struct ParseFailure {
 
 /// Parses `sql` into statements, or says where PostgreSQL stopped.
 pub(crate) fn parse(sql: &str) -> Result<Vec<Statement>, ParseFailure> {
+    let mark = crate::db::byte_order_mark_len(sql);
+    if mark > 0 {
+        // psql skips a byte-order mark; blanks in its place keep every
+        // offset that of the file.
+        return parse(&format!("{}{}", " ".repeat(mark), &sql[mark..]));
+    }
     match pg_query::parse(sql, pg_query::ParserOptions::DEFAULT) {
         Ok(result) => Ok(result
             .protobuf
