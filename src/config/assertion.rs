@@ -250,7 +250,7 @@ pub(super) fn parse_capture(spec: &str) -> Result<CaptureSource, String> {
 }
 
 /// Parses one `assert` line; the error says what is wrong, for a config error.
-pub(super) fn parse(line: &str) -> Result<Assertion, String> {
+pub(crate) fn parse(line: &str) -> Result<Assertion, String> {
     let tokens = tokenize(line)?;
     let mut tokens = tokens.into_iter().peekable();
     let subject_word = match tokens.next() {

@@ -5,7 +5,7 @@
 //! from the environment, for the selected environment and the shared sections
 //! only, and every resolved value is registered with the [`Redactor`].
 
-mod assertion;
+pub(crate) mod assertion;
 mod duration;
 mod file;
 mod model;

@@ -578,4 +578,100 @@ mod tests {
         assert!(json_equal(&json!({"a": [1, 2]}), &json!({"a": [1.0, 2]})));
         assert!(!json_equal(&json!({"a": 1}), &json!({"a": 1, "b": 2})));
     }
+
+    mod properties {
+        //! Issue 10: assertions parse or refuse any line, and judge any JSON
+        //! body, without a panic; the failure text stays bounded.
+        use proptest::prelude::*;
+
+        use super::{Assertion, Expectations, Operand, Value, evaluate, response};
+
+        fn json_value() -> impl Strategy<Value = Value> {
+            let leaf = prop_oneof![
+                Just(Value::Null),
+                any::<bool>().prop_map(Value::from),
+                any::<i64>().prop_map(Value::from),
+                any::<f64>()
+                    .prop_filter("finite", |f| f.is_finite())
+                    .prop_map(Value::from),
+                ".{0,12}".prop_map(Value::from),
+            ];
+            leaf.prop_recursive(4, 48, 6, |inner| {
+                prop_oneof![
+                    prop::collection::vec(inner.clone(), 0..6).prop_map(Value::from),
+                    prop::collection::btree_map("[a-z$.\\[\\]'*]{0,4}", inner, 0..6)
+                        .prop_map(|map| Value::Object(map.into_iter().collect())),
+                ]
+            })
+        }
+
+        fn assertion_line() -> impl Strategy<Value = String> {
+            let path = prop_oneof![
+                "\\$(\\.[a-z*]{1,3}|\\[[0-9*]\\]|\\[\\?@\\.[a-z]{1,2} ?[<=>!]{1,2} ?[0-9]\\]|\\.\\.[a-z]){0,4}",
+                ".{0,10}",
+            ];
+            let operand = prop_oneof![
+                "-?[0-9]{1,25}(\\.[0-9]{1,3})?",
+                "\"[^\"\\\\]{0,8}\"",
+                Just("true".to_owned()),
+                Just("null".to_owned()),
+                "[0-9]{1,3}(ms|s|m|h|y)",
+                ".{0,6}",
+            ];
+            let predicate = prop_oneof![
+                Just("==".to_owned()),
+                Just("!=".to_owned()),
+                Just(">=".to_owned()),
+                Just("<".to_owned()),
+                Just("contains".to_owned()),
+                Just("matches".to_owned()),
+                Just("startsWith".to_owned()),
+                Just("exists".to_owned()),
+                Just("isEmpty".to_owned()),
+                Just("in".to_owned()),
+            ];
+            let subject = prop_oneof![
+                path.prop_map(|path| format!("jsonpath {}", Value::String(path))),
+                Just("status".to_owned()),
+                Just("body".to_owned()),
+                Just("duration".to_owned()),
+                Just("header \"X-A\"".to_owned()),
+            ];
+            (subject, any::<bool>(), any::<bool>(), predicate, operand).prop_map(
+                |(subject, count, not, predicate, operand)| {
+                    let count = if count { " count" } else { "" };
+                    let not = if not { " not" } else { "" };
+                    format!("{subject}{count}{not} {predicate} {operand}")
+                },
+            )
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(512))]
+
+            #[test]
+            fn any_line_parses_or_is_refused_with_a_reason(line in ".{0,60}") {
+                if let Err(reason) = crate::config::assertion::parse(&line) {
+                    prop_assert!(!reason.is_empty());
+                }
+            }
+
+            #[test]
+            fn parsed_assertions_judge_any_json_body(
+                lines in prop::collection::vec(assertion_line(), 1..5),
+                body in json_value(),
+                status in 100_u16..600,
+            ) {
+                let mut assertions = vec![Assertion::status(vec![Operand::Value(200.into())])];
+                assertions.extend(lines.iter().filter_map(|line| crate::config::assertion::parse(line).ok()));
+                let expectations = Expectations { assertions };
+                let response = response(status, &body.to_string());
+                let evaluation = evaluate(&expectations, &response);
+                for result in &evaluation.results {
+                    prop_assert!(result.expected.len() <= 4096);
+                    prop_assert!(result.actual.to_string().len() <= 4096);
+                }
+            }
+        }
+    }
 }
