@@ -1,0 +1,177 @@
+//! Faults around backups and restores, against a real PostgreSQL and the
+//! real binary (issue 10): a run killed mid-way then resumed and rolled
+//! back, a backend terminated mid-run, and a state directory that cannot be
+//! written.
+
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use crate::support::Test;
+use crate::support::postgres::{TestDatabase, wait_until};
+
+/// Spawns `shipgate args` in `test`'s dir with the harness's environment
+/// (the `SHIPGATE_*` variables cleared, its state dir), for a test that has
+/// to act while it runs.
+fn spawn(test: &Test, database: &TestDatabase, args: &[&str]) -> Child {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_shipgate"));
+    command.args(args).current_dir(test.path());
+    for (key, _) in std::env::vars() {
+        if ["SHIPGATE_", "GITHUB_", "RUNNER_"]
+            .iter()
+            .any(|prefix| key.starts_with(prefix))
+        {
+            command.env_remove(key);
+        }
+    }
+    command
+        .env("NO_COLOR", "1")
+        .env("SHIPGATE_STATE_DIR", test.path().join(".state"))
+        .env("DATABASE_URL", database.url())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn shipgate")
+}
+
+/// The exit code, stdout and stderr of a spawned run.
+fn finish(child: Child) -> (Option<i32>, String, String) {
+    let output = child.wait_with_output().expect("wait for shipgate");
+    (
+        output.status.code(),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+fn history(database: &TestDatabase) -> Vec<String> {
+    database.column("SELECT version || ' ' || success FROM shipgate_migrations ORDER BY version")
+}
+
+fn backups(test: &Test) -> Vec<PathBuf> {
+    let mut found: Vec<PathBuf> = match fs_err::read_dir(test.path().join(".shipgate/backups")) {
+        Ok(entries) => entries.map(|entry| entry.unwrap().path()).collect(),
+        Err(_) => Vec::new(),
+    };
+    found.sort();
+    found
+}
+
+/// The backends of shipgate (`application_name`) connected to `database`.
+fn shipgate_sessions(database: &TestDatabase, running: &str) -> Vec<String> {
+    database.column(&format!(
+        "SELECT pid FROM pg_stat_activity WHERE datname = current_database() \
+         AND application_name = 'shipgate' AND query LIKE '%{running}%' AND pid <> pg_backend_pid()"
+    ))
+}
+
+/// Terminates the backend(s) of shipgate running `running` once one shows
+/// up, and returns how many it ended.
+fn terminate_when_running(database: &TestDatabase, running: &str) {
+    wait_until(
+        &format!("a shipgate session running `{running}`"),
+        Duration::from_secs(30),
+        || !shipgate_sessions(database, running).is_empty(),
+    );
+    database.query(&format!(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() \
+         AND application_name = 'shipgate' AND query LIKE '%{running}%' AND pid <> pg_backend_pid()"
+    ));
+}
+
+const RELEASES_CONFIG: &str = r#"
+[environments.prod]
+database = "${DATABASE_URL}"
+
+[environments.prod.releases]
+root = "srv"
+restart = "true"
+
+[migrate]
+dir = "migrations"
+keep_backups = true
+statement_timeout = "120s"
+lock_wait = "20s"
+"#;
+
+const CREATE_USERS: &str = "CREATE TABLE users (id int PRIMARY KEY, name text NOT NULL, email text);\n\
+     INSERT INTO users VALUES (1, 'ada', 'ada@example.com');\n";
+
+// issue 10, item 2: a run killed after a destructive migration committed,
+// then resumed, then rolled back, must restore the backup taken before the
+// run began (the dropped column's data back), not the resumed run's backup.
+#[test]
+fn a_resumed_run_keeps_its_first_backup_and_rollback_restores_it() {
+    let database = TestDatabase::new();
+    let test = Test::new()
+        .config(RELEASES_CONFIG)
+        .env("DATABASE_URL", database.url())
+        .file("build/v1/app", "v1")
+        .file("build/v2/app", "v2")
+        .file("migrations/0001_create_users.sql", CREATE_USERS);
+    Test::args_for(&test, ["run", "--source", "build/v1", "--id", "v1"]).run(0);
+    assert_eq!(history(&database), ["0001 true"]);
+
+    // The next run: 0002 drops the column, 0003 runs until the runner is killed.
+    let write = |name: &str, sql: &str| {
+        fs_err::write(test.path().join("migrations").join(name), sql).unwrap();
+    };
+    write(
+        "0002_drop_email.sql",
+        "ALTER TABLE users DROP COLUMN email;\n",
+    );
+    write("0003_slow.sql", "SELECT pg_sleep(60);\n");
+    let before = backups(&test);
+    let mut child = spawn(&test, &database, &["migrate", "apply"]);
+    wait_until("0002 to commit", Duration::from_secs(60), || {
+        history(&database).contains(&"0002 true".to_owned())
+            && !shipgate_sessions(&database, "pg_sleep").is_empty()
+    });
+    child.kill().unwrap();
+    let (code, _, _) = finish(child);
+    assert_eq!(code, None, "killed by SIGKILL");
+    // A killed client leaves its backend sleeping (holding the migration
+    // lock) until the server notices; end it as an operator would.
+    terminate_when_running(&database, "pg_sleep");
+    wait_until(
+        "the killed run's sessions to end",
+        Duration::from_secs(30),
+        || shipgate_sessions(&database, "").is_empty(),
+    );
+    let first = backups(&test)
+        .into_iter()
+        .find(|path| !before.contains(path))
+        .expect("the backup taken before 0002");
+
+    // Resume the same run, now succeeding, and deploy it.
+    write("0003_slow.sql", "CREATE TABLE audit (id int);\n");
+    Test::args_for(&test, ["migrate", "apply"])
+        .run(0)
+        .stdout_has("✓ 0003_slow applied")
+        .stdout_has("kept beside this run's first backup `")
+        .stdout_has(&format!(
+            "{}`, which rollback restores",
+            first.file_name().unwrap().to_string_lossy()
+        ));
+    let all = backups(&test);
+    assert_eq!(
+        all.len(),
+        before.len() + 2,
+        "both backups of the run exist: {all:?}"
+    );
+    assert!(all.contains(&first), "{all:?}");
+    Test::args_for(&test, ["deploy", "--source", "build/v2", "--id", "v2"]).run(0);
+
+    Test::args_for(&test, ["rollback", "--yes", "--database", "restore"])
+        .run(0)
+        .stdout_has("✓ promote v1")
+        .stdout_has("used the backup taken before this run's first migration, at ")
+        .stdout_has("taken when the run resumed, which already holds its changes");
+    assert_eq!(
+        database.column("SELECT id || ' ' || name || ' ' || email FROM users ORDER BY id"),
+        ["1 ada ada@example.com"],
+        "the dropped column's data is back"
+    );
+    assert_eq!(database.tables(), ["shipgate_migrations", "users"]);
+    assert_eq!(history(&database), ["0001 true"]);
+}
