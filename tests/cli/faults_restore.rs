@@ -175,3 +175,112 @@ fn a_resumed_run_keeps_its_first_backup_and_rollback_restores_it() {
     assert_eq!(database.tables(), ["shipgate_migrations", "users"]);
     assert_eq!(history(&database), ["0001 true"]);
 }
+
+const MIGRATE_CONFIG: &str = r#"
+[environments.local]
+database = "${DATABASE_URL}"
+
+[migrate]
+dir = "migrations"
+statement_timeout = "120s"
+lock_wait = "20s"
+"#;
+
+/// A project whose first migration is applied, and whose next run applies
+/// `files` in a spawned `migrate apply`, ending its backend once it runs
+/// `pg_sleep`; returns the run's exit code, stdout and stderr.
+fn terminated_mid_run(
+    database: &TestDatabase,
+    config: &str,
+    files: &[(&str, &str)],
+) -> (Test, Option<i32>, String, String) {
+    let mut test = Test::new()
+        .config(config)
+        .env("DATABASE_URL", database.url())
+        .file("migrations/0001_create_users.sql", CREATE_USERS);
+    Test::args_for(&test, ["migrate", "apply"]).run(0);
+    for (name, sql) in files {
+        test = test.file(&format!("migrations/{name}"), sql);
+    }
+    let child = spawn(&test, database, &["migrate", "apply"]);
+    terminate_when_running(database, "pg_sleep");
+    let (code, stdout, stderr) = finish(child);
+    (test, code, stdout, stderr)
+}
+
+// issue 10, item 4: a backend terminated during the second file of a run is
+// an infrastructure failure (exit 3), and the automatic restore reconnects
+// (taking the migration lock again) instead of reusing the dead session.
+#[test]
+fn a_backend_terminated_in_a_later_file_restores_the_backup_on_a_new_session() {
+    let database = TestDatabase::new();
+    let (_test, code, stdout, stderr) = terminated_mid_run(
+        &database,
+        MIGRATE_CONFIG,
+        &[
+            ("0002_create_orders.sql", "CREATE TABLE orders (id int);\n"),
+            ("0003_slow.sql", "SELECT pg_sleep(60);\n"),
+        ],
+    );
+    assert_eq!(code, Some(3), "{stdout}\n{stderr}");
+    for needle in [
+        "lost the connection to `***` while applying migration `0003`",
+        "terminating connection due to administrator command",
+        "restore: backup restored into `***`; undid `0002`",
+        "hint: the server ended the session",
+    ] {
+        assert!(
+            stderr.contains(needle),
+            "stderr lacks {needle:?}:\n{stderr}"
+        );
+    }
+    assert!(!stderr.contains("connection closed"), "{stderr}");
+    assert_eq!(
+        database.tables(),
+        ["shipgate_migrations", "users"],
+        "0002 undone"
+    );
+    assert_eq!(history(&database), ["0001 true"]);
+    assert_eq!(
+        database.column("SELECT id || ' ' || name || ' ' || email FROM users"),
+        ["1 ada ada@example.com"]
+    );
+    assert!(
+        shipgate_sessions(&database, "").is_empty(),
+        "no shipgate session is left behind"
+    );
+}
+
+// issue 10, item 4: in a file that runs outside a transaction, the failed
+// history row records the lost connection in `logs` (written on a new
+// session), and the run is an infrastructure failure (exit 3).
+#[test]
+fn a_backend_terminated_in_a_no_transaction_file_logs_the_error_in_its_failed_row() {
+    let database = TestDatabase::new();
+    let config = format!("{MIGRATE_CONFIG}backup = \"none\"\n");
+    let (test, code, stdout, stderr) = terminated_mid_run(
+        &database,
+        &config,
+        &[(
+            "0002_slow.sql",
+            "-- shipgate:no-transaction\nCREATE TABLE orders (id int);\nSELECT pg_sleep(60);\n",
+        )],
+    );
+    assert_eq!(code, Some(3), "{stdout}\n{stderr}");
+    assert!(
+        stderr.contains("lost the connection to `***` while applying migration `0002`"),
+        "{stderr}"
+    );
+    assert_eq!(history(&database), ["0001 true", "0002 false"]);
+    let logs = database.column("SELECT logs FROM shipgate_migrations WHERE version = '0002'");
+    assert!(
+        logs[0].contains("lost the connection to `")
+            && logs[0].contains("terminating connection due to administrator command")
+            && logs[0].contains("the statement at line 2 ran and stays applied"),
+        "{logs:?}"
+    );
+    Test::args_for(&test, ["migrate", "status"])
+        .run(1)
+        .stdout_has("✗ 0002_slow failed part-way in a run started ")
+        .stdout_has("terminating connection due to administrator command");
+}
