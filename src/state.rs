@@ -28,6 +28,16 @@ pub enum StateError {
         #[source]
         source: std::io::Error,
     },
+    /// The state file's directory cannot be written, found before the run
+    /// changed anything.
+    #[error("the run state directory `{}` is not writable", dir.display())]
+    NotWritable {
+        /// The directory the state file lives in.
+        dir: PathBuf,
+        /// The IO error.
+        #[source]
+        source: std::io::Error,
+    },
     /// The file exists but is not a state file of this version.
     #[error("the run state `{}` is not valid JSON of this shipgate version", path.display())]
     Parse {
@@ -43,6 +53,12 @@ impl crate::diagnostic::Diagnostic for StateError {
     fn hint(&self) -> Option<String> {
         let path = match self {
             Self::Io { path, .. } | Self::Parse { path, .. } => path,
+            Self::NotWritable { .. } => {
+                return Some(
+                    "point `SHIPGATE_STATE_DIR` at a writable directory (or fix the permissions), then run the command again; nothing was changed"
+                        .to_owned(),
+                );
+            }
         };
         Some(format!(
             "delete `{}` to start a fresh run, or set `SHIPGATE_STATE_DIR`",
@@ -208,6 +224,17 @@ impl RunState {
         self.backups.iter().find(|backup| &backup.path == path)
     }
 
+    /// Checks, before a run changes anything, that the state file can be
+    /// written where it lives: a run that cannot record what it did must
+    /// not start doing it (issue 10, item 10).
+    pub fn check_writable(path: &Path) -> Result<(), StateError> {
+        let dir = path.parent().unwrap_or(Path::new("."));
+        probe_writable(dir).map_err(|source| StateError::NotWritable {
+            dir: dir.to_owned(),
+            source,
+        })
+    }
+
     /// Starts a new run: forgets what an earlier run did.
     pub fn reset(path: &Path, environment: &str) -> Result<Self, StateError> {
         let state = Self {
@@ -217,6 +244,19 @@ impl RunState {
         state.save(path)?;
         Ok(state)
     }
+}
+
+/// Creates `dir` when missing, then writes and removes a probe file in it:
+/// whether a run can write there, tried before it changes anything.
+#[expect(
+    clippy::disallowed_methods,
+    reason = "callers wrap the error with the path; fs-err would name it twice"
+)]
+pub fn probe_writable(dir: &Path) -> std::io::Result<()> {
+    std::fs::create_dir_all(dir)?;
+    let probe = dir.join(format!(".shipgate-write-probe.{}", std::process::id()));
+    std::fs::write(&probe, b"")?;
+    std::fs::remove_file(&probe)
 }
 
 #[cfg(test)]
@@ -294,5 +334,26 @@ mod tests {
         state.record_backup(taken("new.dump", &["0001"]));
         assert_eq!(state.backup.as_deref(), Some(Path::new("old.dump")));
         assert_eq!(state.backups.len(), 1);
+    }
+
+    // issue 10, item 10: a state directory that cannot be created is found
+    // before the run starts, and the probe leaves nothing behind.
+    #[test]
+    fn check_writable_creates_the_directory_and_refuses_one_under_a_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("nested/state.json");
+        RunState::check_writable(&path).unwrap();
+        assert_eq!(
+            fs_err::read_dir(dir.path().join("nested")).unwrap().count(),
+            0,
+            "the probe is removed"
+        );
+        fs_err::write(dir.path().join("file"), "").unwrap();
+        let error =
+            RunState::check_writable(&dir.path().join("file/state/state.json")).unwrap_err();
+        assert!(
+            matches!(&error, StateError::NotWritable { dir: blocked, .. } if blocked.ends_with("file/state")),
+            "{error:?}"
+        );
     }
 }

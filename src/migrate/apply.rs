@@ -66,6 +66,9 @@ pub(super) async fn run(ctx: &Context, dry_run: bool) -> Result<MigrateOutcome, 
         }));
         return Ok(outcome(checks, super::lint::plan_summary(&classes)));
     }
+    // Everything the run writes must be writable before its first change
+    // (issue 10, item 10): the state, and the backup directory when it backs up.
+    RunState::check_writable(&ctx.state_path)?;
     let state = RunState::load_open_run(&ctx.state_path, &ctx.config.environment.name)?;
     Runner::new(ctx, database.as_ref(), state, started)
         .apply(&pending)
@@ -161,6 +164,15 @@ impl<'a> Runner<'a> {
 
     async fn apply(mut self, pending: &[Migration]) -> Result<MigrateOutcome, MigrateError> {
         self.was_new = self.database.is_new().await?;
+        if !self.was_new && self.ctx.config.migrate.backup == BackupMode::Auto {
+            let dir = &self.ctx.config.migrate.backup_dir;
+            crate::state::probe_writable(dir).map_err(|source| {
+                MigrateError::UnwritableBackupDir {
+                    path: super::source::relative_to(dir, &self.ctx.config.base_dir),
+                    source,
+                }
+            })?;
+        }
         self.backup = if self.was_new {
             self.no_backup_needed()
         } else {

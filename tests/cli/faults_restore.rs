@@ -284,3 +284,65 @@ fn a_backend_terminated_in_a_no_transaction_file_logs_the_error_in_its_failed_ro
         .stdout_has("✗ 0002_slow failed part-way in a run started ")
         .stdout_has("terminating connection due to administrator command");
 }
+
+/// A project with `0001` pending, no backups and `SHIPGATE_STATE_DIR` set
+/// to `state_dir` (relative to the test dir).
+fn unwritable_state_project(database: &TestDatabase, state_dir: &str) -> Test {
+    let config = format!("{MIGRATE_CONFIG}backup = \"none\"\n");
+    let test = Test::new()
+        .config(&config)
+        .env("DATABASE_URL", database.url())
+        .file("migrations/0001_create_users.sql", CREATE_USERS)
+        .file("blocker", "a regular file, not a directory");
+    let path = test.path().join(state_dir);
+    test.env("SHIPGATE_STATE_DIR", path.to_str().unwrap())
+        .args(["migrate", "apply"])
+}
+
+// issue 10, item 10: with `backup = "none"` and a state directory that
+// cannot be created (its parent is a regular file), nothing is migrated.
+#[test]
+fn an_unwritable_state_dir_under_a_file_fails_before_any_migration() {
+    let database = TestDatabase::new();
+    let test = unwritable_state_project(&database, "blocker/state");
+    test.run(3)
+        .stderr_has("blocker/state")
+        .stderr_has("hint: ")
+        .stderr_has("SHIPGATE_STATE_DIR");
+    assert_eq!(database.tables(), Vec::<String>::new(), "nothing changed");
+}
+
+// issue 10, item 10: the state file reads as missing (a dangling link) but
+// cannot be written; this used to commit `0001` and then fail. Now the run
+// checks it can write its state before the first change.
+#[test]
+fn a_state_dir_that_reads_but_cannot_be_written_fails_before_any_migration() {
+    let database = TestDatabase::new();
+    let test = unwritable_state_project(&database, "state");
+    std::os::unix::fs::symlink(test.path().join("missing/state"), test.path().join("state"))
+        .unwrap();
+    test.run(3)
+        .stderr_has("error: the run state directory `")
+        .stderr_has("is not writable")
+        .stderr_has("hint: point `SHIPGATE_STATE_DIR` at a writable directory")
+        .stderr_has("nothing was changed");
+    assert_eq!(database.tables(), Vec::<String>::new(), "nothing changed");
+}
+
+// issue 10, item 10: with backups on, a backup directory that cannot be
+// written stops the run before anything changes, naming the directory.
+#[test]
+fn an_unwritable_backup_dir_fails_before_any_change() {
+    let database = TestDatabase::new();
+    let config = format!("{MIGRATE_CONFIG}backup_dir = \"blocker/backups\"\n");
+    let test = Test::new()
+        .config(&config)
+        .env("DATABASE_URL", database.url())
+        .file("migrations/0001_create_users.sql", CREATE_USERS)
+        .file("blocker", "a regular file, not a directory")
+        .args(["migrate", "apply"]);
+    test.run(3)
+        .stderr_has("error: the backup directory `blocker/backups` is not writable")
+        .stderr_has("hint: set a writable `migrate.backup_dir`");
+    assert_eq!(database.tables(), Vec::<String>::new(), "nothing changed");
+}
