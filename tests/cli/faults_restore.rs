@@ -66,7 +66,7 @@ fn shipgate_sessions(database: &TestDatabase, running: &str) -> Vec<String> {
 }
 
 /// Terminates the backend(s) of shipgate running `running` once one shows
-/// up, and returns how many it ended.
+/// up (polled with a deadline).
 fn terminate_when_running(database: &TestDatabase, running: &str) {
     wait_until(
         &format!("a shipgate session running `{running}`"),
