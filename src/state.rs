@@ -28,6 +28,16 @@ pub enum StateError {
         #[source]
         source: std::io::Error,
     },
+    /// The state file's directory cannot be written, found before the run
+    /// changed anything.
+    #[error("the run state directory `{}` is not writable", dir.display())]
+    NotWritable {
+        /// The directory the state file lives in.
+        dir: PathBuf,
+        /// The IO error.
+        #[source]
+        source: std::io::Error,
+    },
     /// The file exists but is not a state file of this version.
     #[error("the run state `{}` is not valid JSON of this shipgate version", path.display())]
     Parse {
@@ -43,6 +53,12 @@ impl crate::diagnostic::Diagnostic for StateError {
     fn hint(&self) -> Option<String> {
         let path = match self {
             Self::Io { path, .. } | Self::Parse { path, .. } => path,
+            Self::NotWritable { .. } => {
+                return Some(
+                    "point `SHIPGATE_STATE_DIR` at a writable directory (or fix the permissions), then run the command again; nothing was changed"
+                        .to_owned(),
+                );
+            }
         };
         Some(format!(
             "delete `{}` to start a fresh run, or set `SHIPGATE_STATE_DIR`",
@@ -59,16 +75,22 @@ pub struct RunState {
     /// Versions applied by this run, in order.
     #[serde(default)]
     pub migrations_applied: Vec<String>,
-    /// The backup taken before the first migration of this run.
+    /// The run's first backup, taken before the first migration of this
+    /// run: the one rollback restores. A resumed run never replaces it
+    /// (issue 10, item 2); its later backups go to [`RunState::backups`].
     #[serde(default)]
     pub backup: Option<PathBuf>,
-    /// The backup's size in bytes.
+    /// The first backup's size in bytes.
     #[serde(default)]
     pub backup_bytes: Option<u64>,
-    /// Where the server was when the backup was taken (PostgreSQL: WAL LSN
-    /// and time).
+    /// Where the server was when the first backup was taken (PostgreSQL: WAL
+    /// LSN and time).
     #[serde(default)]
     pub backup_position: Option<String>,
+    /// Every backup this run took, in order, the first included (empty in a
+    /// state file written before this list existed).
+    #[serde(default)]
+    pub backups: Vec<RunBackup>,
     /// The release serving traffic before this run deployed.
     #[serde(default)]
     pub previous_release: Option<String>,
@@ -79,6 +101,25 @@ pub struct RunState {
     /// `rollback.database = "auto"` (a version missing here counts as destructive).
     #[serde(default)]
     pub migration_classes: BTreeMap<String, MigrationClass>,
+}
+
+/// One backup a run took.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RunBackup {
+    /// The backup file.
+    pub path: PathBuf,
+    /// Its size in bytes.
+    pub bytes: u64,
+    /// Where the server was when it was taken (PostgreSQL: WAL LSN and
+    /// time), when the engine knows.
+    #[serde(default)]
+    pub position: Option<String>,
+    /// When it was taken, RFC 3339 UTC.
+    pub taken_at: String,
+    /// The versions this run had applied before it was taken (empty for a
+    /// backup of the state before the run changed anything).
+    #[serde(default)]
+    pub after: Vec<String>,
 }
 
 /// Where the state file lives for a config in `base_dir`.
@@ -163,6 +204,37 @@ impl RunState {
         std::fs::rename(&temporary, path).map_err(io)
     }
 
+    /// Records a backup this run just took. The first one stays the run's
+    /// backup (what rollback restores); later ones (a resumed run) are only
+    /// listed beside it, since they hold what the run already changed.
+    pub fn record_backup(&mut self, backup: RunBackup) {
+        if self.backup.is_none() {
+            self.backup = Some(backup.path.clone());
+            self.backup_bytes = Some(backup.bytes);
+            self.backup_position.clone_from(&backup.position);
+        }
+        self.backups.push(backup);
+    }
+
+    /// The record of the run's first backup ([`RunState::backup`]), when the
+    /// state lists it (a state file written before `backups` existed does
+    /// not).
+    pub fn first_backup(&self) -> Option<&RunBackup> {
+        let path = self.backup.as_ref()?;
+        self.backups.iter().find(|backup| &backup.path == path)
+    }
+
+    /// Checks, before a run changes anything, that the state file can be
+    /// written where it lives: a run that cannot record what it did must
+    /// not start doing it (issue 10, item 10).
+    pub fn check_writable(path: &Path) -> Result<(), StateError> {
+        let dir = path.parent().unwrap_or(Path::new("."));
+        probe_writable(dir).map_err(|source| StateError::NotWritable {
+            dir: dir.to_owned(),
+            source,
+        })
+    }
+
     /// Starts a new run: forgets what an earlier run did.
     pub fn reset(path: &Path, environment: &str) -> Result<Self, StateError> {
         let state = Self {
@@ -172,6 +244,19 @@ impl RunState {
         state.save(path)?;
         Ok(state)
     }
+}
+
+/// Creates `dir` when missing, then writes and removes a probe file in it:
+/// whether a run can write there, tried before it changes anything.
+#[expect(
+    clippy::disallowed_methods,
+    reason = "callers wrap the error with the path; fs-err would name it twice"
+)]
+pub fn probe_writable(dir: &Path) -> std::io::Result<()> {
+    std::fs::create_dir_all(dir)?;
+    let probe = dir.join(format!(".shipgate-write-probe.{}", std::process::id()));
+    std::fs::write(&probe, b"")?;
+    std::fs::remove_file(&probe)
 }
 
 #[cfg(test)]
@@ -189,6 +274,7 @@ mod tests {
             backup: Some("b.sqlite".into()),
             backup_bytes: Some(4096),
             backup_position: None,
+            backups: Vec::new(),
             previous_release: Some("v1".into()),
             deployed_release: Some("v2".into()),
             migration_classes: BTreeMap::from([("0001".into(), MigrationClass::Additive)]),
@@ -200,6 +286,74 @@ mod tests {
                 .unwrap()
                 .deployed_release
                 .is_none()
+        );
+    }
+
+    fn taken(path: &str, after: &[&str]) -> RunBackup {
+        RunBackup {
+            path: path.into(),
+            bytes: 10,
+            position: Some(format!("WAL LSN 0/1 at {path}")),
+            taken_at: "2026-01-02T03:04:05Z".into(),
+            after: after.iter().map(|version| (*version).to_owned()).collect(),
+        }
+    }
+
+    // issue 10, item 2: a resumed run keeps its first backup as the one
+    // rollback restores, and lists the later one beside it.
+    #[test]
+    fn a_later_backup_is_kept_beside_the_first_never_instead_of_it() {
+        let mut state = RunState::default();
+        state.record_backup(taken("first.dump", &[]));
+        state.record_backup(taken("second.dump", &["0002"]));
+        assert_eq!(state.backup.as_deref(), Some(Path::new("first.dump")));
+        assert_eq!(
+            state.backup_position.as_deref(),
+            Some("WAL LSN 0/1 at first.dump")
+        );
+        assert_eq!(
+            state.backups,
+            [taken("first.dump", &[]), taken("second.dump", &["0002"])]
+        );
+        assert_eq!(state.first_backup(), Some(&taken("first.dump", &[])));
+    }
+
+    // issue 10, item 2: a state file written before `backups` existed still reads.
+    #[test]
+    fn a_state_file_without_the_backup_list_still_reads() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state.json");
+        fs_err::write(
+            &path,
+            r#"{"environment":"prod","migrations_applied":["0001"],"backup":"old.dump","backup_bytes":7}"#,
+        )
+        .unwrap();
+        let mut state = RunState::load(&path, "prod").unwrap();
+        assert_eq!(state.backup.as_deref(), Some(Path::new("old.dump")));
+        assert!(state.backups.is_empty() && state.first_backup().is_none());
+        state.record_backup(taken("new.dump", &["0001"]));
+        assert_eq!(state.backup.as_deref(), Some(Path::new("old.dump")));
+        assert_eq!(state.backups.len(), 1);
+    }
+
+    // issue 10, item 10: a state directory that cannot be created is found
+    // before the run starts, and the probe leaves nothing behind.
+    #[test]
+    fn check_writable_creates_the_directory_and_refuses_one_under_a_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("nested/state.json");
+        RunState::check_writable(&path).unwrap();
+        assert_eq!(
+            fs_err::read_dir(dir.path().join("nested")).unwrap().count(),
+            0,
+            "the probe is removed"
+        );
+        fs_err::write(dir.path().join("file"), "").unwrap();
+        let error =
+            RunState::check_writable(&dir.path().join("file/state/state.json")).unwrap_err();
+        assert!(
+            matches!(&error, StateError::NotWritable { dir: blocked, .. } if blocked.ends_with("file/state")),
+            "{error:?}"
         );
     }
 }

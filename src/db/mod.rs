@@ -399,6 +399,23 @@ pub enum DatabaseError {
         /// The layout.
         layout: &'static str,
     },
+    /// The session to the server ended in the middle of an operation (the
+    /// backend was terminated, the server shut down or restarted, the
+    /// network dropped it): an infrastructure failure, not the SQL's fault
+    /// (issue 10, item 4).
+    #[error("lost the connection to `{database}` while {operation}")]
+    ConnectionLost {
+        /// The masked URL.
+        database: String,
+        /// What was running, e.g. "applying migration `0002`".
+        operation: String,
+        /// Whether nothing the operation did survives: it ran inside a
+        /// transaction that was never committed, so PostgreSQL rolled it back.
+        rolled_back: bool,
+        /// The driver's error.
+        #[source]
+        source: EngineMessage,
+    },
     /// The session was lost between two calls; this is a bug.
     #[error("the database session is gone; this is a bug")]
     NotConnected,
@@ -428,7 +445,15 @@ impl DatabaseError {
     /// Whether the failed migration left nothing behind (its transaction was
     /// rolled back), so there is nothing of it to undo.
     pub fn rolled_back(&self) -> bool {
-        matches!(self, Self::ApplyMigration { .. } | Self::LockTimeout { .. })
+        matches!(
+            self,
+            Self::ApplyMigration { .. }
+                | Self::LockTimeout { .. }
+                | Self::ConnectionLost {
+                    rolled_back: true,
+                    ..
+                }
+        )
     }
 }
 
@@ -507,6 +532,7 @@ impl crate::diagnostic::Diagnostic for DatabaseError {
             Self::Resolve { .. } => "run `shipgate migrate status` to see the migration's state".to_owned(),
             Self::ToolTimeout { .. } => "raise `migrate.statement_timeout`".to_owned(),
             Self::Busy { .. } => "stop the other process using the database, then run the command again".to_owned(),
+            Self::ConnectionLost { .. } => "the server ended the session (a restart, a failover, `pg_terminate_backend`) or the network dropped it; check the server, then run `shipgate migrate status` to see what is applied and `shipgate migrate apply` again".to_owned(),
             Self::Task { .. } | Self::NotConnected => "run the command again; if it fails the same way, report it with this output".to_owned(),
         })
     }
@@ -635,5 +661,36 @@ pub fn connect_with_layout(
             },
             layout,
         )?)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lost(rolled_back: bool) -> DatabaseError {
+        DatabaseError::ConnectionLost {
+            database: "postgres://***@db/app".into(),
+            operation: "applying migration `0002`".into(),
+            rolled_back,
+            source: EngineMessage {
+                message: "terminating connection due to administrator command".into(),
+                code: Some("57P01".into()),
+            },
+        }
+    }
+
+    // issue 10, item 4: a lost session is the infrastructure's failure, not
+    // the migration's; it left nothing behind only inside an uncommitted
+    // transaction.
+    #[test]
+    fn a_lost_connection_is_not_a_migration_failure() {
+        assert!(!lost(true).is_migration_failure());
+        assert!(lost(true).rolled_back());
+        assert!(!lost(false).rolled_back());
+        assert_eq!(
+            crate::migrate::MigrateError::from(lost(false)).exit_status(),
+            crate::exit::ExitStatus::Infrastructure
+        );
     }
 }

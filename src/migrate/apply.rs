@@ -14,6 +14,7 @@
 //! 6. when one fails, stop and restore the backup, which also undoes the
 //!    migrations this run applied before it.
 
+use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -24,7 +25,7 @@ use crate::context::Context;
 use crate::db::{Database, DatabaseError, Migration};
 use crate::diagnostic::SourceLocation;
 use crate::report::{Check, Phase, PhaseName, Status};
-use crate::state::RunState;
+use crate::state::{RunBackup, RunState};
 
 /// Runs `migrate apply`; with `dry_run`, only reports the plan.
 pub(super) async fn run(ctx: &Context, dry_run: bool) -> Result<MigrateOutcome, MigrateError> {
@@ -65,6 +66,9 @@ pub(super) async fn run(ctx: &Context, dry_run: bool) -> Result<MigrateOutcome, 
         }));
         return Ok(outcome(checks, super::lint::plan_summary(&classes)));
     }
+    // Everything the run writes must be writable before its first change
+    // (issue 10, item 10): the state, and the backup directory when it backs up.
+    RunState::check_writable(&ctx.state_path)?;
     let state = RunState::load_open_run(&ctx.state_path, &ctx.config.environment.name)?;
     Runner::new(ctx, database.as_ref(), state, started)
         .apply(&pending)
@@ -160,6 +164,15 @@ impl<'a> Runner<'a> {
 
     async fn apply(mut self, pending: &[Migration]) -> Result<MigrateOutcome, MigrateError> {
         self.was_new = self.database.is_new().await?;
+        if !self.was_new && self.ctx.config.migrate.backup == BackupMode::Auto {
+            let dir = &self.ctx.config.migrate.backup_dir;
+            crate::state::probe_writable(dir).map_err(|source| {
+                MigrateError::UnwritableBackupDir {
+                    path: super::source::relative_to(dir, &self.ctx.config.base_dir),
+                    source,
+                }
+            })?;
+        }
         self.backup = if self.was_new {
             self.no_backup_needed()
         } else {
@@ -358,19 +371,34 @@ impl<'a> Runner<'a> {
         let Some(backup) = self.database.backup(&migrate.backup_dir).await? else {
             return Ok(self.no_backup_needed());
         };
-        let detail = match &backup.position {
+        let mut detail = match &backup.position {
             Some(position) => format!("{} bytes, {position}", backup.bytes),
             None => format!("{} bytes", backup.bytes),
         };
+        // A resumed run (issue 10, item 2): this backup already holds what
+        // the run changed, so rollback keeps restoring the run's first one.
+        if let Some(first) = &self.state.backup {
+            let _ = write!(
+                detail,
+                "; kept beside this run's first backup `{}`, which rollback restores",
+                first.display()
+            );
+        }
         self.checks.push(
             Check::pass("backup")
                 .detail(detail)
                 .duration(started.elapsed())
                 .artifact("backup", backup.path.display().to_string()),
         );
-        self.state.backup = Some(backup.path.clone());
-        self.state.backup_bytes = Some(backup.bytes);
-        self.state.backup_position.clone_from(&backup.position);
+        self.state.record_backup(RunBackup {
+            path: backup.path.clone(),
+            bytes: backup.bytes,
+            position: backup.position,
+            taken_at: jiff::Timestamp::now()
+                .strftime("%Y-%m-%dT%H:%M:%SZ")
+                .to_string(),
+            after: self.state.migrations_applied.clone(),
+        });
         self.state.save(&self.ctx.state_path)?;
         Ok(Some(backup.path))
     }

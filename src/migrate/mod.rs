@@ -123,6 +123,15 @@ pub enum MigrateError {
         /// How many other applied migrations were edited too.
         others: usize,
     },
+    /// `migrate.backup_dir` cannot be written, found before anything changed.
+    #[error("the backup directory `{}` is not writable", path.display())]
+    UnwritableBackupDir {
+        /// The directory, relative to the config.
+        path: PathBuf,
+        /// The IO error.
+        #[source]
+        source: std::io::Error,
+    },
     /// The database could not be opened, read, written or backed up.
     #[error(transparent)]
     Database(#[from] DatabaseError),
@@ -166,6 +175,7 @@ impl MigrateError {
             }
             Self::ReadDir { .. }
             | Self::ReadFile { .. }
+            | Self::UnwritableBackupDir { .. }
             | Self::Database(_)
             | Self::State(_)
             | Self::Lint(lint::LintError::Worker) => ExitStatus::Infrastructure,
@@ -208,6 +218,9 @@ impl Diagnostic for MigrateError {
                 ))
             }
             Self::NotUtf8 { path } => Some(format!("save `{}` as UTF-8", path.display())),
+            Self::UnwritableBackupDir { .. } => Some(
+                "set a writable `migrate.backup_dir` in `shipgate.toml` (or fix its permissions), or `migrate.backup = \"none\"` to migrate without a backup; nothing was changed".to_owned(),
+            ),
             Self::DuplicateVersion { second, .. } => Some(format!(
                 "give `{}` a version no other migration uses, e.g. the current timestamp `YYYYMMDDHHMMSS`",
                 second.display()

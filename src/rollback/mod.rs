@@ -7,6 +7,7 @@
 
 mod target;
 
+use std::fmt::Write as _;
 use std::io::IsTerminal;
 use std::time::Instant;
 
@@ -268,7 +269,11 @@ fn provider_failure(action: &str, error: &ProviderError) -> Check {
 /// What rollback does to the database, decided from the policy and the run state.
 enum DatabaseAction {
     Keep(&'static str),
-    Restore(std::path::PathBuf),
+    /// Restore `backup`, chosen for the reason `why`.
+    Restore {
+        backup: std::path::PathBuf,
+        why: String,
+    },
     RestoreWithoutBackup,
     NoRunRecord,
     Unreadable(String),
@@ -306,17 +311,66 @@ fn database_action(ctx: &Context, policy: DatabasePolicy, failing: Option<&str>)
     if !same_run {
         return DatabaseAction::NoRunRecord;
     }
+    let why = why_this_backup(&state);
     match state.backup {
-        Some(backup) => DatabaseAction::Restore(backup),
+        Some(backup) => DatabaseAction::Restore { backup, why },
         None => DatabaseAction::RestoreWithoutBackup,
     }
+}
+
+/// Why rollback restores the run's first backup ([`RunState::backup`]): it
+/// holds the database as it was before the run changed it, while a later
+/// backup (a resumed run) already holds the run's changes (issue 10, item 2).
+fn why_this_backup(state: &RunState) -> String {
+    let Some(first) = state.first_backup() else {
+        return "the backup recorded for this run".to_owned();
+    };
+    let mut why = if first.after.is_empty() {
+        format!(
+            "the backup taken before this run's first migration, at {}",
+            first.taken_at
+        )
+    } else {
+        let applied = first
+            .after
+            .iter()
+            .map(|version| format!("`{version}`"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        format!(
+            "this run's first backup, taken at {} after it had applied {applied}",
+            first.taken_at
+        )
+    };
+    let later: Vec<String> = state
+        .backups
+        .iter()
+        .filter(|backup| backup.path != first.path)
+        .map(|backup| format!("`{}`", backup.path.display()))
+        .collect();
+    if !later.is_empty() {
+        let _ = write!(
+            why,
+            "; not the later {} {}, taken when the run resumed, which already {} its changes",
+            if later.len() == 1 {
+                "backup"
+            } else {
+                "backups"
+            },
+            later.join(", "),
+            if later.len() == 1 { "holds" } else { "hold" }
+        );
+    }
+    why
 }
 
 impl DatabaseAction {
     fn describe(&self) -> String {
         match self {
             Self::Keep(why) => format!("keep the database ({why})"),
-            Self::Restore(backup) => format!("restore the database from `{}`", backup.display()),
+            Self::Restore { backup, why } => {
+                format!("restore the database from `{}` ({why})", backup.display())
+            }
             Self::RestoreWithoutBackup => {
                 "restore the database, but this run took no backup".to_owned()
             }
@@ -330,9 +384,18 @@ impl DatabaseAction {
     async fn run(&self, ctx: &Context) -> Check {
         match self {
             Self::Keep(why) => Check::pass("database").detail(format!("kept ({why})")),
-            Self::Restore(backup) => match crate::migrate::restore(ctx, backup).await {
-                Ok(check) => check,
-                Err(error) => Check::fail("database").detail(format!("restore from `{}` failed: {error}", backup.display())),
+            Self::Restore { backup, why } => match crate::migrate::restore(ctx, backup).await {
+                Ok(mut check) => {
+                    check.detail = Some(match check.detail.take() {
+                        Some(detail) => format!("{detail}; used {why}"),
+                        None => format!("used {why}"),
+                    });
+                    check
+                }
+                Err(error) => Check::fail("database").detail(format!(
+                    "restore from `{}` ({why}) failed: {error}",
+                    backup.display()
+                )),
             },
             Self::RestoreWithoutBackup => Check::fail("database")
                 .detail("migrations were applied but no backup was taken; restore the database by hand (`shipgate migrate status` shows what was applied)"),
@@ -399,13 +462,46 @@ mod tests {
         save(&[("0001", additive), ("0002", MigrationClass::Destructive)]);
         assert!(matches!(
             database_action(&ctx, DatabasePolicy::Auto, None),
-            DatabaseAction::Restore(_)
+            DatabaseAction::Restore { .. }
         ));
         // A version with no recorded class (an older shipgate) counts as destructive.
         save(&[("0001", additive)]);
         assert!(matches!(
             database_action(&ctx, DatabasePolicy::Auto, None),
-            DatabaseAction::Restore(_)
+            DatabaseAction::Restore { .. }
         ));
+    }
+
+    // issue 10, item 2: a resumed run took a second backup; rollback still
+    // restores the first, and says which one and why.
+    #[test]
+    fn restore_uses_the_runs_first_backup_and_says_why() {
+        let dir = tempfile::tempdir().unwrap();
+        let ctx = context(dir.path());
+        let backup = |path: &str, after: &[&str]| crate::state::RunBackup {
+            path: path.into(),
+            bytes: 1,
+            position: None,
+            taken_at: format!("{path}-time"),
+            after: after.iter().map(|version| (*version).to_owned()).collect(),
+        };
+        let mut state = RunState {
+            environment: "local".into(),
+            migrations_applied: vec!["0002".into()],
+            ..RunState::default()
+        };
+        state.record_backup(backup("first.sqlite", &[]));
+        state.record_backup(backup("second.sqlite", &["0002"]));
+        state.save(&ctx.state_path).unwrap();
+        let action = database_action(&ctx, DatabasePolicy::Restore, None);
+        let DatabaseAction::Restore { backup, why } = &action else {
+            panic!("expected a restore, got `{}`", action.describe());
+        };
+        assert_eq!(backup, std::path::Path::new("first.sqlite"));
+        assert_eq!(
+            why,
+            "the backup taken before this run's first migration, at first.sqlite-time; \
+             not the later backup `second.sqlite`, taken when the run resumed, which already holds its changes"
+        );
     }
 }

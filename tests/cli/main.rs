@@ -8,6 +8,7 @@ mod support;
 mod bad_input;
 mod cli;
 mod config;
+mod faults_restore;
 mod gate;
 mod lint;
 mod migrate;

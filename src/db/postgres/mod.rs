@@ -18,7 +18,7 @@ mod tls;
 
 use std::fmt::{self, Write as _};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicI32, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
 use std::time::{Duration, Instant};
 
 use tokio::sync::Mutex;
@@ -105,6 +105,9 @@ pub struct PostgresDatabase {
     session: Mutex<Option<Client>>,
     /// The session's backend pid, once connected.
     backend_pid: AtomicI32,
+    /// Whether [`Database::lock`] took the migration lock: a session that
+    /// replaces a lost one takes it again before anything runs on it.
+    locked: AtomicBool,
     /// A second connection, opened with the lock: it checks the lock is not
     /// shared (a pooler) and asks who blocks a waiting statement.
     observer: Mutex<Option<Client>>,
@@ -211,23 +214,85 @@ impl PostgresDatabase {
             layout,
             session: Mutex::new(None),
             backend_pid: AtomicI32::new(0),
+            locked: AtomicBool::new(false),
             observer: Mutex::new(None),
         })
     }
 
-    /// The session, connecting first when there is none.
+    /// The session, connecting first when there is none or the last one
+    /// was lost. A new session that replaces one holding the migration lock
+    /// takes the lock again before it is used: the lock went with the lost
+    /// session (issue 10, item 4).
     async fn client(&self) -> Result<tokio::sync::MutexGuard<'_, Option<Client>>, DatabaseError> {
         let mut session = self.session.lock().await;
+        if session.as_ref().is_some_and(Client::is_closed) {
+            *session = None;
+        }
         if session.is_none() {
+            // The observer checked the lost session's lock; a new one checks the new lock.
+            *self.observer.lock().await = None;
             let client = self.connect().await?;
             let pid = client
                 .query_one("SELECT pg_backend_pid()", &[])
                 .await
                 .map_err(|error| self.read_error(&error))?;
             self.backend_pid.store(pid.get(0), Ordering::Relaxed);
+            if self.locked.load(Ordering::Relaxed) {
+                self.take_locks(&client).await?;
+            }
             *session = Some(client);
         }
         Ok(session)
+    }
+
+    /// Takes the migration lock (and Prisma's, for its layout) on `client`
+    /// and opens the observer that checks it is not shared.
+    async fn take_locks(&self, client: &Client) -> Result<(), DatabaseError> {
+        self.take_lock(client, LOCK_KEY, "another `shipgate migrate`")
+            .await?;
+        self.open_observer(client).await?;
+        if self.layout == HistoryLayout::Prisma {
+            self.take_lock(client, prisma::LOCK_KEY, "`prisma migrate` (Prisma's lock)")
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// `error` as [`DatabaseError::ConnectionLost`] when it means the session
+    /// is gone, while `operation` ran; `rolled_back` says whether what it
+    /// did was inside a transaction that was never committed.
+    fn lost(
+        &self,
+        error: &tokio_postgres::Error,
+        operation: impl FnOnce() -> String,
+        rolled_back: bool,
+    ) -> Option<DatabaseError> {
+        is_connection_lost(error).then(|| DatabaseError::ConnectionLost {
+            database: self.description.clone(),
+            operation: operation(),
+            rolled_back,
+            source: driver_message(error),
+        })
+    }
+
+    /// After `migration` lost its session: on a new session (which takes
+    /// the migration lock again), forget its started row when nothing of it
+    /// can have run, else store the error in its failed row, so the history
+    /// says why it stopped.
+    async fn record_lost(&self, migration: &Migration, error: &DatabaseError) {
+        let Ok(session) = self.client().await else {
+            return;
+        };
+        let Some(client) = session.as_ref() else {
+            return;
+        };
+        if error.rolled_back() {
+            let _ = self.forget_started(client, migration).await;
+        } else {
+            let _ = self
+                .record_failed(client, migration, &error_logs(error))
+                .await;
+        }
     }
 
     async fn connect(&self) -> Result<Client, DatabaseError> {
@@ -419,10 +484,15 @@ impl PostgresDatabase {
         migration: &Migration,
         statements: &[split::Statement<'_>],
     ) -> Result<AppliedMigration, DatabaseError> {
-        let failed = |offset: Option<usize>, source: EngineMessage| DatabaseError::ApplyMigration {
-            version: migration.version.clone(),
-            offset,
-            source,
+        // Until COMMIT is sent, a lost session means PostgreSQL rolls the
+        // transaction back; once it is sent, nobody can tell.
+        let failed = |error: tokio_postgres::Error, rolled_back: bool| {
+            self.lost(&error, || applying(migration), rolled_back)
+                .unwrap_or_else(|| DatabaseError::ApplyMigration {
+                    version: migration.version.clone(),
+                    offset: None,
+                    source: driver_message(&error),
+                })
         };
         client
             .batch_execute(&format!(
@@ -431,13 +501,13 @@ impl PostgresDatabase {
                 self.settings.statement_timeout.as_millis()
             ))
             .await
-            .map_err(|error| failed(None, driver_message(&error)))?;
+            .map_err(|error| failed(error, true))?;
         let started = Instant::now();
         let result = async {
             for statement in statements {
                 if let Err((error, blockers)) = self.execute_watched(client, statement.text).await {
                     return Err(with_blockers(
-                        Self::statement_error(migration, statement, &error, &[]),
+                        self.statement_error(migration, statement, &error, &[], true),
                         blockers,
                     ));
                 }
@@ -446,7 +516,7 @@ impl PostgresDatabase {
             let inserted = self
                 .record_applied(client, migration, duration)
                 .await
-                .map_err(|error| failed(None, driver_message(&error)))?;
+                .map_err(|error| failed(error, true))?;
             if !inserted {
                 return Err(DatabaseError::AlreadyApplied {
                     version: migration.version.clone(),
@@ -455,7 +525,7 @@ impl PostgresDatabase {
             client
                 .batch_execute("COMMIT")
                 .await
-                .map_err(|error| failed(None, driver_message(&error)))?;
+                .map_err(|error| failed(error, false))?;
             Ok(duration)
         }
         .await;
@@ -477,15 +547,20 @@ impl PostgresDatabase {
         migration: &Migration,
         statements: &[split::Statement<'_>],
     ) -> Result<AppliedMigration, DatabaseError> {
-        let failed = |offset: Option<usize>, source: EngineMessage| DatabaseError::ApplyMigration {
-            version: migration.version.clone(),
-            offset,
-            source,
+        // A session lost before the first statement ran lost nothing of the
+        // file; after that, nobody can tell how much of it ran.
+        let failed = |error: tokio_postgres::Error, rolled_back: bool| {
+            self.lost(&error, || applying(migration), rolled_back)
+                .unwrap_or_else(|| DatabaseError::ApplyMigration {
+                    version: migration.version.clone(),
+                    offset: None,
+                    source: driver_message(&error),
+                })
         };
         let inserted = self
             .record_started(client, migration)
             .await
-            .map_err(|error| failed(None, driver_message(&error)))?;
+            .map_err(|error| failed(error, true))?;
         if !inserted {
             return Err(DatabaseError::AlreadyApplied {
                 version: migration.version.clone(),
@@ -498,7 +573,7 @@ impl PostgresDatabase {
                 self.settings.statement_timeout.as_millis()
             ))
             .await
-            .map_err(|error| failed(None, driver_message(&error)))?;
+            .map_err(|error| failed(error, true))?;
         let started = Instant::now();
         let mut ran: Vec<usize> = Vec::new();
         let mut outcome = Ok(());
@@ -519,7 +594,7 @@ impl PostgresDatabase {
                     }
                     Err((error, blockers)) => {
                         outcome = Err(with_blockers(
-                            Self::statement_error(migration, statement, &error, &ran),
+                            self.statement_error(migration, statement, &error, &ran, false),
                             blockers,
                         ));
                         break;
@@ -534,6 +609,11 @@ impl PostgresDatabase {
             .batch_execute("RESET lock_timeout; RESET statement_timeout")
             .await;
         if let Err(error) = outcome {
+            if let DatabaseError::ConnectionLost { .. } = error {
+                // Nothing more can be written on this session: `apply`
+                // records the failure on a new one.
+                return Err(error);
+            }
             if ran.is_empty() {
                 // Nothing ran: the database is as before, so forget the row
                 // and let the next run simply try again.
@@ -565,7 +645,7 @@ impl PostgresDatabase {
         let duration = started.elapsed();
         self.record_finished(client, migration, duration)
             .await
-            .map_err(|error| failed(None, driver_message(&error)))?;
+            .map_err(|error| failed(error, false))?;
         Ok(Self::applied_row(migration, duration))
     }
 
@@ -704,12 +784,15 @@ impl PostgresDatabase {
     }
 
     /// The error for `statement` of `migration`; `ran` lists the lines of the
-    /// statements that ran (and stay) before it outside a transaction.
+    /// statements that ran (and stay) before it outside a transaction, and
+    /// `in_transaction` says whether it ran inside the file's transaction.
     fn statement_error(
+        &self,
         migration: &Migration,
         statement: &split::Statement<'_>,
         error: &tokio_postgres::Error,
         ran: &[usize],
+        in_transaction: bool,
     ) -> DatabaseError {
         let mut source = driver_message(error);
         let offset = error
@@ -749,6 +832,14 @@ impl PostgresDatabase {
                 "{}; this file runs outside a transaction: {ran_text}, the rest did not run",
                 source.message
             );
+        }
+        if is_connection_lost(error) {
+            return DatabaseError::ConnectionLost {
+                database: self.description.clone(),
+                operation: applying(migration),
+                rolled_back: in_transaction,
+                source,
+            };
         }
         if error.code() == Some(&SqlState::LOCK_NOT_AVAILABLE) {
             return DatabaseError::LockTimeout {
@@ -1093,12 +1184,9 @@ impl Database for PostgresDatabase {
     async fn lock(&self) -> Result<(), DatabaseError> {
         let session = self.client().await?;
         let client = session.as_ref().ok_or(DatabaseError::NotConnected)?;
-        self.take_lock(client, LOCK_KEY, "another `shipgate migrate`")
-            .await?;
-        self.open_observer(client).await?;
-        if self.layout == HistoryLayout::Prisma {
-            self.take_lock(client, prisma::LOCK_KEY, "`prisma migrate` (Prisma's lock)")
-                .await?;
+        if !self.locked.load(Ordering::Relaxed) {
+            self.take_locks(client).await?;
+            self.locked.store(true, Ordering::Relaxed);
         }
         Ok(())
     }
@@ -1157,7 +1245,7 @@ impl Database for PostgresDatabase {
     }
 
     async fn apply(&self, migration: &Migration) -> Result<AppliedMigration, DatabaseError> {
-        let session = self.client().await?;
+        let mut session = self.client().await?;
         let client = session.as_ref().ok_or(DatabaseError::NotConnected)?;
         let statements = split::split(&migration.sql);
         let mut reason = split::no_transaction_reason(&migration.sql, &statements);
@@ -1172,16 +1260,24 @@ impl Database for PostgresDatabase {
                     .to_owned(),
             );
         }
-        match reason {
-            Some(_) => {
-                self.apply_without_transaction(client, migration, &statements)
-                    .await
-            }
-            None => {
-                self.apply_in_transaction(client, migration, &statements)
-                    .await
+        let outside_transaction = reason.is_some();
+        let result = if outside_transaction {
+            self.apply_without_transaction(client, migration, &statements)
+                .await
+        } else {
+            self.apply_in_transaction(client, migration, &statements)
+                .await
+        };
+        if let Err(error @ DatabaseError::ConnectionLost { .. }) = &result {
+            // The session is gone, and the migration lock with it: the next
+            // call connects anew and takes the lock again (issue 10, item 4).
+            *session = None;
+            drop(session);
+            if outside_transaction {
+                self.record_lost(migration, error).await;
             }
         }
+        result
     }
 
     async fn backup(&self, dir: &Path) -> Result<Option<Backup>, DatabaseError> {
@@ -1298,6 +1394,26 @@ async fn plain_has_logs(client: &Client) -> Result<bool, tokio_postgres::Error> 
         )
         .await?;
     Ok(row.get(0))
+}
+
+/// "applying migration `0002`", for [`DatabaseError::ConnectionLost`].
+fn applying(migration: &Migration) -> String {
+    format!("applying migration `{}`", migration.version)
+}
+
+/// Whether `error` means the session is gone: the server ended it
+/// (SQLSTATE 57P01 `admin_shutdown`, as `pg_terminate_backend` does, 57P02
+/// `crash_shutdown`, 57P03 `cannot_connect_now`), the connection failed
+/// (class 08), or the socket closed or failed under it.
+fn is_connection_lost(error: &tokio_postgres::Error) -> bool {
+    if error.is_closed() {
+        return true;
+    }
+    if let Some(code) = error.code() {
+        let code = code.code();
+        return matches!(code, "57P01" | "57P02" | "57P03") || code.starts_with("08");
+    }
+    std::error::Error::source(error).is_some_and(<dyn std::error::Error>::is::<std::io::Error>)
 }
 
 /// `error` with `blockers` filled in (a lock timeout only).
