@@ -99,7 +99,28 @@ impl Test {
         self.output_with(&self.args)
     }
 
+    /// Starts the binary with piped output, for a test that must act while
+    /// it runs (send a signal, kill it); the caller waits for it.
+    pub fn spawn(&self) -> std::process::Child {
+        self.command(&self.args)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("spawn shipgate")
+    }
+
     fn output_with(&self, args: &[String]) -> Output {
+        let output = self.command(args).output().expect("run shipgate");
+        Output {
+            code: output.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+        }
+    }
+
+    /// The command for `args` in the test's dir, with the outer shell's
+    /// `SHIPGATE_*`, `GITHUB_*` and `RUNNER_*` variables cleared.
+    fn command(&self, args: &[String]) -> Command {
         let mut command = Command::new(env!("CARGO_BIN_EXE_shipgate"));
         command
             .args(args)
@@ -116,12 +137,7 @@ impl Test {
             .env("NO_COLOR", "1")
             .env("SHIPGATE_STATE_DIR", self.dir.path().join(".state"));
         command.envs(&self.env);
-        let output = command.output().expect("run shipgate");
-        Output {
-            code: output.status.code().unwrap_or(-1),
-            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
-        }
+        command
     }
 
     /// Runs and asserts the exit code, returning the output for more checks.
