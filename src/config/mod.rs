@@ -9,6 +9,8 @@ pub(crate) mod assertion;
 mod duration;
 mod file;
 mod model;
+#[cfg(test)]
+mod properties;
 mod resolve;
 pub mod secret;
 pub mod template;
