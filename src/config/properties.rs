@@ -6,6 +6,7 @@
 //! Cases are few so `cargo test` stays fast; `PROPTEST_CASES=20000 cargo
 //! test --lib config::properties` runs them longer.
 
+use std::fmt::Write as _;
 use std::path::Path;
 
 use proptest::prelude::*;
@@ -105,7 +106,7 @@ proptest! {
             } else {
                 format!("[{table}]\n")
             };
-            source.push_str(&format!("{header}{key} = {value}\n"));
+            let _ = writeln!(source, "{header}{key} = {value}");
         }
         match load(&source) {
             Ok(config) => {
@@ -148,7 +149,7 @@ proptest! {
             // A name used twice keeps its first value.
             let value = values.entry(name.clone()).or_insert_with(|| value.clone()).clone();
             template.push_str(literal);
-            template.push_str(&format!("${{{name}}}"));
+            let _ = write!(template, "${{{name}}}");
             expected.push_str(literal);
             expected.push_str(&value);
         }
