@@ -51,6 +51,9 @@ pub struct Migration {
     pub sql: String,
     /// Lowercase hex SHA-256 of the file's bytes.
     pub checksum: String,
+    /// Why the layout says the file runs outside a transaction (dbmate's
+    /// `-- migrate:up transaction:false`), when it does.
+    pub outside_transaction: Option<String>,
 }
 
 impl Migration {

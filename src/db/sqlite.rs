@@ -526,6 +526,7 @@ mod tests {
             path: PathBuf::from(format!("migrations/{version}_{name}.sql")),
             sql: sql.to_owned(),
             checksum: "0".repeat(64),
+            outside_transaction: None,
         }
     }
 

@@ -93,11 +93,15 @@ pub enum MigrateError {
         /// What is out of order.
         problem: String,
     },
-    /// A dbmate file without its `-- migrate:up` / `-- migrate:down` markers.
-    #[error("dbmate migration `{}` lacks its `-- migrate:up` or `-- migrate:down` line", path.display())]
-    DbmateMarkers {
-        /// The file.
-        path: PathBuf,
+    /// A dbmate file that `dbmate up` would refuse (issue 11).
+    #[error("dbmate migration `{}` is refused: {reason}", location.path.display())]
+    DbmateFile {
+        /// The line at fault.
+        location: Box<SourceLocation>,
+        /// dbmate's own reason.
+        reason: &'static str,
+        /// How to fix it.
+        hint: String,
     },
     /// `migrate resolve` names a migration with no local folder.
     #[error("no migration `{name}` in `{}`", dir.display())]
@@ -162,7 +166,7 @@ impl MigrateError {
             | Self::EditedMigration { .. }
             | Self::PrismaProvider { .. }
             | Self::SupabaseOrder { .. }
-            | Self::DbmateMarkers { .. }
+            | Self::DbmateFile { .. }
             | Self::UnknownMigration { .. }
             | Self::Database(
                 DatabaseError::NotConfigured { .. }
@@ -186,7 +190,9 @@ impl MigrateError {
 impl Diagnostic for MigrateError {
     fn location(&self) -> Option<&SourceLocation> {
         match self {
-            Self::EditedMigration { location, .. } => Some(location),
+            Self::EditedMigration { location, .. } | Self::DbmateFile { location, .. } => {
+                Some(location)
+            }
             _ => None,
         }
     }
@@ -235,10 +241,7 @@ impl Diagnostic for MigrateError {
             Self::SupabaseOrder { .. } => Some(
                 "pass `--include-all` to apply them anyway, or repair the history with `supabase migration repair`".to_owned(),
             ),
-            Self::DbmateMarkers { path } => Some(format!(
-                "start `{}` with a `-- migrate:up` line and put the undo after a `-- migrate:down` line",
-                path.display()
-            )),
+            Self::DbmateFile { hint, .. } => Some(hint.clone()),
             Self::UnknownMigration { .. } => {
                 Some("run `shipgate migrate status` to list the migrations by name".to_owned())
             }

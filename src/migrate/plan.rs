@@ -167,6 +167,7 @@ mod tests {
             path: PathBuf::from(format!("migrations/{version}_m{version}.sql")),
             sql: sql.to_owned(),
             checksum: super::super::source::checksum(sql.as_bytes()),
+            outside_transaction: None,
         }
     }
 

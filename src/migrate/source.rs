@@ -70,6 +70,7 @@ pub(crate) fn read_dir(dir: &Path, base_dir: &Path) -> Result<Vec<Migration>, Mi
             path,
             sql,
             checksum,
+            outside_transaction: None,
         });
     }
     migrations

@@ -1111,7 +1111,75 @@ fn dbmate_layout_runs_the_up_section_and_records_the_version() {
     );
     Test::args_for(&test, ["migrate", "apply"])
         .run(2)
-        .stderr_has("dbmate migration `db/migrations/20240103000000_broken.sql` lacks its `-- migrate:up` or `-- migrate:down` line");
+        .stderr_has("error: dbmate migration `db/migrations/20240103000000_broken.sql` is refused: dbmate requires each migration to define a down block with '-- migrate:down'")
+        .stderr_has("--> db/migrations/20240103000000_broken.sql:1")
+        .stderr_has("hint: add a `-- migrate:down` line");
+}
+
+/// Issue 11, item 1: dbmate's markers are whole lines at column 0. An
+/// indented `-- migrate:down`, a `-- migrate:downgrade …` comment and a
+/// marker-like line inside a function body used to cut the up section,
+/// and the file was recorded as applied with statements never run.
+#[test]
+fn dbmate_runs_every_statement_dbmate_runs_and_refuses_what_it_refuses() {
+    let database = TestDatabase::new();
+    let test = layout_project(
+        &database,
+        "db/migrations",
+        &[(
+            "20240101000000_widgets.sql",
+            "-- migrate:up\nCREATE TABLE widget (id int);\n    -- migrate:down must also drop widget_audit\n\
+             CREATE TABLE widget_audit (id int);\n-- migrate:downgrade path: see docs\nCREATE TABLE widget_log (id int);\n\
+             CREATE FUNCTION widget_count() RETURNS bigint AS $$\n    -- migrate:down inside a body\n    SELECT count(*) FROM widget;\n$$ LANGUAGE sql;\n\
+             -- migrate:down\nDROP TABLE widget;\n",
+        )],
+    )
+    .args(["migrate", "apply"]);
+    test.run(0).stdout_has("✓ 20240101000000_widgets applied");
+    assert_eq!(
+        database.column(
+            "SELECT tablename FROM pg_tables WHERE tablename LIKE 'widget%' ORDER BY tablename"
+        ),
+        ["widget", "widget_audit", "widget_log"]
+    );
+    assert_eq!(database.column("SELECT widget_count()::text"), ["0"]);
+
+    for (file, reason, line) in [
+        (
+            "-- migrate:down\nDROP TABLE gadget;\n-- migrate:up\nCREATE TABLE gadget (id int);\n",
+            "dbmate does not support statements preceding the '-- migrate:up' block",
+            2,
+        ),
+        (
+            "CREATE TABLE gadget (id int);\n-- migrate:up\nSELECT 1;\n-- migrate:down\n",
+            "dbmate does not support statements preceding the '-- migrate:up' block",
+            1,
+        ),
+        (
+            "  -- migrate:up\nCREATE TABLE gadget (id int);\n-- migrate:down\n",
+            "dbmate requires each migration to define an up block with '-- migrate:up'",
+            1,
+        ),
+    ] {
+        write(&test, "db/migrations/20240102000000_gadget.sql", file);
+        Test::args_for(&test, ["migrate", "apply"])
+            .run(2)
+            .stderr_has(&format!(
+                "dbmate migration `db/migrations/20240102000000_gadget.sql` is refused: {reason}"
+            ))
+            .stderr_has(&format!(
+                "--> db/migrations/20240102000000_gadget.sql:{line}"
+            ));
+        assert!(
+            database
+                .column("SELECT tablename FROM pg_tables WHERE tablename = 'gadget'")
+                .is_empty(),
+            "a refused file changes nothing"
+        );
+    }
+    Test::args_for(&test, ["migrate", "apply"])
+        .run(2)
+        .stderr_has("hint: line 1 holds an indented `-- migrate:up`: dbmate reads markers only at the start of a line, so remove the indentation");
 }
 
 #[test]

@@ -1248,7 +1248,10 @@ impl Database for PostgresDatabase {
         let mut session = self.client().await?;
         let client = session.as_ref().ok_or(DatabaseError::NotConnected)?;
         let statements = split::split(&migration.sql);
-        let mut reason = split::no_transaction_reason(&migration.sql, &statements);
+        let mut reason = migration
+            .outside_transaction
+            .clone()
+            .or_else(|| split::no_transaction_reason(&migration.sql, &statements));
         if reason.is_none()
             && statements
                 .iter()

@@ -226,7 +226,6 @@ pub(crate) fn no_transaction_reason(sql: &str, statements: &[Statement<'_>]) -> 
         let comment = comment.trim();
         if comment.eq_ignore_ascii_case("shipgate:no-transaction")
             || comment.eq_ignore_ascii_case("no-transaction")
-            || (comment.starts_with("migrate:up") && comment.contains("transaction:false"))
         {
             return Some(format!("marked `{line}`"));
         }
@@ -382,7 +381,8 @@ mod tests {
             Some("marked `-- shipgate:no-transaction`".to_owned())
         );
         assert!(reason("-- no-transaction\nSELECT 1;").is_some());
-        assert!(reason("-- migrate:up transaction:false\nSELECT 1;").is_some());
+        // dbmate's own marker is read by its layout (`outside_transaction`).
+        assert!(reason("-- migrate:up transaction:false\nSELECT 1;").is_none());
         assert_eq!(
             reason("CREATE INDEX i ON t (id); -- CONCURRENTLY later"),
             None

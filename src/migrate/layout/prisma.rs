@@ -94,6 +94,7 @@ pub(crate) fn read_dir(dir: &Path, base_dir: &Path) -> Result<Vec<Migration>, Mi
             name: name.to_owned(),
             path: shown,
             checksum: checksum(sql.as_bytes()),
+            outside_transaction: None,
             sql,
         });
     }

@@ -1,0 +1,63 @@
+//! The dbmate layout: `db/migrations/<version>_<name>.sql` files with
+//! `-- migrate:up` and `-- migrate:down` sections (`transaction:false` on the
+//! up line runs it outside a transaction), read exactly as dbmate reads them
+//! (`sections`), and dbmate's `schema_migrations` (written by
+//! `db::postgres::dbmate`). Only the up section runs; the table keeps no
+//! checksum, so edits to applied files cannot be detected.
+
+use std::path::Path;
+
+use crate::db::Migration;
+use crate::diagnostic::SourceLocation;
+use crate::migrate::MigrateError;
+
+mod sections;
+
+/// Whether `dir` looks like dbmate's: a `.sql` file with a `-- migrate:up`
+/// line dbmate would see.
+pub(crate) fn looks_like(dir: &Path) -> bool {
+    fs_err::read_dir(dir).is_ok_and(|entries| {
+        entries.flatten().any(|entry| {
+            entry.path().extension().is_some_and(|ext| ext == "sql")
+                && fs_err::read_to_string(entry.path())
+                    .is_ok_and(|text| sections::has_up_marker(&text))
+        })
+    })
+}
+
+/// Reads the files as dbmate does (see `sections`); each migration's SQL is
+/// its text up to the `-- migrate:down` line (so line numbers match the
+/// file). A file dbmate refuses is refused, naming its line.
+pub(crate) fn read_dir(dir: &Path, base_dir: &Path) -> Result<Vec<Migration>, MigrateError> {
+    let mut migrations = crate::migrate::source::read_dir(dir, base_dir)?;
+    for migration in &mut migrations {
+        let section = sections::parse(&migration.sql).map_err(|refusal| {
+            let end = migration.sql[refusal.offset..]
+                .find('\n')
+                .map_or(migration.sql.len(), |end| refusal.offset + end);
+            MigrateError::DbmateFile {
+                location: Box::new(SourceLocation::from_span(
+                    &migration.path,
+                    &migration.sql,
+                    refusal.offset,
+                    end,
+                )),
+                reason: refusal.reason,
+                hint: refusal.hint,
+            }
+        })?;
+        if section.no_transaction {
+            migration.outside_transaction = Some(format!(
+                "marked `{}` (line {})",
+                migration.sql[section.start..]
+                    .lines()
+                    .next()
+                    .unwrap_or_default()
+                    .trim_end(),
+                migration.sql[..section.start].matches('\n').count() + 1
+            ));
+        }
+        migration.sql.truncate(section.end);
+    }
+    Ok(migrations)
+}
