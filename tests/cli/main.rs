@@ -13,6 +13,7 @@ mod migrate;
 mod migrate_postgres;
 mod pipeline;
 mod quickstart;
+mod secrets;
 mod smoke;
 mod smoke_assertions;
 mod smoke_flows;
