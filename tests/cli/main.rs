@@ -8,6 +8,7 @@ mod support;
 mod cli;
 mod config;
 mod gate;
+mod interrupt;
 mod lint;
 mod migrate;
 mod migrate_postgres;
