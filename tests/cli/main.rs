@@ -7,6 +7,7 @@ mod support;
 
 mod cli;
 mod config;
+mod error_reports;
 mod gate;
 mod interrupt;
 mod lint;
