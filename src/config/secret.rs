@@ -339,6 +339,33 @@ mod tests {
     }
 
     #[test]
+    fn every_encoded_form_of_a_secret_is_masked() {
+        // issue 10, item 5: the forms the sinks produce were leaking.
+        let redactor = Redactor::default();
+        let secret = r#"a&b"c<d\e/f+g=h|i%j:k,l'm"#;
+        redactor.register(secret);
+        let json = serde_json::to_string(secret).unwrap();
+        let double_json = serde_json::to_string(&json).unwrap();
+        for form in [
+            secret.to_owned(),
+            json.clone(),
+            double_json,
+            "a&amp;b&quot;c&lt;d\\e/f+g=h|i%j:k,l&apos;m".to_owned(),
+            url::form_urlencoded::byte_serialize(secret.as_bytes()).collect(),
+            percent_encode_all(secret),
+            percent_encode_all(secret).replace('%', "%25"),
+            secret.replace('%', "%25"),
+            secret.replace('|', "\\|"),
+        ] {
+            assert!(
+                !redactor.redact(&format!("<{form}>")).contains(&form),
+                "`{form}` not masked"
+            );
+        }
+        assert_eq!(redactor.secrets(), [secret]);
+    }
+
+    #[test]
     fn masked_hides_url_passwords_and_registered_secrets() {
         let redactor = Redactor::default();
         redactor.register("tok");

@@ -456,3 +456,43 @@ pub fn format_duration(duration: Duration) -> String {
         format!("{}m {:02}s", millis / 60_000, (millis / 1000) % 60)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn redacted_masks_every_string_before_any_renderer_sees_it() {
+        // issue 10, item 5
+        let redactor = Redactor::default();
+        redactor.register("s3&cr<t|");
+        let secret = "s3&cr<t|";
+        let mut report = Report::new(secret, Some(secret), false);
+        report.push(
+            Phase::new(
+                PhaseName::Smoke,
+                vec![
+                    Check::fail(secret)
+                        .detail(secret)
+                        .expected_actual(secret, secret)
+                        .log(secret)
+                        .artifact(secret, secret),
+                ],
+                Duration::ZERO,
+            )
+            .summary(secret),
+        );
+        report.output(secret, secret);
+        report.files.push(PathBuf::from(secret));
+        let shown = report.redacted(&redactor);
+        let debug = format!("{shown:?}");
+        assert!(!debug.contains("s3&cr"), "{debug}");
+        let xml = junit::render(&shown).unwrap();
+        let json = json::render(&shown);
+        let summary = github::summary_markdown(&shown);
+        for text in [xml, json, summary, github::render(&shown)] {
+            assert!(!text.contains("s3&"), "{text}");
+            assert!(text.contains("***"), "{text}");
+        }
+    }
+}
