@@ -25,6 +25,7 @@ pub mod smoke;
 pub mod state;
 pub mod watch;
 
+use std::fmt::Write as _;
 use std::time::Instant;
 
 use tokio_util::sync::CancellationToken;
@@ -43,77 +44,170 @@ pub async fn run(cli: Cli) -> ExitStatus {
     watch_for_interrupt(cancel.clone());
     let started = Instant::now();
     let result = if abandonable(&cli.command) {
-        let result = tokio::select! {
+        tokio::select! {
             result = dispatch(&cli, &printer, cancel.clone()) => Some(result),
             () = cancel.cancelled() => None,
-        };
-        // Ctrl-C may trip while the command, noticing it, returns: it was
-        // interrupted either way.
-        match result {
-            Some(result) if !cancel.is_cancelled() => result,
-            _ => {
-                printer.warning("interrupted");
-                return ExitStatus::Interrupted;
-            }
         }
     } else {
         // Mutating commands are never dropped mid-way: they watch `cancel`
         // between steps, so a migration or rollback is never cut in half.
-        dispatch(&cli, &printer, cancel.clone()).await
+        Some(dispatch(&cli, &printer, cancel.clone()).await)
     };
-    match result {
-        Ok(mut report) => {
-            if report.outcome == ExitStatus::Success {
-                let status = report.status_from_checks();
-                report.finish(status, started.elapsed());
-            } else {
-                report.finish(report.outcome, started.elapsed());
-            }
-            printer.report(&report);
-            if let Some(path) = &cli.report {
-                let text = printer.redactor().redact(&report::json::render(&report));
-                #[expect(
-                    clippy::disallowed_methods,
-                    reason = "the error it returns names the path; fs-err would name it twice"
-                )]
-                let written = std::fs::write(path, text);
-                if let Err(source) = written {
-                    let error = Error::WriteReport {
-                        path: path.clone(),
-                        source,
-                    };
-                    printer.error(&error);
-                    return error.exit_status().max(report.outcome);
-                }
-            }
-            if let Some(path) = &cli.junit {
-                if let Err(error) = write_junit(path, &report, printer.redactor()) {
-                    printer.error(&error);
-                    return error.exit_status().max(report.outcome);
-                }
-            }
-            report.outcome
+    // Whatever the command finished before the signal, an interrupted run
+    // did not do all it was asked to: it never reports success, so
+    // `shipgate migrate apply && shipgate deploy` stops (issue 10, item 3).
+    // Only the rollback outcomes stay: they say what production now runs.
+    let interrupted = |outcome: ExitStatus| {
+        if cancel.is_cancelled()
+            && !matches!(outcome, ExitStatus::RolledBack | ExitStatus::RollbackFailed)
+        {
+            ExitStatus::Interrupted
+        } else {
+            outcome
         }
+    };
+    let report = match result {
+        Some(Ok(mut report)) => {
+            let outcome = if report.outcome == ExitStatus::Success {
+                report.status_from_checks()
+            } else {
+                report.outcome
+            };
+            report.finish(interrupted(outcome), started.elapsed());
+            printer.report(&report);
+            report
+        }
+        // Config and infrastructure errors still write every report, so CI
+        // can show why (issue 10, item 9).
+        Some(Err(error)) => {
+            printer.error(&error);
+            let mut report = error_report(&cli, &error, printer.redactor());
+            report.finish(interrupted(error.exit_status()), started.elapsed());
+            printer.report_without_result(&report);
+            report
+        }
+        None => {
+            printer.warning("interrupted");
+            let mut report = Report::new(
+                command_name(&cli.command),
+                cli.environment.as_deref(),
+                cli.dry_run,
+            );
+            report.finish(ExitStatus::Interrupted, started.elapsed());
+            printer.report_without_result(&report);
+            report
+        }
+    };
+    match write_report_files(&cli, &report, printer.redactor()) {
+        Ok(()) => report.outcome,
         Err(error) => {
             printer.error(&error);
-            error.exit_status()
+            error.exit_status().max(report.outcome)
         }
     }
 }
 
-/// Writes `report` as JUnit XML to `path`, secrets masked.
+/// Writes `--report` and `--junit`, each from the masked copy of `report`.
 #[expect(
     clippy::disallowed_methods,
     reason = "the error it returns names the path; fs-err would name it twice"
 )]
-fn write_junit(path: &std::path::Path, report: &Report, redactor: &Redactor) -> Result<(), Error> {
-    let failed = |source| Error::WriteJunit {
-        path: path.to_owned(),
-        source,
+fn write_report_files(cli: &Cli, report: &Report, redactor: &Redactor) -> Result<(), Error> {
+    let report = report.redacted(redactor);
+    if let Some(path) = &cli.report {
+        let text = redactor.redact(&report::json::render(&report));
+        std::fs::write(path, text).map_err(|source| Error::WriteReport {
+            path: path.clone(),
+            source,
+        })?;
+    }
+    if let Some(path) = &cli.junit {
+        let failed = |source| Error::WriteJunit {
+            path: path.clone(),
+            source,
+        };
+        let xml = report::junit::render(&report)
+            .map_err(|error| failed(std::io::Error::other(error.to_string())))?;
+        std::fs::write(path, redactor.redact(&xml)).map_err(failed)?;
+    }
+    Ok(())
+}
+
+/// The report of a command that ended in `error`: one failed check carrying
+/// the message, its location, causes and hint, and the message as the
+/// `error` output. Values are masked, then shortened, so no cut leaves part
+/// of a secret.
+fn error_report(cli: &Cli, error: &Error, redactor: &Redactor) -> Report {
+    use crate::diagnostic::{Diagnostic as _, shorten_message};
+    use report::{Check, Phase};
+    let shown = |text: String| shorten_message(&redactor.redact(&text));
+    let detail = shown(error.to_string());
+    let mut message = detail.clone();
+    let mut log = Vec::new();
+    let mut source = std::error::Error::source(error);
+    while let Some(cause) = source {
+        let cause_text = shown(cause.to_string());
+        let _ = write!(message, ": {cause_text}");
+        log.push(format!("caused by: {cause_text}"));
+        source = cause.source();
+    }
+    if let Some(hint) = error.hint() {
+        log.push(format!("hint: {}", shown(hint)));
+    }
+    let mut check = Check::fail("error").detail(detail);
+    if let Some(location) = error.location() {
+        check = check.location(location.redacted(redactor));
+    }
+    if !log.is_empty() {
+        check = check.log(log.join("\n"));
+    }
+    let phase = match error {
+        Error::Config(_) => report::PhaseName::Config,
+        _ => phase_name(&cli.command),
     };
-    let xml = report::junit::render(report)
-        .map_err(|error| failed(std::io::Error::other(error.to_string())))?;
-    std::fs::write(path, redactor.redact(&xml)).map_err(failed)
+    let mut report = Report::new(
+        command_name(&cli.command),
+        cli.environment.as_deref(),
+        cli.dry_run,
+    );
+    report.push(Phase::new(phase, vec![check], std::time::Duration::ZERO));
+    report.output("error", message);
+    report
+}
+
+/// The command's name as its report spells it, e.g. `migrate apply`.
+fn command_name(command: &Command) -> &'static str {
+    match command {
+        Command::Check => "check",
+        Command::Gate(_) => "gate",
+        Command::Smoke(_) => "smoke",
+        Command::Watch(_) => "watch",
+        Command::Deploy(_) => "deploy",
+        Command::Rollback(_) => "rollback",
+        Command::Run(_) => "run",
+        Command::Migrate(args) => match args.action {
+            MigrateAction::Status => "migrate status",
+            MigrateAction::Plan => "migrate plan",
+            MigrateAction::Apply => "migrate apply",
+            MigrateAction::Lint(_) => "migrate lint",
+            MigrateAction::Restore { .. } => "migrate restore",
+            MigrateAction::Resolve { .. } => "migrate resolve",
+        },
+    }
+}
+
+/// The phase a command's own work belongs to.
+fn phase_name(command: &Command) -> report::PhaseName {
+    use report::PhaseName;
+    match command {
+        Command::Check => PhaseName::Config,
+        Command::Gate(_) | Command::Run(_) => PhaseName::Gate,
+        Command::Smoke(_) => PhaseName::Smoke,
+        Command::Watch(_) => PhaseName::Watch,
+        Command::Deploy(_) => PhaseName::Deploy,
+        Command::Rollback(_) => PhaseName::Rollback,
+        Command::Migrate(_) => PhaseName::Migrate,
+    }
 }
 
 fn output_format(flag: Option<Format>) -> OutputFormat {
@@ -295,7 +389,11 @@ fn check_report(ctx: &Context) -> Report {
     checks.push(Check::pass("environment").detail(format!(
         "`{}`{}",
         environment.name,
-        environment.url.as_ref().map(|url| format!(" at {url}")).unwrap_or_default()
+        environment
+            .url
+            .as_ref()
+            .map(|url| format!(" at {}", diagnostic::shorten(url.as_str())))
+            .unwrap_or_default()
     )));
     if let Some(database) = &environment.database {
         checks.push(Check::pass("database").detail(database.to_string()));

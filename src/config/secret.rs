@@ -5,7 +5,7 @@
 //! secret and registered with the [`Redactor`], which every output sink passes
 //! its text through. Use literal values for things that are not secret.
 
-use std::fmt;
+use std::fmt::{self, Write as _};
 use std::sync::{Arc, RwLock};
 
 /// Placeholder printed instead of a secret.
@@ -97,54 +97,155 @@ pub(super) fn is_variable_name(name: &str) -> bool {
 
 /// The set of secret values known to this run; every output passes through it.
 ///
-/// Cheap to clone (shared).
+/// Sinks mask each string *before* they encode it ([`Redactor::redact`] on the
+/// report's fields, then JSON, XML, workflow-command or Markdown escaping), so
+/// an escaped secret never exists to be missed (issue 10, item 5). The
+/// finished text passes through again as a second net, which is why every
+/// encoded form a sink could produce is registered too. Cheap to clone
+/// (shared).
 #[derive(Debug, Clone, Default)]
 pub struct Redactor {
-    secrets: Arc<RwLock<Vec<String>>>,
+    inner: Arc<RwLock<Secrets>>,
+}
+
+#[derive(Debug, Default)]
+struct Secrets {
+    /// The values as registered, for `::add-mask::`.
+    values: Vec<String>,
+    /// Every value and its encoded forms, longest first.
+    forms: Vec<String>,
 }
 
 impl Redactor {
-    /// Adds a secret value; its URL-encoded and JSON-escaped forms are masked too.
+    /// Adds a secret value; its encoded forms (JSON, XML, URL, workflow
+    /// command and Markdown escaping, and those nested once) are masked too.
     pub fn register(&self, secret: &str) {
         if secret.is_empty() {
             return;
         }
-        let mut forms = vec![secret.to_owned()];
-        let json = serde_json::to_string(secret).unwrap_or_default();
-        let json = json.trim_matches('"').to_owned();
-        forms.push(json);
-        let encoded: String = url::form_urlencoded::byte_serialize(secret.as_bytes()).collect();
-        forms.push(encoded);
-        let Ok(mut secrets) = self.secrets.write() else {
+        let Ok(mut secrets) = self.inner.write() else {
             return;
         };
-        for form in forms {
-            if !form.is_empty() && !secrets.contains(&form) {
-                secrets.push(form);
+        if secrets.values.iter().any(|value| value == secret) {
+            return;
+        }
+        secrets.values.push(secret.to_owned());
+        for form in encoded_forms(secret) {
+            if !form.is_empty() && !secrets.forms.contains(&form) {
+                secrets.forms.push(form);
             }
         }
         // Longest first, so a secret that contains another is masked whole.
-        secrets.sort_by_key(|s| std::cmp::Reverse(s.len()));
+        secrets.forms.sort_by_key(|s| std::cmp::Reverse(s.len()));
     }
 
-    /// The registered secrets (for `::add-mask::`).
+    /// The registered values, as registered (for `::add-mask::`).
     pub fn secrets(&self) -> Vec<String> {
-        self.secrets.read().map(|s| s.clone()).unwrap_or_default()
+        self.inner
+            .read()
+            .map(|s| s.values.clone())
+            .unwrap_or_default()
     }
 
-    /// Replaces every occurrence of a registered secret with [`MASK`].
+    /// Replaces every occurrence of a registered secret (in any of its
+    /// forms) with [`MASK`].
     pub fn redact(&self, text: &str) -> String {
-        let Ok(secrets) = self.secrets.read() else {
+        let Ok(secrets) = self.inner.read() else {
             return text.to_owned();
         };
         let mut out = text.to_owned();
-        for secret in secrets.iter() {
+        for secret in &secrets.forms {
             if out.contains(secret.as_str()) {
                 out = out.replace(secret.as_str(), MASK);
             }
         }
         out
     }
+}
+
+/// `secret` and the forms the sinks (and the servers that echo it) encode it
+/// in: JSON, XML, form- and percent-encoding, the URL component encodings,
+/// GitHub's workflow-command escaping and Markdown table cells; then each of
+/// those JSON-escaped and workflow-command-escaped once more.
+fn encoded_forms(secret: &str) -> Vec<String> {
+    let json = |text: &str| {
+        let quoted = serde_json::to_string(text).unwrap_or_default();
+        quoted
+            .strip_prefix('"')
+            .and_then(|inner| inner.strip_suffix('"'))
+            .unwrap_or_default()
+            .to_owned()
+    };
+    let xml = |text: &str| {
+        text.replace('&', "&amp;")
+            .replace('<', "&lt;")
+            .replace('>', "&gt;")
+            .replace('"', "&quot;")
+            .replace('\'', "&apos;")
+    };
+    let workflow_data = |text: &str| {
+        text.replace('%', "%25")
+            .replace('\r', "%0D")
+            .replace('\n', "%0A")
+    };
+    let workflow_property =
+        |text: &str| workflow_data(text).replace(':', "%3A").replace(',', "%2C");
+    let mut base = vec![
+        secret.to_owned(),
+        json(secret),
+        xml(secret),
+        url::form_urlencoded::byte_serialize(secret.as_bytes()).collect(),
+        percent_encode_all(secret),
+        secret.replace('|', "\\|").replace('\n', "<br>"),
+    ];
+    base.extend(url_component_forms(secret));
+    let mut forms = base.clone();
+    for form in &base {
+        forms.push(json(form));
+        forms.push(workflow_data(form));
+        forms.push(workflow_property(form));
+    }
+    forms.sort();
+    forms.dedup();
+    forms
+}
+
+/// Every byte but the unreserved ones (`A-Z a-z 0-9 - . _ ~`) as `%XX`.
+fn percent_encode_all(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() * 3);
+    for byte in text.bytes() {
+        if byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'.' | b'_' | b'~') {
+            out.push(char::from(byte));
+        } else {
+            let _ = write!(out, "%{byte:02X}");
+        }
+    }
+    out
+}
+
+/// `text` as a URL's password, path segment, query and fragment encode it
+/// (a secret interpolated into a URL is sent, and echoed, in these forms).
+fn url_component_forms(text: &str) -> Vec<String> {
+    let Ok(base) = url::Url::parse("http://host/") else {
+        return Vec::new();
+    };
+    let mut forms = Vec::new();
+    let mut url = base.clone();
+    if url.set_password(Some(text)).is_ok() {
+        forms.extend(url.password().map(str::to_owned));
+    }
+    let mut url = base.clone();
+    if let Ok(mut segments) = url.path_segments_mut() {
+        segments.pop_if_empty().push(text);
+    }
+    forms.push(url.path().trim_start_matches('/').to_owned());
+    let mut url = base.clone();
+    url.set_query(Some(text));
+    forms.extend(url.query().map(str::to_owned));
+    let mut url = base;
+    url.set_fragment(Some(text));
+    forms.extend(url.fragment().map(str::to_owned));
+    forms
 }
 
 /// A string that prints with its secrets masked, for URLs and headers that may
@@ -235,6 +336,33 @@ mod tests {
             resolve("${1X}", &env, &redactor),
             Err(ResolveFailure::Malformed { .. })
         ));
+    }
+
+    #[test]
+    fn every_encoded_form_of_a_secret_is_masked() {
+        // issue 10, item 5: the forms the sinks produce were leaking.
+        let redactor = Redactor::default();
+        let secret = r#"a&b"c<d\e/f+g=h|i%j:k,l'm"#;
+        redactor.register(secret);
+        let json = serde_json::to_string(secret).unwrap();
+        let double_json = serde_json::to_string(&json).unwrap();
+        for form in [
+            secret.to_owned(),
+            json.clone(),
+            double_json,
+            "a&amp;b&quot;c&lt;d\\e/f+g=h|i%j:k,l&apos;m".to_owned(),
+            url::form_urlencoded::byte_serialize(secret.as_bytes()).collect(),
+            percent_encode_all(secret),
+            percent_encode_all(secret).replace('%', "%25"),
+            secret.replace('%', "%25"),
+            secret.replace('|', "\\|"),
+        ] {
+            assert!(
+                !redactor.redact(&format!("<{form}>")).contains(&form),
+                "`{form}` not masked"
+            );
+        }
+        assert_eq!(redactor.secrets(), [secret]);
     }
 
     #[test]

@@ -408,6 +408,9 @@ async fn publish(gate_ctx: &GateContext, phase: &Phase) -> Option<Check> {
 /// or warning gate.
 fn check_run_output(gate_ctx: &GateContext, phase: &Phase) -> CheckRunOutput {
     let config = &gate_ctx.ctx.config;
+    // Masked before it is rendered or escaped (issue 10, item 5).
+    let redactor = gate_ctx.ctx.printer.redactor();
+    let phase = &phase.redacted(redactor);
     let mut report = Report::new("gate", Some(&config.environment.name), false);
     report.push(phase.clone());
     let status = report.status_from_checks();

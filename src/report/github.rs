@@ -49,6 +49,9 @@ pub fn render(report: &Report) -> String {
 
 /// Appends the step summary and the outputs to the files GitHub names, when
 /// it names them. Failures to write are reported on stderr, never fatal.
+///
+/// `report` is the masked copy ([`Report::redacted`]); `redactor` masks the
+/// finished text once more.
 pub fn publish(report: &Report, redactor: &Redactor) {
     if let Some(path) = std::env::var_os(env::GITHUB_STEP_SUMMARY) {
         append(&path, &redactor.redact(&summary_markdown(report)));
@@ -120,7 +123,10 @@ pub fn summary_markdown(report: &Report) -> String {
 fn outcome_word(report: &Report) -> &'static str {
     match report.exit_code {
         0 => "passed",
+        2 => "config error",
+        3 => "infrastructure error",
         4 => "failed, rolled back",
+        130 => "interrupted",
         5 => "ROLLBACK FAILED",
         _ => "failed",
     }

@@ -136,6 +136,13 @@ fn outcome_line(report: &Report, paint: Paint) -> String {
             "{} failed and rolled back: the previous release is live and passed its re-check (exit {code}, {duration})",
             paint.style(YELLOW, "↺")
         ),
+        // Never "passed": what ran before the signal is listed above, and
+        // the rest did not run (issue 10, item 3).
+        ExitStatus::Interrupted => format!(
+            "{} interrupted before `{}` finished; what ran is listed above (exit {code}, {duration})",
+            paint.style(YELLOW, "!"),
+            report.command
+        ),
         ExitStatus::RollbackFailed => format!(
             "{} failed and the rollback did not complete: a human is needed now (exit {code}, {duration})",
             paint.style(RED, "✗")

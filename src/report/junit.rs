@@ -4,11 +4,14 @@
 //! A failed check's `<failure message>` is its assertion detail (`expected …,
 //! got …`) and its text the check's log; skipped checks are `<skipped>`; a
 //! check that passed with a warning passes, with its detail in `system-out`.
-//! Serialisation is `quick-junit`'s; masking secrets is left to the caller.
+//! An interrupted run gets one more suite, `shipgate`, whose `interrupted`
+//! case is an error. Serialisation is `quick-junit`'s; the caller renders the
+//! masked copy of the report ([`Report::redacted`]).
 
 use quick_junit::{NonSuccessKind, TestCase, TestCaseStatus, TestSuite};
 
 use super::{Check, Report, Status};
+use crate::exit::ExitStatus;
 
 /// The report as JUnit XML.
 pub fn render(report: &Report) -> Result<String, quick_junit::SerializeError> {
@@ -28,6 +31,20 @@ pub fn render(report: &Report) -> Result<String, quick_junit::SerializeError> {
             }
             suite.add_test_case(case);
         }
+        junit.add_test_suite(suite);
+    }
+    if report.outcome == ExitStatus::Interrupted {
+        // Its checks may all have passed: the interruption is the failure
+        // (issue 10, item 3).
+        let mut status = TestCaseStatus::non_success(NonSuccessKind::Error);
+        status.set_message(format!(
+            "interrupted before `{}` finished (exit {})",
+            report.command, report.exit_code
+        ));
+        let mut case = TestCase::new("interrupted", status);
+        case.set_classname("shipgate");
+        let mut suite = TestSuite::new("shipgate");
+        suite.add_test_case(case);
         junit.add_test_suite(suite);
     }
     junit.to_string()

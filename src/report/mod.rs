@@ -1,8 +1,10 @@
 //! The one result model every command fills in, and the renderers that print it.
 //!
 //! A [`Report`] is phases → checks. Commands build it and never print; the
-//! renderers (`human`, `json`, `github`) read the same report, and every byte
-//! they write passes through the run's [`crate::config::Redactor`].
+//! renderers (`human`, `json`, `github`, `junit`) read the same report. Every
+//! sink renders [`Report::redacted`], so each value is masked before it is
+//! encoded, and the finished text passes through the run's
+//! [`crate::config::Redactor`] once more.
 
 pub mod github;
 pub mod human;
@@ -10,13 +12,14 @@ pub mod json;
 pub mod junit;
 mod printer;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use serde::Serialize;
 
 pub use printer::{OutputFormat, Printer};
 
+use crate::config::Redactor;
 use crate::diagnostic::SourceLocation;
 use crate::exit::ExitStatus;
 
@@ -161,6 +164,36 @@ impl Check {
     }
 }
 
+impl Check {
+    /// A copy with every text field masked by `redactor`.
+    #[must_use]
+    pub fn redacted(&self, redactor: &Redactor) -> Self {
+        let text = |value: &String| redactor.redact(value);
+        let optional = |value: &Option<String>| value.as_ref().map(text);
+        Self {
+            name: text(&self.name),
+            status: self.status,
+            detail: optional(&self.detail),
+            expected: optional(&self.expected),
+            actual: optional(&self.actual),
+            duration: self.duration,
+            location: self
+                .location
+                .as_ref()
+                .map(|location| location.redacted(redactor)),
+            log: optional(&self.log),
+            artifacts: self
+                .artifacts
+                .iter()
+                .map(|artifact| Artifact {
+                    name: text(&artifact.name),
+                    value: text(&artifact.value),
+                })
+                .collect(),
+        }
+    }
+}
+
 /// Something a check produced that a person or a later step may need.
 #[derive(Debug, Clone, Serialize)]
 pub struct Artifact {
@@ -254,6 +287,22 @@ impl Phase {
         self
     }
 
+    /// A copy with every text field masked by `redactor`.
+    #[must_use]
+    pub fn redacted(&self, redactor: &Redactor) -> Self {
+        Self {
+            name: self.name,
+            status: self.status,
+            duration: self.duration,
+            summary: self.summary.as_ref().map(|s| redactor.redact(s)),
+            checks: self
+                .checks
+                .iter()
+                .map(|check| check.redacted(redactor))
+                .collect(),
+        }
+    }
+
     /// Whether any check failed.
     pub fn failed(&self) -> bool {
         self.status == Status::Fail
@@ -322,6 +371,39 @@ impl Report {
         self.duration = duration;
     }
 
+    /// A copy with every string masked by `redactor`, for the renderers:
+    /// masking each value before it is JSON-, XML-, workflow-command- or
+    /// Markdown-escaped means no escaped form of a secret is ever produced
+    /// (issue 10, item 5).
+    #[must_use]
+    pub fn redacted(&self, redactor: &Redactor) -> Self {
+        let text = |value: &String| redactor.redact(value);
+        Self {
+            version: self.version,
+            command: text(&self.command),
+            environment: self.environment.as_ref().map(text),
+            dry_run: self.dry_run,
+            outcome: self.outcome,
+            exit_code: self.exit_code,
+            duration: self.duration,
+            phases: self
+                .phases
+                .iter()
+                .map(|phase| phase.redacted(redactor))
+                .collect(),
+            outputs: self
+                .outputs
+                .iter()
+                .map(|(key, value)| (text(key), text(value)))
+                .collect(),
+            files: self
+                .files
+                .iter()
+                .map(|path| redacted_path(path, redactor))
+                .collect(),
+        }
+    }
+
     /// [`ExitStatus::CheckFailed`] when any phase failed, else success.
     pub fn status_from_checks(&self) -> ExitStatus {
         if self.phases.iter().any(Phase::failed) {
@@ -329,6 +411,18 @@ impl Report {
         } else {
             ExitStatus::Success
         }
+    }
+}
+
+/// `path` masked by `redactor`; unchanged (even when not UTF-8) when it holds
+/// no secret.
+pub(crate) fn redacted_path(path: &Path, redactor: &Redactor) -> PathBuf {
+    let shown = path.to_string_lossy();
+    let masked = redactor.redact(&shown);
+    if masked == shown {
+        path.to_owned()
+    } else {
+        PathBuf::from(masked)
     }
 }
 
@@ -360,5 +454,45 @@ pub fn format_duration(duration: Duration) -> String {
         format!("{:.1}s", duration.as_secs_f64())
     } else {
         format!("{}m {:02}s", millis / 60_000, (millis / 1000) % 60)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn redacted_masks_every_string_before_any_renderer_sees_it() {
+        // issue 10, item 5
+        let redactor = Redactor::default();
+        redactor.register("s3&cr<t|");
+        let secret = "s3&cr<t|";
+        let mut report = Report::new(secret, Some(secret), false);
+        report.push(
+            Phase::new(
+                PhaseName::Smoke,
+                vec![
+                    Check::fail(secret)
+                        .detail(secret)
+                        .expected_actual(secret, secret)
+                        .log(secret)
+                        .artifact(secret, secret),
+                ],
+                Duration::ZERO,
+            )
+            .summary(secret),
+        );
+        report.output(secret, secret);
+        report.files.push(PathBuf::from(secret));
+        let shown = report.redacted(&redactor);
+        let debug = format!("{shown:?}");
+        assert!(!debug.contains("s3&cr"), "{debug}");
+        let xml = junit::render(&shown).unwrap();
+        let json = json::render(&shown);
+        let summary = github::summary_markdown(&shown);
+        for text in [xml, json, summary, github::render(&shown)] {
+            assert!(!text.contains("s3&"), "{text}");
+            assert!(text.contains("***"), "{text}");
+        }
     }
 }

@@ -1,7 +1,8 @@
 //! The only way shipgate writes to the terminal.
 //!
 //! Results go to stdout, progress and errors to stderr; every line passes
-//! through the run's [`Redactor`] first. Colour follows the terminal and
+//! through the run's [`Redactor`]: each value before it is composed or
+//! escaped, and the finished text once more. Colour follows the terminal and
 //! `NO_COLOR` (anstream decides), and a closed stdout (`| head`) is not an error.
 
 use std::fmt::Write as _;
@@ -11,7 +12,7 @@ use anstyle::{AnsiColor, Style};
 
 use super::Report;
 use crate::config::Redactor;
-use crate::diagnostic::Diagnostic;
+use crate::diagnostic::{Diagnostic, shorten_message};
 
 /// The renderer selected by `--format`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -67,12 +68,9 @@ impl Printer {
 
     /// A warning on stderr.
     pub fn warning(&self, message: &str) {
+        let message = self.redactor.redact(message);
         if self.format == OutputFormat::Github {
-            self.write_stdout_raw(&super::github::workflow_command(
-                "warning",
-                &[],
-                &self.redactor.redact(message),
-            ));
+            self.write_stdout(&super::github::workflow_command("warning", &[], &message));
         }
         self.write_stderr(&format!(
             "{}warning{}: {message}\n",
@@ -82,9 +80,19 @@ impl Printer {
     }
 
     /// An error with its location, cause chain and hint, on stderr.
+    ///
+    /// Each part is masked before it is composed or escaped (issue 10,
+    /// item 5), and the finished text once more on its way out.
     pub fn error(&self, error: &dyn Diagnostic) {
-        let mut text = format!("{}error{}: {error}\n", RED.render(), RED.render_reset());
-        if let Some(location) = error.location() {
+        // Masked, then shortened: a cut never leaves part of a secret
+        // (issue 10, items 5 and 11).
+        let redact = |text: &str| shorten_message(&self.redactor.redact(text));
+        let message = redact(&error.to_string());
+        let location = error
+            .location()
+            .map(|location| location.redacted(&self.redactor));
+        let mut text = format!("{}error{}: {message}\n", RED.render(), RED.render_reset());
+        if let Some(location) = &location {
             let _ = writeln!(
                 text,
                 "  {}-->{} {location}",
@@ -97,26 +105,26 @@ impl Printer {
         }
         let mut source = error.source();
         while let Some(cause) = source {
-            let _ = writeln!(text, "  caused by: {cause}");
+            let _ = writeln!(text, "  caused by: {}", redact(&cause.to_string()));
             source = cause.source();
         }
         if let Some(hint) = error.hint() {
             let _ = write!(
                 text,
-                "\n{}hint{}: {hint}\n",
+                "\n{}hint{}: {}\n",
                 BOLD.render(),
-                BOLD.render_reset()
+                BOLD.render_reset(),
+                redact(&hint)
             );
         }
         if self.format == OutputFormat::Github {
             let mut properties = Vec::new();
-            if let Some(location) = error.location() {
+            if let Some(location) = &location {
                 properties.push(("file", location.path.display().to_string()));
                 properties.push(("line", location.line.to_string()));
                 properties.push(("col", location.column.to_string()));
             }
-            let message = self.redactor.redact(&error.to_string());
-            self.write_stdout_raw(&super::github::workflow_command(
+            self.write_stdout(&super::github::workflow_command(
                 "error",
                 &properties,
                 &message,
@@ -125,27 +133,48 @@ impl Printer {
         self.write_stderr(&text);
     }
 
-    /// Renders `report` on stdout in the selected format.
+    /// Renders `report` on stdout in the selected format (in GitHub format
+    /// also the step summary and outputs), every value masked before it is
+    /// encoded.
     pub fn report(&self, report: &Report) {
+        let report = report.redacted(&self.redactor);
         let text = match self.format {
-            OutputFormat::Human => super::human::render(report, true),
-            OutputFormat::Json => super::json::render(report),
+            OutputFormat::Human => super::human::render(&report, true),
+            OutputFormat::Json => super::json::render(&report),
             OutputFormat::Github => {
-                super::github::publish(report, &self.redactor);
-                super::github::render(report)
+                super::github::publish(&report, &self.redactor);
+                super::github::render(&report)
             }
         };
         self.write_stdout(&text);
     }
 
+    /// The report of a command that ended without one (an error, already
+    /// printed by [`Printer::error`], or an interruption): the JSON report in
+    /// JSON format, the step summary and outputs in GitHub format, nothing
+    /// more in human format, where stderr has said it all (issue 10, item 9).
+    pub fn report_without_result(&self, report: &Report) {
+        let report = report.redacted(&self.redactor);
+        match self.format {
+            OutputFormat::Human => {}
+            OutputFormat::Json => self.write_stdout(&super::json::render(&report)),
+            OutputFormat::Github => super::github::publish(&report, &self.redactor),
+        }
+    }
+
     /// Writes `::add-mask::` for every known secret (GitHub format only).
+    ///
+    /// The one place a secret is written as is: the runner needs the value to
+    /// mask it, and hides the command itself from the log. Each line of a
+    /// multi-line secret is masked on its own, as the runner requires.
     pub fn mask_secrets(&self) {
         if self.format != OutputFormat::Github {
             return;
         }
         for secret in self.redactor.secrets() {
-            // Not redacted: the runner needs the value to mask it.
-            self.write_stdout_raw(&format!("::add-mask::{secret}\n"));
+            for line in secret.lines().filter(|line| !line.trim().is_empty()) {
+                self.write_stdout_raw(&super::github::workflow_command("add-mask", &[], line));
+            }
         }
     }
 
