@@ -7,6 +7,7 @@ mod support;
 
 mod cli;
 mod config;
+mod faults_connect;
 mod gate;
 mod lint;
 mod migrate;

@@ -233,7 +233,12 @@ async fn run(
         .env("PGDATABASE", &target.database)
         .env("PGSSLMODE", target.ssl_mode.as_str())
         .env("PGAPPNAME", "shipgate")
-        .env("PGCONNECT_TIMEOUT", "10")
+        // libpq's `connect_timeout` bounds the whole handshake, in whole
+        // seconds (at least 2).
+        .env(
+            "PGCONNECT_TIMEOUT",
+            target.connect_timeout.as_secs().max(2).to_string(),
+        )
         .env_remove("PGSERVICE")
         .env_remove("PGPASSWORD")
         .stdin(Stdio::null())

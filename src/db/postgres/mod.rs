@@ -51,6 +51,10 @@ const PLAIN_CREATE: &str = "CREATE TABLE IF NOT EXISTS shipgate_migrations (
     logs text
 )";
 
+/// How long one connection attempt may take when the URL sets no
+/// `connect_timeout`.
+const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// The port transaction poolers (Supabase's Supavisor, `PgBouncer` setups)
 /// listen on; session locks do not survive them.
 const POOLER_PORT: u16 = 6543;
@@ -82,6 +86,19 @@ pub(crate) struct Target {
     pub(crate) ssl_root_cert: Option<PathBuf>,
     /// `PGOPTIONS` for the client tools.
     pub(crate) options: Option<String>,
+    /// The URL's `connect_timeout`, for the client tools.
+    pub(crate) connect_timeout: Duration,
+}
+
+impl Target {
+    /// `host:port`, as messages name the server.
+    pub(crate) fn address(&self) -> String {
+        if self.host.contains(':') && !self.host.starts_with('/') {
+            format!("[{}]:{}", self.host, self.port)
+        } else {
+            format!("{}:{}", self.host, self.port)
+        }
+    }
 }
 
 impl fmt::Display for Target {
@@ -177,7 +194,7 @@ impl PostgresDatabase {
             config.options(options);
         }
         if config.get_connect_timeout().is_none() {
-            config.connect_timeout(Duration::from_secs(10));
+            config.connect_timeout(DEFAULT_CONNECT_TIMEOUT);
         }
         let host = match config.get_hosts().first() {
             Some(Host::Tcp(host)) => host.clone(),
@@ -194,6 +211,10 @@ impl PostgresDatabase {
         let password = config
             .get_password()
             .map(|password| String::from_utf8_lossy(password).into_owned());
+        let connect_timeout = config
+            .get_connect_timeout()
+            .copied()
+            .unwrap_or(DEFAULT_CONNECT_TIMEOUT);
         Ok(Self {
             description,
             config,
@@ -206,6 +227,7 @@ impl PostgresDatabase {
                 ssl_mode,
                 ssl_root_cert,
                 options: None,
+                connect_timeout,
             },
             settings,
             layout,
@@ -256,13 +278,41 @@ impl PostgresDatabase {
         };
         let connector =
             tls::connector(self.target.ssl_mode, root_cert.as_deref()).map_err(failed)?;
-        let (client, connection) = self
-            .config
-            .connect(connector)
+        // The driver's `connect_timeout` bounds the TCP connect only: a port
+        // that accepts and never answers (or answers something else) would
+        // hang the TLS and startup handshake forever (issue 10, item 6).
+        let deadline = self.connect_deadline();
+        let (client, connection) = tokio::time::timeout(deadline, self.config.connect(connector))
             .await
-            .map_err(|error| failed(driver_message(&error).message))?;
+            .map_err(|_| DatabaseError::ConnectTimeout {
+                address: self.target.address(),
+                timeout: deadline,
+            })?
+            .map_err(|error| {
+                if speaks_other_protocol(&error) {
+                    DatabaseError::NotPostgres {
+                        address: self.target.address(),
+                        source: driver_message(&error),
+                    }
+                } else {
+                    failed(driver_message(&error).message)
+                }
+            })?;
         tokio::spawn(connection);
         Ok(client)
+    }
+
+    /// The deadline of a whole connection attempt (TCP, TLS and the startup
+    /// handshake): the URL's `connect_timeout` (10 s by default) for each
+    /// host it lists, as libpq applies it.
+    fn connect_deadline(&self) -> Duration {
+        let per_host = self
+            .config
+            .get_connect_timeout()
+            .copied()
+            .unwrap_or(DEFAULT_CONNECT_TIMEOUT);
+        let hosts = u32::try_from(self.config.get_hosts().len().max(1)).unwrap_or(u32::MAX);
+        per_host.saturating_mul(hosts)
     }
 
     fn read_error(&self, error: &tokio_postgres::Error) -> DatabaseError {
@@ -1350,6 +1400,20 @@ fn describe_session(row: &tokio_postgres::Row) -> String {
         "pid {pid} ({application}, from {client}, {state} for {age}s): `{}`",
         query.split_whitespace().collect::<Vec<_>>().join(" ")
     )
+}
+
+/// Whether `error`, met while connecting, says the server answered with
+/// something other than PostgreSQL's protocol (Redis, HTTP, …).
+fn speaks_other_protocol(error: &tokio_postgres::Error) -> bool {
+    if error.as_db_error().is_some() {
+        return false;
+    }
+    let text = driver_message(error).message;
+    text.starts_with("unexpected message from server")
+        || text.starts_with("error parsing response from server")
+        // The server closed the connection part-way through a message:
+        // an HTTP server's `400 Bad Request`, read as PostgreSQL's.
+        || text.ends_with("bytes remaining on stream")
 }
 
 /// PostgreSQL's message, SQLSTATE, detail and hint for `error`.

@@ -7,7 +7,8 @@ pub mod http;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
 
 pub mod app;
 pub mod pgbouncer;
@@ -99,7 +100,54 @@ impl Test {
         self.output_with(&self.args)
     }
 
+    /// Runs the binary, killing it when it has not exited within
+    /// `deadline`: a test of a hang fails instead of hanging itself.
+    #[track_caller]
+    pub fn run_within(&self, expected_code: i32, deadline: Duration) -> Output {
+        let mut child = self
+            .command(&self.args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("run shipgate");
+        let started = Instant::now();
+        while child.try_wait().expect("wait for shipgate").is_none() {
+            if started.elapsed() >= deadline {
+                let _ = child.kill();
+                let output = child.wait_with_output().expect("reap shipgate");
+                panic!(
+                    "shipgate did not exit within {deadline:?}; killed\n--- stdout\n{}\n--- stderr\n{}",
+                    String::from_utf8_lossy(&output.stdout),
+                    String::from_utf8_lossy(&output.stderr)
+                );
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let output = child.wait_with_output().expect("read shipgate's output");
+        let output = Output {
+            code: output.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+        };
+        assert_eq!(
+            output.code, expected_code,
+            "exit code {} (expected {expected_code})\n--- stdout\n{}\n--- stderr\n{}",
+            output.code, output.stdout, output.stderr
+        );
+        output
+    }
+
     fn output_with(&self, args: &[String]) -> Output {
+        let output = self.command(args).output().expect("run shipgate");
+        Output {
+            code: output.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+        }
+    }
+
+    /// The binary with `args`, in the temp dir, with a clean environment.
+    fn command(&self, args: &[String]) -> Command {
         let mut command = Command::new(env!("CARGO_BIN_EXE_shipgate"));
         command
             .args(args)
@@ -116,12 +164,7 @@ impl Test {
             .env("NO_COLOR", "1")
             .env("SHIPGATE_STATE_DIR", self.dir.path().join(".state"));
         command.envs(&self.env);
-        let output = command.output().expect("run shipgate");
-        Output {
-            code: output.status.code().unwrap_or(-1),
-            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
-        }
+        command
     }
 
     /// Runs and asserts the exit code, returning the output for more checks.
