@@ -127,6 +127,10 @@ pub struct PostgresDatabase {
     observer: Mutex<Option<Client>>,
 }
 
+/// How many rounds of `pg_backend_pid()` on both connections the pooler
+/// check reads before any lock is taken.
+const POOLER_PROBES: usize = 3;
+
 /// How long a statement runs before the observer first asks who blocks it,
 /// and then how often (never later than half of `lock_timeout`).
 const WATCH_FIRST: Duration = Duration::from_millis(100);
@@ -242,11 +246,8 @@ impl PostgresDatabase {
         let mut session = self.session.lock().await;
         if session.is_none() {
             let client = self.connect().await?;
-            let pid = client
-                .query_one("SELECT pg_backend_pid()", &[])
-                .await
-                .map_err(|error| self.read_error(&error))?;
-            self.backend_pid.store(pid.get(0), Ordering::Relaxed);
+            let pid = self.server_pid(&client).await?;
+            self.backend_pid.store(pid, Ordering::Relaxed);
             *session = Some(client);
         }
         Ok(session)
@@ -359,6 +360,11 @@ impl PostgresDatabase {
             .await
             .map_err(|error| self.read_error(&error))?;
         if held.get::<_, i64>(0) == 0 {
+            // Best effort: through a pooler the unlock may reach yet another
+            // server connection, which is why `open_observer` looks first.
+            let _ = client
+                .simple_query(&format!("SELECT pg_advisory_unlock({key})"))
+                .await;
             return Err(DatabaseError::Pooler {
                 database: self.description.clone(),
                 reason:
@@ -419,33 +425,57 @@ impl PostgresDatabase {
             .unwrap_or_default()
     }
 
-    /// Opens the observer connection and checks, through it, that the
-    /// migration lock the session holds is really this session's: a second
-    /// connection that is granted it shares the session's server backend,
-    /// which only a transaction pooler does (`PgBouncer`, Supavisor).
+    /// The server backend `client` talks to now (`pg_backend_pid()`), read
+    /// with the simple protocol: no prepared statement is left on the
+    /// server, which a pooler may have given to another client by the next
+    /// statement.
+    async fn server_pid(&self, client: &Client) -> Result<i32, DatabaseError> {
+        let messages = client
+            .simple_query("SELECT pg_backend_pid()")
+            .await
+            .map_err(|error| self.read_error(&error))?;
+        messages
+            .iter()
+            .find_map(|message| match message {
+                tokio_postgres::SimpleQueryMessage::Row(row) => row.get(0)?.parse().ok(),
+                _ => None,
+            })
+            .ok_or_else(|| DatabaseError::ReadHistory {
+                database: self.description.clone(),
+                table: HISTORY_TABLE.to_owned(),
+                source: EngineMessage {
+                    message: "`SELECT pg_backend_pid()` returned no number".to_owned(),
+                    code: None,
+                },
+            })
+    }
+
+    /// Opens the observer connection and, before any lock is taken, checks
+    /// that the session and the observer each keep one server backend of
+    /// their own across several statements. A transaction pooler
+    /// (`PgBouncer`, Supavisor) hands a client whichever server connection
+    /// is free per transaction, so the two share a backend (an idle pooler
+    /// gives the observer the one the session just released) or one of them
+    /// moves; a session lock taken through it would be left on a server
+    /// connection other clients then use (issue 10, item 12). The check
+    /// only reads `pg_backend_pid()`, so it leaves nothing behind.
     async fn open_observer(&self, client: &Client) -> Result<(), DatabaseError> {
         let mut observer = self.observer.lock().await;
         if observer.is_some() {
             return Ok(());
         }
         let second = self.connect().await?;
-        let shared = second
-            .query_one("SELECT pg_try_advisory_lock($1::bigint)", &[&LOCK_KEY])
-            .await
-            .map_err(|error| self.read_error(&error))?
-            .get::<_, bool>(0);
-        if shared {
-            // Leave nothing behind on the pooler's server connection.
-            let _ = second
-                .batch_execute("SELECT pg_advisory_unlock_all()")
-                .await;
-            let _ = client
-                .batch_execute("SELECT pg_advisory_unlock_all()")
-                .await;
-            return Err(DatabaseError::Pooler {
-                database: self.description.clone(),
-                reason: "a second connection was granted the migration lock this one holds, so both run on one server session".to_owned(),
-            });
+        let session_pid = self.backend_pid.load(Ordering::Relaxed);
+        let observer_pid = self.server_pid(&second).await?;
+        for _ in 0..POOLER_PROBES {
+            let observer_now = self.server_pid(&second).await?;
+            let session_now = self.server_pid(client).await?;
+            if let Some(reason) = pooled(session_pid, observer_pid, session_now, observer_now) {
+                return Err(DatabaseError::Pooler {
+                    database: self.description.clone(),
+                    reason,
+                });
+            }
         }
         *observer = Some(second);
         Ok(())
@@ -1143,9 +1173,11 @@ impl Database for PostgresDatabase {
     async fn lock(&self) -> Result<(), DatabaseError> {
         let session = self.client().await?;
         let client = session.as_ref().ok_or(DatabaseError::NotConnected)?;
+        // The pooler check first: a lock taken through a pooler would stay
+        // on one of its server connections.
+        self.open_observer(client).await?;
         self.take_lock(client, LOCK_KEY, "another `shipgate migrate`")
             .await?;
-        self.open_observer(client).await?;
         if self.layout == HistoryLayout::Prisma {
             self.take_lock(client, prisma::LOCK_KEY, "`prisma migrate` (Prisma's lock)")
                 .await?;
@@ -1320,6 +1352,38 @@ pub(super) fn history_row(row: &tokio_postgres::Row) -> AppliedMigration {
     }
 }
 
+/// Why the backends seen say the connections go through a transaction
+/// pooler, if they do: the session first saw `session_first` and now
+/// `session_now`, the observer first `observer_first` and now
+/// `observer_now`. Directly, each connection has one backend of its own for
+/// its whole life.
+fn pooled(
+    session_first: i32,
+    observer_first: i32,
+    session_now: i32,
+    observer_now: i32,
+) -> Option<String> {
+    let shared = [observer_first, observer_now]
+        .into_iter()
+        .find(|pid| *pid == session_first || *pid == session_now);
+    if let Some(pid) = shared {
+        return Some(format!(
+            "two connections were served by the same server session (backend pid {pid}), so a session lock would not stay with this run"
+        ));
+    }
+    if session_now != session_first {
+        return Some(format!(
+            "one connection was served by two server sessions in turn (backend pids {session_first} and {session_now}), so a session lock would not stay with this run"
+        ));
+    }
+    if observer_now != observer_first {
+        return Some(format!(
+            "one connection was served by two server sessions in turn (backend pids {observer_first} and {observer_now}), so a session lock would not stay with this run"
+        ));
+    }
+    None
+}
+
 /// `pause`, shortened to half of `lock_timeout` so the observer looks
 /// before the timeout ends the wait, but never under 10 ms (and not
 /// shortened at all when `lock_timeout` is 0, PostgreSQL's "no limit").
@@ -1482,5 +1546,18 @@ mod tests {
         assert_eq!(watch_pause(WATCH_EVERY, ms(300)), ms(150));
         assert_eq!(watch_pause(WATCH_FIRST, ms(4)), ms(10));
         assert_eq!(watch_pause(WATCH_EVERY, Duration::ZERO), ms(250));
+    }
+
+    #[test]
+    fn a_pooler_shows_as_a_shared_or_moving_backend() {
+        assert_eq!(pooled(10, 20, 10, 20), None);
+        assert!(pooled(10, 10, 10, 10).unwrap().contains("backend pid 10"));
+        assert!(
+            pooled(10, 20, 20, 30)
+                .unwrap()
+                .contains("same server session")
+        );
+        assert!(pooled(10, 20, 11, 20).unwrap().contains("pids 10 and 11"));
+        assert!(pooled(10, 20, 10, 21).unwrap().contains("pids 20 and 21"));
     }
 }
