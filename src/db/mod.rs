@@ -221,6 +221,24 @@ pub enum DatabaseError {
         #[source]
         source: EngineMessage,
     },
+    /// `pg_dump` waited longer than `lock_timeout` for a table lock and
+    /// gave up; nothing was changed.
+    #[error(
+        "the backup timed out after {} waiting for a lock on table `{table}`{}",
+        seconds(*waited),
+        blockers_text(blockers)
+    )]
+    BackupLockTimeout {
+        /// The table, as `pg_dump` named it.
+        table: String,
+        /// How long it waited (`migrate.lock_timeout`).
+        waited: Duration,
+        /// The sessions holding or queueing for an exclusive lock on it.
+        blockers: Vec<String>,
+        /// What `pg_dump` printed.
+        #[source]
+        source: EngineMessage,
+    },
     /// The backup was written but does not read back as a sound database.
     #[error("the backup `{}` failed its integrity check: {detail}", path.display())]
     VerifyBackup {
@@ -509,6 +527,7 @@ impl crate::diagnostic::Diagnostic for DatabaseError {
             Self::CreateBackupDir { .. } | Self::Backup { .. } | Self::VerifyBackup { .. } => {
                 "set a writable `migrate.backup_dir`, or `migrate.backup = \"none\"` to migrate without a backup".to_owned()
             }
+            Self::BackupLockTimeout { .. } => "wait for the sessions above to finish (or end them with `SELECT pg_terminate_backend(PID)`), or raise `migrate.lock_timeout`, then run `shipgate migrate apply` again".to_owned(),
             Self::BackupMissing { .. } => {
                 "pass the path of a backup `shipgate migrate apply` took (see its `backup` output)".to_owned()
             }

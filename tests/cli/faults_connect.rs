@@ -1,7 +1,7 @@
 //! Faults on the way to the database (issue 10): a port that is not
-//! PostgreSQL (a silent listener, a Redis-like responder, an HTTP server).
-//! Each run is killed when it outlives its deadline, so a hang fails the
-//! test instead of hanging it.
+//! PostgreSQL (a silent listener, a Redis-like responder, an HTTP server)
+//! and a table lock held while the backup runs. Each run is killed when it
+//! outlives its deadline, so a hang fails the test instead of hanging it.
 
 use std::io::{Read as _, Write as _};
 use std::net::{TcpListener, TcpStream};
@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 
 use crate::support::Test;
 use crate::support::http::Server;
+use crate::support::postgres::TestDatabase;
 
 /// Far above the 1 s `connect_timeout` the tests set, far below "forever".
 const DEADLINE: Duration = Duration::from_secs(20);
@@ -136,4 +137,45 @@ fn an_http_server_as_the_database_is_not_postgres() {
         .stderr_has("bytes remaining on stream")
         .stderr_has("is not a PostgreSQL server")
         .nowhere("secret");
+}
+
+#[test]
+fn a_table_lock_during_the_backup_times_out_after_lock_timeout_naming_the_blocker() {
+    // issue 10, item 8: `pg_dump` waited `lock_wait` (60 s) and blamed the
+    // backup directory.
+    let database = TestDatabase::new();
+    database.query("CREATE TABLE t (id int); INSERT INTO t VALUES (1)");
+    let blocker = database.session();
+    blocker.query("SET application_name = 'blocker'");
+    blocker.query("BEGIN; LOCK TABLE t IN ACCESS EXCLUSIVE MODE");
+    let blocker_pid = blocker.pid();
+    let test = Test::new()
+        .config(
+            "[environments.local]\ndatabase = \"${DATABASE_URL}\"\n\n[migrate]\ndir = \"migrations\"\nbackup = \"auto\"\nlock_timeout = \"1s\"\nlock_wait = \"60s\"\n",
+        )
+        .env("DATABASE_URL", database.url())
+        .file(
+            "migrations/0001_add_name.sql",
+            "ALTER TABLE t ADD COLUMN name text;\n",
+        )
+        .args(["migrate", "apply"]);
+    let started = Instant::now();
+    let output = test.run_within(3, Duration::from_secs(30));
+    let elapsed = started.elapsed();
+    output
+        .stderr_has(&format!(
+            "the backup timed out after 1s waiting for a lock on table `public.t`; blocked by: pid {blocker_pid} (`blocker`"
+        ))
+        .stderr_has("raise `migrate.lock_timeout`")
+        .nowhere("backup_dir");
+    assert!(elapsed < Duration::from_secs(15), "took {elapsed:?}");
+    blocker.query("COMMIT");
+    assert_eq!(
+        database.column(
+            "SELECT column_name FROM information_schema.columns WHERE table_name = 't' ORDER BY ordinal_position"
+        ),
+        ["id"],
+        "the migration did not run"
+    );
+    assert_eq!(database.column("SELECT count(*) FROM t"), ["1"]);
 }

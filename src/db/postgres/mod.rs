@@ -62,7 +62,8 @@ const POOLER_PORT: u16 = 6543;
 /// Deadlines and retries from `[migrate]`.
 #[derive(Debug, Clone, Copy)]
 pub struct Settings {
-    /// `SET LOCAL lock_timeout`.
+    /// `SET LOCAL lock_timeout`; also how long `pg_dump` waits for each
+    /// table's lock.
     pub lock_timeout: Duration,
     /// `SET LOCAL statement_timeout`; also the deadline of `pg_dump`/`pg_restore`.
     pub statement_timeout: Duration,
@@ -1282,15 +1283,39 @@ impl Database for PostgresDatabase {
                 .and_then(|row| row.get::<_, Option<String>>(0));
             (self.server_major(client).await?, position)
         };
-        let mut backup = dump::backup(
+        let result = dump::backup(
             &self.target,
             &self.description,
             server_major,
             dir,
             self.settings.statement_timeout,
-            self.settings.lock_wait,
+            self.settings.lock_timeout,
         )
-        .await?;
+        .await;
+        let mut backup = match result {
+            Err(DatabaseError::BackupLockTimeout {
+                table,
+                waited,
+                source,
+                ..
+            }) => {
+                // The dump has given up, but whoever held the table then
+                // usually still does: name them as a migration's lock
+                // timeout does.
+                let blockers = {
+                    let session = self.client().await?;
+                    let client = session.as_ref().ok_or(DatabaseError::NotConnected)?;
+                    table_lock_holders(client, &table).await.unwrap_or_default()
+                };
+                return Err(DatabaseError::BackupLockTimeout {
+                    table,
+                    waited,
+                    blockers,
+                    source,
+                });
+            }
+            other => other?,
+        };
         backup.position = position;
         Ok(Some(backup))
     }
@@ -1443,6 +1468,27 @@ async fn lock_holders(client: &Client, key: i64) -> Result<Vec<String>, tokio_po
              WHERE l.locktype = 'advisory' AND l.granted AND l.classid = ($1::bigint >> 32)::oid \
              AND l.objid = ($1::bigint & 4294967295)::oid AND l.objsubid = 1",
             &[&key],
+        )
+        .await?;
+    Ok(rows.iter().map(describe_session).collect())
+}
+
+/// Sessions that hold, or queue for, an `ACCESS EXCLUSIVE` lock on `table`:
+/// the only lock that stops `pg_dump`'s `ACCESS SHARE`.
+async fn table_lock_holders(
+    client: &Client,
+    table: &str,
+) -> Result<Vec<String>, tokio_postgres::Error> {
+    let rows = client
+        .query(
+            "SELECT a.pid, coalesce(a.application_name, ''), coalesce(host(a.client_addr), 'local socket'), \
+             coalesce(a.state, ''), left(coalesce(a.query, ''), 200), \
+             extract(epoch FROM now() - coalesce(a.xact_start, a.backend_start))::bigint \
+             FROM pg_stat_activity a WHERE a.pid <> pg_backend_pid() AND a.pid IN ( \
+               SELECT l.pid FROM pg_locks l WHERE l.locktype = 'relation' \
+               AND l.relation = to_regclass($1) AND l.mode = 'AccessExclusiveLock') \
+             ORDER BY a.pid",
+            &[&table],
         )
         .await?;
     Ok(rows.iter().map(describe_session).collect())
