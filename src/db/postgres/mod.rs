@@ -329,6 +329,22 @@ impl PostgresDatabase {
     /// `pg_advisory_lock`, whose queue deadlocks with `CREATE INDEX
     /// CONCURRENTLY`), then checks the lock is really held by this session.
     async fn take_lock(&self, client: &Client, key: i64, owner: &str) -> Result<(), DatabaseError> {
+        // `lock_wait` bounds the polling; a server that stops answering
+        // mid-poll gets one connect deadline more, then the run ends.
+        let deadline = self
+            .settings
+            .lock_wait
+            .saturating_add(self.connect_deadline());
+        tokio::time::timeout(deadline, self.poll_lock(client, key, owner))
+            .await
+            .map_err(|_| DatabaseError::Busy {
+                database: self.description.clone(),
+                operation: "answer while the migration lock was taken",
+                timeout: deadline,
+            })?
+    }
+
+    async fn poll_lock(&self, client: &Client, key: i64, owner: &str) -> Result<(), DatabaseError> {
         let started = Instant::now();
         let mut pause = Duration::from_millis(50);
         loop {
@@ -413,17 +429,20 @@ impl PostgresDatabase {
         let Some(client) = observer.as_ref() else {
             return Vec::new();
         };
-        client
-            .query(
-                "SELECT a.pid, coalesce(a.application_name, ''), coalesce(host(a.client_addr), 'local socket'), \
-                 coalesce(a.state, ''), left(coalesce(a.query, ''), 200), \
-                 extract(epoch FROM now() - coalesce(a.xact_start, a.backend_start))::bigint \
-                 FROM pg_stat_activity a WHERE a.pid = ANY(pg_blocking_pids($1)) ORDER BY a.pid",
-                &[&pid],
-            )
-            .await
-            .map(|rows| rows.iter().map(describe_session).collect())
-            .unwrap_or_default()
+        let parameters: [&(dyn tokio_postgres::types::ToSql + Sync); 1] = [&pid];
+        let query = client.query(
+            "SELECT a.pid, coalesce(a.application_name, ''), coalesce(host(a.client_addr), 'local socket'), \
+             coalesce(a.state, ''), left(coalesce(a.query, ''), 200), \
+             extract(epoch FROM now() - coalesce(a.xact_start, a.backend_start))::bigint \
+             FROM pg_stat_activity a WHERE a.pid = ANY(pg_blocking_pids($1)) ORDER BY a.pid",
+            &parameters,
+        );
+        // Only a report: an observer that stops answering must not hold
+        // up the statement it watches.
+        match tokio::time::timeout(self.connect_deadline(), query).await {
+            Ok(Ok(rows)) => rows.iter().map(describe_session).collect(),
+            Ok(Err(_)) | Err(_) => Vec::new(),
+        }
     }
 
     /// The server backend `client` talks to now (`pg_backend_pid()`), read
@@ -431,10 +450,16 @@ impl PostgresDatabase {
     /// server, which a pooler may have given to another client by the next
     /// statement.
     async fn server_pid(&self, client: &Client) -> Result<i32, DatabaseError> {
-        let messages = client
-            .simple_query("SELECT pg_backend_pid()")
-            .await
-            .map_err(|error| self.read_error(&error))?;
+        let deadline = self.connect_deadline();
+        let messages =
+            tokio::time::timeout(deadline, client.simple_query("SELECT pg_backend_pid()"))
+                .await
+                .map_err(|_| DatabaseError::Busy {
+                    database: self.description.clone(),
+                    operation: "answer `SELECT pg_backend_pid()`",
+                    timeout: deadline,
+                })?
+                .map_err(|error| self.read_error(&error))?;
         messages
             .iter()
             .find_map(|message| match message {
