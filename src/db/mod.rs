@@ -224,6 +224,24 @@ pub enum DatabaseError {
         #[source]
         source: EngineMessage,
     },
+    /// `pg_dump` waited longer than `lock_timeout` for a table lock and
+    /// gave up; nothing was changed.
+    #[error(
+        "the backup timed out after {} waiting for a lock on table `{table}`{}",
+        seconds(*waited),
+        blockers_text(blockers)
+    )]
+    BackupLockTimeout {
+        /// The table, as `pg_dump` named it.
+        table: String,
+        /// How long it waited (`migrate.lock_timeout`).
+        waited: Duration,
+        /// The sessions holding or queueing for an exclusive lock on it.
+        blockers: Vec<String>,
+        /// What `pg_dump` printed.
+        #[source]
+        source: EngineMessage,
+    },
     /// The backup was written but does not read back as a sound database.
     #[error("the backup `{}` failed its integrity check: {detail}", path.display())]
     VerifyBackup {
@@ -290,6 +308,29 @@ pub enum DatabaseError {
         target: String,
         /// Whether TLS was tried, and the `sslmode`.
         tls: String,
+        /// The driver's error.
+        #[source]
+        source: EngineMessage,
+    },
+    /// The server did not finish the connection handshake (TCP, TLS and
+    /// PostgreSQL's startup) within the deadline: often a port where
+    /// something other than PostgreSQL listens.
+    #[error(
+        "the server at `{address}` did not complete PostgreSQL's startup handshake within {}",
+        seconds(*timeout)
+    )]
+    ConnectTimeout {
+        /// `host:port`.
+        address: String,
+        /// The deadline (the URL's `connect_timeout`, 10 s by default).
+        timeout: Duration,
+    },
+    /// The server answered the connection with something other than
+    /// PostgreSQL's protocol.
+    #[error("the server at `{address}` did not speak PostgreSQL's protocol")]
+    NotPostgres {
+        /// `host:port`.
+        address: String,
         /// The driver's error.
         #[source]
         source: EngineMessage,
@@ -460,6 +501,15 @@ impl DatabaseError {
     }
 }
 
+/// `1s`, or `1.5s` for a deadline under a minute that is not whole seconds.
+fn seconds(duration: Duration) -> String {
+    if duration.subsec_millis() == 0 {
+        format!("{}s", duration.as_secs())
+    } else {
+        format!("{:.1}s", duration.as_secs_f64())
+    }
+}
+
 fn holders_text(holders: &[String]) -> String {
     if holders.is_empty() {
         String::new()
@@ -505,6 +555,7 @@ impl crate::diagnostic::Diagnostic for DatabaseError {
             Self::CreateBackupDir { .. } | Self::Backup { .. } | Self::VerifyBackup { .. } => {
                 "set a writable `migrate.backup_dir`, or `migrate.backup = \"none\"` to migrate without a backup".to_owned()
             }
+            Self::BackupLockTimeout { .. } => "wait for the sessions above to finish (or end them with `SELECT pg_terminate_backend(PID)`), or raise `migrate.lock_timeout`, then run `shipgate migrate apply` again".to_owned(),
             Self::BackupMissing { .. } => {
                 "pass the path of a backup `shipgate migrate apply` took (see its `backup` output)".to_owned()
             }
@@ -518,6 +569,12 @@ impl crate::diagnostic::Diagnostic for DatabaseError {
             ),
             Self::InvalidUrl { .. } => "write `postgres://USER:PASSWORD@HOST:5432/DATABASE?sslmode=require`".to_owned(),
             Self::Connect { .. } => "check the host, port, user and password of `database` (or `direct_url`), and `sslmode`; `psql \"$DATABASE_URL\" -c 'SELECT 1'` tests the same URL".to_owned(),
+            Self::ConnectTimeout { address, .. } => format!(
+                "is `{address}` a PostgreSQL server? check the host and port of `database` (or `direct_url`); on a slow network raise the URL's `connect_timeout` (e.g. `?connect_timeout=30`)"
+            ),
+            Self::NotPostgres { address, .. } => format!(
+                "`{address}` is not a PostgreSQL server: check the host and port of `database` (or `direct_url`); PostgreSQL listens on 5432 by default"
+            ),
             Self::Pooler { .. } => "migrate through a direct connection: add `direct_url = \"${DIRECT_URL}\"` under the environment in `shipgate.toml` (the server's port 5432, not the pooler's 6543)".to_owned(),
             Self::LockBusy { .. } => "wait for the other run to finish, or raise `migrate.lock_wait`; `SELECT pg_terminate_backend(PID)` stops a stuck holder".to_owned(),
             Self::LockTimeout { .. } => "wait for the sessions above to finish (or end them with `SELECT pg_terminate_backend(PID)`), or raise `migrate.lock_timeout` / `migrate.retries`, then run `shipgate migrate apply` again".to_owned(),

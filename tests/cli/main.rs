@@ -9,6 +9,7 @@ mod bad_input;
 mod cli;
 mod config;
 mod error_reports;
+mod faults_connect;
 mod faults_restore;
 mod faults_sqlite;
 mod gate;

@@ -24,7 +24,7 @@ pub(super) async fn backup(
     server_major: u32,
     dir: &Path,
     deadline: Duration,
-    lock_wait: Duration,
+    lock_timeout: Duration,
 ) -> Result<Backup, DatabaseError> {
     let version = run(target, "pg_dump", &["--version".to_owned()], deadline).await?;
     let tool_major = major_version(&version).unwrap_or(0);
@@ -51,19 +51,39 @@ pub(super) async fn backup(
             code: None,
         },
     };
+    // A table lock stops the dump after `lock_timeout`, as it stops a
+    // migration, instead of queueing production behind it (issue 10,
+    // item 8).
     run(
         target,
         "pg_dump",
         &[
             "--format=custom".to_owned(),
             "--no-password".to_owned(),
-            format!("--lock-wait-timeout={}", lock_wait.as_millis()),
+            format!("--lock-wait-timeout={}", lock_timeout.as_millis()),
             format!("--file={}", path.display()),
         ],
         deadline,
     )
     .await
-    .map_err(|error| failed(error.to_string()))?;
+    .map_err(|error| {
+        let _ = fs_err::remove_file(&path);
+        match &error {
+            DatabaseError::ToolFailed { stderr, .. } => match locked_table(stderr) {
+                Some(table) => DatabaseError::BackupLockTimeout {
+                    table,
+                    waited: lock_timeout,
+                    blockers: Vec::new(),
+                    source: crate::db::EngineMessage {
+                        message: stderr.clone(),
+                        code: None,
+                    },
+                },
+                None => failed(error.to_string()),
+            },
+            _ => failed(error.to_string()),
+        }
+    })?;
     let listing = run(
         target,
         "pg_restore",
@@ -233,7 +253,12 @@ async fn run(
         .env("PGDATABASE", &target.database)
         .env("PGSSLMODE", target.ssl_mode.as_str())
         .env("PGAPPNAME", "shipgate")
-        .env("PGCONNECT_TIMEOUT", "10")
+        // libpq's `connect_timeout` bounds the whole handshake, in whole
+        // seconds (at least 2).
+        .env(
+            "PGCONNECT_TIMEOUT",
+            target.connect_timeout.as_secs().max(2).to_string(),
+        )
         .env_remove("PGSERVICE")
         .env_remove("PGPASSWORD")
         .stdin(Stdio::null())
@@ -264,6 +289,19 @@ async fn run(
         });
     }
     Ok(String::from_utf8_lossy(&output.stdout).into_owned())
+}
+
+/// The table `pg_dump` gave up waiting for, from its error output: with
+/// `--lock-wait-timeout` it locks each table with a statement deadline, and
+/// says which `LOCK TABLE` was cancelled (`Query was: LOCK TABLE public.t
+/// IN ACCESS SHARE MODE`).
+fn locked_table(stderr: &str) -> Option<String> {
+    if !stderr.contains("canceling statement due to") {
+        return None;
+    }
+    let rest = &stderr[stderr.find("Query was: LOCK TABLE ")? + "Query was: LOCK TABLE ".len()..];
+    let table = &rest[..rest.find(" IN ACCESS SHARE MODE")?];
+    Some(table.strip_prefix("ONLY ").unwrap_or(table).to_owned())
 }
 
 /// `15` from `pg_dump (PostgreSQL) 15.20 (Debian 15.20-0+deb12u1)`; `9` from
@@ -306,6 +344,21 @@ mod tests {
         assert_eq!(major_version("pg_dump (PostgreSQL) 17beta1"), Some(17));
         assert_eq!(major_version("nothing"), None);
         assert_eq!(sanitize("my db/1"), "my_db_1");
+    }
+
+    #[test]
+    fn names_the_table_a_dump_waited_for() {
+        let stderr = "pg_dump: error: query failed: ERROR:  canceling statement due to statement timeout\npg_dump: detail: Query was: LOCK TABLE public.\"Order Items\" IN ACCESS SHARE MODE";
+        assert_eq!(
+            locked_table(stderr).as_deref(),
+            Some("public.\"Order Items\"")
+        );
+        let only = "ERROR:  canceling statement due to lock timeout\nQuery was: LOCK TABLE ONLY s.t IN ACCESS SHARE MODE";
+        assert_eq!(locked_table(only).as_deref(), Some("s.t"));
+        assert_eq!(
+            locked_table("pg_dump: error: connection to server failed"),
+            None
+        );
     }
 
     #[test]

@@ -51,6 +51,10 @@ const PLAIN_CREATE: &str = "CREATE TABLE IF NOT EXISTS shipgate_migrations (
     logs text
 )";
 
+/// How long one connection attempt may take when the URL sets no
+/// `connect_timeout`.
+const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// The port transaction poolers (Supabase's Supavisor, `PgBouncer` setups)
 /// listen on; session locks do not survive them.
 const POOLER_PORT: u16 = 6543;
@@ -58,7 +62,8 @@ const POOLER_PORT: u16 = 6543;
 /// Deadlines and retries from `[migrate]`.
 #[derive(Debug, Clone, Copy)]
 pub struct Settings {
-    /// `SET LOCAL lock_timeout`.
+    /// `SET LOCAL lock_timeout`; also how long `pg_dump` waits for each
+    /// table's lock.
     pub lock_timeout: Duration,
     /// `SET LOCAL statement_timeout`; also the deadline of `pg_dump`/`pg_restore`.
     pub statement_timeout: Duration,
@@ -82,6 +87,19 @@ pub(crate) struct Target {
     pub(crate) ssl_root_cert: Option<PathBuf>,
     /// `PGOPTIONS` for the client tools.
     pub(crate) options: Option<String>,
+    /// The URL's `connect_timeout`, for the client tools.
+    pub(crate) connect_timeout: Duration,
+}
+
+impl Target {
+    /// `host:port`, as messages name the server.
+    pub(crate) fn address(&self) -> String {
+        if self.host.contains(':') && !self.host.starts_with('/') {
+            format!("[{}]:{}", self.host, self.port)
+        } else {
+            format!("{}:{}", self.host, self.port)
+        }
+    }
 }
 
 impl fmt::Display for Target {
@@ -112,6 +130,10 @@ pub struct PostgresDatabase {
     /// shared (a pooler) and asks who blocks a waiting statement.
     observer: Mutex<Option<Client>>,
 }
+
+/// How many rounds of `pg_backend_pid()` on both connections the pooler
+/// check reads before any lock is taken.
+const POOLER_PROBES: usize = 3;
 
 /// How long a statement runs before the observer first asks who blocks it,
 /// and then how often (never later than half of `lock_timeout`).
@@ -180,7 +202,7 @@ impl PostgresDatabase {
             config.options(options);
         }
         if config.get_connect_timeout().is_none() {
-            config.connect_timeout(Duration::from_secs(10));
+            config.connect_timeout(DEFAULT_CONNECT_TIMEOUT);
         }
         let host = match config.get_hosts().first() {
             Some(Host::Tcp(host)) => host.clone(),
@@ -197,6 +219,10 @@ impl PostgresDatabase {
         let password = config
             .get_password()
             .map(|password| String::from_utf8_lossy(password).into_owned());
+        let connect_timeout = config
+            .get_connect_timeout()
+            .copied()
+            .unwrap_or(DEFAULT_CONNECT_TIMEOUT);
         Ok(Self {
             description,
             config,
@@ -209,6 +235,7 @@ impl PostgresDatabase {
                 ssl_mode,
                 ssl_root_cert,
                 options: None,
+                connect_timeout,
             },
             settings,
             layout,
@@ -232,11 +259,8 @@ impl PostgresDatabase {
             // The observer checked the lost session's lock; a new one checks the new lock.
             *self.observer.lock().await = None;
             let client = self.connect().await?;
-            let pid = client
-                .query_one("SELECT pg_backend_pid()", &[])
-                .await
-                .map_err(|error| self.read_error(&error))?;
-            self.backend_pid.store(pid.get(0), Ordering::Relaxed);
+            let pid = self.server_pid(&client).await?;
+            self.backend_pid.store(pid, Ordering::Relaxed);
             if self.locked.load(Ordering::Relaxed) {
                 self.take_locks(&client).await?;
             }
@@ -248,9 +272,11 @@ impl PostgresDatabase {
     /// Takes the migration lock (and Prisma's, for its layout) on `client`
     /// and opens the observer that checks it is not shared.
     async fn take_locks(&self, client: &Client) -> Result<(), DatabaseError> {
+        // The pooler check first: a lock taken through a pooler would stay
+        // on one of its server connections (issue 10, item 12).
+        self.open_observer(client).await?;
         self.take_lock(client, LOCK_KEY, "another `shipgate migrate`")
             .await?;
-        self.open_observer(client).await?;
         if self.layout == HistoryLayout::Prisma {
             self.take_lock(client, prisma::LOCK_KEY, "`prisma migrate` (Prisma's lock)")
                 .await?;
@@ -321,13 +347,41 @@ impl PostgresDatabase {
         };
         let connector =
             tls::connector(self.target.ssl_mode, root_cert.as_deref()).map_err(failed)?;
-        let (client, connection) = self
-            .config
-            .connect(connector)
+        // The driver's `connect_timeout` bounds the TCP connect only: a port
+        // that accepts and never answers (or answers something else) would
+        // hang the TLS and startup handshake forever (issue 10, item 6).
+        let deadline = self.connect_deadline();
+        let (client, connection) = tokio::time::timeout(deadline, self.config.connect(connector))
             .await
-            .map_err(|error| failed(driver_message(&error).message))?;
+            .map_err(|_| DatabaseError::ConnectTimeout {
+                address: self.target.address(),
+                timeout: deadline,
+            })?
+            .map_err(|error| {
+                if speaks_other_protocol(&error) {
+                    DatabaseError::NotPostgres {
+                        address: self.target.address(),
+                        source: driver_message(&error),
+                    }
+                } else {
+                    failed(driver_message(&error).message)
+                }
+            })?;
         tokio::spawn(connection);
         Ok(client)
+    }
+
+    /// The deadline of a whole connection attempt (TCP, TLS and the startup
+    /// handshake): the URL's `connect_timeout` (10 s by default) for each
+    /// host it lists, as libpq applies it.
+    fn connect_deadline(&self) -> Duration {
+        let per_host = self
+            .config
+            .get_connect_timeout()
+            .copied()
+            .unwrap_or(DEFAULT_CONNECT_TIMEOUT);
+        let hosts = u32::try_from(self.config.get_hosts().len().max(1)).unwrap_or(u32::MAX);
+        per_host.saturating_mul(hosts)
     }
 
     fn read_error(&self, error: &tokio_postgres::Error) -> DatabaseError {
@@ -342,6 +396,22 @@ impl PostgresDatabase {
     /// `pg_advisory_lock`, whose queue deadlocks with `CREATE INDEX
     /// CONCURRENTLY`), then checks the lock is really held by this session.
     async fn take_lock(&self, client: &Client, key: i64, owner: &str) -> Result<(), DatabaseError> {
+        // `lock_wait` bounds the polling; a server that stops answering
+        // mid-poll gets one connect deadline more, then the run ends.
+        let deadline = self
+            .settings
+            .lock_wait
+            .saturating_add(self.connect_deadline());
+        tokio::time::timeout(deadline, self.poll_lock(client, key, owner))
+            .await
+            .map_err(|_| DatabaseError::Busy {
+                database: self.description.clone(),
+                operation: "answer while the migration lock was taken",
+                timeout: deadline,
+            })?
+    }
+
+    async fn poll_lock(&self, client: &Client, key: i64, owner: &str) -> Result<(), DatabaseError> {
         let started = Instant::now();
         let mut pause = Duration::from_millis(50);
         loop {
@@ -374,6 +444,11 @@ impl PostgresDatabase {
             .await
             .map_err(|error| self.read_error(&error))?;
         if held.get::<_, i64>(0) == 0 {
+            // Best effort: through a pooler the unlock may reach yet another
+            // server connection, which is why `open_observer` looks first.
+            let _ = client
+                .simple_query(&format!("SELECT pg_advisory_unlock({key})"))
+                .await;
             return Err(DatabaseError::Pooler {
                 database: self.description.clone(),
                 reason:
@@ -421,46 +496,79 @@ impl PostgresDatabase {
         let Some(client) = observer.as_ref() else {
             return Vec::new();
         };
-        client
-            .query(
-                "SELECT a.pid, coalesce(a.application_name, ''), coalesce(host(a.client_addr), 'local socket'), \
-                 coalesce(a.state, ''), left(coalesce(a.query, ''), 200), \
-                 extract(epoch FROM now() - coalesce(a.xact_start, a.backend_start))::bigint \
-                 FROM pg_stat_activity a WHERE a.pid = ANY(pg_blocking_pids($1)) ORDER BY a.pid",
-                &[&pid],
-            )
-            .await
-            .map(|rows| rows.iter().map(describe_session).collect())
-            .unwrap_or_default()
+        let parameters: [&(dyn tokio_postgres::types::ToSql + Sync); 1] = [&pid];
+        let query = client.query(
+            "SELECT a.pid, coalesce(a.application_name, ''), coalesce(host(a.client_addr), 'local socket'), \
+             coalesce(a.state, ''), left(coalesce(a.query, ''), 200), \
+             extract(epoch FROM now() - coalesce(a.xact_start, a.backend_start))::bigint \
+             FROM pg_stat_activity a WHERE a.pid = ANY(pg_blocking_pids($1)) ORDER BY a.pid",
+            &parameters,
+        );
+        // Only a report: an observer that stops answering must not hold
+        // up the statement it watches.
+        match tokio::time::timeout(self.connect_deadline(), query).await {
+            Ok(Ok(rows)) => rows.iter().map(describe_session).collect(),
+            Ok(Err(_)) | Err(_) => Vec::new(),
+        }
     }
 
-    /// Opens the observer connection and checks, through it, that the
-    /// migration lock the session holds is really this session's: a second
-    /// connection that is granted it shares the session's server backend,
-    /// which only a transaction pooler does (`PgBouncer`, Supavisor).
+    /// The server backend `client` talks to now (`pg_backend_pid()`), read
+    /// with the simple protocol: no prepared statement is left on the
+    /// server, which a pooler may have given to another client by the next
+    /// statement.
+    async fn server_pid(&self, client: &Client) -> Result<i32, DatabaseError> {
+        let deadline = self.connect_deadline();
+        let messages =
+            tokio::time::timeout(deadline, client.simple_query("SELECT pg_backend_pid()"))
+                .await
+                .map_err(|_| DatabaseError::Busy {
+                    database: self.description.clone(),
+                    operation: "answer `SELECT pg_backend_pid()`",
+                    timeout: deadline,
+                })?
+                .map_err(|error| self.read_error(&error))?;
+        messages
+            .iter()
+            .find_map(|message| match message {
+                tokio_postgres::SimpleQueryMessage::Row(row) => row.get(0)?.parse().ok(),
+                _ => None,
+            })
+            .ok_or_else(|| DatabaseError::ReadHistory {
+                database: self.description.clone(),
+                table: HISTORY_TABLE.to_owned(),
+                source: EngineMessage {
+                    message: "`SELECT pg_backend_pid()` returned no number".to_owned(),
+                    code: None,
+                },
+            })
+    }
+
+    /// Opens the observer connection and, before any lock is taken, checks
+    /// that the session and the observer each keep one server backend of
+    /// their own across several statements. A transaction pooler
+    /// (`PgBouncer`, Supavisor) hands a client whichever server connection
+    /// is free per transaction, so the two share a backend (an idle pooler
+    /// gives the observer the one the session just released) or one of them
+    /// moves; a session lock taken through it would be left on a server
+    /// connection other clients then use (issue 10, item 12). The check
+    /// only reads `pg_backend_pid()`, so it leaves nothing behind.
     async fn open_observer(&self, client: &Client) -> Result<(), DatabaseError> {
         let mut observer = self.observer.lock().await;
         if observer.is_some() {
             return Ok(());
         }
         let second = self.connect().await?;
-        let shared = second
-            .query_one("SELECT pg_try_advisory_lock($1::bigint)", &[&LOCK_KEY])
-            .await
-            .map_err(|error| self.read_error(&error))?
-            .get::<_, bool>(0);
-        if shared {
-            // Leave nothing behind on the pooler's server connection.
-            let _ = second
-                .batch_execute("SELECT pg_advisory_unlock_all()")
-                .await;
-            let _ = client
-                .batch_execute("SELECT pg_advisory_unlock_all()")
-                .await;
-            return Err(DatabaseError::Pooler {
-                database: self.description.clone(),
-                reason: "a second connection was granted the migration lock this one holds, so both run on one server session".to_owned(),
-            });
+        let session_pid = self.backend_pid.load(Ordering::Relaxed);
+        let observer_pid = self.server_pid(&second).await?;
+        for _ in 0..POOLER_PROBES {
+            let observer_now = self.server_pid(&second).await?;
+            let session_now = self.server_pid(client).await?;
+            if let Some(reason) = pooled(session_pid, observer_pid, session_now, observer_now) {
+                return Err(DatabaseError::Pooler {
+                    database: self.description.clone(),
+                    reason,
+                });
+            }
         }
         *observer = Some(second);
         Ok(())
@@ -1299,15 +1407,39 @@ impl Database for PostgresDatabase {
                 .and_then(|row| row.get::<_, Option<String>>(0));
             (self.server_major(client).await?, position)
         };
-        let mut backup = dump::backup(
+        let result = dump::backup(
             &self.target,
             &self.description,
             server_major,
             dir,
             self.settings.statement_timeout,
-            self.settings.lock_wait,
+            self.settings.lock_timeout,
         )
-        .await?;
+        .await;
+        let mut backup = match result {
+            Err(DatabaseError::BackupLockTimeout {
+                table,
+                waited,
+                source,
+                ..
+            }) => {
+                // The dump has given up, but whoever held the table then
+                // usually still does: name them as a migration's lock
+                // timeout does.
+                let blockers = {
+                    let session = self.client().await?;
+                    let client = session.as_ref().ok_or(DatabaseError::NotConnected)?;
+                    table_lock_holders(client, &table).await.unwrap_or_default()
+                };
+                return Err(DatabaseError::BackupLockTimeout {
+                    table,
+                    waited,
+                    blockers,
+                    source,
+                });
+            }
+            other => other?,
+        };
         backup.position = position;
         Ok(Some(backup))
     }
@@ -1367,6 +1499,38 @@ pub(super) fn history_row(row: &tokio_postgres::Row) -> AppliedMigration {
         applied_by: row.get(5),
         failure: row.get(6),
     }
+}
+
+/// Why the backends seen say the connections go through a transaction
+/// pooler, if they do: the session first saw `session_first` and now
+/// `session_now`, the observer first `observer_first` and now
+/// `observer_now`. Directly, each connection has one backend of its own for
+/// its whole life.
+fn pooled(
+    session_first: i32,
+    observer_first: i32,
+    session_now: i32,
+    observer_now: i32,
+) -> Option<String> {
+    let shared = [observer_first, observer_now]
+        .into_iter()
+        .find(|pid| *pid == session_first || *pid == session_now);
+    if let Some(pid) = shared {
+        return Some(format!(
+            "two connections were served by the same server session (backend pid {pid}), so a session lock would not stay with this run"
+        ));
+    }
+    if session_now != session_first {
+        return Some(format!(
+            "one connection was served by two server sessions in turn (backend pids {session_first} and {session_now}), so a session lock would not stay with this run"
+        ));
+    }
+    if observer_now != observer_first {
+        return Some(format!(
+            "one connection was served by two server sessions in turn (backend pids {observer_first} and {observer_now}), so a session lock would not stay with this run"
+        ));
+    }
+    None
 }
 
 /// `pause`, shortened to half of `lock_timeout` so the observer looks
@@ -1453,6 +1617,27 @@ async fn lock_holders(client: &Client, key: i64) -> Result<Vec<String>, tokio_po
     Ok(rows.iter().map(describe_session).collect())
 }
 
+/// Sessions that hold, or queue for, an `ACCESS EXCLUSIVE` lock on `table`:
+/// the only lock that stops `pg_dump`'s `ACCESS SHARE`.
+async fn table_lock_holders(
+    client: &Client,
+    table: &str,
+) -> Result<Vec<String>, tokio_postgres::Error> {
+    let rows = client
+        .query(
+            "SELECT a.pid, coalesce(a.application_name, ''), coalesce(host(a.client_addr), 'local socket'), \
+             coalesce(a.state, ''), left(coalesce(a.query, ''), 200), \
+             extract(epoch FROM now() - coalesce(a.xact_start, a.backend_start))::bigint \
+             FROM pg_stat_activity a WHERE a.pid <> pg_backend_pid() AND a.pid IN ( \
+               SELECT l.pid FROM pg_locks l WHERE l.locktype = 'relation' \
+               AND l.relation = to_regclass($1) AND l.mode = 'AccessExclusiveLock') \
+             ORDER BY a.pid",
+            &[&table],
+        )
+        .await?;
+    Ok(rows.iter().map(describe_session).collect())
+}
+
 fn describe_session(row: &tokio_postgres::Row) -> String {
     let pid: i32 = row.get(0);
     let application: String = row.get(1);
@@ -1469,6 +1654,20 @@ fn describe_session(row: &tokio_postgres::Row) -> String {
         "pid {pid} ({application}, from {client}, {state} for {age}s): `{}`",
         query.split_whitespace().collect::<Vec<_>>().join(" ")
     )
+}
+
+/// Whether `error`, met while connecting, says the server answered with
+/// something other than PostgreSQL's protocol (Redis, HTTP, …).
+fn speaks_other_protocol(error: &tokio_postgres::Error) -> bool {
+    if error.as_db_error().is_some() {
+        return false;
+    }
+    let text = driver_message(error).message;
+    text.starts_with("unexpected message from server")
+        || text.starts_with("error parsing response from server")
+        // The server closed the connection part-way through a message:
+        // an HTTP server's `400 Bad Request`, read as PostgreSQL's.
+        || text.ends_with("bytes remaining on stream")
 }
 
 /// PostgreSQL's message, SQLSTATE, detail and hint for `error`.
@@ -1537,5 +1736,18 @@ mod tests {
         assert_eq!(watch_pause(WATCH_EVERY, ms(300)), ms(150));
         assert_eq!(watch_pause(WATCH_FIRST, ms(4)), ms(10));
         assert_eq!(watch_pause(WATCH_EVERY, Duration::ZERO), ms(250));
+    }
+
+    #[test]
+    fn a_pooler_shows_as_a_shared_or_moving_backend() {
+        assert_eq!(pooled(10, 20, 10, 20), None);
+        assert!(pooled(10, 10, 10, 10).unwrap().contains("backend pid 10"));
+        assert!(
+            pooled(10, 20, 20, 30)
+                .unwrap()
+                .contains("same server session")
+        );
+        assert!(pooled(10, 20, 11, 20).unwrap().contains("pids 10 and 11"));
+        assert!(pooled(10, 20, 10, 21).unwrap().contains("pids 20 and 21"));
     }
 }

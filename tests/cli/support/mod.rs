@@ -7,7 +7,8 @@ pub mod http;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
 
 pub mod app;
 pub mod pgbouncer;
@@ -103,10 +104,42 @@ impl Test {
     /// it runs (send a signal, kill it); the caller waits for it.
     pub fn spawn(&self) -> std::process::Child {
         self.command(&self.args)
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
             .spawn()
             .expect("spawn shipgate")
+    }
+
+    /// Runs the binary, killing it when it has not exited within
+    /// `deadline`: a test of a hang fails instead of hanging itself.
+    #[track_caller]
+    pub fn run_within(&self, expected_code: i32, deadline: Duration) -> Output {
+        let mut child = self.spawn();
+        let started = Instant::now();
+        while child.try_wait().expect("wait for shipgate").is_none() {
+            if started.elapsed() >= deadline {
+                let _ = child.kill();
+                let output = child.wait_with_output().expect("reap shipgate");
+                panic!(
+                    "shipgate did not exit within {deadline:?}; killed\n--- stdout\n{}\n--- stderr\n{}",
+                    String::from_utf8_lossy(&output.stdout),
+                    String::from_utf8_lossy(&output.stderr)
+                );
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let output = child.wait_with_output().expect("read shipgate's output");
+        let output = Output {
+            code: output.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+        };
+        assert_eq!(
+            output.code, expected_code,
+            "exit code {} (expected {expected_code})\n--- stdout\n{}\n--- stderr\n{}",
+            output.code, output.stdout, output.stderr
+        );
+        output
     }
 
     fn output_with(&self, args: &[String]) -> Output {
