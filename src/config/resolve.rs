@@ -28,6 +28,42 @@ use crate::diagnostic::{SourceLocation, suggest};
 
 mod gates;
 
+/// The `${NAME}` references in the user info of URL template `template`
+/// (between `://` and the `@` that ends the user info).
+fn userinfo_references(template: &str) -> Vec<&str> {
+    let Some((_, rest)) = template.split_once("://") else {
+        return Vec::new();
+    };
+    let authority = &rest[..rest.find(['/', '?', '#']).unwrap_or(rest.len())];
+    let Some(at) = authority.rfind('@') else {
+        return Vec::new();
+    };
+    let mut names = Vec::new();
+    let mut remaining = &authority[..at];
+    while let Some(open) = remaining.find("${") {
+        let after = &remaining[open + 2..];
+        let Some(close) = after.find('}') else {
+            break;
+        };
+        names.push(&after[..close]);
+        remaining = &after[close + 1..];
+    }
+    names
+}
+
+/// Whether `text` may stand in a URL's user info as it is: no character
+/// that ends it (`@ / ? # [ ]`), no blank, and every `%` starts an escape.
+fn is_encoded_userinfo(text: &str) -> bool {
+    let bytes = text.as_bytes();
+    bytes.iter().enumerate().all(|(index, &byte)| match byte {
+        b'@' | b'/' | b'?' | b'#' | b'[' | b']' => false,
+        b'%' => bytes
+            .get(index + 1..index + 3)
+            .is_some_and(|hex| hex.iter().all(u8::is_ascii_hexdigit)),
+        _ => !byte.is_ascii_whitespace() && !byte.is_ascii_control(),
+    })
+}
+
 #[cfg(test)]
 pub(crate) use gates::parse_weekly as parse_weekly_window;
 
@@ -355,6 +391,26 @@ impl Resolver<'_> {
         }
         let scheme = text.split_once("://").map_or("", |(scheme, _)| scheme);
         if matches!(scheme, "postgres" | "postgresql") {
+            for name in userinfo_references(value.get_ref()) {
+                let Some(resolved) = (self.lookup)(name) else {
+                    continue;
+                };
+                if !is_encoded_userinfo(&resolved) {
+                    // The value is a secret: say what is wrong, never which
+                    // character (issue 10: a split URL quoted pieces of it).
+                    let start = value.get_ref().find(&format!("${{{name}}}")).unwrap_or(0);
+                    let span = value.span();
+                    return Err(self.invalid(
+                        span.start + 1 + start..span.start + 1 + start + name.len() + 3,
+                        format!(
+                            "the value of `${{{name}}}` in the user info of a PostgreSQL URL is not percent-encoded, for key `{key}`"
+                        ),
+                        Some(format!(
+                            "percent-encode `{name}` (`@` as `%40`, `/` as `%2F`, `#` as `%23`, `?` as `%3F`, `%` as `%25`), or put the whole URL in one variable"
+                        )),
+                    ));
+                }
+            }
             if let Err(error) = url::Url::parse(&text) {
                 return Err(self.invalid(
                     value.span(),

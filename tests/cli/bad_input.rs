@@ -78,6 +78,14 @@ impl Case {
             );
         }
         assert!(!output.stderr.contains("panicked"), "{context}");
+        for (_, value) in &self.env {
+            for piece in value.split(['@', '/', '#']) {
+                assert!(
+                    piece.len() < 3 || !output.stderr.contains(piece),
+                    "a piece of a secret leaked; {context}"
+                );
+            }
+        }
         assert!(
             output.stderr.lines().count() <= SCREEN_LINES,
             "more than a screen; {context}"
@@ -118,6 +126,18 @@ fn bad_config_files_are_usage_errors_with_a_fix() {
             .exits(2, &["must be at most 7 days", "migrate.lock_timeout", "shipgate.toml:4:16"]),
         Case::new("a timeout PostgreSQL would read as none", format!("{ENVIRONMENT}[migrate]\nstatement_timeout = \"500us\"\n"))
             .exits(2, &["invalid duration `500us`: must be at least `1ms`", "shipgate.toml:4:21"]),
+        // Issue 10: a password with `@` split the URL, and the error quoted
+        // pieces of the secret.
+        Case::new(
+            "an unencoded password in a PostgreSQL URL",
+            "[environments.production]\ndatabase = \"postgres://app:${DB_PASSWORD}@db.internal:5432/app\"\n",
+        )
+        .env("DB_PASSWORD", "pa@ss/wo#rd")
+        .exits(2, &[
+            "the value of `${DB_PASSWORD}` in the user info of a PostgreSQL URL is not percent-encoded, for key `environments.production.database`",
+            "shipgate.toml:2:28",
+            "hint: percent-encode `DB_PASSWORD`",
+        ]),
         Case::new("a watch duration past 7 days on the command line", ENVIRONMENT)
             .args(&["watch", "--for", "8d"])
             .exits(2, &["invalid value '8d' for '--for <DURATION>'", "must be at most 7 days"]),
