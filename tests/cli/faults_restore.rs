@@ -4,7 +4,7 @@
 //! written.
 
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Stdio};
 use std::time::Duration;
 
 use crate::support::Test;
@@ -14,19 +14,8 @@ use crate::support::postgres::{TestDatabase, wait_until};
 /// (the `SHIPGATE_*` variables cleared, its state dir), for a test that has
 /// to act while it runs.
 fn spawn(test: &Test, database: &TestDatabase, args: &[&str]) -> Child {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_shipgate"));
-    command.args(args).current_dir(test.path());
-    for (key, _) in std::env::vars() {
-        if ["SHIPGATE_", "GITHUB_", "RUNNER_"]
-            .iter()
-            .any(|prefix| key.starts_with(prefix))
-        {
-            command.env_remove(key);
-        }
-    }
-    command
-        .env("NO_COLOR", "1")
-        .env("SHIPGATE_STATE_DIR", test.path().join(".state"))
+    crate::support::shipgate(test.path())
+        .args(args)
         .env("DATABASE_URL", database.url())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())

@@ -51,16 +51,7 @@ fn interrupt_apply(
 ) -> (Option<i32>, String, String, Test, TestDatabase) {
     let database = TestDatabase::new();
     let test = project(&database);
-    let mut command = Command::new(env!("CARGO_BIN_EXE_shipgate"));
-    for (key, _) in std::env::vars() {
-        if ["SHIPGATE_", "GITHUB_", "RUNNER_"]
-            .iter()
-            .any(|prefix| key.starts_with(prefix))
-        {
-            command.env_remove(key);
-        }
-    }
-    let child = command
+    let child = crate::support::shipgate(test.path())
         .args([
             "migrate",
             "apply",
@@ -70,9 +61,6 @@ fn interrupt_apply(
             "junit.xml",
         ])
         .args(format)
-        .current_dir(test.path())
-        .env("NO_COLOR", "1")
-        .env("SHIPGATE_STATE_DIR", test.path().join(".state"))
         .env("DATABASE_URL", database.url())
         .env("GITHUB_OUTPUT", test.path().join("output.txt"))
         .stdout(Stdio::piped())
@@ -172,10 +160,8 @@ fn an_interrupted_smoke_suite_still_writes_its_reports() {
         server.url()
     );
     let test = Test::new().config(&config);
-    let mut child = Command::new(env!("CARGO_BIN_EXE_shipgate"))
+    let mut child = crate::support::shipgate(test.path())
         .args(["smoke", "--report", "report.json", "--junit", "junit.xml"])
-        .current_dir(test.path())
-        .env("NO_COLOR", "1")
         .env("GITHUB_OUTPUT", test.path().join("output.txt"))
         .env("SHIPGATE_FORMAT", "github")
         .stdout(Stdio::null())

@@ -11,7 +11,6 @@
 
 use std::fmt::Write as _;
 use std::path::Path;
-use std::process::Command;
 
 use crate::support::http::{Reply, Scripted, Server};
 
@@ -190,19 +189,8 @@ env = {{ {gate_env} }}
 /// Runs shipgate in `dir` with a clean environment plus `env`; returns what
 /// it wrote to stdout and stderr (as named blobs) and its exit code.
 fn run(dir: &Path, args: &[&str], env: &[(String, String)]) -> (i32, Vec<(String, String)>) {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_shipgate"));
-    command.args(args).current_dir(dir);
-    for (key, _) in std::env::vars() {
-        if ["SHIPGATE_", "GITHUB_", "RUNNER_"]
-            .iter()
-            .any(|prefix| key.starts_with(prefix))
-        {
-            command.env_remove(key);
-        }
-    }
-    command
-        .env("NO_COLOR", "1")
-        .env("SHIPGATE_STATE_DIR", dir.join(".state"));
+    let mut command = crate::support::shipgate(dir);
+    command.args(args);
     command.envs(env.iter().map(|(key, value)| (key, value)));
     let output = command.output().unwrap();
     (

@@ -402,13 +402,29 @@ impl PostgresDatabase {
             .settings
             .lock_wait
             .saturating_add(self.connect_deadline());
-        tokio::time::timeout(deadline, self.poll_lock(client, key, owner))
+        self.within(
+            deadline,
+            "answer while the migration lock was taken",
+            self.poll_lock(client, key, owner),
+        )
+        .await?
+    }
+
+    /// `work`'s result, or [`DatabaseError::Busy`] naming `operation` when it
+    /// has not finished within `deadline`.
+    async fn within<T>(
+        &self,
+        deadline: Duration,
+        operation: &'static str,
+        work: impl std::future::Future<Output = T>,
+    ) -> Result<T, DatabaseError> {
+        tokio::time::timeout(deadline, work)
             .await
             .map_err(|_| DatabaseError::Busy {
                 database: self.description.clone(),
-                operation: "answer while the migration lock was taken",
+                operation,
                 timeout: deadline,
-            })?
+            })
     }
 
     async fn poll_lock(&self, client: &Client, key: i64, owner: &str) -> Result<(), DatabaseError> {
@@ -518,15 +534,14 @@ impl PostgresDatabase {
     /// statement.
     async fn server_pid(&self, client: &Client) -> Result<i32, DatabaseError> {
         let deadline = self.connect_deadline();
-        let messages =
-            tokio::time::timeout(deadline, client.simple_query("SELECT pg_backend_pid()"))
-                .await
-                .map_err(|_| DatabaseError::Busy {
-                    database: self.description.clone(),
-                    operation: "answer `SELECT pg_backend_pid()`",
-                    timeout: deadline,
-                })?
-                .map_err(|error| self.read_error(&error))?;
+        let messages = self
+            .within(
+                deadline,
+                "answer `SELECT pg_backend_pid()`",
+                client.simple_query("SELECT pg_backend_pid()"),
+            )
+            .await?
+            .map_err(|error| self.read_error(&error))?;
         messages
             .iter()
             .find_map(|message| match message {

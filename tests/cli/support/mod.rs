@@ -154,21 +154,10 @@ impl Test {
     /// The command for `args` in the test's dir, with the outer shell's
     /// `SHIPGATE_*`, `GITHUB_*` and `RUNNER_*` variables cleared.
     fn command(&self, args: &[String]) -> Command {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_shipgate"));
+        let mut command = shipgate(self.dir.path());
         command
             .args(args)
             .current_dir(self.current_dir.as_deref().unwrap_or(self.dir.path()));
-        for (key, _) in std::env::vars() {
-            if CLEARED_PREFIXES
-                .iter()
-                .any(|prefix| key.starts_with(prefix))
-            {
-                command.env_remove(key);
-            }
-        }
-        command
-            .env("NO_COLOR", "1")
-            .env("SHIPGATE_STATE_DIR", self.dir.path().join(".state"));
         command.envs(&self.env);
         command
     }
@@ -266,6 +255,25 @@ fn copy_tree(from: &Path, to: &Path, skip: &[&str]) {
             fs_err::copy(entry.path(), &target).expect("copy");
         }
     }
+}
+
+/// The binary, to run in `dir`: the outer shell's `SHIPGATE_*`, `GITHUB_*`
+/// and `RUNNER_*` variables cleared, no colour, its state under `dir`.
+pub fn shipgate(dir: &Path) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_shipgate"));
+    command.current_dir(dir);
+    for (key, _) in std::env::vars() {
+        if CLEARED_PREFIXES
+            .iter()
+            .any(|prefix| key.starts_with(prefix))
+        {
+            command.env_remove(key);
+        }
+    }
+    command
+        .env("NO_COLOR", "1")
+        .env("SHIPGATE_STATE_DIR", dir.join(".state"));
+    command
 }
 
 /// A free TCP port on 127.0.0.1 (bound, then released).
