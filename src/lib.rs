@@ -278,6 +278,7 @@ async fn dispatch(
         &lookup,
         printer.redactor(),
     )?;
+    migrate::lint::validate_config(&config.migrate.lint)?;
     if let Command::Migrate(args) = &cli.command {
         config.migrate.include_all = args.include_all;
     }
@@ -351,7 +352,10 @@ async fn dispatch(
             rollback::execute(
                 &ctx,
                 args.to.clone(),
-                args.database,
+                args.database.map(|policy| match policy {
+                    cli::DatabasePolicyArg::Keep => config::DatabasePolicy::Keep,
+                    cli::DatabasePolicyArg::Restore => config::DatabasePolicy::Restore,
+                }),
                 args.reason.clone(),
                 args.yes,
             )

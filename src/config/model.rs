@@ -317,6 +317,8 @@ pub struct MigrateConfig {
 pub struct LintConfig {
     /// Rule id → its level; rules not listed keep their default severity.
     pub rules: BTreeMap<String, RuleLevel>,
+    /// Rule id → where it was written, for an error about it.
+    pub locations: BTreeMap<String, crate::diagnostic::SourceLocation>,
 }
 
 /// A rule's level in `[migrate.lint]`.

@@ -209,25 +209,21 @@ struct Resolver<'a> {
 }
 
 impl Resolver<'_> {
-    /// `[migrate.lint]`: known rule ids with `error`, `warning` or `off`.
+    /// `[migrate.lint]`: rule ids with `error`, `warning` or `off`. Whether
+    /// an id names a rule is for `migrate::lint` to say (config knows no
+    /// rules), so each id keeps where it was written.
     fn lint(
         &self,
         table: &BTreeMap<Spanned<String>, Spanned<String>>,
     ) -> Result<LintConfig, ConfigError> {
         let mut rules = BTreeMap::new();
+        let mut locations = BTreeMap::new();
         for (id, level) in table {
-            if crate::migrate::lint::rule_ids().all(|known| known != id.get_ref()) {
-                let close =
-                    crate::diagnostic::suggest(id.get_ref(), crate::migrate::lint::rule_ids());
-                return Err(self.invalid(
-                    id.span(),
-                    format!("unknown lint rule `{}` in `[migrate.lint]`", id.get_ref()),
-                    Some(close.map_or_else(
-                        || "use a rule id listed in `docs/lint-rules.md`".to_owned(),
-                        |close| format!("did you mean `{close}`?"),
-                    )),
-                ));
-            }
+            let span = id.span();
+            locations.insert(
+                id.get_ref().clone(),
+                SourceLocation::from_span(self.path, self.source, span.start, span.end),
+            );
             let parsed = match level.get_ref().as_str() {
                 "error" => RuleLevel::Error,
                 "warning" => RuleLevel::Warning,
@@ -242,7 +238,7 @@ impl Resolver<'_> {
             };
             rules.insert(id.get_ref().clone(), parsed);
         }
-        Ok(LintConfig { rules })
+        Ok(LintConfig { rules, locations })
     }
 
     fn invalid(&self, span: Range<usize>, message: String, hint: Option<String>) -> ConfigError {

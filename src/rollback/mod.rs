@@ -11,7 +11,6 @@ use std::fmt::Write as _;
 use std::io::IsTerminal;
 use std::time::Instant;
 
-use crate::cli::DatabasePolicyArg;
 use crate::config::DatabasePolicy;
 use crate::context::Context;
 use crate::diagnostic::Diagnostic;
@@ -92,7 +91,7 @@ pub struct RollbackOutcome {
 pub async fn execute(
     ctx: &Context,
     to: Option<String>,
-    database: Option<DatabasePolicyArg>,
+    database: Option<DatabasePolicy>,
     reason: Option<String>,
     yes: bool,
 ) -> Result<Report, RollbackError> {
@@ -106,10 +105,7 @@ pub async fn execute(
     }
     let request = RollbackRequest {
         to,
-        database: database.map(|policy| match policy {
-            DatabasePolicyArg::Keep => DatabasePolicy::Keep,
-            DatabasePolicyArg::Restore => DatabasePolicy::Restore,
-        }),
+        database,
         reason,
         failing,
     };

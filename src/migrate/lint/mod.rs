@@ -23,9 +23,9 @@ pub use rules::{RULES, Rule, Severity};
 
 use self::rules::{Effect, FileContext, Finding, Schema};
 use super::MigrateError;
-use crate::config::{LintConfig, RuleLevel};
+use crate::config::{ConfigError, LintConfig, RuleLevel};
 use crate::context::Context;
-use crate::diagnostic::Diagnostic;
+use crate::diagnostic::{Diagnostic, SourceLocation};
 use crate::report::{Phase, PhaseName, Report};
 
 /// Why `migrate lint` could not read what it was asked to lint. Findings are
@@ -421,6 +421,29 @@ fn lint_parsed(
 /// Every rule id, for config validation ("did you mean").
 pub fn rule_ids() -> impl Iterator<Item = &'static str> {
     RULES.iter().map(|rule| rule.id)
+}
+
+/// Refuses a `[migrate.lint]` id that names no rule, at its line in the
+/// config, with the closest rule id as a suggestion.
+pub fn validate_config(lint: &LintConfig) -> Result<(), ConfigError> {
+    let mut unknown: Vec<(&String, &SourceLocation)> = lint
+        .locations
+        .iter()
+        .filter(|(id, _)| rule_ids().all(|known| known != id.as_str()))
+        .collect();
+    unknown.sort_by_key(|(_, location)| (location.line, location.column));
+    let Some((id, location)) = unknown.first() else {
+        return Ok(());
+    };
+    let close = crate::diagnostic::suggest(id, rule_ids());
+    Err(ConfigError::Invalid {
+        location: (*location).clone(),
+        message: format!("unknown lint rule `{id}` in `[migrate.lint]`"),
+        hint: Some(close.map_or_else(
+            || "use a rule id listed in `docs/lint-rules.md`".to_owned(),
+            |close| format!("did you mean `{close}`?"),
+        )),
+    })
 }
 
 #[cfg(test)]

@@ -193,6 +193,7 @@ fn config_overrides_change_severity_or_turn_a_rule_off() {
             ("missing-lock-timeout".to_owned(), RuleLevel::Error),
         ]
         .into(),
+        ..LintConfig::default()
     };
     let linted = lint_sources(source(), &config).unwrap().remove(0);
     let severities: Vec<(&str, Severity)> = linted
