@@ -269,6 +269,18 @@ impl<'a> Runner<'a> {
             // this run did, then report the infrastructure error (exit 3).
             if can_undo {
                 let check = self.undo().await;
+                if check.status == Status::Fail {
+                    // Neither as before nor as planned: a half-done undo is
+                    // never left as a warning under an exit 3 (it exits 5).
+                    self.checks
+                        .push(failed_check(failed, &error, self.backup.as_deref()));
+                    self.checks.push(check);
+                    let summary = format!(
+                        "`{}` failed ({error}) and the restore failed too: the database needs a human",
+                        failed.id()
+                    );
+                    return Ok(self.finish(summary, Some(failed.version.clone()), false));
+                }
                 let detail = check.detail.as_deref().unwrap_or_default();
                 self.ctx
                     .printer

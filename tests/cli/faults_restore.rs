@@ -240,6 +240,49 @@ fn a_backend_terminated_in_a_later_file_restores_the_backup_on_a_new_session() {
     );
 }
 
+// issue 10, item 4: when the undo after a lost connection fails too (here
+// the backup vanished), the run says the database needs a human and exits
+// 5, never 3 with the failed restore as a mere warning.
+#[test]
+fn a_lost_connection_whose_restore_fails_exits_5_naming_both_failures() {
+    let database = TestDatabase::new();
+    let mut test = Test::new()
+        .config(MIGRATE_CONFIG)
+        .env("DATABASE_URL", database.url())
+        .file("migrations/0001_create_users.sql", CREATE_USERS);
+    Test::args_for(&test, ["migrate", "apply"]).run(0);
+    test = test
+        .file(
+            "migrations/0002_create_orders.sql",
+            "CREATE TABLE orders (id int);\n",
+        )
+        .file("migrations/0003_slow.sql", "SELECT pg_sleep(60);\n");
+    let child = spawn(&test, &database, &["migrate", "apply"]);
+    wait_until("0002 to be applied", Duration::from_secs(30), || {
+        history(&database).len() == 2
+    });
+    for backup in backups(&test) {
+        fs_err::remove_file(backup).unwrap();
+    }
+    terminate_when_running(&database, "pg_sleep");
+    let (code, stdout, stderr) = finish(child);
+    assert_eq!(code, Some(5), "{stdout}\n{stderr}");
+    for needle in [
+        "`0003_slow` failed (lost the connection",
+        "the restore failed too: the database needs a human",
+        "✗ restore",
+    ] {
+        assert!(
+            stdout.contains(needle),
+            "stdout lacks {needle:?}:\n{stdout}\n{stderr}"
+        );
+    }
+    assert!(
+        database.tables().contains(&"orders".to_owned()),
+        "0002 stays: nothing could undo it"
+    );
+}
+
 // issue 10, item 4: in a file that runs outside a transaction, the failed
 // history row records the lost connection in `logs` (written on a new
 // session), and the run is an infrastructure failure (exit 3).
