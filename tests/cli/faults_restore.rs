@@ -240,6 +240,30 @@ fn a_backend_terminated_in_a_later_file_restores_the_backup_on_a_new_session() {
     );
 }
 
+// issue 10, item 4: a backend terminated in the first file of a run: its
+// transaction never committed, so nothing needs undoing, the backup is not
+// restored over production's newer writes, and the run exits 3.
+#[test]
+fn a_backend_terminated_in_the_first_file_changes_nothing_and_exits_3() {
+    let database = TestDatabase::new();
+    let (_test, code, stdout, stderr) = terminated_mid_run(
+        &database,
+        MIGRATE_CONFIG,
+        &[(
+            "0002_slow.sql",
+            "CREATE TABLE orders (id int);\nSELECT pg_sleep(60);\n",
+        )],
+    );
+    assert_eq!(code, Some(3), "{stdout}\n{stderr}");
+    assert!(
+        stderr.contains("lost the connection to `***` while applying migration `0002`"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("backup restored"), "{stderr}");
+    assert_eq!(database.tables(), ["shipgate_migrations", "users"]);
+    assert_eq!(history(&database), ["0001 true"]);
+}
+
 // issue 10, item 4: when the undo after a lost connection fails too (here
 // the backup vanished), the run says the database needs a human and exits
 // 5, never 3 with the failed restore as a mere warning.

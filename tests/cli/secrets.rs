@@ -174,6 +174,10 @@ path = "/text"
 headers = {{ X-Token = "{all}" }}
 json = {{ token = "{all}" }}
 
+[watch]
+for = "600ms"
+interval = "300ms"
+
 [[gate.command]]
 name = "prints-secrets"
 run = '''printf '%s\n' {printed}; printf '%s\n' {printed} >&2; exit 1'''
@@ -275,9 +279,10 @@ fn secrets_sweep_no_secret_or_escaped_form_reaches_any_sink() {
         format!("postgres://app:{encoded}@127.0.0.1:{closed}/app?connect_timeout=2"),
     ));
 
-    let commands: [(&[&str], &[i32]); 5] = [
+    let commands: [(&[&str], &[i32]); 6] = [
         (&["check"], &[0]),
         (&["smoke"], &[1]),
+        (&["watch"], &[1]),
         (&["gate"], &[1]),
         (
             &["migrate", "status", "--config", "raw-password.toml"],
