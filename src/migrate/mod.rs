@@ -87,6 +87,15 @@ pub enum MigrateError {
         /// Its provider.
         provider: String,
     },
+    /// A Prisma migration folder without `migration.sql`, which Prisma reads
+    /// in every folder of the migrations directory (issue 11, item 4).
+    #[error("Prisma migration folder `{}` has no `migration.sql`", folder.display())]
+    PrismaMissingScript {
+        /// The folder, relative to the config.
+        folder: PathBuf,
+        /// The migrations directory, relative to the config.
+        dir: PathBuf,
+    },
     /// The Supabase CLI would refuse this plan without `--include-all`.
     #[error("refusing to migrate as `supabase db push` would: {problem}")]
     SupabaseOrder {
@@ -165,6 +174,7 @@ impl MigrateError {
             | Self::DuplicateVersion { .. }
             | Self::EditedMigration { .. }
             | Self::PrismaProvider { .. }
+            | Self::PrismaMissingScript { .. }
             | Self::SupabaseOrder { .. }
             | Self::DbmateFile { .. }
             | Self::UnknownMigration { .. }
@@ -238,6 +248,11 @@ impl Diagnostic for MigrateError {
             Self::PrismaProvider { .. } => Some(
                 "point `migrate.dir` at a PostgreSQL project's `prisma/migrations`, or set `[migrate] layout = \"plain\"`".to_owned(),
             ),
+            Self::PrismaMissingScript { folder, dir } => Some(format!(
+                "Prisma reads `migration.sql` in every folder of `{dir}` (`prisma migrate deploy` fails on this one too): add `{folder}/migration.sql`, or move data migrations such as `migration.ts` out of `{dir}`",
+                dir = dir.display(),
+                folder = folder.display()
+            )),
             Self::SupabaseOrder { .. } => Some(
                 "pass `--include-all` to apply them anyway, or repair the history with `supabase migration repair`".to_owned(),
             ),

@@ -14,6 +14,7 @@ mod faults_restore;
 mod faults_sqlite;
 mod gate;
 mod interrupt;
+mod layouts;
 mod lint;
 mod migrate;
 mod migrate_postgres;

@@ -82,6 +82,14 @@ pub(crate) fn read_dir(dir: &Path, base_dir: &Path) -> Result<Vec<Migration>, Mi
         let Some((version, name)) = folder_name(&folder) else {
             return Err(MigrateError::InvalidFileName { path: shown });
         };
+        // Prisma reads `migration.sql` in every folder and fails without it
+        // (issue 11, item 4): say so, not "check the permissions".
+        if !file.is_file() {
+            return Err(MigrateError::PrismaMissingScript {
+                folder: relative_to(&entry.path(), base_dir),
+                dir: shown_dir.clone(),
+            });
+        }
         let bytes = fs_err::read(&file).map_err(|source| MigrateError::ReadFile {
             path: shown.clone(),
             source,
