@@ -297,9 +297,7 @@ pub async fn status(ctx: &Context) -> Result<Report, MigrateError> {
         let check = match (&entry.state, &entry.local) {
             (MigrationState::Applied { row }, _) => {
                 counts[0] += 1;
-                Check::pass(&entry.id)
-                    .detail(format!("applied {}", row.applied_at))
-                    .duration(row.duration)
+                applied_check(&entry.id, row)
             }
             (MigrationState::Pending, _) => {
                 counts[1] += 1;
@@ -332,10 +330,13 @@ pub async fn status(ctx: &Context) -> Result<Report, MigrateError> {
             }
             (MigrationState::Edited { row } | MigrationState::MissingLocally { row }, _) => {
                 counts[3] += 1;
-                Check::new(&entry.id, Status::Warn).detail(format!(
-                    "applied {} but its file is missing",
-                    row.applied_at
-                ))
+                let applied = if row.applied_at.is_empty() {
+                    "applied".to_owned()
+                } else {
+                    format!("applied {}", row.applied_at)
+                };
+                Check::new(&entry.id, Status::Warn)
+                    .detail(format!("{applied} but its file is missing"))
             }
         };
         checks.push(check);
@@ -367,6 +368,20 @@ pub async fn status(ctx: &Context) -> Result<Report, MigrateError> {
     );
     report.push(Phase::new(PhaseName::Migrate, checks, started.elapsed()).summary(summary));
     Ok(report)
+}
+
+/// The status row of an applied migration: its date and duration when the
+/// history keeps them. Supabase's and dbmate's tables keep neither, and a
+/// `0ms` there would be made up (issue 11, item 4).
+fn applied_check(id: &str, row: &db::AppliedMigration) -> Check {
+    let check = Check::pass(id);
+    if row.applied_at.is_empty() {
+        check.detail("applied")
+    } else {
+        check
+            .detail(format!("applied {}", row.applied_at))
+            .duration(row.duration)
+    }
 }
 
 /// `migrate plan`: the pending migrations in the order `apply` runs them.

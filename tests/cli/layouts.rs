@@ -53,3 +53,52 @@ fn prisma_a_folder_without_migration_sql_is_a_config_error_naming_it() {
     );
     assert!(database.tables().is_empty(), "nothing ran");
 }
+
+#[test]
+fn supabase_and_dbmate_status_rows_say_applied_without_a_date_or_a_duration() {
+    // issue 11, item 4: their tables keep no date and no duration.
+    for (dir, sql) in [
+        ("supabase/migrations", "CREATE TABLE users (id int);\n"),
+        (
+            "db/migrations",
+            "-- migrate:up\nCREATE TABLE users (id int);\n-- migrate:down\nDROP TABLE users;\n",
+        ),
+    ] {
+        let database = TestDatabase::new();
+        let test = project(&database, dir, "")
+            .file(&format!("{dir}/20240101000000_users.sql"), sql)
+            .args(["migrate", "apply"]);
+        test.run(0);
+        let output = Test::args_for(&test, ["migrate", "status", "--format", "json"]).run(0);
+        let report = output.json();
+        let check = &report["phases"][0]["checks"][0];
+        assert_eq!(check["name"], "20240101000000_users", "{dir}: {report}");
+        assert_eq!(check["detail"], "applied", "{dir}: {report}");
+        assert!(check["duration_ms"].is_null(), "{dir}: {report}");
+        Test::args_for(&test, ["migrate", "status"])
+            .run(0)
+            .stdout_has("✓ 20240101000000_users applied")
+            .nowhere("0ms");
+    }
+}
+
+#[test]
+fn prisma_status_rows_keep_their_applied_time() {
+    // issue 11, item 4: a history that keeps a date shows it.
+    let database = TestDatabase::new();
+    let test = project(&database, "prisma/migrations", "")
+        .file("prisma/migrations/migration_lock.toml", PRISMA_LOCK)
+        .file(
+            "prisma/migrations/20240101000000_init/migration.sql",
+            "CREATE TABLE users (id int);\n",
+        )
+        .args(["migrate", "apply"]);
+    test.run(0);
+    let report = Test::args_for(&test, ["migrate", "status", "--format", "json"])
+        .run(0)
+        .json();
+    let check = &report["phases"][0]["checks"][0];
+    let detail = check["detail"].as_str().unwrap();
+    assert!(detail.starts_with("applied 20"), "{report}");
+    assert!(check["duration_ms"].is_u64(), "{report}");
+}
