@@ -102,3 +102,28 @@ fn prisma_status_rows_keep_their_applied_time() {
     assert!(detail.starts_with("applied 20"), "{report}");
     assert!(check["duration_ms"].is_u64(), "{report}");
 }
+
+#[test]
+fn supabase_statements_are_stored_as_the_supabase_cli_splits_them() {
+    // issue 11, item 4: `supabase db push` keeps comments with the
+    // statement they precede, trims `;` and surrounding space.
+    let database = TestDatabase::new();
+    let sql = "-- Create the profiles table\nCREATE TABLE profiles (id int);\n\n\
+               /* a block comment */\nCREATE FUNCTION f() RETURNS text AS $body$\nBEGIN\n    RETURN 'a; b';\nEND;\n$body$ LANGUAGE plpgsql;\n\
+               INSERT INTO profiles VALUES (1) ; \n-- trailing note\n";
+    let test = project(&database, "supabase/migrations", "")
+        .file("supabase/migrations/20240101000000_profiles.sql", sql)
+        .args(["migrate", "apply"]);
+    test.run(0);
+    assert_eq!(
+        database.column(
+            "SELECT s FROM supabase_migrations.schema_migrations, unnest(statements) WITH ORDINALITY AS t(s, n) ORDER BY n"
+        ),
+        [
+            "-- Create the profiles table\nCREATE TABLE profiles (id int)",
+            "/* a block comment */\nCREATE FUNCTION f() RETURNS text AS $body$\nBEGIN\n    RETURN 'a; b';\nEND;\n$body$ LANGUAGE plpgsql",
+            "INSERT INTO profiles VALUES (1)",
+            "-- trailing note",
+        ]
+    );
+}

@@ -782,13 +782,7 @@ impl PostgresDatabase {
     ) -> Result<bool, tokio_postgres::Error> {
         match self.layout {
             HistoryLayout::Prisma => prisma::record_applied(client, migration, duration).await,
-            HistoryLayout::Supabase => {
-                let statements: Vec<&str> = split::split(&migration.sql)
-                    .iter()
-                    .map(|statement| statement.text)
-                    .collect();
-                supabase::record(client, migration, &statements).await
-            }
+            HistoryLayout::Supabase => supabase::record(client, migration).await,
             HistoryLayout::Dbmate => dbmate::record(client, migration).await,
             HistoryLayout::Plain => client
                 .execute(
