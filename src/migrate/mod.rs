@@ -535,7 +535,10 @@ async fn load_locked(
     }
     let mut applied = database.applied().await?;
     layout.reconcile(&local, &mut applied);
-    Ok((database, MigrationPlan::new(local, applied)))
+    Ok((
+        database,
+        MigrationPlan::new(local, applied, layout.identity()),
+    ))
 }
 
 /// Line 1 of a migration, for pointing at the file as a whole.

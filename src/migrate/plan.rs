@@ -40,6 +40,43 @@ pub(crate) enum MigrationState {
     },
 }
 
+/// What makes two migrations the same one, and their order: each tool's own
+/// rule (issue 11, item 4).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Identity {
+    /// The version prefix, ordered numerically (plain, Supabase, dbmate).
+    Version,
+    /// The whole `<version>_<name>`, ordered by its text (Prisma's folder
+    /// name and `migration_name`): two folders may share a timestamp.
+    Name,
+}
+
+impl Identity {
+    fn of_migration(self, migration: &Migration) -> String {
+        match self {
+            Self::Version => migration.version.clone(),
+            Self::Name => migration.id(),
+        }
+    }
+
+    fn of_row(self, row: &AppliedMigration) -> String {
+        match self {
+            Self::Version => row.version.clone(),
+            Self::Name => row_id(row),
+        }
+    }
+}
+
+/// `<version>_<name>` of a history row, or its version alone when it has
+/// no name.
+fn row_id(row: &AppliedMigration) -> String {
+    if row.name.is_empty() {
+        row.version.clone()
+    } else {
+        format!("{}_{}", row.version, row.name)
+    }
+}
+
 /// One migration in the plan.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct PlanEntry {
@@ -59,16 +96,21 @@ pub(crate) struct MigrationPlan {
 }
 
 impl MigrationPlan {
-    /// Merges local files (in apply order) with history rows.
-    pub(crate) fn new(local: Vec<Migration>, applied: Vec<AppliedMigration>) -> Self {
+    /// Merges local files (in apply order) with history rows, matched and
+    /// ordered by `identity`.
+    pub(crate) fn new(
+        local: Vec<Migration>,
+        applied: Vec<AppliedMigration>,
+        identity: Identity,
+    ) -> Self {
         let mut rows: BTreeMap<String, AppliedMigration> = applied
             .into_iter()
-            .map(|row| (row.version.clone(), row))
+            .map(|row| (identity.of_row(&row), row))
             .collect();
         let mut entries: Vec<PlanEntry> = local
             .into_iter()
             .map(|migration| {
-                let state = match rows.remove(&migration.version) {
+                let state = match rows.remove(&identity.of_migration(&migration)) {
                     None => MigrationState::Pending,
                     Some(row) if row.failure.is_some() => MigrationState::Failed { row },
                     Some(row) if row.checksum.eq_ignore_ascii_case(&migration.checksum) => {
@@ -84,7 +126,7 @@ impl MigrationPlan {
             })
             .collect();
         entries.extend(rows.into_values().map(|row| PlanEntry {
-            id: format!("{}_{}", row.version, row.name),
+            id: row_id(&row),
             local: None,
             state: if row.failure.is_some() {
                 MigrationState::Failed { row }
@@ -92,7 +134,12 @@ impl MigrationPlan {
                 MigrationState::MissingLocally { row }
             },
         }));
-        entries.sort_by(|a, b| compare_versions(a.version(), b.version()));
+        match identity {
+            Identity::Version => {
+                entries.sort_by(|a, b| compare_versions(a.version(), b.version()));
+            }
+            Identity::Name => entries.sort_by(|a, b| a.id.cmp(&b.id)),
+        }
         Self { entries }
     }
 
@@ -204,6 +251,7 @@ mod tests {
         let plan = MigrationPlan::new(
             vec![local("1", "a"), local("2", "b changed"), local("4", "d")],
             vec![row("1", "a"), row("2", "b"), row("3", "c")],
+            Identity::Version,
         );
         assert_eq!(
             states(&plan),
@@ -241,6 +289,7 @@ mod tests {
                 failed("2", "b edited since"),
                 failed("9", "z"),
             ],
+            Identity::Version,
         );
         assert_eq!(
             states(&plan),
@@ -262,7 +311,11 @@ mod tests {
 
     #[test]
     fn an_empty_history_makes_everything_pending_in_order() {
-        let plan = MigrationPlan::new(vec![local("2", "b"), local("10", "j")], Vec::new());
+        let plan = MigrationPlan::new(
+            vec![local("2", "b"), local("10", "j")],
+            Vec::new(),
+            Identity::Version,
+        );
         let pending: Vec<&str> = plan
             .pending()
             .map(|migration| migration.version.as_str())
@@ -270,5 +323,36 @@ mod tests {
         assert_eq!(pending, ["2", "10"]);
         assert_eq!(plan.applied_count(), 0);
         assert_eq!(plan.edited().count(), 0);
+    }
+
+    #[test]
+    fn prisma_identity_is_the_whole_name_in_text_order() {
+        // issue 11, item 4: `20260401000000_a` and `_b` are two migrations.
+        let named = |version: &str, name: &str| Migration {
+            name: name.to_owned(),
+            path: PathBuf::from(format!("prisma/migrations/{version}_{name}/migration.sql")),
+            ..local(version, name)
+        };
+        let applied = AppliedMigration {
+            name: "b".to_owned(),
+            ..row("20260401000000", "b")
+        };
+        let plan = MigrationPlan::new(
+            vec![
+                named("20260401000000", "b"),
+                named("20260401000000", "a"),
+                named("3", "z"),
+            ],
+            vec![applied],
+            Identity::Name,
+        );
+        assert_eq!(
+            states(&plan),
+            [
+                ("20260401000000_a", "pending"),
+                ("20260401000000_b", "applied"),
+                ("3_z", "pending")
+            ]
+        );
     }
 }

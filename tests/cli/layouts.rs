@@ -55,6 +55,53 @@ fn prisma_a_folder_without_migration_sql_is_a_config_error_naming_it() {
 }
 
 #[test]
+fn prisma_folders_sharing_a_timestamp_are_two_migrations_in_name_order() {
+    // issue 11, item 4: Prisma's identity is the whole folder name.
+    let database = TestDatabase::new();
+    database.query(
+        "CREATE TABLE _prisma_migrations (id VARCHAR(36) PRIMARY KEY NOT NULL, checksum VARCHAR(64) NOT NULL, finished_at TIMESTAMPTZ, migration_name VARCHAR(255) NOT NULL, logs TEXT, rolled_back_at TIMESTAMPTZ, started_at TIMESTAMPTZ NOT NULL DEFAULT now(), applied_steps_count INTEGER NOT NULL DEFAULT 0)",
+    );
+    let first = "CREATE TABLE a (id int);\n";
+    database.query(first);
+    database.query(&format!(
+        "INSERT INTO _prisma_migrations (id, checksum, finished_at, migration_name, started_at, applied_steps_count) VALUES \
+         ('0b3c8f0e-6d1a-4c53-9a43-2f0f4a2b9d11', '{}', now(), '20260401000000_a', now(), 1)",
+        hex::encode(<sha2::Sha256 as sha2::Digest>::digest(first.as_bytes()))
+    ));
+    let test = project(&database, "prisma/migrations", "")
+        .file("prisma/migrations/migration_lock.toml", PRISMA_LOCK)
+        .file("prisma/migrations/20260401000000_a/migration.sql", first)
+        .file(
+            "prisma/migrations/20260401000000_b/migration.sql",
+            "CREATE TABLE b (id int REFERENCES c);\n",
+        )
+        .file(
+            "prisma/migrations/20260401000000_a_c/migration.sql",
+            "CREATE TABLE c (id int PRIMARY KEY);\n",
+        )
+        .args(["migrate", "status"]);
+    test.run(0).stdout_has("1 applied, 2 pending");
+    let output = Test::args_for(&test, ["migrate", "apply"]).run(0);
+    output.stdout_has("✓ 20260401000000_a_c applied");
+    output.stdout_has("✓ 20260401000000_b applied");
+    assert!(
+        output.stdout.find("20260401000000_a_c").unwrap()
+            < output.stdout.find("20260401000000_b").unwrap(),
+        "Prisma orders by folder name: {}",
+        output.stdout
+    );
+    assert_eq!(
+        database.column(
+            "SELECT migration_name FROM _prisma_migrations WHERE finished_at IS NOT NULL ORDER BY migration_name"
+        ),
+        ["20260401000000_a", "20260401000000_a_c", "20260401000000_b"]
+    );
+    Test::args_for(&test, ["migrate", "status"])
+        .run(0)
+        .stdout_has("3 applied, 0 pending");
+}
+
+#[test]
 fn supabase_and_dbmate_status_rows_say_applied_without_a_date_or_a_duration() {
     // issue 11, item 4: their tables keep no date and no duration.
     for (dir, sql) in [

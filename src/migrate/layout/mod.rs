@@ -13,7 +13,7 @@ pub(crate) mod supabase;
 use std::path::Path;
 
 use super::MigrateError;
-use super::plan::MigrationPlan;
+use super::plan::{Identity, MigrationPlan};
 use crate::config::{Config, LayoutSetting};
 use crate::db::{AppliedMigration, HistoryLayout, Migration};
 
@@ -61,6 +61,15 @@ impl Layout {
             Self::Prisma => HistoryLayout::Prisma,
             Self::Supabase => HistoryLayout::Supabase,
             Self::Dbmate => HistoryLayout::Dbmate,
+        }
+    }
+
+    /// What identifies a migration in its tool, and orders it: Prisma's whole
+    /// folder name, else the version prefix (issue 11, item 4).
+    pub(crate) fn identity(self) -> Identity {
+        match self {
+            Self::Prisma => Identity::Name,
+            Self::Plain | Self::Supabase | Self::Dbmate => Identity::Version,
         }
     }
 

@@ -2,7 +2,8 @@
 //! and `migration_lock.toml` (whose `provider` must be `postgresql`), with
 //! Prisma's `_prisma_migrations` history (written by `db::postgres::prisma`).
 //!
-//! Checksums are compared as Prisma does, tolerating line-ending changes
+//! A migration is its whole folder name, and folders apply in name order,
+//! as Prisma does. Checksums are compared as Prisma does, tolerating line-ending changes
 //! (CRLF↔LF) and the legacy checksums without zero padding.
 
 use std::path::Path;
@@ -11,7 +12,7 @@ use sha2::{Digest as _, Sha256};
 
 use crate::db::{AppliedMigration, Migration};
 use crate::migrate::MigrateError;
-use crate::migrate::source::{checksum, compare_versions, relative_to};
+use crate::migrate::source::{checksum, relative_to};
 
 /// Whether `dir` looks like Prisma's: a `migration_lock.toml`, or a
 /// `<digits>_<name>/migration.sql` folder.
@@ -106,16 +107,9 @@ pub(crate) fn read_dir(dir: &Path, base_dir: &Path) -> Result<Vec<Migration>, Mi
             sql,
         });
     }
-    migrations.sort_by(|a, b| compare_versions(&a.version, &b.version));
-    for pair in migrations.windows(2) {
-        if pair[0].version == pair[1].version {
-            return Err(MigrateError::DuplicateVersion {
-                version: pair[0].version.clone(),
-                first: pair[0].path.clone(),
-                second: pair[1].path.clone(),
-            });
-        }
-    }
+    // Prisma identifies a migration by its folder name and applies them in
+    // its order; folders sharing a timestamp are two migrations (issue 11).
+    migrations.sort_by_key(Migration::id);
     Ok(migrations)
 }
 
@@ -147,10 +141,8 @@ fn unpadded_hex(bytes: &[u8]) -> String {
 /// own checksum, so only real edits count as edits.
 pub(crate) fn reconcile_checksums(local: &[Migration], applied: &mut [AppliedMigration]) {
     for row in applied.iter_mut() {
-        let Some(file) = local
-            .iter()
-            .find(|migration| migration.version == row.version)
-        else {
+        let name = format!("{}_{}", row.version, row.name);
+        let Some(file) = local.iter().find(|migration| migration.id() == name) else {
             continue;
         };
         if row.checksum != file.checksum
