@@ -47,7 +47,14 @@ pub async fn execute(
         let outcome = migrate::apply_phase(ctx).await?;
         backup = outcome.backup;
         if stop(&mut report, outcome.phase) {
-            return Ok(finish(report, ExitStatus::CheckFailed));
+            // A failure that left part of the run applied with nothing to
+            // restore needs a human, as under `migrate apply` (issue 11).
+            let status = if outcome.needs_attention {
+                ExitStatus::RollbackFailed
+            } else {
+                ExitStatus::CheckFailed
+            };
+            return Ok(finish(report, status));
         }
     }
 

@@ -174,3 +174,52 @@ fn supabase_statements_are_stored_as_the_supabase_cli_splits_them() {
         ]
     );
 }
+
+#[test]
+fn backup_none_a_clean_failure_is_a_failed_check_and_a_part_way_one_needs_a_human() {
+    // issue 11, item 4
+    for dir in ["migrations", "supabase/migrations"] {
+        let database = TestDatabase::new();
+        let test = project(&database, dir, "backup = \"none\"\n")
+            .file(
+                &format!("{dir}/0001_users.sql"),
+                "CREATE TABLE users (id int);\n",
+            )
+            .args(["migrate", "apply"]);
+        test.run(0);
+        // Its transaction rolled back and nothing else ran: nothing changed.
+        write(
+            &test,
+            &format!("{dir}/0002_broken.sql"),
+            "CREATE TABLE half (id int);\nSELECT * FROM missing;\n",
+        );
+        for command in [["migrate", "apply"].as_slice(), ["run"].as_slice()] {
+            Test::args_for(&test, command.iter().copied())
+                .run(1)
+                .stdout_has("rolled back by its transaction");
+        }
+        assert!(
+            !database.tables().contains(&"half".to_owned()),
+            "{dir}: {:?}",
+            database.tables()
+        );
+        // An earlier file of the same run stays applied: a human decides.
+        fs_err::rename(
+            test.path().join(format!("{dir}/0002_broken.sql")),
+            test.path().join(format!("{dir}/0003_broken.sql")),
+        )
+        .unwrap();
+        write(
+            &test,
+            &format!("{dir}/0002_posts.sql"),
+            "CREATE TABLE posts (id int);\n",
+        );
+        Test::args_for(&test, ["run"])
+            .run(5)
+            .stdout_has("no backup to restore: `0002` stays applied");
+        // The next run finds `0002` applied and fails cleanly on `0003`.
+        Test::args_for(&test, ["migrate", "apply"])
+            .run(1)
+            .stdout_has("rolled back by its transaction");
+    }
+}
