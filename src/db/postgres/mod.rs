@@ -8,6 +8,7 @@
 //! and what to report is `migrate`'s. Statement splitting lives in [`split`],
 //! TLS in [`tls`], the client tools in [`dump`].
 
+pub mod catalog;
 mod dbmate;
 mod dump;
 mod failed;
