@@ -259,3 +259,33 @@ fn a_backup_without_a_snapshot_is_restored_with_a_warning_that_the_check_was_ski
     .stdout_has("the schema was not compared with the backup (exactness check skipped): the backup has no catalog snapshot beside it");
     assert_eq!(database.tables(), ["shipgate_migrations", "users"]);
 }
+
+// `pg_dump` records an extension's name, not its version, so a restore
+// recreates it at the default version: a real difference no restore can
+// undo. The automatic restore must report it failed (exit 5), not claim
+// the database is back.
+#[test]
+fn an_extension_restored_at_another_version_fails_the_automatic_restore_with_exit_5() {
+    let database = TestDatabase::new();
+    let test = Test::new()
+        .config(CONFIG)
+        .env("DATABASE_URL", database.url())
+        .file(
+            "migrations/0001_baseline.sql",
+            "CREATE EXTENSION citext VERSION '1.4';\nCREATE TABLE users (id int PRIMARY KEY);\n",
+        );
+    Test::args_for(&test, ["migrate", "apply"]).run(0);
+    let default = database
+        .column("SELECT default_version FROM pg_available_extensions WHERE name = 'citext'");
+    assert_ne!(default, ["1.4"], "the test needs a newer default version");
+    write(&test, "0002_orders.sql", "CREATE TABLE orders (id int);\n");
+    write(&test, "0003_broken.sql", "SELECT * FROM missing;\n");
+
+    Test::args_for(&test, ["migrate", "apply"])
+        .run(5)
+        .stdout_has("✗ restore restored `***` from `")
+        .stdout_has(&format!(
+            "but its schema does not match the backup: extension `citext` differs from the backup: `version 1.4 in public` there, `version {} in public` now",
+            default[0]
+        ));
+}
