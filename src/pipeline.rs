@@ -205,4 +205,12 @@ fn discard_backup(ctx: &Context, backup: Option<&std::path::Path>) {
         ctx.printer
             .warning(&format!("could not remove the backup: {error}"));
     }
+    // Its catalog snapshot (PostgreSQL) goes with it.
+    let snapshot = crate::db::postgres::catalog::Catalog::path_beside(backup);
+    if snapshot.is_file() {
+        if let Err(error) = fs_err::remove_file(&snapshot) {
+            ctx.printer
+                .warning(&format!("could not remove the backup's snapshot: {error}"));
+        }
+    }
 }

@@ -108,6 +108,25 @@ pub struct Backup {
     pub position: Option<String>,
 }
 
+/// What a restore proved about the restored schema (issue 11, section 2).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Exactness {
+    /// The restored catalog equals the snapshot taken with the backup.
+    Verified {
+        /// How many catalog objects were compared.
+        objects: usize,
+    },
+    /// The catalog was not compared, and why (e.g. a backup taken before
+    /// snapshots were stored beside backups).
+    Skipped {
+        /// Why, in words.
+        reason: String,
+    },
+    /// The engine restores by copying the whole database file, which is
+    /// exact by construction (`SQLite`).
+    ByCopy,
+}
+
 /// An error reported by the database engine for a statement: its own message
 /// and, when it has one, its error code. Engine-neutral, so callers never see
 /// a driver type.
@@ -282,6 +301,21 @@ pub enum DatabaseError {
         table: String,
         /// How they differ.
         detail: String,
+    },
+    /// The restore finished, but the schema differs from the catalog
+    /// snapshot taken with the backup: the database is not as it was.
+    #[error(
+        "restored `{database}` from `{}`, but its schema does not match the backup: {}",
+        path.display(),
+        differences.join("; ")
+    )]
+    CatalogMismatch {
+        /// The masked URL.
+        database: String,
+        /// The backup file.
+        path: PathBuf,
+        /// Each difference in words.
+        differences: Vec<String>,
     },
     /// Another connection held the database longer than the deadline.
     #[error("timed out after {}s waiting for `{database}` to {operation}", timeout.as_secs())]
@@ -567,6 +601,10 @@ impl crate::diagnostic::Diagnostic for DatabaseError {
                 "do not migrate until they agree: compare `shipgate migrate status` with `pg_restore --data-only --table={table} --file=- {}`; another runner may have migrated meanwhile, or the restore skipped the table",
                 path.display()
             ),
+            Self::CatalogMismatch { path, .. } => format!(
+                "the database is not as the backup left it: drop or recreate the objects named above by hand (compare with `pg_restore --schema-only --file=- {}`), then run `shipgate migrate status` before migrating again",
+                path.display()
+            ),
             Self::InvalidUrl { .. } => "write `postgres://USER:PASSWORD@HOST:5432/DATABASE?sslmode=require`".to_owned(),
             Self::Connect { .. } => "check the host, port, user and password of `database` (or `direct_url`), and `sslmode`; `psql \"$DATABASE_URL\" -c 'SELECT 1'` tests the same URL".to_owned(),
             Self::ConnectTimeout { address, .. } => format!(
@@ -658,8 +696,9 @@ pub trait Database: Send + Sync {
         })
     }
 
-    /// Replaces the database's content with the backup at `path`.
-    async fn restore(&self, path: &Path) -> Result<(), DatabaseError>;
+    /// Replaces the database's content with the backup at `path`, and says
+    /// how far the result was proven equal to the backup.
+    async fn restore(&self, path: &Path) -> Result<Exactness, DatabaseError>;
 
     /// Empties the database, back to how it was before a first run created
     /// it: the undo of a failed run that started from a new database.

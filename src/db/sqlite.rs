@@ -18,7 +18,8 @@ use rusqlite::fallible_iterator::FallibleIterator as _;
 use rusqlite::{Connection, OpenFlags, OptionalExtension as _, TransactionBehavior};
 
 use super::{
-    AppliedMigration, Backup, Database, DatabaseError, EngineMessage, HISTORY_TABLE, Migration,
+    AppliedMigration, Backup, Database, DatabaseError, EngineMessage, Exactness, HISTORY_TABLE,
+    Migration,
 };
 
 /// How long a call waits for another connection to release the file.
@@ -367,10 +368,11 @@ impl Database for SqliteDatabase {
             .await
     }
 
-    async fn restore(&self, path: &Path) -> Result<(), DatabaseError> {
+    async fn restore(&self, path: &Path) -> Result<Exactness, DatabaseError> {
         let path = path.to_owned();
         self.blocking("restore", move |database| database.restore_blocking(&path))
             .await
+            .map(|()| Exactness::ByCopy)
     }
 
     async fn clear(&self) -> Result<(), DatabaseError> {

@@ -22,7 +22,7 @@ use super::plan::MigrationPlan;
 use super::{MigrateError, MigrateOutcome, first_line, load_locked};
 use crate::config::BackupMode;
 use crate::context::Context;
-use crate::db::{Database, DatabaseError, Migration};
+use crate::db::{Database, DatabaseError, Exactness, Migration};
 use crate::diagnostic::SourceLocation;
 use crate::report::{Check, Phase, PhaseName, Status};
 use crate::state::{RunBackup, RunState};
@@ -437,12 +437,12 @@ impl<'a> Runner<'a> {
                 .printer
                 .progress(&format!("emptying `{description}`, which this run created"));
             (
-                self.database.clear().await,
+                self.database.clear().await.map(|()| Exactness::ByCopy),
                 format!("emptied `{description}` (it did not exist before this run)"),
             )
         };
         let check = match result {
-            Ok(()) => {
+            Ok(exactness) => {
                 let undone = if self.applied.is_empty() {
                     String::new()
                 } else {
@@ -454,7 +454,7 @@ impl<'a> Runner<'a> {
                     Err(error) => Check::new("restore", Status::Warn)
                         .log(format!("the run state was not updated: {error}")),
                 };
-                check.detail(format!("{how}{undone}"))
+                super::with_exactness(check.detail(format!("{how}{undone}")), &exactness)
             }
             Err(error) => Check::fail("restore")
                 .detail(error.to_string())

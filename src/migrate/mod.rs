@@ -168,6 +168,9 @@ impl MigrateError {
     /// The exit status this error ends the process with.
     pub fn exit_status(&self) -> ExitStatus {
         match self {
+            // The database is not as the backup left it: a human is needed
+            // (issue 11, section 2).
+            Self::Database(DatabaseError::CatalogMismatch { .. }) => ExitStatus::RollbackFailed,
             Self::MissingDir { .. }
             | Self::InvalidFileName { .. }
             | Self::NotUtf8 { .. }
@@ -441,15 +444,33 @@ pub async fn restore(ctx: &Context, backup: &Path) -> Result<Check, MigrateError
         )));
     }
     database.lock().await?;
-    database.restore(backup).await?;
-    Ok(Check::pass("restore")
-        .detail(format!(
-            "restored `{}` from the backup; its migration history `{}` matches the backup",
-            database.describe(),
-            database.history_table()
-        ))
+    let exactness = database.restore(backup).await?;
+    let check = Check::pass("restore").detail(format!(
+        "restored `{}` from the backup; its migration history `{}` matches the backup",
+        database.describe(),
+        database.history_table()
+    ));
+    Ok(with_exactness(check, &exactness)
         .duration(started.elapsed())
         .artifact("backup", backup.display().to_string()))
+}
+
+/// Adds to a passed `restore` check what the restore proved about the
+/// schema: a skipped comparison makes it a warning (issue 11, section 2).
+pub(crate) fn with_exactness(mut check: Check, exactness: &db::Exactness) -> Check {
+    let detail = check.detail.take().unwrap_or_default();
+    match exactness {
+        db::Exactness::Verified { objects } => check.detail(format!(
+            "{detail}; its schema matches the backup's catalog snapshot ({objects} objects)"
+        )),
+        db::Exactness::Skipped { reason } => {
+            check.status = Status::Warn;
+            check.detail(format!(
+                "{detail}; the schema was not compared with the backup (exactness check skipped): {reason}"
+            ))
+        }
+        db::Exactness::ByCopy => check.detail(detail),
+    }
 }
 
 /// `migrate restore --backup FILE`: replaces the database's content with

@@ -20,6 +20,7 @@ mod migrate;
 mod migrate_postgres;
 mod pipeline;
 mod quickstart;
+mod restore_exact;
 mod secrets;
 mod smoke;
 mod smoke_assertions;

@@ -56,7 +56,11 @@ fn history(database: &TestDatabase) -> Vec<String> {
 
 fn backups(test: &Test) -> Vec<std::path::PathBuf> {
     match fs_err::read_dir(test.path().join(".shipgate/backups")) {
-        Ok(entries) => entries.map(|entry| entry.unwrap().path()).collect(),
+        // Each dump has its catalog snapshot beside it (issue 11).
+        Ok(entries) => entries
+            .map(|entry| entry.unwrap().path())
+            .filter(|path| !path.to_string_lossy().ends_with(".catalog.json"))
+            .collect(),
         Err(_) => Vec::new(),
     }
 }

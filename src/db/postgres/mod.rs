@@ -8,6 +8,7 @@
 //! and what to report is `migrate`'s. Statement splitting lives in [`split`],
 //! TLS in [`tls`], the client tools in [`dump`].
 
+pub mod catalog;
 mod dbmate;
 mod dump;
 mod failed;
@@ -25,9 +26,10 @@ use tokio::sync::Mutex;
 use tokio_postgres::error::SqlState;
 use tokio_postgres::{Client, config::Host};
 
+use self::catalog::Catalog;
 use super::{
-    AppliedMigration, Backup, Database, DatabaseError, EngineMessage, HistoryLayout, Migration,
-    Resolution,
+    AppliedMigration, Backup, Database, DatabaseError, EngineMessage, Exactness, HistoryLayout,
+    Migration, Resolution,
 };
 use crate::config::Masked;
 
@@ -1103,6 +1105,37 @@ impl PostgresDatabase {
         }
     }
 
+    /// Stores the catalog snapshot of the database beside the backup at
+    /// `path`, so a restore (in this process or a later `shipgate
+    /// rollback`) can prove it restored exactly this schema. Taken right
+    /// after `pg_dump`, under the migration lock.
+    async fn save_catalog(&self, path: &Path) -> Result<(), DatabaseError> {
+        let failed = |message: String| {
+            let _ = fs_err::remove_file(path);
+            DatabaseError::Backup {
+                database: self.description.clone(),
+                path: path.to_owned(),
+                source: EngineMessage {
+                    message,
+                    code: None,
+                },
+            }
+        };
+        let snapshot = {
+            let session = self.client().await?;
+            let client = session.as_ref().ok_or(DatabaseError::NotConnected)?;
+            Catalog::read(client).await.map_err(|error| {
+                failed(format!(
+                    "reading the catalog snapshot failed: {}",
+                    driver_message(&error)
+                ))
+            })?
+        };
+        snapshot
+            .save(&Catalog::path_beside(path))
+            .map_err(|error| failed(error.with_cause()))
+    }
+
     fn restore_error(&self, path: &Path, message: &str) -> DatabaseError {
         DatabaseError::Restore {
             database: self.description.clone(),
@@ -1114,10 +1147,14 @@ impl PostgresDatabase {
         }
     }
 
-    /// Drops the schemas, relations, types and routines created after the
-    /// backup (their oids are not in `listed`), in one transaction:
-    /// `pg_restore --clean` only replaces what the backup holds, so without
-    /// this a table a failed run created would survive the restore.
+    /// Drops the schemas, relations, types, routines, extensions,
+    /// collations, publications and event triggers created after the backup
+    /// (their oids are not in `listed`), in one transaction: `pg_restore
+    /// --clean` only replaces what the backup holds, so without this a table
+    /// or an extension a failed run created would survive the restore
+    /// (issue 11, section 2). Event triggers go first, so none fires on the
+    /// drops or the restore; objects initdb created (oids below 16384, e.g.
+    /// `plpgsql`) are never touched, as `pg_dump` never lists them.
     async fn drop_objects_not_in(
         &self,
         client: &Client,
@@ -1130,7 +1167,7 @@ impl PostgresDatabase {
                    WHERE nspname NOT IN ('pg_catalog', 'information_schema') \
                    AND nspname NOT LIKE 'pg\\_toast%' AND nspname NOT LIKE 'pg\\_temp\\_%'), \
                  objects AS ( \
-                   SELECT 'pg_namespace'::regclass AS catalog, n.oid, 'SCHEMA' AS kind, format('%I', n.nspname) AS name, 3 AS rank \
+                   SELECT 'pg_namespace'::regclass AS catalog, n.oid, 'SCHEMA' AS kind, format('%I', n.nspname) AS name, 4 AS rank \
                    FROM user_namespace n WHERE n.nspname <> 'public' \
                    UNION ALL \
                    SELECT 'pg_class'::regclass, c.oid, CASE c.relkind WHEN 'v' THEN 'VIEW' WHEN 'm' THEN 'MATERIALIZED VIEW' \
@@ -1147,9 +1184,22 @@ impl PostgresDatabase {
                    UNION ALL \
                    SELECT 'pg_proc'::regclass, p.oid, CASE p.prokind WHEN 'p' THEN 'PROCEDURE' WHEN 'a' THEN 'AGGREGATE' ELSE 'FUNCTION' END, \
                      format('%I.%I(%s)', n.nspname, p.proname, pg_get_function_identity_arguments(p.oid)), 0 \
-                   FROM pg_proc p JOIN user_namespace n ON n.oid = p.pronamespace) \
+                   FROM pg_proc p JOIN user_namespace n ON n.oid = p.pronamespace \
+                   UNION ALL \
+                   SELECT 'pg_event_trigger'::regclass, e.oid, 'EVENT TRIGGER', format('%I', e.evtname), -1 \
+                   FROM pg_event_trigger e \
+                   UNION ALL \
+                   SELECT 'pg_publication'::regclass, p.oid, 'PUBLICATION', format('%I', p.pubname), 0 \
+                   FROM pg_publication p \
+                   UNION ALL \
+                   SELECT 'pg_collation'::regclass, c.oid, 'COLLATION', format('%I.%I', n.nspname, c.collname), 2 \
+                   FROM pg_collation c JOIN user_namespace n ON n.oid = c.collnamespace \
+                   UNION ALL \
+                   SELECT 'pg_extension'::regclass, e.oid, 'EXTENSION', format('%I', e.extname), 3 \
+                   FROM pg_extension e) \
                  SELECT o.catalog::oid::bigint, o.oid::bigint, o.kind, o.name FROM objects o \
-                 WHERE NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = o.catalog AND d.objid = o.oid AND d.deptype = 'e') \
+                 WHERE o.oid >= 16384 \
+                 AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = o.catalog AND d.objid = o.oid AND d.deptype = 'e') \
                  ORDER BY o.rank",
                 &[],
             )
@@ -1239,6 +1289,55 @@ impl PostgresDatabase {
             path: path.to_owned(),
             table: format!("{schema}.{table}"),
             detail,
+        })
+    }
+
+    /// After a restore: compares the catalog with the snapshot taken with
+    /// the backup (`expected`, read before the restore). Any difference
+    /// fails the restore, naming it; a backup without a readable snapshot
+    /// is restored without the check, which says why.
+    async fn verify_catalog(
+        &self,
+        path: &Path,
+        expected: Result<Option<Catalog>, catalog::CatalogError>,
+    ) -> Result<Exactness, DatabaseError> {
+        let snapshot = Catalog::path_beside(path);
+        let expected = match expected {
+            Ok(Some(expected)) => expected,
+            Ok(None) => {
+                return Ok(Exactness::Skipped {
+                    reason: format!(
+                        "the backup has no catalog snapshot beside it (`{}`; backups taken by older shipgate versions have none)",
+                        snapshot.display()
+                    ),
+                });
+            }
+            Err(error) => {
+                return Ok(Exactness::Skipped {
+                    reason: error.with_cause(),
+                });
+            }
+        };
+        let actual = {
+            let session = self.client().await?;
+            let client = session.as_ref().ok_or(DatabaseError::NotConnected)?;
+            Catalog::read(client)
+                .await
+                .map_err(|error| self.read_error(&error))?
+        };
+        let differences = catalog::diff(&expected, &actual);
+        if differences.is_empty() {
+            return Ok(Exactness::Verified {
+                objects: actual.objects.len(),
+            });
+        }
+        Err(DatabaseError::CatalogMismatch {
+            database: self.description.clone(),
+            path: path.to_owned(),
+            differences: differences
+                .iter()
+                .map(|difference| difference.describe("the backup"))
+                .collect(),
         })
     }
 
@@ -1450,15 +1549,17 @@ impl Database for PostgresDatabase {
             other => other?,
         };
         backup.position = position;
+        self.save_catalog(&backup.path).await?;
         Ok(Some(backup))
     }
 
-    async fn restore(&self, path: &Path) -> Result<(), DatabaseError> {
+    async fn restore(&self, path: &Path) -> Result<Exactness, DatabaseError> {
         if !path.is_file() {
             return Err(DatabaseError::BackupMissing {
                 path: path.to_owned(),
             });
         }
+        let expected = Catalog::load(&Catalog::path_beside(path));
         let listed = dump::listed_objects(&self.target, path, self.settings.statement_timeout)
             .await
             .map_err(|error| self.restore_error(path, &error.to_string()))?;
@@ -1477,7 +1578,8 @@ impl Database for PostgresDatabase {
             self.settings.lock_timeout,
         )
         .await?;
-        self.verify_history(path).await
+        self.verify_history(path).await?;
+        self.verify_catalog(path, expected).await
     }
 
     async fn clear(&self) -> Result<(), DatabaseError> {
