@@ -18,6 +18,7 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
+use super::lint::MigrationClass;
 use super::plan::MigrationPlan;
 use super::{MigrateError, MigrateOutcome, first_line, load_locked};
 use crate::config::BackupMode;
@@ -201,10 +202,18 @@ impl<'a> Runner<'a> {
                     self.state
                         .migrations_applied
                         .push(migration.version.clone());
-                    self.state.migration_classes.insert(
-                        migration.version.clone(),
-                        super::lint::classify_sql(&migration.sql).class,
-                    );
+                    // Prisma folders may share a version (issue 11): one
+                    // destructive file makes the version destructive.
+                    let class = super::lint::classify_sql(&migration.sql).class;
+                    self.state
+                        .migration_classes
+                        .entry(migration.version.clone())
+                        .and_modify(|recorded| {
+                            if class == MigrationClass::Destructive {
+                                *recorded = class;
+                            }
+                        })
+                        .or_insert(class);
                     self.state.save(&self.ctx.state_path)?;
                 }
                 Err(error) => return self.fail(pending, index, error).await,

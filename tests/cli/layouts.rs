@@ -99,6 +99,31 @@ fn prisma_folders_sharing_a_timestamp_are_two_migrations_in_name_order() {
     Test::args_for(&test, ["migrate", "status"])
         .run(0)
         .stdout_has("3 applied, 0 pending");
+
+    // The run state is keyed by version: a destructive folder is never
+    // hidden by an additive one that shares its timestamp, so
+    // `rollback.database = "auto"` restores.
+    for (name, sql) in [
+        ("20260402000000_a", "DROP TABLE b;\n"),
+        ("20260402000000_b", "CREATE TABLE d (id int);\n"),
+    ] {
+        fs_err::create_dir_all(test.path().join(format!("prisma/migrations/{name}"))).unwrap();
+        fs_err::write(
+            test.path()
+                .join(format!("prisma/migrations/{name}/migration.sql")),
+            sql,
+        )
+        .unwrap();
+    }
+    Test::args_for(&test, ["migrate", "apply"]).run(0);
+    let state: serde_json::Value = serde_json::from_str(
+        &fs_err::read_to_string(test.path().join(".state/state.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(
+        state["migration_classes"]["20260402000000"], "destructive",
+        "{state:#}"
+    );
 }
 
 #[test]
