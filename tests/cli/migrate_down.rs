@@ -97,6 +97,13 @@ fn plain_down_steps_and_to_revert_newest_first() {
     let test = plain_project(&database).args(["migrate", "apply"]);
     test.run(0);
 
+    // The last `--steps` wins.
+    Test::args_for(&test, ["migrate", "down", "--steps", "3", "--steps", "1"])
+        .run(0)
+        .stdout_has("1 reverted");
+    assert_eq!(plain_history(&database), ["0001", "0002"]);
+    Test::args_for(&test, ["migrate", "apply"]).run(0);
+
     let output = Test::args_for(&test, ["migrate", "down", "--steps", "2"]).run(0);
     assert!(
         output.stdout.find("0003_c").unwrap() < output.stdout.find("0002_b").unwrap(),
@@ -324,4 +331,70 @@ fn sqlite_down_file_runs_and_deletes_the_row() {
         ["shipgate_migrations"]
     );
     assert!(rows("SELECT version FROM shipgate_migrations").is_empty());
+}
+
+const DOWN_POLICY_CONFIG: &str = r#"
+[environments.prod]
+database = "${DATABASE_URL}"
+
+[environments.prod.releases]
+root = "srv"
+restart = "true"
+
+[migrate]
+dir = "migrations"
+
+[rollback]
+database = "down"
+"#;
+
+/// A releases project: `v1` applied `0001_a`; `v2` applies `0002_b` and
+/// `0003_c` (`0002_b` with a down file only when `with_down`).
+fn deployed_twice(database: &TestDatabase, with_down: bool) -> Test {
+    let test = Test::new()
+        .config(DOWN_POLICY_CONFIG)
+        .env("DATABASE_URL", database.url())
+        .file("build/v1/app", "v1")
+        .file("build/v2/app", "v2")
+        .file("migrations/0001_a.sql", "CREATE TABLE a (id int);\n")
+        .file("migrations/0001_a.down.sql", "DROP TABLE a;\n");
+    Test::args_for(&test, ["run", "--source", "build/v1", "--id", "v1"]).run(0);
+    write(&test, "migrations/0002_b.sql", "CREATE TABLE b (id int);\n");
+    if with_down {
+        write(&test, "migrations/0002_b.down.sql", "DROP TABLE b;\n");
+    }
+    write(&test, "migrations/0003_c.sql", "CREATE TABLE c (id int);\n");
+    write(&test, "migrations/0003_c.down.sql", "DROP TABLE c;\n");
+    Test::args_for(&test, ["run", "--source", "build/v2", "--id", "v2"]).run(0);
+    assert_eq!(plain_history(database), ["0001", "0002", "0003"]);
+    test
+}
+
+#[test]
+fn the_down_policy_reverts_exactly_what_the_deploy_applied() {
+    let database = TestDatabase::new();
+    let test = deployed_twice(&database, true);
+
+    Test::args_for(&test, ["rollback", "--yes", "--dry-run"])
+        .run(0)
+        .stdout_has("would revert `0002`, `0003` with their down sections");
+    Test::args_for(&test, ["rollback", "--yes"])
+        .run(0)
+        .stdout_has("✓ promote v1")
+        .stdout_has("policy `down`: 2 reverted (`0003`, `0002`), newest first");
+    assert_eq!(database.tables(), ["a", "shipgate_migrations"]);
+    assert_eq!(plain_history(&database), ["0001"]);
+}
+
+#[test]
+fn the_down_policy_refuses_before_any_change_without_a_down_section() {
+    let database = TestDatabase::new();
+    let test = deployed_twice(&database, false);
+
+    Test::args_for(&test, ["rollback", "--yes"])
+        .run(5)
+        .stdout_has("policy `down` refused before any change, so the database was left as it is (nothing reverted)")
+        .stdout_has("migration `0002_b` has no down section");
+    assert_eq!(database.tables(), ["a", "b", "c", "shipgate_migrations"]);
+    assert_eq!(plain_history(&database), ["0001", "0002", "0003"]);
 }
