@@ -553,6 +553,39 @@ mod tests {
         ));
     }
 
+    // issue 11, section 5: `down` reverts exactly what this run applied,
+    // and only for the run that deployed the failing release.
+    #[test]
+    fn down_reverts_the_versions_this_run_applied() {
+        let dir = tempfile::tempdir().unwrap();
+        let ctx = context(dir.path());
+        let save = |applied: &[&str]| {
+            RunState {
+                environment: "local".into(),
+                migrations_applied: applied.iter().map(|&version| version.to_owned()).collect(),
+                deployed_release: Some("v2".into()),
+                ..RunState::default()
+            }
+            .save(&ctx.state_path)
+            .unwrap();
+        };
+        save(&["0002", "0003"]);
+        let action = database_action(&ctx, DatabasePolicy::Down, Some("v2"));
+        let DatabaseAction::Down { versions } = &action else {
+            panic!("expected a revert, got `{}`", action.describe());
+        };
+        assert_eq!(versions, &["0002", "0003"]);
+        assert!(matches!(
+            database_action(&ctx, DatabasePolicy::Down, Some("v1")),
+            DatabaseAction::DownWithoutRunRecord
+        ));
+        save(&[]);
+        assert!(matches!(
+            database_action(&ctx, DatabasePolicy::Down, Some("v2")),
+            DatabaseAction::Keep(why) if why.contains("applied no migration")
+        ));
+    }
+
     // issue 10, item 2: a resumed run took a second backup; rollback still
     // restores the first, and says which one and why.
     #[test]
