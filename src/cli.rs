@@ -193,6 +193,21 @@ pub enum MigrateAction {
     /// docs/lint-rules.md; silence one with `-- shipgate:allow <rule> reason: …`.
     /// Example: `shipgate migrate lint --pending`
     Lint(LintArgs),
+    /// Revert applied migrations with their down sections, newest first.
+    ///
+    /// Backs up first, then runs each down section in a transaction with its
+    /// history update. Down sections: `NAME.down.sql` beside the file (plain,
+    /// Supabase), `down.sql` in the folder (Prisma), `-- migrate:down`
+    /// (dbmate). A migration without one stops the command before any change.
+    /// Example: `shipgate migrate down --steps 2`
+    Down {
+        /// Revert the newest N applied migrations [default: 1].
+        #[arg(long, value_name = "N", conflicts_with = "to", value_parser = clap::value_parser!(u32).range(1..))]
+        steps: Option<u32>,
+        /// Revert every migration applied after NAME, which stays applied.
+        #[arg(long, value_name = "NAME")]
+        to: Option<String>,
+    },
     /// Restore a backup `migrate apply` took, replacing the database's content.
     ///
     /// PostgreSQL: `pg_restore --clean --if-exists --single-transaction --no-owner`.
@@ -290,6 +305,8 @@ pub enum DatabasePolicyArg {
     Keep,
     /// Restore the backup the last `migrate apply` took.
     Restore,
+    /// Revert the migrations the deploy applied with their down sections.
+    Down,
 }
 
 /// Arguments of `shipgate run`.

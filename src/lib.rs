@@ -191,6 +191,7 @@ fn command_name(command: &Command) -> &'static str {
             MigrateAction::Apply => "migrate apply",
             MigrateAction::Lint(_) => "migrate lint",
             MigrateAction::Restore { .. } => "migrate restore",
+            MigrateAction::Down { .. } => "migrate down",
             MigrateAction::Resolve { .. } => "migrate resolve",
         },
     }
@@ -260,7 +261,10 @@ fn abandonable(command: &Command) -> bool {
         Command::Check | Command::Gate(_) | Command::Smoke(_) | Command::Watch(_) => true,
         Command::Migrate(args) => !matches!(
             args.action,
-            MigrateAction::Apply | MigrateAction::Restore { .. } | MigrateAction::Resolve { .. }
+            MigrateAction::Apply
+                | MigrateAction::Down { .. }
+                | MigrateAction::Restore { .. }
+                | MigrateAction::Resolve { .. }
         ),
         Command::Deploy(_) | Command::Rollback(_) | Command::Run(_) => false,
     }
@@ -305,6 +309,15 @@ async fn dispatch(
                 migrate::lint(&ctx, &selection).await?
             }
             MigrateAction::Restore { backup } => migrate::restore_command(&ctx, backup).await?,
+            MigrateAction::Down { steps, to } => {
+                let selection = match (to, steps) {
+                    (Some(name), _) => migrate::DownSelection::To(name.clone()),
+                    (None, steps) => {
+                        migrate::DownSelection::Steps(steps.map_or(1, |steps| steps as usize))
+                    }
+                };
+                migrate::down(&ctx, &selection).await?
+            }
             MigrateAction::Resolve {
                 applied,
                 rolled_back,
@@ -355,6 +368,7 @@ async fn dispatch(
                 args.database.map(|policy| match policy {
                     cli::DatabasePolicyArg::Keep => config::DatabasePolicy::Keep,
                     cli::DatabasePolicyArg::Restore => config::DatabasePolicy::Restore,
+                    cli::DatabasePolicyArg::Down => config::DatabasePolicy::Down,
                 }),
                 args.reason.clone(),
                 args.yes,

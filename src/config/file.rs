@@ -344,4 +344,8 @@ pub enum DatabasePolicy {
     Keep,
     /// Restore this run's backup.
     Restore,
+    /// Revert exactly the migrations this run applied with their down
+    /// sections, newest first (`migrate down`); refused before any change
+    /// when one has none (issue 11, section 5).
+    Down,
 }

@@ -223,6 +223,16 @@ pub enum DatabaseError {
         /// The version found in the history table.
         version: String,
     },
+    /// `migrate down` found no history row to remove for a migration it
+    /// reverted (another runner reverted it meanwhile); its transaction was
+    /// rolled back.
+    #[error("migration `{version}` is no longer recorded in `{table}`: another runner reverted it")]
+    NotRecorded {
+        /// The migration's version.
+        version: String,
+        /// The history table.
+        table: String,
+    },
     /// A directory for backups could not be created.
     #[error("failed to create the backup directory `{}`", path.display())]
     CreateBackupDir {
@@ -586,6 +596,9 @@ impl crate::diagnostic::Diagnostic for DatabaseError {
             Self::AlreadyApplied { .. } => {
                 "run `shipgate migrate status` to see what the other runner applied".to_owned()
             }
+            Self::NotRecorded { .. } => {
+                "run `shipgate migrate status` to see what the other runner reverted".to_owned()
+            }
             Self::CreateBackupDir { .. } | Self::Backup { .. } | Self::VerifyBackup { .. } => {
                 "set a writable `migrate.backup_dir`, or `migrate.backup = \"none\"` to migrate without a backup".to_owned()
             }
@@ -666,6 +679,13 @@ pub trait Database: Send + Sync {
     /// Runs `migration`'s SQL and records it in the history table, both in one
     /// transaction: either both happen or neither does.
     async fn apply(&self, migration: &Migration) -> Result<AppliedMigration, DatabaseError>;
+
+    /// `migrate down`: runs `down` (the down section of an applied
+    /// migration: its version and name, the down file's path and SQL) and
+    /// removes the migration from the history (Prisma: marks its row
+    /// `rolled_back_at`, as `prisma migrate resolve --rolled-back` would),
+    /// both in one transaction: either both happen or neither does.
+    async fn revert(&self, down: &Migration) -> Result<(), DatabaseError>;
 
     /// Backs the database up into `dir`. `None` when there is nothing to back
     /// up (the database does not exist yet or is empty).

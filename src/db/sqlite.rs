@@ -228,6 +228,36 @@ impl SqliteDatabase {
         Ok(applied)
     }
 
+    /// `migrate down`: runs `down`'s SQL and deletes its history row in one
+    /// `BEGIN IMMEDIATE` transaction.
+    fn revert_blocking(&self, down: &Migration) -> Result<(), DatabaseError> {
+        let mut connection = self.open_writable()?;
+        let failed = |offset: Option<usize>, source: EngineMessage| DatabaseError::ApplyMigration {
+            version: down.version.clone(),
+            offset,
+            source,
+        };
+        let transaction = connection
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(|error| failed(None, engine_message(&error)))?;
+        run_script(&transaction, &down.sql).map_err(|(offset, source)| failed(offset, source))?;
+        let removed = transaction
+            .execute(
+                "DELETE FROM shipgate_migrations WHERE version = ?1",
+                [&down.version],
+            )
+            .map_err(|error| failed(None, engine_message(&error)))?;
+        if removed == 0 {
+            return Err(DatabaseError::NotRecorded {
+                version: down.version.clone(),
+                table: HISTORY_TABLE.to_owned(),
+            });
+        }
+        transaction
+            .commit()
+            .map_err(|error| failed(None, engine_message(&error)))
+    }
+
     /// No file, an empty file, or a database without a single table, index,
     /// view or trigger (e.g. one [`Database::clear`] emptied).
     fn is_new_blocking(&self) -> Result<bool, DatabaseError> {
@@ -359,6 +389,12 @@ impl Database for SqliteDatabase {
     async fn apply(&self, migration: &Migration) -> Result<AppliedMigration, DatabaseError> {
         let migration = migration.clone();
         self.blocking("apply", move |database| database.apply_blocking(&migration))
+            .await
+    }
+
+    async fn revert(&self, down: &Migration) -> Result<(), DatabaseError> {
+        let down = down.clone();
+        self.blocking("revert", move |database| database.revert_blocking(&down))
             .await
     }
 

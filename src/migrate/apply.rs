@@ -105,7 +105,10 @@ fn refuse_edited(plan: &MigrationPlan) -> Result<(), MigrateError> {
 }
 
 /// The backup line of a dry run.
-async fn planned_backup(ctx: &Context, database: &dyn Database) -> Result<Check, MigrateError> {
+pub(super) async fn planned_backup(
+    ctx: &Context,
+    database: &dyn Database,
+) -> Result<Check, MigrateError> {
     let check = Check::new("backup", Status::Skip);
     Ok(match ctx.config.migrate.backup {
         BackupMode::None => check.detail("disabled by `migrate.backup = \"none\"`"),
@@ -487,7 +490,11 @@ fn backticked(versions: &[String]) -> String {
 }
 
 /// The failing check for a migration the database rejected.
-fn failed_check(migration: &Migration, error: &DatabaseError, backup: Option<&Path>) -> Check {
+pub(super) fn failed_check(
+    migration: &Migration,
+    error: &DatabaseError,
+    backup: Option<&Path>,
+) -> Check {
     let (offset, message) = match error {
         DatabaseError::ApplyMigration { offset, source, .. }
         | DatabaseError::ApplyOutsideTransaction { offset, source, .. } => {

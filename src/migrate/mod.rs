@@ -11,6 +11,7 @@
 //! [`plan`], [`apply`], [`apply_phase`] and [`restore`].
 
 mod apply;
+mod down;
 mod layout;
 pub mod lint;
 mod plan;
@@ -28,6 +29,8 @@ use crate::report::{Check, Phase, PhaseName, Report, Status};
 use crate::state::StateError;
 
 use self::plan::{MigrationPlan, MigrationState};
+
+pub use self::down::{DownOutcome, DownSelection};
 
 /// Why a migrate command could not run. A migration the database rejects is
 /// not an error: it is a failed check in the report.
@@ -145,6 +148,41 @@ pub enum MigrateError {
         #[source]
         source: std::io::Error,
     },
+    /// `migrate down` would revert a migration that has no down section
+    /// (issue 11, section 5); nothing was changed.
+    #[error(
+        "migration `{name}` has no down section, so it cannot be reverted: {reason}{}",
+        others_without_down(others)
+    )]
+    MissingDown {
+        /// The migration, `<version>_<name>`.
+        name: String,
+        /// Where its down section would go, relative to the config.
+        expected: PathBuf,
+        /// What is missing.
+        reason: String,
+        /// The other migrations to revert that lack one.
+        others: Vec<String>,
+    },
+    /// `migrate down` would run a down section that must run outside a
+    /// transaction; nothing was changed.
+    #[error("the down section of `{name}` in `{}` cannot run inside a transaction: {reason}", path.display())]
+    DownOutsideTransaction {
+        /// The migration.
+        name: String,
+        /// Its down file.
+        path: PathBuf,
+        /// Why it runs outside one.
+        reason: String,
+    },
+    /// `migrate down --to NAME` names no applied migration.
+    #[error("no applied migration `{name}` in `{database}`")]
+    NotApplied {
+        /// The name given.
+        name: String,
+        /// The masked database URL.
+        database: String,
+    },
     /// The database could not be opened, read, written or backed up.
     #[error(transparent)]
     Database(#[from] DatabaseError),
@@ -154,6 +192,15 @@ pub enum MigrateError {
     /// `migrate lint` could not read its input.
     #[error(transparent)]
     Lint(#[from] lint::LintError),
+}
+
+fn others_without_down(others: &[String]) -> String {
+    if others.is_empty() {
+        String::new()
+    } else {
+        let names: Vec<String> = others.iter().map(|name| format!("`{name}`")).collect();
+        format!(" (nor do {})", names.join(", "))
+    }
 }
 
 fn others_text(others: usize) -> String {
@@ -181,6 +228,9 @@ impl MigrateError {
             | Self::SupabaseOrder { .. }
             | Self::DbmateFile { .. }
             | Self::UnknownMigration { .. }
+            | Self::MissingDown { .. }
+            | Self::DownOutsideTransaction { .. }
+            | Self::NotApplied { .. }
             | Self::Database(
                 DatabaseError::NotConfigured { .. }
                 | DatabaseError::LayoutNeedsPostgres { .. }
@@ -260,9 +310,17 @@ impl Diagnostic for MigrateError {
                 "pass `--include-all` to apply them anyway, or repair the history with `supabase migration repair`".to_owned(),
             ),
             Self::DbmateFile { hint, .. } => Some(hint.clone()),
-            Self::UnknownMigration { .. } => {
+            Self::UnknownMigration { .. } | Self::NotApplied { .. } => {
                 Some("run `shipgate migrate status` to list the migrations by name".to_owned())
             }
+            Self::MissingDown { expected, .. } => Some(format!(
+                "nothing was changed; write the statements that undo it in `{}`, then run the command again (`--dry-run` shows the plan)",
+                expected.display()
+            )),
+            Self::DownOutsideTransaction { path, .. } => Some(format!(
+                "nothing was changed; `migrate down` runs each down section in a transaction with its history update: revert it by hand, then `shipgate migrate resolve`, or make `{}` transactional",
+                path.display()
+            )),
             Self::Database(error) => error.hint(),
             Self::State(error) => error.hint(),
             Self::Lint(error) => error.hint(),
@@ -419,6 +477,34 @@ pub async fn apply(ctx: &Context) -> Result<Report, MigrateError> {
     }
     report.push(outcome.phase);
     Ok(report)
+}
+
+/// `migrate down`: back up, then revert the selected applied migrations
+/// with their down sections, newest first (with `--dry-run`: print the plan
+/// and change nothing).
+pub async fn down(ctx: &Context, selection: &DownSelection) -> Result<Report, MigrateError> {
+    let outcome = down::run(ctx, selection, ctx.dry_run).await?;
+    let mut report = Report::new(
+        "migrate down",
+        Some(&ctx.config.environment.name),
+        ctx.dry_run,
+    );
+    report.output("migrations_reverted", outcome.reverted.join(","));
+    if let Some(backup) = &outcome.backup {
+        report.output("backup", backup.display().to_string());
+        report.files.push(backup.clone());
+    }
+    report.push(outcome.phase);
+    Ok(report)
+}
+
+/// The `down` rollback policy: reverts `selection` (the versions a deploy
+/// applied), refusing before any change when one has no down section.
+pub async fn down_phase(
+    ctx: &Context,
+    selection: &DownSelection,
+) -> Result<DownOutcome, MigrateError> {
+    down::run(ctx, selection, ctx.dry_run).await
 }
 
 /// `migrate lint`: the selected migrations through the PostgreSQL parser and

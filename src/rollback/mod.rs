@@ -272,6 +272,12 @@ enum DatabaseAction {
     },
     RestoreWithoutBackup,
     NoRunRecord,
+    /// Revert `versions` (what this run applied) with their down sections
+    /// (issue 11, section 5).
+    Down {
+        versions: Vec<String>,
+    },
+    DownWithoutRunRecord,
     Unreadable(String),
 }
 
@@ -294,6 +300,15 @@ fn database_action(ctx: &Context, policy: DatabasePolicy, failing: Option<&str>)
         .all(|version| state.migration_classes.get(version) == Some(&MigrationClass::Additive));
     let restore = match policy {
         DatabasePolicy::Keep => return DatabaseAction::Keep("policy `keep`"),
+        DatabasePolicy::Down if !same_run => return DatabaseAction::DownWithoutRunRecord,
+        DatabasePolicy::Down if !applied => {
+            return DatabaseAction::Keep("policy `down`: this run applied no migration");
+        }
+        DatabasePolicy::Down => {
+            return DatabaseAction::Down {
+                versions: state.migrations_applied.clone(),
+            };
+        }
         DatabasePolicy::Restore => true,
         DatabasePolicy::Auto => applied && !all_additive,
     };
@@ -374,6 +389,13 @@ impl DatabaseAction {
                 "restore the database, but no backup of the run that deployed this release is recorded".to_owned()
             }
             Self::Unreadable(error) => format!("decide about the database, but {error}"),
+            Self::Down { versions } => format!(
+                "revert {} with their down sections, newest first (policy `down`)",
+                backticked(versions)
+            ),
+            Self::DownWithoutRunRecord => {
+                "revert this run's migrations, but the run state does not record the run that deployed this release".to_owned()
+            }
         }
     }
 
@@ -399,8 +421,71 @@ impl DatabaseAction {
                 "policy `restore`, but the run state does not record the run that deployed this release; restore the database by hand or pass `--database keep`",
             ),
             Self::Unreadable(error) => Check::fail("database").detail(format!("cannot tell what this run migrated: {error}")),
+            Self::Down { versions } => revert(ctx, versions).await,
+            Self::DownWithoutRunRecord => Check::fail("database").detail(
+                "policy `down`, but the run state does not record the run that deployed this release; run `shipgate migrate down --to NAME` by hand or pass `--database keep`",
+            ),
         }
     }
+}
+
+/// The `down` policy: reverts `versions` with `migrate down`. A refusal
+/// (a migration without a down section) changed nothing, and says so.
+async fn revert(ctx: &Context, versions: &[String]) -> Check {
+    let started = Instant::now();
+    let selection = crate::migrate::DownSelection::Versions(versions.to_vec());
+    match crate::migrate::down_phase(ctx, &selection).await {
+        Ok(outcome) => {
+            let summary = outcome.phase.summary.clone().unwrap_or_default();
+            let mut check = if outcome.phase.failed() {
+                let failures: Vec<String> = outcome
+                    .phase
+                    .checks
+                    .iter()
+                    .filter(|check| check.status == Status::Fail)
+                    .map(|check| {
+                        format!(
+                            "{}: {}",
+                            check.name,
+                            check.detail.as_deref().unwrap_or_default()
+                        )
+                    })
+                    .collect();
+                Check::fail("database")
+                    .detail(format!(
+                        "policy `down`: {summary}; the migrations reverted before the failure stay reverted, the rest stay applied"
+                    ))
+                    .log(failures.join("\n"))
+            } else {
+                Check::pass("database").detail(format!(
+                    "policy `down`: {summary} ({}), newest first",
+                    backticked(&outcome.reverted)
+                ))
+            };
+            if let Some(backup) = &outcome.backup {
+                check = check.artifact("backup", backup.display().to_string());
+            }
+            check.duration(started.elapsed())
+        }
+        Err(error) => {
+            let mut check = Check::fail("database").detail(format!(
+                "policy `down` refused before any change, so the database was left as it is (nothing reverted): {error}"
+            ));
+            if let Some(hint) = error.hint() {
+                check = check.log(format!("hint: {hint}"));
+            }
+            check.duration(started.elapsed())
+        }
+    }
+}
+
+/// `a`, `b` → "`a`, `b`".
+fn backticked(versions: &[String]) -> String {
+    versions
+        .iter()
+        .map(|version| format!("`{version}`"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 #[cfg(test)]
@@ -465,6 +550,39 @@ mod tests {
         assert!(matches!(
             database_action(&ctx, DatabasePolicy::Auto, None),
             DatabaseAction::Restore { .. }
+        ));
+    }
+
+    // issue 11, section 5: `down` reverts exactly what this run applied,
+    // and only for the run that deployed the failing release.
+    #[test]
+    fn down_reverts_the_versions_this_run_applied() {
+        let dir = tempfile::tempdir().unwrap();
+        let ctx = context(dir.path());
+        let save = |applied: &[&str]| {
+            RunState {
+                environment: "local".into(),
+                migrations_applied: applied.iter().map(|&version| version.to_owned()).collect(),
+                deployed_release: Some("v2".into()),
+                ..RunState::default()
+            }
+            .save(&ctx.state_path)
+            .unwrap();
+        };
+        save(&["0002", "0003"]);
+        let action = database_action(&ctx, DatabasePolicy::Down, Some("v2"));
+        let DatabaseAction::Down { versions } = &action else {
+            panic!("expected a revert, got `{}`", action.describe());
+        };
+        assert_eq!(versions, &["0002", "0003"]);
+        assert!(matches!(
+            database_action(&ctx, DatabasePolicy::Down, Some("v1")),
+            DatabaseAction::DownWithoutRunRecord
+        ));
+        save(&[]);
+        assert!(matches!(
+            database_action(&ctx, DatabasePolicy::Down, Some("v2")),
+            DatabaseAction::Keep(why) if why.contains("applied no migration")
         ));
     }
 

@@ -17,6 +17,7 @@ mod interrupt;
 mod layouts;
 mod lint;
 mod migrate;
+mod migrate_down;
 mod migrate_postgres;
 mod pipeline;
 mod quickstart;

@@ -10,6 +10,7 @@
 
 pub mod catalog;
 mod dbmate;
+mod down;
 mod dump;
 mod failed;
 mod prisma;
@@ -1497,6 +1498,10 @@ impl Database for PostgresDatabase {
             }
         }
         result
+    }
+
+    async fn revert(&self, down: &Migration) -> Result<(), DatabaseError> {
+        self.revert_in_transaction(down).await
     }
 
     async fn backup(&self, dir: &Path) -> Result<Option<Backup>, DatabaseError> {

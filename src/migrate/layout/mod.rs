@@ -6,6 +6,7 @@
 //! Layouts: [`plain`] (shipgate's own), [`prisma`], [`supabase`], [`dbmate`].
 
 pub(crate) mod dbmate;
+pub(crate) mod down;
 pub(crate) mod plain;
 pub(crate) mod prisma;
 pub(crate) mod supabase;

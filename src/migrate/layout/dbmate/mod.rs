@@ -61,3 +61,46 @@ pub(crate) fn read_dir(dir: &Path, base_dir: &Path) -> Result<Vec<Migration>, Mi
     }
     Ok(migrations)
 }
+
+/// The `-- migrate:down` section of `migration` (read by [`read_dir`],
+/// which keeps only the up section), as `dbmate rollback` runs it. The SQL
+/// keeps the file's line numbers: the lines above the marker are blank.
+pub(crate) fn read_down(
+    migration: &Migration,
+    base_dir: &Path,
+) -> Result<super::down::DownSource, MigrateError> {
+    let text = fs_err::read_to_string(base_dir.join(&migration.path)).map_err(|source| {
+        MigrateError::ReadFile {
+            path: migration.path.clone(),
+            source,
+        }
+    })?;
+    let section = sections::parse_down(&text).map_err(|refusal| MigrateError::DbmateFile {
+        location: Box::new(SourceLocation::from_span(
+            &migration.path,
+            &text,
+            refusal.offset,
+            refusal.offset,
+        )),
+        reason: refusal.reason,
+        hint: refusal.hint,
+    })?;
+    let line = text[..section.start].matches('\n').count();
+    let sql = format!("{}{}", "\n".repeat(line), &text[section.start..]);
+    let outside_transaction = section
+        .no_transaction
+        .then(|| format!("marked `transaction:false` (line {})", line + 1));
+    Ok(
+        match super::down::found(migration, migration.path.clone(), sql, outside_transaction) {
+            super::down::DownSource::Missing(mut missing) => {
+                missing.reason = format!(
+                    "the `-- migrate:down` section of `{}` (line {}) holds no statement",
+                    migration.path.display(),
+                    line + 1
+                );
+                super::down::DownSource::Missing(missing)
+            }
+            found @ super::down::DownSource::Found(_) => found,
+        },
+    )
+}

@@ -111,6 +111,27 @@ pub(crate) fn parse(text: &str) -> Result<UpSection, Refusal> {
     })
 }
 
+/// The down section of a file dbmate accepts: from its `-- migrate:down`
+/// marker to the end of the file (one section per file), as `dbmate
+/// rollback` runs it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct DownSection {
+    /// Byte offset of the `-- migrate:down` marker.
+    pub(crate) start: usize,
+    /// Whether the down line says `transaction:false`.
+    pub(crate) no_transaction: bool,
+}
+
+/// Reads the down section of `text` as dbmate does (refusing what
+/// [`parse`] refuses).
+pub(crate) fn parse_down(text: &str) -> Result<DownSection, Refusal> {
+    let up = parse(text)?;
+    Ok(DownSection {
+        start: up.end,
+        no_transaction: transaction_option(&text[up.end..]).as_deref() == Some("false"),
+    })
+}
+
 /// Whether `text` has a `-- migrate:up` marker dbmate sees.
 pub(crate) fn has_up_marker(text: &str) -> bool {
     UP.is_match(text)
@@ -195,6 +216,21 @@ mod tests {
     fn up_sql(text: &str) -> &str {
         let section = parse(text).unwrap();
         &text[section.start..section.end]
+    }
+
+    #[test]
+    fn the_down_section_runs_from_its_marker_to_the_end() {
+        let text =
+            "-- migrate:up\nCREATE TABLE a ();\n-- migrate:down transaction:false\nDROP TABLE a;\n";
+        let down = parse_down(text).unwrap();
+        assert_eq!(
+            &text[down.start..],
+            "-- migrate:down transaction:false\nDROP TABLE a;\n"
+        );
+        assert!(down.no_transaction);
+        let plain = "-- migrate:up\nSELECT 1;\n-- migrate:down\nSELECT 2;\n";
+        assert!(!parse_down(plain).unwrap().no_transaction);
+        assert!(parse_down("-- migrate:up\nSELECT 1;\n").is_err());
     }
 
     #[test]
