@@ -10,7 +10,7 @@
 //! 4. back up (`migrate.backup = "auto"`) — a database that does not exist
 //!    yet needs none — and record the backup in the run state;
 //! 5. apply each pending migration in its own transaction, recording each in
-//!    the run state as it lands;
+//!    the run state as it lands (while the next one runs);
 //! 6. when one fails, stop and restore the backup, which also undoes the
 //!    migrations this run applied before it.
 
@@ -183,8 +183,13 @@ impl<'a> Runner<'a> {
             self.backup().await?
         };
         self.database.ensure_history().await?;
+        // The migration that committed last, not yet in the run state: it is
+        // recorded while the next one runs on the server (issue 10,
+        // "Performance"), so the state file costs no time of its own.
+        let mut unrecorded: Option<&Migration> = None;
         for (index, migration) in pending.iter().enumerate() {
             if self.ctx.cancel.is_cancelled() {
+                record(&mut self.state, &self.ctx.state_path, unrecorded.take())?;
                 self.checks.extend(pending[index..].iter().map(|migration| {
                     Check::new(migration.id(), Status::Skip).detail("not started: interrupted")
                 }));
@@ -194,7 +199,14 @@ impl<'a> Runner<'a> {
             self.ctx
                 .printer
                 .progress(&format!("applying `{}`", migration.path.display()));
-            match self.apply_with_retries(migration).await {
+            let (ctx, database) = (self.ctx, self.database);
+            let state = &mut self.state;
+            let (result, recorded) =
+                tokio::join!(apply_with_retries(ctx, database, migration), async {
+                    record(state, &ctx.state_path, unrecorded.take())
+                },);
+            recorded?;
+            match result {
                 Ok(row) => {
                     self.checks.push(
                         Check::pass(migration.id())
@@ -202,59 +214,14 @@ impl<'a> Runner<'a> {
                             .duration(row.duration),
                     );
                     self.applied.push(migration.version.clone());
-                    self.state
-                        .migrations_applied
-                        .push(migration.version.clone());
-                    // Prisma folders may share a version (issue 11): one
-                    // destructive file makes the version destructive.
-                    let class = super::lint::classify_sql(&migration.sql).class;
-                    self.state
-                        .migration_classes
-                        .entry(migration.version.clone())
-                        .and_modify(|recorded| {
-                            if class == MigrationClass::Destructive {
-                                *recorded = class;
-                            }
-                        })
-                        .or_insert(class);
-                    self.state.save(&self.ctx.state_path)?;
+                    unrecorded = Some(migration);
                 }
                 Err(error) => return self.fail(pending, index, error).await,
             }
         }
+        record(&mut self.state, &self.ctx.state_path, unrecorded)?;
         let summary = format!("{} applied", self.applied.len());
         Ok(self.finish(summary, None, true))
-    }
-
-    /// Applies `migration`, retrying with backoff (up to `migrate.retries`)
-    /// when it timed out waiting for a lock: its transaction was rolled back,
-    /// so production never queued behind it for longer than `lock_timeout`.
-    async fn apply_with_retries(
-        &self,
-        migration: &Migration,
-    ) -> Result<crate::db::AppliedMigration, DatabaseError> {
-        let mut attempt = 0;
-        loop {
-            match self.database.apply(migration).await {
-                Err(error @ DatabaseError::LockTimeout { .. })
-                    if attempt < self.ctx.config.migrate.retries
-                        && !self.ctx.cancel.is_cancelled() =>
-                {
-                    attempt += 1;
-                    let pause = crate::db::postgres::jitter(crate::db::postgres::backoff(attempt));
-                    self.ctx.printer.warning(&format!(
-                        "{error}; rolled back, retrying in {}ms (attempt {attempt} of {})",
-                        pause.as_millis(),
-                        self.ctx.config.migrate.retries
-                    ));
-                    tokio::select! {
-                        () = tokio::time::sleep(pause) => {}
-                        () = self.ctx.cancel.cancelled() => return Err(error),
-                    }
-                }
-                other => return other,
-            }
-        }
     }
 
     /// Stops the run at `pending[index]`, which failed with `error`, and undoes
@@ -478,6 +445,65 @@ impl<'a> Runner<'a> {
             None => check,
         }
     }
+}
+
+/// Applies `migration`, retrying with backoff (up to `migrate.retries`)
+/// when it timed out waiting for a lock: its transaction was rolled back,
+/// so production never queued behind it for longer than `lock_timeout`.
+async fn apply_with_retries(
+    ctx: &Context,
+    database: &dyn Database,
+    migration: &Migration,
+) -> Result<crate::db::AppliedMigration, DatabaseError> {
+    let mut attempt = 0;
+    loop {
+        match database.apply(migration).await {
+            Err(error @ DatabaseError::LockTimeout { .. })
+                if attempt < ctx.config.migrate.retries && !ctx.cancel.is_cancelled() =>
+            {
+                attempt += 1;
+                let pause = crate::db::postgres::jitter(crate::db::postgres::backoff(attempt));
+                ctx.printer.warning(&format!(
+                    "{error}; rolled back, retrying in {}ms (attempt {attempt} of {})",
+                    pause.as_millis(),
+                    ctx.config.migrate.retries
+                ));
+                tokio::select! {
+                    () = tokio::time::sleep(pause) => {}
+                    () = ctx.cancel.cancelled() => return Err(error),
+                }
+            }
+            other => return other,
+        }
+    }
+}
+
+/// Records `migration`, which committed, in the run state with its lint
+/// class, and saves the state: rollback reads both. A SIGKILL can lose at
+/// most the record of the last migration that committed, the same window
+/// as saving right after its commit.
+fn record(
+    state: &mut RunState,
+    path: &Path,
+    migration: Option<&Migration>,
+) -> Result<(), crate::state::StateError> {
+    let Some(migration) = migration else {
+        return Ok(());
+    };
+    state.migrations_applied.push(migration.version.clone());
+    // Prisma folders may share a version (issue 11): one destructive file
+    // makes the version destructive.
+    let class = super::lint::classify_sql(&migration.sql).class;
+    state
+        .migration_classes
+        .entry(migration.version.clone())
+        .and_modify(|recorded| {
+            if class == MigrationClass::Destructive {
+                *recorded = class;
+            }
+        })
+        .or_insert(class);
+    state.save(path)
 }
 
 /// `a`, `b` → "`a`, `b`".

@@ -418,6 +418,41 @@ fn postgres_a_migration_failing_mid_file_leaves_no_trace() {
     );
 }
 
+// issue 10, "Performance": a file is sent as one message; a statement that
+// fails in the middle of it is still named by its line, both when
+// PostgreSQL gives no position (a duplicate key) and when it does (counted
+// in the whole message, mapped back into the file), and nothing after it runs.
+#[test]
+fn postgres_a_failure_mid_batch_is_located_at_its_statement() {
+    let database = TestDatabase::new();
+    let config = format!("{CONFIG}backup = \"none\"\n");
+    let test = project_with(&database, &config).args(["migrate", "apply"]);
+    test.run(0);
+    write(
+        &test,
+        "migrations/0003_orders.sql",
+        "CREATE TABLE orders (id int PRIMARY KEY);\nINSERT INTO orders VALUES (1); -- the first row\n-- the same row again\nINSERT INTO orders\n  VALUES (1);\nCREATE TABLE after_failure (id int);\n",
+    );
+    Test::args_for(&test, ["migrate", "apply"])
+        .run(1)
+        .stdout_has("✗ 0003_orders duplicate key value violates unique constraint \"orders_pkey\"; detail: Key (id)=(1) already exists. (SQLSTATE 23505, statement at line 4)")
+        .stdout_has("--> migrations/0003_orders.sql:4:1");
+    write(
+        &test,
+        "migrations/0003_orders.sql",
+        "CREATE TABLE orders (id int PRIMARY KEY);\nSELECT 1 -- a comment where the `;` would be\n;\nSELECT id,\n       nickname FROM users;\nCREATE TABLE after_failure (id int);\n",
+    );
+    Test::args_for(&test, ["migrate", "apply"])
+        .run(1)
+        .stdout_has("✗ 0003_orders column \"nickname\" does not exist (SQLSTATE 42703, statement at line 4)")
+        .stdout_has("--> migrations/0003_orders.sql:5:8");
+    assert_eq!(database.tables(), ["shipgate_migrations", "users"]);
+    assert_eq!(
+        history(&database),
+        ["0001 create_users true", "0002 add_email true"]
+    );
+}
+
 #[test]
 fn postgres_backup_then_destructive_migration_then_restore_brings_the_data_back() {
     let database = TestDatabase::new();

@@ -57,7 +57,14 @@ impl PostgresDatabase {
             for statement in &statements {
                 if let Err((error, blockers)) = self.execute_watched(client, statement.text).await {
                     return Err(with_blockers(
-                        self.statement_error(down, statement, &error, &[], true),
+                        self.statement_error(
+                            down,
+                            statement,
+                            &error,
+                            (statement.text, 0),
+                            &[],
+                            true,
+                        ),
                         blockers,
                     ));
                 }

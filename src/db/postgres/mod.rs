@@ -6,8 +6,10 @@
 //!
 //! It owns the connection, locking and running SQL; which migrations to run
 //! and what to report is `migrate`'s. Statement splitting lives in [`split`],
-//! TLS in [`tls`], the client tools in [`dump`].
+//! a file sent as one message in [`batch`], TLS in [`tls`], the client tools
+//! in [`dump`].
 
+mod batch;
 pub mod catalog;
 mod dbmate;
 mod down;
@@ -27,6 +29,7 @@ use tokio::sync::Mutex;
 use tokio_postgres::error::SqlState;
 use tokio_postgres::{Client, config::Host};
 
+use self::batch::{Batch, Step, quote_literal, run_counted};
 use self::catalog::Catalog;
 use super::{
     AppliedMigration, Backup, Database, DatabaseError, EngineMessage, Exactness, HistoryLayout,
@@ -478,17 +481,22 @@ impl PostgresDatabase {
         Ok(())
     }
 
-    /// Runs `sql` on the session. While it runs longer than a moment, the
-    /// observer connection asks PostgreSQL who blocks it
-    /// (`pg_blocking_pids`): once `lock_timeout` ends the wait there is
-    /// nobody left to ask about, so the last sessions seen blocking it come
-    /// back with the error.
+    /// Runs `sql` on the session; see [`Self::watched`].
     async fn execute_watched(
         &self,
         client: &Client,
         sql: &str,
     ) -> Result<(), (tokio_postgres::Error, Vec<String>)> {
-        let run = client.batch_execute(sql);
+        let (result, blockers) = self.watched(client.batch_execute(sql)).await;
+        result.map_err(|error| (error, blockers))
+    }
+
+    /// Awaits `run`, a request on the session. While it runs longer than a
+    /// moment, the observer connection asks PostgreSQL who blocks it
+    /// (`pg_blocking_pids`): once `lock_timeout` ends the wait there is
+    /// nobody left to ask about, so the last sessions seen blocking it come
+    /// back with its result.
+    async fn watched<T>(&self, run: impl Future<Output = T>) -> (T, Vec<String>) {
         tokio::pin!(run);
         let pid = self.backend_pid.load(Ordering::Relaxed);
         let mut blockers = Vec::new();
@@ -497,7 +505,7 @@ impl PostgresDatabase {
         loop {
             tokio::select! {
                 biased;
-                result = &mut run => return result.map_err(|error| (error, blockers)),
+                result = &mut run => return (result, blockers),
                 () = tokio::time::sleep(pause) => {
                     let seen = self.blockers_of(pid).await;
                     if !seen.is_empty() {
@@ -604,45 +612,92 @@ impl PostgresDatabase {
     }
 
     /// Runs `migration` in one transaction with its history row.
+    ///
+    /// The whole file goes in one simple-query message (issue 10, "Performance"):
+    /// `BEGIN`, the `SET LOCAL`s, the statements, and for the plain layout
+    /// the history row and `COMMIT`, so a file costs one round trip instead
+    /// of one per statement. PostgreSQL stops the message at the first
+    /// error and answers each statement before it with its own
+    /// `CommandComplete`, so counting those names the statement that failed
+    /// without running anything again; its error position, counted in the
+    /// message, is mapped back into the file.
     async fn apply_in_transaction(
         &self,
         client: &Client,
         migration: &Migration,
         statements: &[split::Statement<'_>],
     ) -> Result<AppliedMigration, DatabaseError> {
-        // Until COMMIT is sent, a lost session means PostgreSQL rolls the
-        // transaction back; once it is sent, nobody can tell.
-        let failed = |error: tokio_postgres::Error, rolled_back: bool| {
-            self.lost(&error, || applying(migration), rolled_back)
-                .unwrap_or_else(|| DatabaseError::ApplyMigration {
-                    version: migration.version.clone(),
-                    offset: None,
-                    source: driver_message(&error),
-                })
-        };
-        client
-            .batch_execute(&format!(
-                "BEGIN; SET LOCAL lock_timeout = {}; SET LOCAL statement_timeout = {};",
+        let batch = Batch::new(
+            &format!(
+                "BEGIN; SET LOCAL lock_timeout = {}; SET LOCAL statement_timeout = {}",
                 self.settings.lock_timeout.as_millis(),
                 self.settings.statement_timeout.as_millis()
-            ))
-            .await
-            .map_err(|error| failed(error, true))?;
+            ),
+            statements,
+            self.history_insert(migration).as_deref(),
+        );
         let started = Instant::now();
-        let result = async {
-            for statement in statements {
-                if let Err((error, blockers)) = self.execute_watched(client, statement.text).await {
-                    return Err(with_blockers(
-                        self.statement_error(migration, statement, &error, &[], true),
-                        blockers,
-                    ));
-                }
+        let (result, blockers) = self.watched(run_counted(client, &batch.text)).await;
+        let duration = started.elapsed();
+        let Err((completed, error)) = result else {
+            if batch.commits {
+                return Ok(Self::applied_row(migration, duration));
             }
-            let duration = started.elapsed();
+            return self
+                .finish_transaction(client, migration, duration)
+                .await
+                .map(|duration| Self::applied_row(migration, duration));
+        };
+        let position = error.as_db_error().and_then(|db| match db.position() {
+            Some(tokio_postgres::error::ErrorPosition::Original(position)) => {
+                usize::try_from(*position).ok()
+            }
+            _ => None,
+        });
+        let step = batch.failed_step(position, completed);
+        // Until COMMIT ran, a session the server ended (it said so, after
+        // answering each statement before) rolled the transaction back; a
+        // socket that closed without a word, or a failed COMMIT, leaves
+        // nobody able to tell.
+        let rolled_back = error.as_db_error().is_some() && step != Step::Commit;
+        let result = match step {
+            Step::Statement(index) => Err(with_blockers(
+                self.statement_error(
+                    migration,
+                    &statements[index],
+                    &error,
+                    (&batch.text, batch.starts[index]),
+                    &[],
+                    rolled_back,
+                ),
+                blockers,
+            )),
+            Step::History if error.code() == Some(&SqlState::UNIQUE_VIOLATION) => {
+                Err(DatabaseError::AlreadyApplied {
+                    version: migration.version.clone(),
+                })
+            }
+            Step::Begin | Step::History | Step::Commit => {
+                Err(self.transaction_error(migration, &error, rolled_back))
+            }
+        };
+        let _ = client.batch_execute("ROLLBACK").await;
+        result
+    }
+
+    /// The rest of a transaction whose history row its layout writes with
+    /// its own queries: the row, then `COMMIT`. Returns the duration.
+    async fn finish_transaction(
+        &self,
+        client: &Client,
+        migration: &Migration,
+        duration: Duration,
+    ) -> Result<Duration, DatabaseError> {
+        let result = async {
             let inserted = self
                 .record_applied(client, migration, duration)
                 .await
-                .map_err(|error| failed(error, true))?;
+                .map_err(|error| self.transaction_error(migration, &error, true))?;
             if !inserted {
                 return Err(DatabaseError::AlreadyApplied {
                     version: migration.version.clone(),
@@ -651,17 +706,48 @@ impl PostgresDatabase {
             client
                 .batch_execute("COMMIT")
                 .await
-                .map_err(|error| failed(error, false))?;
+                .map_err(|error| self.transaction_error(migration, &error, false))?;
             Ok(duration)
         }
         .await;
-        match result {
-            Ok(duration) => Ok(Self::applied_row(migration, duration)),
-            Err(error) => {
-                let _ = client.batch_execute("ROLLBACK").await;
-                Err(error)
-            }
+        if result.is_err() {
+            let _ = client.batch_execute("ROLLBACK").await;
         }
+        result
+    }
+
+    /// `error` outside any statement of `migration` (`BEGIN`, the history
+    /// row, `COMMIT`); `rolled_back` says whether a lost session lost the
+    /// transaction with it.
+    fn transaction_error(
+        &self,
+        migration: &Migration,
+        error: &tokio_postgres::Error,
+        rolled_back: bool,
+    ) -> DatabaseError {
+        self.lost(error, || applying(migration), rolled_back)
+            .unwrap_or_else(|| DatabaseError::ApplyMigration {
+                version: migration.version.clone(),
+                offset: None,
+                source: driver_message(error),
+            })
+    }
+
+    /// The statement that records `migration` applied, as SQL text to send
+    /// with the file (the plain layout only; the others keep their own
+    /// queries). It fails on a row already there, which rolls the file
+    /// back with it: another runner recorded it first.
+    fn history_insert(&self, migration: &Migration) -> Option<String> {
+        (self.layout == HistoryLayout::Plain).then(|| {
+            format!(
+                "INSERT INTO shipgate_migrations (version, name, checksum, duration_ms, applied_by, success) \
+                 VALUES ({}, {}, {}, (extract(epoch FROM clock_timestamp() - now()) * 1000)::bigint, {}, true)",
+                quote_literal(&migration.version),
+                quote_literal(&migration.name),
+                quote_literal(&migration.checksum),
+                quote_literal(APPLIED_BY),
+            )
+        })
     }
 
     /// Runs `migration` statement by statement outside a transaction: a
@@ -720,7 +806,14 @@ impl PostgresDatabase {
                     }
                     Err((error, blockers)) => {
                         outcome = Err(with_blockers(
-                            self.statement_error(migration, statement, &error, &ran, false),
+                            self.statement_error(
+                                migration,
+                                statement,
+                                &error,
+                                (statement.text, 0),
+                                &ran,
+                                false,
+                            ),
                             blockers,
                         ));
                         break;
@@ -903,28 +996,30 @@ impl PostgresDatabase {
         }
     }
 
-    /// The error for `statement` of `migration`; `ran` lists the lines of the
+    /// The error for `statement` of `migration`. `sent` is the text the
+    /// server ran and where in it the statement starts (its error position
+    /// counts characters of that text); `ran` lists the lines of the
     /// statements that ran (and stay) before it outside a transaction, and
-    /// `in_transaction` says whether it ran inside the file's transaction.
+    /// `rolled_back` says whether a lost session lost what it did.
     fn statement_error(
         &self,
         migration: &Migration,
         statement: &split::Statement<'_>,
         error: &tokio_postgres::Error,
+        sent: (&str, usize),
         ran: &[usize],
-        in_transaction: bool,
+        rolled_back: bool,
     ) -> DatabaseError {
         let mut source = driver_message(error);
+        let (text, start) = sent;
         let offset = error
             .as_db_error()
             .and_then(|db| match db.position() {
                 Some(tokio_postgres::error::ErrorPosition::Original(position)) => {
                     let chars = usize::try_from(*position).ok()?.checked_sub(1)?;
-                    statement
-                        .text
-                        .char_indices()
-                        .nth(chars)
-                        .map(|(byte, _)| statement.offset + byte)
+                    let (byte, _) = text.char_indices().nth(chars)?;
+                    let within = byte.checked_sub(start)?;
+                    (within < statement.text.len()).then_some(statement.offset + within)
                 }
                 _ => None,
             })
@@ -957,7 +1052,7 @@ impl PostgresDatabase {
             return DatabaseError::ConnectionLost {
                 database: self.description.clone(),
                 operation: applying(migration),
-                rolled_back: in_transaction,
+                rolled_back,
                 source,
             };
         }
