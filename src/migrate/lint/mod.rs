@@ -278,21 +278,31 @@ pub fn lint_sources(
         .collect())
 }
 
-/// The class of one migration's SQL, for the run state and `migrate plan`.
-/// A file that does not parse counts as destructive: nothing proves otherwise.
+/// The class of one migration's SQL on its own; see [`classify_history`].
 pub fn classify_sql(sql: &str) -> Classification {
-    let source = LintSource {
-        path: PathBuf::new(),
-        sql: sql.to_owned(),
-    };
-    let parsed = parse::parse(sql);
-    lint_parsed(
-        source,
-        parsed,
-        &LintConfig::default(),
-        &mut Schema::default(),
-    )
-    .classification
+    classify_history(&[sql]).remove(0)
+}
+
+/// The class of each migration in `history`, the whole history in apply
+/// order (the applied migrations, then the pending ones): the one model
+/// `migrate plan`, `migrate apply`'s run state, `migrate lint` and the
+/// `migrations` gate share, so a type change is judged against the column's
+/// type from earlier files (issue 11, item 3). A file that does not parse
+/// counts as destructive: nothing proves otherwise.
+pub fn classify_history(history: &[&str]) -> Vec<Classification> {
+    let mut schema = Schema::default();
+    let config = LintConfig::default();
+    history
+        .iter()
+        .map(|sql| {
+            let source = LintSource {
+                path: PathBuf::new(),
+                sql: (*sql).to_owned(),
+            };
+            let parsed = parse::parse(sql);
+            lint_parsed(source, parsed, &config, &mut schema).classification
+        })
+        .collect()
 }
 
 type Parsed = Result<Vec<parse::Statement>, parse::ParseFailure>;
@@ -357,10 +367,10 @@ fn lint_parsed(
                 });
                 counts.locking += usize::from(locking);
                 raw.extend(findings);
-                if let Some(reason) = effect {
+                if !effect.is_empty() {
                     destructive = true;
                     counts.destructive += 1;
-                    reasons.push(reason);
+                    reasons.extend(effect);
                 } else if !locking {
                     counts.additive += 1;
                 }
