@@ -64,7 +64,7 @@ pub(crate) fn parse(sql: &str) -> Result<Vec<Statement>, ParseFailure> {
                 };
                 let start = skip_trivia(sql, location).min(end);
                 let clauses = match &node {
-                    NodeEnum::AlterTableStmt(alter) => alter_table_clauses(sql, alter, end),
+                    NodeEnum::AlterTableStmt(alter) => alter_table_clauses(sql, alter, start, end),
                     _ => Vec::new(),
                 };
                 Some(Statement {
@@ -79,13 +79,16 @@ pub(crate) fn parse(sql: &str) -> Result<Vec<Statement>, ParseFailure> {
     }
 }
 
-/// The byte range of each clause of an `ALTER TABLE` ending at `end`: the
-/// first clause starts after the table name, the others after each comma
-/// outside parentheses. Empty when the count does not match the commands
+/// The byte range of each clause of an `ALTER TABLE` spanning
+/// `start..end`: the first clause starts after the table name, the others
+/// after each comma outside parentheses. A first clause on the statement's
+/// own line keeps the statement's start, so a one-line `ALTER TABLE` is
+/// shown whole. Empty when the count does not match the commands
 /// PostgreSQL parsed (then findings point at the statement).
 fn alter_table_clauses(
     sql: &str,
     alter: &pg_query::protobuf::AlterTableStmt,
+    start: usize,
     end: usize,
 ) -> Vec<(usize, usize)> {
     use pg_query::protobuf::Token;
@@ -135,11 +138,15 @@ fn alter_table_clauses(
     if let Some(start) = clause_start {
         clauses.push((start, clause_end));
     }
-    if clauses.len() == alter.cmds.len() {
-        clauses
-    } else {
-        Vec::new()
+    if clauses.len() != alter.cmds.len() {
+        return Vec::new();
     }
+    if let Some(first) = clauses.first_mut() {
+        if !sql[start..first.0.max(start)].contains('\n') {
+            first.0 = start;
+        }
+    }
+    clauses
 }
 
 /// Finds the failing statement: the scanner-based split survives syntax
@@ -252,7 +259,8 @@ mod tests {
 
     #[test]
     fn each_alter_table_clause_has_its_own_span() {
-        // issue 11, item 3: findings point at their own clause's line.
+        // issue 11, item 3: findings point at their own clause's line; a
+        // first clause on the statement's line is shown with the statement.
         let sql = "SELECT 1;\nALTER TABLE \"public\".\"Widget\" ADD COLUMN \"a\" numeric(10,2),\n  -- why\n  DROP COLUMN \"b\",\n  ALTER COLUMN c TYPE text;\n";
         let statements = parse(sql).unwrap();
         let clauses: Vec<&str> = statements[1]
@@ -263,7 +271,7 @@ mod tests {
         assert_eq!(
             clauses,
             [
-                "ADD COLUMN \"a\" numeric(10,2)",
+                "ALTER TABLE \"public\".\"Widget\" ADD COLUMN \"a\" numeric(10,2)",
                 "DROP COLUMN \"b\"",
                 "ALTER COLUMN c TYPE text"
             ]

@@ -80,8 +80,8 @@ fn prisma_migrations_lint_cleanly_except_real_hazards() {
     assert_eq!(
         results[1].finding_lines(),
         [
-            ("missing-lock-timeout", 8),
             ("drop-column", 8),
+            ("missing-lock-timeout", 8),
             ("create-index-non-concurrently", 15)
         ]
     );
