@@ -9,6 +9,7 @@
 
 use std::collections::BTreeMap;
 
+use super::lint::{Classification, classify_history};
 use super::source::compare_versions;
 use crate::db::{AppliedMigration, Migration};
 
@@ -149,6 +150,44 @@ impl MigrationPlan {
             .iter()
             .filter(|entry| entry.state == MigrationState::Pending)
             .filter_map(|entry| entry.local.as_ref())
+    }
+
+    /// Every local migration in the order the database meets them: the
+    /// applied ones (edited or failed included: their statements ran), then
+    /// the pending ones, each with whether it is pending. This is the
+    /// history classification reads, so a pending file's type change knows
+    /// the column's type from earlier files (issue 11, item 3).
+    pub(crate) fn history(&self) -> Vec<(&Migration, bool)> {
+        let with_file = || {
+            self.entries
+                .iter()
+                .filter_map(|entry| Some((entry.local.as_ref()?, &entry.state)))
+        };
+        let applied = with_file()
+            .filter(|(_, state)| **state != MigrationState::Pending)
+            .map(|(migration, _)| (migration, false));
+        let pending = with_file()
+            .filter(|(_, state)| **state == MigrationState::Pending)
+            .map(|(migration, _)| (migration, true));
+        applied.chain(pending).collect()
+    }
+
+    /// The class of each pending migration, in [`Self::pending`]'s order,
+    /// from the one model fed the whole [`Self::history`]: what `migrate
+    /// plan` prints and `migrate apply` records in the run state. Parses
+    /// every file: call it off the async runtime.
+    pub(crate) fn pending_classes(&self) -> Vec<Classification> {
+        let history = self.history();
+        let sql: Vec<&str> = history
+            .iter()
+            .map(|(migration, _)| migration.sql.as_str())
+            .collect();
+        history
+            .iter()
+            .zip(classify_history(&sql))
+            .filter(|((_, pending), _)| *pending)
+            .map(|(_, class)| class)
+            .collect()
     }
 
     /// Applied migrations whose file changed since.

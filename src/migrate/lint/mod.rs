@@ -236,15 +236,20 @@ async fn select(
         return Ok((sources, None));
     }
     if selection.pending {
+        // The whole history in the order the database meets it, the one
+        // `migrate plan` and `apply` classify (issue 11, item 3).
         let (_, plan) = super::load(ctx).await?;
-        let pending: HashSet<PathBuf> = plan.pending().map(|m| m.path.clone()).collect();
-        let local = super::layout::Layout::of(&ctx.config)
-            .read(&ctx.config.migrate.dir, &ctx.config.base_dir)?;
-        let sources = local
+        let history = plan.history();
+        let pending: HashSet<PathBuf> = history
+            .iter()
+            .filter(|(_, pending)| *pending)
+            .map(|(migration, _)| migration.path.clone())
+            .collect();
+        let sources = history
             .into_iter()
-            .map(|migration| LintSource {
-                path: migration.path,
-                sql: migration.sql,
+            .map(|(migration, _)| LintSource {
+                path: migration.path.clone(),
+                sql: migration.sql.clone(),
             })
             .collect();
         return Ok((sources, Some(pending)));
@@ -276,11 +281,6 @@ pub fn lint_sources(
         .zip(parsed)
         .map(|(source, parsed)| lint_parsed(source, parsed, config, &mut schema))
         .collect())
-}
-
-/// The class of one migration's SQL on its own; see [`classify_history`].
-pub fn classify_sql(sql: &str) -> Classification {
-    classify_history(&[sql]).remove(0)
 }
 
 /// The class of each migration in `history`, the whole history in apply
