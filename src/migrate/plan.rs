@@ -316,6 +316,40 @@ mod tests {
     }
 
     #[test]
+    fn pending_classes_read_the_applied_history_first() {
+        // issue 11, item 3: a pending file older than an applied one still
+        // comes after it, so the column's type is the applied file's.
+        let create = "CREATE TABLE t (n int, name varchar(10));";
+        let plan = MigrationPlan::new(
+            vec![
+                local("1", "ALTER TABLE t ALTER COLUMN name TYPE varchar(20);"),
+                local("2", create),
+                local("3", "ALTER TABLE t ALTER COLUMN n TYPE text;"),
+            ],
+            vec![row("2", create)],
+            Identity::Version,
+        );
+        let history: Vec<(&str, bool)> = plan
+            .history()
+            .into_iter()
+            .map(|(migration, pending)| (migration.version.as_str(), pending))
+            .collect();
+        assert_eq!(history, [("2", false), ("1", true), ("3", true)]);
+        let classes: Vec<_> = plan
+            .pending_classes()
+            .into_iter()
+            .map(|class| class.class)
+            .collect();
+        assert_eq!(
+            classes,
+            [
+                crate::migrate::lint::MigrationClass::Additive,
+                crate::migrate::lint::MigrationClass::Destructive
+            ]
+        );
+    }
+
+    #[test]
     fn a_failed_run_is_failed_with_or_without_its_file_and_never_pending() {
         let failed = |version: &str, sql: &str| AppliedMigration {
             failure: Some("boom".to_owned()),
