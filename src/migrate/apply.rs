@@ -18,7 +18,7 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use super::lint::MigrationClass;
+use super::lint::{Classification, MigrationClass};
 use super::plan::MigrationPlan;
 use super::{MigrateError, MigrateOutcome, first_line, load_locked};
 use crate::config::BackupMode;
@@ -54,10 +54,7 @@ pub(super) async fn run(ctx: &Context, dry_run: bool) -> Result<MigrateOutcome, 
     }
     if dry_run {
         let mut checks = vec![planned_backup(ctx, database.as_ref()).await?];
-        let classes: Vec<_> = pending
-            .iter()
-            .map(|migration| super::lint::classify_sql(&migration.sql))
-            .collect();
+        let classes = pending_classes(&plan).await?;
         checks.extend(pending.iter().zip(&classes).map(|(migration, class)| {
             let mut detail = format!("would apply ({})", class.class.as_str());
             if !class.reasons.is_empty() {
@@ -71,9 +68,19 @@ pub(super) async fn run(ctx: &Context, dry_run: bool) -> Result<MigrateOutcome, 
     // (issue 10, item 10): the state, and the backup directory when it backs up.
     RunState::check_writable(&ctx.state_path)?;
     let state = RunState::load_open_run(&ctx.state_path, &ctx.config.environment.name)?;
+    let classes = pending_classes(&plan).await?;
     Runner::new(ctx, database.as_ref(), state, started)
-        .apply(&pending)
+        .apply(&pending, &classes)
         .await
+}
+
+/// The pending migrations' classes from the whole history (issue 11,
+/// item 3), parsed off the async runtime.
+async fn pending_classes(plan: &MigrationPlan) -> Result<Vec<Classification>, MigrateError> {
+    let plan = plan.clone();
+    tokio::task::spawn_blocking(move || plan.pending_classes())
+        .await
+        .map_err(|_| super::lint::LintError::Worker.into())
 }
 
 /// Stops the run while a migration that failed part-way in an earlier run
@@ -166,7 +173,12 @@ impl<'a> Runner<'a> {
         }
     }
 
-    async fn apply(mut self, pending: &[Migration]) -> Result<MigrateOutcome, MigrateError> {
+    /// `classes` holds each pending migration's class, in the same order.
+    async fn apply(
+        mut self,
+        pending: &[Migration],
+        classes: &[Classification],
+    ) -> Result<MigrateOutcome, MigrateError> {
         self.was_new = self.database.is_new().await?;
         if !self.was_new && self.ctx.config.migrate.backup == BackupMode::Auto {
             let dir = &self.ctx.config.migrate.backup_dir;
@@ -186,7 +198,7 @@ impl<'a> Runner<'a> {
         // The migration that committed last, not yet in the run state: it is
         // recorded while the next one runs on the server (issue 10,
         // "Performance"), so the state file costs no time of its own.
-        let mut unrecorded: Option<&Migration> = None;
+        let mut unrecorded: Option<(&Migration, MigrationClass)> = None;
         for (index, migration) in pending.iter().enumerate() {
             if self.ctx.cancel.is_cancelled() {
                 record(&mut self.state, &self.ctx.state_path, unrecorded.take())?;
@@ -214,7 +226,10 @@ impl<'a> Runner<'a> {
                             .duration(row.duration),
                     );
                     self.applied.push(migration.version.clone());
-                    unrecorded = Some(migration);
+                    let class = classes
+                        .get(index)
+                        .map_or(MigrationClass::Destructive, |class| class.class);
+                    unrecorded = Some((migration, class));
                 }
                 Err(error) => return self.fail(pending, index, error).await,
             }
@@ -485,15 +500,14 @@ async fn apply_with_retries(
 fn record(
     state: &mut RunState,
     path: &Path,
-    migration: Option<&Migration>,
+    migration: Option<(&Migration, MigrationClass)>,
 ) -> Result<(), crate::state::StateError> {
-    let Some(migration) = migration else {
+    let Some((migration, class)) = migration else {
         return Ok(());
     };
     state.migrations_applied.push(migration.version.clone());
     // Prisma folders may share a version (issue 11): one destructive file
     // makes the version destructive.
-    let class = super::lint::classify_sql(&migration.sql).class;
     state
         .migration_classes
         .entry(migration.version.clone())

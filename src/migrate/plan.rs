@@ -9,6 +9,7 @@
 
 use std::collections::BTreeMap;
 
+use super::lint::{Classification, classify_history};
 use super::source::compare_versions;
 use crate::db::{AppliedMigration, Migration};
 
@@ -151,6 +152,44 @@ impl MigrationPlan {
             .filter_map(|entry| entry.local.as_ref())
     }
 
+    /// Every local migration in the order the database meets them: the
+    /// applied ones (edited or failed included: their statements ran), then
+    /// the pending ones, each with whether it is pending. This is the
+    /// history classification reads, so a pending file's type change knows
+    /// the column's type from earlier files (issue 11, item 3).
+    pub(crate) fn history(&self) -> Vec<(&Migration, bool)> {
+        let with_file = || {
+            self.entries
+                .iter()
+                .filter_map(|entry| Some((entry.local.as_ref()?, &entry.state)))
+        };
+        let applied = with_file()
+            .filter(|(_, state)| **state != MigrationState::Pending)
+            .map(|(migration, _)| (migration, false));
+        let pending = with_file()
+            .filter(|(_, state)| **state == MigrationState::Pending)
+            .map(|(migration, _)| (migration, true));
+        applied.chain(pending).collect()
+    }
+
+    /// The class of each pending migration, in [`Self::pending`]'s order,
+    /// from the one model fed the whole [`Self::history`]: what `migrate
+    /// plan` prints and `migrate apply` records in the run state. Parses
+    /// every file: call it off the async runtime.
+    pub(crate) fn pending_classes(&self) -> Vec<Classification> {
+        let history = self.history();
+        let sql: Vec<&str> = history
+            .iter()
+            .map(|(migration, _)| migration.sql.as_str())
+            .collect();
+        history
+            .iter()
+            .zip(classify_history(&sql))
+            .filter(|((_, pending), _)| *pending)
+            .map(|(_, class)| class)
+            .collect()
+    }
+
     /// Applied migrations whose file changed since.
     pub(crate) fn edited(&self) -> impl Iterator<Item = (&Migration, &AppliedMigration)> {
         self.entries
@@ -274,6 +313,40 @@ mod tests {
         assert_eq!(edited.len(), 1);
         assert_ne!(edited[0].0, edited[0].1);
         assert_eq!(plan.applied_count(), 3);
+    }
+
+    #[test]
+    fn pending_classes_read_the_applied_history_first() {
+        // issue 11, item 3: a pending file older than an applied one still
+        // comes after it, so the column's type is the applied file's.
+        let create = "CREATE TABLE t (n int, name varchar(10));";
+        let plan = MigrationPlan::new(
+            vec![
+                local("1", "ALTER TABLE t ALTER COLUMN name TYPE varchar(20);"),
+                local("2", create),
+                local("3", "ALTER TABLE t ALTER COLUMN n TYPE text;"),
+            ],
+            vec![row("2", create)],
+            Identity::Version,
+        );
+        let history: Vec<(&str, bool)> = plan
+            .history()
+            .into_iter()
+            .map(|(migration, pending)| (migration.version.as_str(), pending))
+            .collect();
+        assert_eq!(history, [("2", false), ("1", true), ("3", true)]);
+        let classes: Vec<_> = plan
+            .pending_classes()
+            .into_iter()
+            .map(|class| class.class)
+            .collect();
+        assert_eq!(
+            classes,
+            [
+                crate::migrate::lint::MigrationClass::Additive,
+                crate::migrate::lint::MigrationClass::Destructive
+            ]
+        );
     }
 
     #[test]

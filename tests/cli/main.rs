@@ -6,6 +6,7 @@
 mod support;
 
 mod bad_input;
+mod classify;
 mod cli;
 mod config;
 mod error_reports;

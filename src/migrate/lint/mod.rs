@@ -236,15 +236,20 @@ async fn select(
         return Ok((sources, None));
     }
     if selection.pending {
+        // The whole history in the order the database meets it, the one
+        // `migrate plan` and `apply` classify (issue 11, item 3).
         let (_, plan) = super::load(ctx).await?;
-        let pending: HashSet<PathBuf> = plan.pending().map(|m| m.path.clone()).collect();
-        let local = super::layout::Layout::of(&ctx.config)
-            .read(&ctx.config.migrate.dir, &ctx.config.base_dir)?;
-        let sources = local
+        let history = plan.history();
+        let pending: HashSet<PathBuf> = history
+            .iter()
+            .filter(|(_, pending)| *pending)
+            .map(|(migration, _)| migration.path.clone())
+            .collect();
+        let sources = history
             .into_iter()
-            .map(|migration| LintSource {
-                path: migration.path,
-                sql: migration.sql,
+            .map(|(migration, _)| LintSource {
+                path: migration.path.clone(),
+                sql: migration.sql.clone(),
             })
             .collect();
         return Ok((sources, Some(pending)));
@@ -278,21 +283,26 @@ pub fn lint_sources(
         .collect())
 }
 
-/// The class of one migration's SQL, for the run state and `migrate plan`.
-/// A file that does not parse counts as destructive: nothing proves otherwise.
-pub fn classify_sql(sql: &str) -> Classification {
-    let source = LintSource {
-        path: PathBuf::new(),
-        sql: sql.to_owned(),
-    };
-    let parsed = parse::parse(sql);
-    lint_parsed(
-        source,
-        parsed,
-        &LintConfig::default(),
-        &mut Schema::default(),
-    )
-    .classification
+/// The class of each migration in `history`, the whole history in apply
+/// order (the applied migrations, then the pending ones): the one model
+/// `migrate plan`, `migrate apply`'s run state, `migrate lint` and the
+/// `migrations` gate share, so a type change is judged against the column's
+/// type from earlier files (issue 11, item 3). A file that does not parse
+/// counts as destructive: nothing proves otherwise.
+pub fn classify_history(history: &[&str]) -> Vec<Classification> {
+    let mut schema = Schema::default();
+    let config = LintConfig::default();
+    history
+        .iter()
+        .map(|sql| {
+            let source = LintSource {
+                path: PathBuf::new(),
+                sql: (*sql).to_owned(),
+            };
+            let parsed = parse::parse(sql);
+            lint_parsed(source, parsed, &config, &mut schema).classification
+        })
+        .collect()
 }
 
 type Parsed = Result<Vec<parse::Statement>, parse::ParseFailure>;
@@ -357,10 +367,10 @@ fn lint_parsed(
                 });
                 counts.locking += usize::from(locking);
                 raw.extend(findings);
-                if let Some(reason) = effect {
+                if !effect.is_empty() {
                     destructive = true;
                     counts.destructive += 1;
-                    reasons.push(reason);
+                    reasons.extend(effect);
                 } else if !locking {
                     counts.additive += 1;
                 }

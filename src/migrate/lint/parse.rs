@@ -14,6 +14,20 @@ pub(crate) struct Statement {
     pub(crate) start: usize,
     /// Byte offset just past its text (before the `;`).
     pub(crate) end: usize,
+    /// For `ALTER TABLE`, each clause's byte range, one per command in
+    /// order, so a finding points at its own clause's line (issue 11,
+    /// item 3); empty when the clauses could not be told apart.
+    pub(crate) clauses: Vec<(usize, usize)>,
+}
+
+impl Statement {
+    /// The byte range of clause `index`, or the whole statement's.
+    pub(crate) fn clause(&self, index: usize) -> (usize, usize) {
+        self.clauses
+            .get(index)
+            .copied()
+            .unwrap_or((self.start, self.end))
+    }
 }
 
 /// Why a file could not be parsed: PostgreSQL's message and where.
@@ -49,11 +63,90 @@ pub(crate) fn parse(sql: &str) -> Result<Vec<Statement>, ParseFailure> {
                     (location + usize::try_from(raw.stmt_len).unwrap_or(0)).min(sql.len())
                 };
                 let start = skip_trivia(sql, location).min(end);
-                Some(Statement { node, start, end })
+                let clauses = match &node {
+                    NodeEnum::AlterTableStmt(alter) => alter_table_clauses(sql, alter, start, end),
+                    _ => Vec::new(),
+                };
+                Some(Statement {
+                    node,
+                    start,
+                    end,
+                    clauses,
+                })
             })
             .collect()),
         Err(error) => Err(locate_failure(sql, &error)),
     }
+}
+
+/// The byte range of each clause of an `ALTER TABLE` spanning
+/// `start..end`: the first clause starts after the table name, the others
+/// after each comma outside parentheses. A first clause on the statement's
+/// own line keeps the statement's start, so a one-line `ALTER TABLE` is
+/// shown whole. Empty when the count does not match the commands
+/// PostgreSQL parsed (then findings point at the statement).
+fn alter_table_clauses(
+    sql: &str,
+    alter: &pg_query::protobuf::AlterTableStmt,
+    start: usize,
+    end: usize,
+) -> Vec<(usize, usize)> {
+    use pg_query::protobuf::Token;
+    let Some(relation) = &alter.relation else {
+        return Vec::new();
+    };
+    let Ok(name_start) = usize::try_from(relation.location) else {
+        return Vec::new();
+    };
+    let Some(text) = sql.get(name_start..end) else {
+        return Vec::new();
+    };
+    let Ok(tokens) = pg_query::scan_tokens(text) else {
+        return Vec::new();
+    };
+    let comment = |token: i32| token == Token::SqlComment as i32 || token == Token::CComment as i32;
+    let is = |token: i32, kind: Token| token == kind as i32;
+    let tokens: Vec<_> = tokens.into_iter().filter(|t| !comment(t.token)).collect();
+    // The (possibly qualified) name, then an optional `*`.
+    let mut index = 1;
+    while index + 1 < tokens.len() && is(tokens[index].token, Token::Ascii46) {
+        index += 2;
+    }
+    if index < tokens.len() && is(tokens[index].token, Token::Ascii42) {
+        index += 1;
+    }
+    let offset = |position: i32| name_start + usize::try_from(position).unwrap_or(0);
+    let mut clauses = Vec::new();
+    let mut clause_start = None;
+    let mut clause_end = 0;
+    let mut depth = 0_usize;
+    for token in &tokens[index.min(tokens.len())..] {
+        if depth == 0 && is(token.token, Token::Ascii44) {
+            if let Some(start) = clause_start.take() {
+                clauses.push((start, clause_end));
+            }
+            continue;
+        }
+        if is(token.token, Token::Ascii40) || is(token.token, Token::Ascii91) {
+            depth += 1;
+        } else if is(token.token, Token::Ascii41) || is(token.token, Token::Ascii93) {
+            depth = depth.saturating_sub(1);
+        }
+        clause_start.get_or_insert(offset(token.start));
+        clause_end = offset(token.end);
+    }
+    if let Some(start) = clause_start {
+        clauses.push((start, clause_end));
+    }
+    if clauses.len() != alter.cmds.len() {
+        return Vec::new();
+    }
+    if let Some(first) = clauses.first_mut() {
+        if !sql[start..first.0.max(start)].contains('\n') {
+            first.0 = start;
+        }
+    }
+    clauses
 }
 
 /// Finds the failing statement: the scanner-based split survives syntax
@@ -162,5 +255,26 @@ mod tests {
         let failure = parse(sql).unwrap_err();
         assert_eq!(failure.message, "syntax error at or near \")\"");
         assert_eq!(failure.offset, sql.find(",)").unwrap() + 1);
+    }
+
+    #[test]
+    fn each_alter_table_clause_has_its_own_span() {
+        // issue 11, item 3: findings point at their own clause's line; a
+        // first clause on the statement's line is shown with the statement.
+        let sql = "SELECT 1;\nALTER TABLE \"public\".\"Widget\" ADD COLUMN \"a\" numeric(10,2),\n  -- why\n  DROP COLUMN \"b\",\n  ALTER COLUMN c TYPE text;\n";
+        let statements = parse(sql).unwrap();
+        let clauses: Vec<&str> = statements[1]
+            .clauses
+            .iter()
+            .map(|&(start, end)| &sql[start..end])
+            .collect();
+        assert_eq!(
+            clauses,
+            [
+                "ALTER TABLE \"public\".\"Widget\" ADD COLUMN \"a\" numeric(10,2)",
+                "DROP COLUMN \"b\"",
+                "ALTER COLUMN c TYPE text"
+            ]
+        );
     }
 }

@@ -210,17 +210,134 @@ fn config_overrides_change_severity_or_turn_a_rule_off() {
     );
 }
 
+fn classify(sql: &str) -> Classification {
+    classify_history(&[sql]).remove(0)
+}
+
 #[test]
-fn classify_sql_separates_additive_from_destructive() {
+fn classify_history_separates_additive_from_destructive() {
     assert_eq!(
-        classify_sql("CREATE TABLE a (id bigint); ALTER TABLE b ADD COLUMN c text;").class,
+        classify("CREATE TABLE a (id bigint); ALTER TABLE b ADD COLUMN c text;").class,
         MigrationClass::Additive
     );
-    let destructive = classify_sql("ALTER TABLE users DROP COLUMN legacy_id;");
+    let destructive = classify("ALTER TABLE users DROP COLUMN legacy_id;");
     assert_eq!(destructive.reasons, ["drops column users.legacy_id"]);
     assert_eq!(
-        classify_sql("CREATE TABEL x").class,
+        classify("CREATE TABEL x").class,
         MigrationClass::Destructive
+    );
+}
+
+#[test]
+fn classify_history_judges_type_changes_against_earlier_files() {
+    // issue 11, item 3: int->text and uuid->text were "additive" per file,
+    // varchar widening "destructive".
+    let create = "CREATE TABLE t (n int, id uuid, name varchar(100), note varchar(10), s text, price numeric(10,2));";
+    let cases = [
+        (
+            "ALTER TABLE t ALTER COLUMN n TYPE text;",
+            Some("changes the type of column t.n from int4 to text"),
+        ),
+        (
+            "ALTER TABLE t ALTER COLUMN id TYPE text;",
+            Some("changes the type of column t.id from uuid to text"),
+        ),
+        (
+            "ALTER TABLE t ALTER COLUMN s TYPE int USING s::int;",
+            Some("changes the type of column t.s from text to int4"),
+        ),
+        (
+            "ALTER TABLE t ALTER COLUMN name TYPE varchar(50);",
+            Some("changes the type of column t.name from varchar(100) to varchar(50)"),
+        ),
+        ("ALTER TABLE t ALTER COLUMN name TYPE varchar(200);", None),
+        ("ALTER TABLE t ALTER COLUMN note TYPE text;", None),
+        ("ALTER TABLE t ALTER COLUMN s TYPE varchar;", None),
+        ("ALTER TABLE t ALTER COLUMN price TYPE numeric(12,2);", None),
+        (
+            "ALTER TABLE t ALTER COLUMN price TYPE numeric(12,4);",
+            Some("changes the type of column t.price from numeric(10,2) to numeric(12,4)"),
+        ),
+        (
+            "ALTER TABLE unknown ALTER COLUMN c TYPE text;",
+            Some("changes the type of column unknown.c to text (its previous type is unknown)"),
+        ),
+    ];
+    for (change, reason) in cases {
+        let classes = classify_history(&[create, change]);
+        let expected: Vec<&str> = reason.into_iter().collect();
+        assert_eq!(classes[1].reasons, expected, "{change}");
+    }
+}
+
+#[test]
+fn quoted_public_and_unqualified_names_are_one_table() {
+    // issue 11, item 3: Prisma qualifies names; `public.` is the default schema.
+    let classes = classify_history(&[
+        "CREATE TABLE \"public\".\"Widget\" (\"n\" INTEGER, \"label\" VARCHAR(10));\nCREATE TABLE public.gadget (name varchar(10));",
+        "ALTER TABLE \"Widget\" ALTER COLUMN \"n\" SET DATA TYPE TEXT;",
+        "ALTER TABLE \"public\".\"Widget\" ALTER COLUMN \"label\" SET DATA TYPE VARCHAR(20);\nALTER TABLE GADGET ALTER COLUMN name TYPE text;",
+        "ALTER TABLE widget ALTER COLUMN label TYPE varchar(30);",
+    ]);
+    assert_eq!(
+        classes[1].reasons,
+        ["changes the type of column Widget.n from int4 to text"]
+    );
+    assert_eq!(
+        classes[2].class,
+        MigrationClass::Additive,
+        "{:?}",
+        classes[2]
+    );
+    // Unquoted `widget` is another table than quoted `Widget`: unknown type.
+    assert_eq!(classes[3].class, MigrationClass::Destructive);
+
+    // A table created as `"public"."Widget"` is new to `"Widget"` in the same file.
+    let sources = vec![LintSource {
+        path: "1.sql".into(),
+        sql: "CREATE TABLE \"public\".\"Widget\" (\"id\" TEXT NOT NULL);\nCREATE UNIQUE INDEX \"Widget_id_key\" ON \"Widget\"(\"id\");\nALTER TABLE public.\"Widget\" DROP COLUMN \"id\";\n".to_owned(),
+    }];
+    let results = lint_sources(sources, &LintConfig::default()).unwrap();
+    assert_eq!(results[0].finding_lines(), []);
+    assert_eq!(results[0].classification.class, MigrationClass::Additive);
+}
+
+#[test]
+fn drop_function_and_procedure_name_what_they_drop() {
+    // issue 11, item 3: the reason read "drops , drops ".
+    let class = classify(
+        "DROP FUNCTION public.touch(integer, text), other;\nDROP PROCEDURE \"public\".\"Archive\"();\nDROP VIEW v;",
+    );
+    assert_eq!(
+        class.reasons,
+        [
+            "drops function touch(int4, text), other",
+            "drops procedure Archive()",
+            "drops view v"
+        ]
+    );
+}
+
+#[test]
+fn each_alter_table_clause_is_listed_and_points_at_its_own_line() {
+    // issue 11, item 3: annotations landed on the statement's first line
+    // and only the last destructive clause was listed.
+    let sql = "SET lock_timeout = '5s';\nALTER TABLE \"public\".\"Widget\" ADD COLUMN \"c\" TEXT,\n  DROP COLUMN \"a\",\n  ALTER COLUMN \"b\" SET NOT NULL,\n  DROP COLUMN \"d\";\n";
+    let results = lint_sources(
+        vec![LintSource {
+            path: "1.sql".into(),
+            sql: sql.to_owned(),
+        }],
+        &LintConfig::default(),
+    )
+    .unwrap();
+    assert_eq!(
+        results[0].finding_lines(),
+        [("drop-column", 3), ("set-not-null", 4), ("drop-column", 5)]
+    );
+    assert_eq!(
+        results[0].classification.reasons,
+        ["drops column Widget.a", "drops column Widget.d"]
     );
 }
 

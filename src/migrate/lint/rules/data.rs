@@ -24,7 +24,7 @@ pub(super) fn check(
                 })
                 .collect();
             let names = names.join(", ");
-            effect.destructive = Some(format!("truncates {names}"));
+            effect.destructive.push(format!("truncates {names}"));
             findings.push(at(
                 "truncate",
                 format!(
@@ -35,7 +35,9 @@ pub(super) fn check(
         }
         NodeEnum::DeleteStmt(delete) => {
             let table = relation_name(delete.relation.as_ref());
-            effect.destructive = Some(format!("deletes rows from {table}"));
+            effect
+                .destructive
+                .push(format!("deletes rows from {table}"));
             if delete.where_clause.is_none() {
                 findings.push(at(
                     "delete-without-where",
@@ -48,7 +50,9 @@ pub(super) fn check(
         }
         NodeEnum::UpdateStmt(update) if update.where_clause.is_none() => {
             let table = relation_name(update.relation.as_ref());
-            effect.destructive = Some(format!("updates every row of {table}"));
+            effect
+                .destructive
+                .push(format!("updates every row of {table}"));
             findings.push(at(
                 "update-without-where",
                 format!(

@@ -1,23 +1,39 @@
 //! Destructive rules: statements that lose data or take away something the
 //! running (old) app version still uses — drops of tables, columns, schemas,
-//! databases and types, renames, and column type changes PostgreSQL cannot
-//! do in place.
+//! databases and types, renames, and column type changes the previous
+//! release cannot live with.
+//!
+//! A column type change is judged against the column's type from earlier
+//! statements and earlier files (the whole history, in apply order). It is
+//! safe — additive — only when PostgreSQL changes the type without a
+//! rewrite and every value the previous release reads or writes stays valid:
+//! `varchar(n)` to `varchar(m)` with `m >= n`, `varchar(n)`/`varchar` to
+//! `text` or unbounded `varchar`, `text` to unbounded `varchar`,
+//! `numeric(p,s)` to `numeric(q,s)` with `q >= p` or to unconstrained
+//! `numeric`, and the same type again. Everything else is destructive: an
+//! incompatible type (`int`→`text`, `uuid`→`text`, `text`→`int`) changes
+//! what the previous release reads and makes its writes fail, and a
+//! narrowing one rejects values it writes. When the previous type is unknown
+//! (the column was never seen in the history), nothing proves the change
+//! safe, so it is destructive (issue 11, item 3).
 
 use pg_query::NodeEnum;
 use pg_query::protobuf::{AlterTableType, ObjectType};
 
-use super::{ColumnType, Effect, FileContext, Finding, object_name, relation_name};
+use super::{
+    ColumnType, Effect, FileContext, Finding, Statement, in_clause, object_name, relation_name,
+};
 
 type At<'a> = dyn Fn(&'static str, String, &str) -> Finding + 'a;
 
 pub(super) fn check(
-    node: &NodeEnum,
+    statement: &Statement,
     context: &mut FileContext<'_>,
     findings: &mut Vec<Finding>,
     effect: &mut Effect,
     at: &At<'_>,
 ) {
-    match node {
+    match &statement.node {
         NodeEnum::DropStmt(drop) => {
             let names: Vec<String> = drop.objects.iter().map(object_name).collect();
             let names = names.join(", ");
@@ -43,7 +59,14 @@ pub(super) fn check(
                 | ObjectType::ObjectProcedure
                 | ObjectType::ObjectSequence => {
                     // Not data loss, but the old release may still use it.
-                    effect.destructive = Some(format!("drops {names}"));
+                    let what = match drop.remove_type() {
+                        ObjectType::ObjectView => "view",
+                        ObjectType::ObjectMatview => "materialized view",
+                        ObjectType::ObjectFunction => "function",
+                        ObjectType::ObjectProcedure => "procedure",
+                        _ => "sequence",
+                    };
+                    effect.destructive.push(format!("drops {what} {names}"));
                     return;
                 }
                 _ => return,
@@ -56,7 +79,7 @@ pub(super) fn check(
             {
                 return;
             }
-            effect.destructive = Some(format!("drops {what} {names}"));
+            effect.destructive.push(format!("drops {what} {names}"));
             findings.push(at(
                 rule,
                 format!(
@@ -67,7 +90,9 @@ pub(super) fn check(
             ));
         }
         NodeEnum::DropdbStmt(drop) => {
-            effect.destructive = Some(format!("drops database {}", drop.dbname));
+            effect
+                .destructive
+                .push(format!("drops database {}", drop.dbname));
             findings.push(at(
                 "drop-database",
                 format!(
@@ -84,8 +109,9 @@ pub(super) fn check(
             }
             match rename.rename_type() {
                 ObjectType::ObjectTable => {
-                    effect.destructive =
-                        Some(format!("renames table {table} to {}", rename.newname));
+                    effect
+                        .destructive
+                        .push(format!("renames table {table} to {}", rename.newname));
                     findings.push(at(
                         "rename-table",
                         format!(
@@ -96,7 +122,7 @@ pub(super) fn check(
                     ));
                 }
                 ObjectType::ObjectColumn => {
-                    effect.destructive = Some(format!(
+                    effect.destructive.push(format!(
                         "renames column {table}.{} to {}",
                         rename.subname, rename.newname
                     ));
@@ -112,12 +138,17 @@ pub(super) fn check(
                 _ => {}
             }
         }
-        NodeEnum::AlterTableStmt(alter) => alter_table(alter, context, findings, effect, at),
+        NodeEnum::AlterTableStmt(alter) => {
+            alter_table(statement, alter, context, findings, effect, at);
+        }
         _ => {}
     }
 }
 
+/// Each clause of an `ALTER TABLE`: every destructive one is listed, and
+/// its finding points at the clause.
 fn alter_table(
+    statement: &Statement,
     alter: &pg_query::protobuf::AlterTableStmt,
     context: &mut FileContext<'_>,
     findings: &mut Vec<Finding>,
@@ -125,14 +156,30 @@ fn alter_table(
     at: &At<'_>,
 ) {
     let table = relation_name(alter.relation.as_ref());
-    for command in &alter.cmds {
+    for (index, command) in alter.cmds.iter().enumerate() {
         let Some(NodeEnum::AlterTableCmd(command)) = &command.node else {
             continue;
         };
-        match command.subtype() {
-            AlterTableType::AtDropColumn if !context.is_new(&table) => {
-                effect.destructive = Some(format!("drops column {table}.{}", command.name));
-                findings.push(at(
+        let before = findings.len();
+        alter_table_clause(&table, command, context, findings, effect, at);
+        in_clause(&mut findings[before..], statement, index);
+    }
+}
+
+fn alter_table_clause(
+    table: &str,
+    command: &pg_query::protobuf::AlterTableCmd,
+    context: &mut FileContext<'_>,
+    findings: &mut Vec<Finding>,
+    effect: &mut Effect,
+    at: &At<'_>,
+) {
+    match command.subtype() {
+        AlterTableType::AtDropColumn if !context.is_new(table) => {
+            effect
+                .destructive
+                .push(format!("drops column {table}.{}", command.name));
+            findings.push(at(
                     "drop-column",
                     format!(
                         "dropping `{table}.{}` deletes its data, and the release still serving traffic fails on every query naming it",
@@ -140,66 +187,66 @@ fn alter_table(
                     ),
                     "stop reading and writing the column in a release first (e.g. Prisma `@ignore`), then drop it in a later migration",
                 ));
+        }
+        AlterTableType::AtAlterColumnType => {
+            let Some(NodeEnum::ColumnDef(column)) =
+                command.def.as_ref().and_then(|def| def.node.as_ref())
+            else {
+                return;
+            };
+            let Some(type_name) = &column.type_name else {
+                return;
+            };
+            let new = ColumnType::from_type_name(type_name);
+            let old = context.schema.column(table, &command.name).cloned();
+            context.schema.set_column(table, &command.name, new.clone());
+            if context.is_new(table) || safe_type_change(old.as_ref(), &new) {
+                return;
             }
-            AlterTableType::AtAlterColumnType => {
-                let Some(NodeEnum::ColumnDef(column)) =
-                    command.def.as_ref().and_then(|def| def.node.as_ref())
-                else {
-                    continue;
-                };
-                let Some(type_name) = &column.type_name else {
-                    continue;
-                };
-                let new = ColumnType::from_type_name(type_name);
-                let old = context.schema.column(&table, &command.name).cloned();
-                context
-                    .schema
-                    .set_column(&table, &command.name, new.clone());
-                if context.is_new(&table) || safe_type_change(old.as_ref(), &new) {
-                    continue;
-                }
-                effect.destructive = Some(format!(
-                    "changes the type of column {table}.{}",
+            effect.destructive.push(match &old {
+                Some(old) => format!(
+                    "changes the type of column {table}.{} from {old} to {new}",
                     command.name
-                ));
-                let from =
-                    old.map_or_else(String::new, |old| format!(" from `{}`", display_type(&old)));
-                findings.push(at(
+                ),
+                None => format!(
+                    "changes the type of column {table}.{} to {new} (its previous type is unknown)",
+                    command.name
+                ),
+            });
+            let from = old.map_or_else(String::new, |old| format!(" from `{old}`"));
+            findings.push(at(
                     "change-column-type",
                     format!(
-                        "changing `{table}.{}`{from} to `{}` rewrites the table and its indexes under an ACCESS EXCLUSIVE lock: reads and writes wait until it finishes",
+                        "changing `{table}.{}`{from} to `{new}` rewrites the table and its indexes under an ACCESS EXCLUSIVE lock, and the release still serving traffic reads the old type: reads and writes wait until it finishes, then its queries may fail",
                         command.name,
-                        display_type(&new)
                     ),
                     "add a column of the new type, backfill it in batches, switch the app to it, then drop the old column (widening `varchar(n)` or changing `varchar` to `text` is safe)",
                 ));
-            }
-            AlterTableType::AtAddColumn => {
-                if let Some(NodeEnum::ColumnDef(column)) =
-                    command.def.as_ref().and_then(|def| def.node.as_ref())
-                {
-                    if let Some(type_name) = &column.type_name {
-                        context.schema.set_column(
-                            &table,
-                            &column.colname,
-                            ColumnType::from_type_name(type_name),
-                        );
-                    }
+        }
+        AlterTableType::AtAddColumn => {
+            if let Some(NodeEnum::ColumnDef(column)) =
+                command.def.as_ref().and_then(|def| def.node.as_ref())
+            {
+                if let Some(type_name) = &column.type_name {
+                    context.schema.set_column(
+                        table,
+                        &column.colname,
+                        ColumnType::from_type_name(type_name),
+                    );
                 }
             }
-            _ => {}
         }
+        _ => {}
     }
 }
 
-/// Whether changing a column from `old` to `new` needs no rewrite: string
-/// types to `text` or unbounded `varchar`, `varchar(n)` widening, `numeric`
-/// precision widening at the same scale. An unknown old type is only
-/// assumed safe when the new type is `text` or unbounded `varchar`.
-fn safe_type_change(old: Option<&ColumnType>, new: &ColumnType) -> bool {
+/// Whether changing a column from `old` to `new` keeps the previous release
+/// working without a rewrite (the list is in this module's documentation).
+/// An unknown old type is never safe: nothing proves it.
+pub(super) fn safe_type_change(old: Option<&ColumnType>, new: &ColumnType) -> bool {
     let unbounded_text = new.name == "text" || (new.name == "varchar" && new.modifiers.is_empty());
     let Some(old) = old else {
-        return unbounded_text;
+        return false;
     };
     let old_is_string = matches!(old.name.as_str(), "varchar" | "text");
     if unbounded_text {
@@ -219,18 +266,5 @@ fn safe_type_change(old: Option<&ColumnType>, new: &ColumnType) -> bool {
             _ => false,
         },
         (old_name, new_name) => old_name == new_name && old.modifiers == new.modifiers,
-    }
-}
-
-fn display_type(column_type: &ColumnType) -> String {
-    if column_type.modifiers.is_empty() {
-        column_type.name.clone()
-    } else {
-        let modifiers: Vec<String> = column_type
-            .modifiers
-            .iter()
-            .map(ToString::to_string)
-            .collect();
-        format!("{}({})", column_type.name, modifiers.join(","))
     }
 }

@@ -10,7 +10,7 @@
 use pg_query::NodeEnum;
 use pg_query::protobuf::{AlterTableType, ConstrType, Constraint, Node, ObjectType};
 
-use super::{Effect, FileContext, Finding, relation_name, string_value};
+use super::{Effect, FileContext, Finding, Statement, in_clause, relation_name, string_value};
 
 type At<'a> = dyn Fn(&'static str, String, &str) -> Finding + 'a;
 
@@ -30,12 +30,13 @@ const VOLATILE_FUNCTIONS: &[&str] = &[
 ];
 
 pub(super) fn check(
-    node: &NodeEnum,
+    statement: &Statement,
     context: &mut FileContext<'_>,
     findings: &mut Vec<Finding>,
     _effect: &mut Effect,
     at: &At<'_>,
 ) {
+    let node = &statement.node;
     if let Some(table) = access_exclusive_table(node, context) {
         if !context.lock_timeout_set && !context.lock_timeout_reported {
             context.lock_timeout_reported = true;
@@ -79,10 +80,11 @@ pub(super) fn check(
             if context.is_new(&table) {
                 return;
             }
-            for command in &alter.cmds {
+            for (index, command) in alter.cmds.iter().enumerate() {
                 let Some(NodeEnum::AlterTableCmd(command)) = &command.node else {
                     continue;
                 };
+                let before = findings.len();
                 let def = command.def.as_ref().and_then(|def| def.node.as_ref());
                 match (command.subtype(), def) {
                     (AlterTableType::AtSetNotNull, _)
@@ -108,6 +110,7 @@ pub(super) fn check(
                     }
                     _ => {}
                 }
+                in_clause(&mut findings[before..], statement, index);
             }
         }
         NodeEnum::VacuumStmt(vacuum) if vacuum.is_vacuumcmd => {

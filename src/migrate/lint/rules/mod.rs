@@ -139,8 +139,9 @@ pub(crate) struct Finding {
 /// What a statement does to the schema for the rollback plan.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Effect {
-    /// What makes it destructive, e.g. `drops column users.legacy_id`.
-    pub(crate) destructive: Option<String>,
+    /// What makes it destructive, one entry per clause that is, e.g.
+    /// `drops column users.legacy_id`; empty when it is not.
+    pub(crate) destructive: Vec<String>,
 }
 
 /// Column types seen so far, across the files linted in order, so a type
@@ -183,6 +184,18 @@ impl ColumnType {
             _ => name,
         };
         Self { name, modifiers }
+    }
+}
+
+impl std::fmt::Display for ColumnType {
+    /// `varchar(100)`, `numeric(10,2)`, `text`.
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter.write_str(&self.name)?;
+        if !self.modifiers.is_empty() {
+            let modifiers: Vec<String> = self.modifiers.iter().map(ToString::to_string).collect();
+            write!(formatter, "({})", modifiers.join(","))?;
+        }
+        Ok(())
     }
 }
 
@@ -234,8 +247,8 @@ pub(crate) fn check(
         message,
         alternative: alternative.to_owned(),
     };
-    destructive::check(&statement.node, context, &mut findings, &mut effect, &at);
-    locking::check(&statement.node, context, &mut findings, &mut effect, &at);
+    destructive::check(statement, context, &mut findings, &mut effect, &at);
+    locking::check(statement, context, &mut findings, &mut effect, &at);
     data::check(&statement.node, &mut findings, &mut effect, &at);
     transaction::check(&statement.node, context, &mut findings, &at);
     record(&statement.node, context);
@@ -284,13 +297,44 @@ fn record(node: &NodeEnum, context: &mut FileContext<'_>) {
     }
 }
 
-/// `schema.table` or `table`, as PostgreSQL folded it.
+/// Points the findings one `ALTER TABLE` clause added at that clause, so
+/// annotations land on its line (issue 11, item 3).
+pub(crate) fn in_clause(findings: &mut [Finding], statement: &Statement, index: usize) {
+    let (start, end) = statement.clause(index);
+    for finding in findings {
+        finding.start = start;
+        finding.end = end;
+    }
+}
+
+/// The schema PostgreSQL's default `search_path` resolves unqualified names
+/// to: `public.users` and `users` are one table.
+const DEFAULT_SCHEMA: &str = "public";
+
+/// A relation's name as PostgreSQL resolves it under the default
+/// `search_path`: the parser already folded unquoted identifiers to lower
+/// case and kept quoted ones, and `public.` is dropped, so `"public"."Widget"`
+/// and `"Widget"` are one name, `Widget` (issue 11, item 3).
 pub(crate) fn relation_name(relation: Option<&RangeVar>) -> String {
     match relation {
-        Some(relation) if relation.schemaname.is_empty() => relation.relname.clone(),
-        Some(relation) => format!("{}.{}", relation.schemaname, relation.relname),
+        Some(relation) => qualified(&[relation.schemaname.as_str(), &relation.relname]),
         None => String::new(),
     }
+}
+
+/// Joins name parts with `.`, without empty parts and without a leading
+/// `public` schema when more parts follow.
+fn qualified(parts: &[&str]) -> String {
+    let parts: Vec<&str> = parts
+        .iter()
+        .copied()
+        .filter(|part| !part.is_empty())
+        .collect();
+    let parts = match parts.as_slice() {
+        [schema, rest @ ..] if *schema == DEFAULT_SCHEMA && !rest.is_empty() => rest,
+        all => all,
+    };
+    parts.join(".")
 }
 
 /// The text of a `String` node.
@@ -301,22 +345,35 @@ pub(crate) fn string_value(node: &Node) -> Option<&str> {
     }
 }
 
-/// A dotted object name from a `DROP`'s object list entry.
+/// A dotted object name from a `DROP`'s object list entry, normalised like
+/// [`relation_name`]; a function or procedure also shows its argument
+/// types when the statement gives them: `f(int4, text)`.
 pub(crate) fn object_name(node: &Node) -> String {
+    let dotted = |names: &[Node]| {
+        let parts: Vec<&str> = names.iter().filter_map(string_value).collect();
+        qualified(&parts)
+    };
     match &node.node {
         Some(NodeEnum::String(text)) => text.sval.clone(),
-        Some(NodeEnum::List(list)) => list
-            .items
-            .iter()
-            .filter_map(string_value)
-            .collect::<Vec<_>>()
-            .join("."),
-        Some(NodeEnum::TypeName(type_name)) => type_name
-            .names
-            .iter()
-            .filter_map(string_value)
-            .collect::<Vec<_>>()
-            .join("."),
+        Some(NodeEnum::List(list)) => dotted(&list.items),
+        Some(NodeEnum::TypeName(type_name)) => dotted(&type_name.names),
+        Some(NodeEnum::ObjectWithArgs(function)) => {
+            let name = dotted(&function.objname);
+            if function.args_unspecified {
+                return name;
+            }
+            let arguments: Vec<String> = function
+                .objargs
+                .iter()
+                .filter_map(|argument| match &argument.node {
+                    Some(NodeEnum::TypeName(type_name)) => {
+                        Some(ColumnType::from_type_name(type_name).to_string())
+                    }
+                    _ => None,
+                })
+                .collect();
+            format!("{name}({})", arguments.join(", "))
+        }
         _ => String::new(),
     }
 }
