@@ -279,8 +279,11 @@ fn secrets_sweep_no_secret_or_escaped_form_reaches_any_sink() {
         format!("postgres://app:{encoded}@127.0.0.1:{closed}/app?connect_timeout=2"),
     ));
 
-    let commands: [(&[&str], &[i32]); 6] = [
+    let commands: [(&[&str], &[i32]); 9] = [
         (&["check"], &[0]),
+        (&["run"], &[1]),
+        (&["deploy"], &[2]),
+        (&["rollback", "--yes"], &[2]),
         (&["smoke"], &[1]),
         (&["watch"], &[1]),
         (&["gate"], &[1]),
