@@ -14,6 +14,7 @@ mod faults_connect;
 mod faults_restore;
 mod faults_sqlite;
 mod gate;
+mod histories;
 mod interrupt;
 mod layouts;
 mod lint;
