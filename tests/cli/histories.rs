@@ -388,10 +388,9 @@ fn dbmate_history_applies_like_psql_and_records_versions() {
         counts(&[
             ("add-enum-value-in-transaction", 1),
             ("change-column-type", 2),
-            // False positives: the four files say `-- migrate:up
-            // transaction:false`, which `apply` honours but lint does not
-            // read (it knows only `-- shipgate:no-transaction`).
-            ("concurrently-in-transaction", 5),
+            // No `concurrently-in-transaction`: the four files with
+            // `CONCURRENTLY` say `-- migrate:up transaction:false`, which
+            // lint reads as `apply` does.
             ("drop-column", 1),
             ("missing-lock-timeout", 9),
             ("rename-column", 1),

@@ -84,6 +84,9 @@ pub struct LintSource {
     pub path: PathBuf,
     /// The SQL.
     pub sql: String,
+    /// Whether the layout runs it outside a transaction (dbmate's
+    /// `transaction:false`), as `migrate apply` does.
+    pub outside_transaction: bool,
 }
 
 /// One finding after severity overrides and suppressions.
@@ -230,6 +233,7 @@ async fn select(
                 String::from_utf8(bytes).map_err(|_| LintError::NotUtf8 { path: path.clone() })?;
             sources.push(LintSource {
                 path: path.clone(),
+                outside_transaction: super::layout::dbmate::runs_outside_transaction(&sql),
                 sql,
             });
         }
@@ -250,6 +254,7 @@ async fn select(
             .map(|(migration, _)| LintSource {
                 path: migration.path.clone(),
                 sql: migration.sql.clone(),
+                outside_transaction: migration.outside_transaction.is_some(),
             })
             .collect();
         return Ok((sources, Some(pending)));
@@ -262,6 +267,7 @@ async fn select(
             .map(|migration| LintSource {
                 path: migration.path,
                 sql: migration.sql,
+                outside_transaction: migration.outside_transaction.is_some(),
             })
             .collect(),
         None,
@@ -298,6 +304,7 @@ pub fn classify_history(history: &[&str]) -> Vec<Classification> {
             let source = LintSource {
                 path: PathBuf::new(),
                 sql: (*sql).to_owned(),
+                outside_transaction: false,
             };
             let parsed = parse::parse(sql);
             lint_parsed(source, parsed, &config, &mut schema).classification
@@ -345,7 +352,7 @@ fn lint_parsed(
     let statements = match parsed {
         Ok(statements) => {
             let mut context = FileContext {
-                no_transaction: suppress::no_transaction(&source.sql),
+                no_transaction: source.outside_transaction || suppress::no_transaction(&source.sql),
                 created_tables: HashSet::new(),
                 validated_tables: HashSet::new(),
                 lock_timeout_set: false,

@@ -30,9 +30,18 @@ pub(crate) struct Suppressions {
     comment_lines: Vec<bool>,
 }
 
-/// Whether the file is marked to run outside a transaction.
+/// Whether the file is marked to run outside a transaction: shipgate's
+/// marker or sqlx's `-- no-transaction`, the markers `migrate apply` honours.
 pub(crate) fn no_transaction(sql: &str) -> bool {
-    sql.lines().any(|line| line.trim() == NO_TRANSACTION)
+    sql.lines().any(|line| {
+        line.trim()
+            .strip_prefix("--")
+            .map(str::trim)
+            .is_some_and(|comment| {
+                comment.eq_ignore_ascii_case(&NO_TRANSACTION[3..])
+                    || comment.eq_ignore_ascii_case("no-transaction")
+            })
+    })
 }
 
 /// Reads every `-- shipgate:allow` comment in `sql`.
@@ -137,6 +146,27 @@ impl Suppressions {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The markers `migrate apply` honours, spelled as it accepts them
+    /// (found by a real-shaped dbmate history: lint used to know only one).
+    #[test]
+    fn knows_the_no_transaction_markers_apply_honours() {
+        for marked in [
+            "-- shipgate:no-transaction\nCREATE INDEX CONCURRENTLY i ON t (a);",
+            "--shipgate:no-transaction\n",
+            "  -- no-transaction\n",
+            "-- NO-TRANSACTION\n",
+        ] {
+            assert!(no_transaction(marked), "{marked:?}");
+        }
+        assert!(!no_transaction("-- no transaction here\nSELECT 1;"));
+        assert!(crate::migrate::layout::dbmate::runs_outside_transaction(
+            "-- migrate:up transaction:false\nCREATE INDEX CONCURRENTLY i ON t (a);\n-- migrate:down\n"
+        ));
+        assert!(!crate::migrate::layout::dbmate::runs_outside_transaction(
+            "-- migrate:up\nSELECT 1;\n-- migrate:down\n"
+        ));
+    }
 
     #[test]
     fn finds_the_suppression_in_the_comment_block_above() {

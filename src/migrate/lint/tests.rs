@@ -17,6 +17,7 @@ fn lint_one(path: &Path, config: &LintConfig) -> FileLint {
         vec![LintSource {
             path: path.to_owned(),
             sql,
+            outside_transaction: false,
         }],
         config,
     )
@@ -70,6 +71,7 @@ fn prisma_migrations_lint_cleanly_except_real_hazards() {
         .map(|name| LintSource {
             path: PathBuf::from(name),
             sql: fs_err::read_to_string(real.join(name)).unwrap(),
+            outside_transaction: false,
         })
         .collect();
     let results = lint_sources(sources, &LintConfig::default()).unwrap();
@@ -122,6 +124,7 @@ fn a_policy_on_an_existing_table_needs_a_lock_timeout() {
         vec![LintSource {
             path: "x.sql".into(),
             sql: sql.to_owned(),
+            outside_transaction: false,
         }],
         &LintConfig::default(),
     )
@@ -135,10 +138,12 @@ fn a_type_change_is_judged_against_the_type_from_an_earlier_file() {
         LintSource {
             path: "1.sql".into(),
             sql: "CREATE TABLE t (name varchar(50), price numeric(10,2), n int);".to_owned(),
+            outside_transaction: false,
         },
         LintSource {
             path: "2.sql".into(),
             sql: "SET lock_timeout = '1s';\nALTER TABLE t ALTER COLUMN name TYPE varchar(80);\nALTER TABLE t ALTER COLUMN price TYPE numeric(12,2);\nALTER TABLE t ALTER COLUMN name TYPE varchar(20);\nALTER TABLE t ALTER COLUMN n TYPE text;\n".to_owned(),
+            outside_transaction: false,
         },
     ];
     let results = lint_sources(sources, &LintConfig::default()).unwrap();
@@ -155,6 +160,7 @@ fn suppressions_with_a_reason_allow_and_without_one_fail() {
         vec![LintSource {
             path: "x.sql".into(),
             sql: sql.to_owned(),
+            outside_transaction: false,
         }],
         &LintConfig::default(),
     )
@@ -182,6 +188,7 @@ fn config_overrides_change_severity_or_turn_a_rule_off() {
         vec![LintSource {
             path: "x.sql".into(),
             sql: sql.to_owned(),
+            outside_transaction: false,
         }]
     };
     let default = lint_sources(source(), &LintConfig::default()).unwrap();
@@ -296,6 +303,7 @@ fn quoted_public_and_unqualified_names_are_one_table() {
     let sources = vec![LintSource {
         path: "1.sql".into(),
         sql: "CREATE TABLE \"public\".\"Widget\" (\"id\" TEXT NOT NULL);\nCREATE UNIQUE INDEX \"Widget_id_key\" ON \"Widget\"(\"id\");\nALTER TABLE public.\"Widget\" DROP COLUMN \"id\";\n".to_owned(),
+        outside_transaction: false,
     }];
     let results = lint_sources(sources, &LintConfig::default()).unwrap();
     assert_eq!(results[0].finding_lines(), []);
@@ -327,6 +335,7 @@ fn each_alter_table_clause_is_listed_and_points_at_its_own_line() {
         vec![LintSource {
             path: "1.sql".into(),
             sql: sql.to_owned(),
+            outside_transaction: false,
         }],
         &LintConfig::default(),
     )
@@ -362,6 +371,7 @@ fn identity_and_stored_generated_columns_are_rewrites_too() {
         vec![LintSource {
             path: "x.sql".into(),
             sql: sql.to_owned(),
+            outside_transaction: false,
         }],
         &LintConfig::default(),
     )

@@ -25,6 +25,12 @@ pub(crate) fn looks_like(dir: &Path) -> bool {
     })
 }
 
+/// Whether `text` is a dbmate file whose up section says
+/// `transaction:false` (for `migrate lint FILE`, which knows no layout).
+pub(crate) fn runs_outside_transaction(text: &str) -> bool {
+    sections::parse(text).is_ok_and(|section| section.no_transaction)
+}
+
 /// Reads the files as dbmate does (see `sections`); each migration's SQL is
 /// its text up to the `-- migrate:down` line (so line numbers match the
 /// file). A file dbmate refuses is refused, naming its line.
