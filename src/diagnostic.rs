@@ -182,6 +182,15 @@ pub trait Diagnostic: std::error::Error {
     }
 }
 
+/// `a`, `b` → "`a`, `b`": names listed in a message.
+pub fn backticked(names: &[String]) -> String {
+    names
+        .iter()
+        .map(|name| format!("`{name}`"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// The name in `candidates` closest to `name`, when it is close enough to be a
 /// likely typo ("did you mean").
 pub fn suggest<'a>(name: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {

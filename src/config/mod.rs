@@ -25,7 +25,7 @@ pub use secret::{Masked, Redactor};
 #[cfg(test)]
 pub(crate) use resolve::parse_weekly_window;
 
-use crate::diagnostic::{Diagnostic, SourceLocation, suggest};
+use crate::diagnostic::{Diagnostic, SourceLocation, backticked, suggest};
 
 /// Why the config could not be loaded.
 #[derive(Debug, thiserror::Error)]
@@ -132,14 +132,6 @@ impl Diagnostic for ConfigError {
             )),
         }
     }
-}
-
-fn backticked(names: &[String]) -> String {
-    names
-        .iter()
-        .map(|name| format!("`{name}`"))
-        .collect::<Vec<_>>()
-        .join(", ")
 }
 
 /// Reads and validates `path` for environment `environment` (default: the

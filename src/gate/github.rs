@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use super::{CHECK_RUN_NAME, GateContext};
 use crate::config::{Gate, GithubGate, RequiredChecks};
-use crate::diagnostic::Diagnostic;
+use crate::diagnostic::{Diagnostic, backticked};
 use crate::github::{GithubClient, GithubEnv, GithubError, Review};
 use crate::report::{Check, format_duration};
 
@@ -145,14 +145,6 @@ async fn inspect(
         }
     }
     Ok((problems, passed))
-}
-
-fn backticked(names: &[String]) -> String {
-    names
-        .iter()
-        .map(|name| format!("`{name}`"))
-        .collect::<Vec<_>>()
-        .join(", ")
 }
 
 /// Check runs and statuses on `sha`, judged against `required`.

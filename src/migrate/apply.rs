@@ -24,7 +24,7 @@ use super::{MigrateError, MigrateOutcome, first_line, load_locked};
 use crate::config::BackupMode;
 use crate::context::Context;
 use crate::db::{Database, DatabaseError, Exactness, Migration};
-use crate::diagnostic::SourceLocation;
+use crate::diagnostic::{SourceLocation, backticked};
 use crate::report::{Check, Phase, PhaseName, Status};
 use crate::state::{RunBackup, RunState};
 
@@ -518,15 +518,6 @@ fn record(
         })
         .or_insert(class);
     state.save(path)
-}
-
-/// `a`, `b` → "`a`, `b`".
-fn backticked(versions: &[String]) -> String {
-    versions
-        .iter()
-        .map(|version| format!("`{version}`"))
-        .collect::<Vec<_>>()
-        .join(", ")
 }
 
 /// The failing check for a migration the database rejected.

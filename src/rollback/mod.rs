@@ -13,7 +13,7 @@ use std::time::Instant;
 
 use crate::config::DatabasePolicy;
 use crate::context::Context;
-use crate::diagnostic::Diagnostic;
+use crate::diagnostic::{Diagnostic, backticked};
 use crate::exit::ExitStatus;
 use crate::migrate::lint::MigrationClass;
 use crate::provider::{self, Provider, ProviderError, Release, ReleaseState};
@@ -477,15 +477,6 @@ async fn revert(ctx: &Context, versions: &[String]) -> Check {
             check.duration(started.elapsed())
         }
     }
-}
-
-/// `a`, `b` → "`a`, `b`".
-fn backticked(versions: &[String]) -> String {
-    versions
-        .iter()
-        .map(|version| format!("`{version}`"))
-        .collect::<Vec<_>>()
-        .join(", ")
 }
 
 #[cfg(test)]
