@@ -3,7 +3,6 @@
 //! back, a backend terminated mid-run, and a state directory that cannot be
 //! written.
 
-use std::path::PathBuf;
 use std::process::{Child, Stdio};
 use std::time::Duration;
 
@@ -35,19 +34,6 @@ fn finish(child: Child) -> (Option<i32>, String, String) {
 
 fn history(database: &TestDatabase) -> Vec<String> {
     database.column("SELECT version || ' ' || success FROM shipgate_migrations ORDER BY version")
-}
-
-fn backups(test: &Test) -> Vec<PathBuf> {
-    let mut found: Vec<PathBuf> = match fs_err::read_dir(test.path().join(".shipgate/backups")) {
-        // Each dump has its catalog snapshot beside it (issue 11).
-        Ok(entries) => entries
-            .map(|entry| entry.unwrap().path())
-            .filter(|path| !path.to_string_lossy().ends_with(".catalog.json"))
-            .collect(),
-        Err(_) => Vec::new(),
-    };
-    found.sort();
-    found
 }
 
 /// The backends of shipgate (`application_name`) connected to `database`.
@@ -114,7 +100,7 @@ fn a_resumed_run_keeps_its_first_backup_and_rollback_restores_it() {
         "ALTER TABLE users DROP COLUMN email;\n",
     );
     write("0003_slow.sql", "SELECT pg_sleep(60);\n");
-    let before = backups(&test);
+    let before = test.backups();
     let mut child = spawn(&test, &database, &["migrate", "apply"]);
     wait_until("0002 to commit", Duration::from_secs(60), || {
         history(&database).contains(&"0002 true".to_owned())
@@ -131,7 +117,8 @@ fn a_resumed_run_keeps_its_first_backup_and_rollback_restores_it() {
         Duration::from_secs(30),
         || shipgate_sessions(&database, "").is_empty(),
     );
-    let first = backups(&test)
+    let first = test
+        .backups()
         .into_iter()
         .find(|path| !before.contains(path))
         .expect("the backup taken before 0002");
@@ -146,7 +133,7 @@ fn a_resumed_run_keeps_its_first_backup_and_rollback_restores_it() {
             "{}`, which rollback restores",
             first.file_name().unwrap().to_string_lossy()
         ));
-    let all = backups(&test);
+    let all = test.backups();
     assert_eq!(
         all.len(),
         before.len() + 2,
@@ -289,7 +276,7 @@ fn a_lost_connection_whose_restore_fails_exits_5_naming_both_failures() {
     wait_until("0002 to be applied", Duration::from_secs(30), || {
         history(&database).len() == 2
     });
-    for backup in backups(&test) {
+    for backup in test.backups() {
         fs_err::remove_file(backup).unwrap();
     }
     terminate_when_running(&database, "pg_sleep");

@@ -24,22 +24,6 @@ fn write(test: &Test, relative: &str, contents: &str) {
     fs_err::write(path, contents).unwrap();
 }
 
-/// Backup files (not their catalog snapshots).
-fn backups(test: &Test) -> usize {
-    fs_err::read_dir(test.path().join(".shipgate/backups")).map_or(0, |entries| {
-        entries
-            .filter(|entry| {
-                !entry
-                    .as_ref()
-                    .unwrap()
-                    .path()
-                    .to_string_lossy()
-                    .ends_with(".catalog.json")
-            })
-            .count()
-    })
-}
-
 /// A plain project with three migrations, each with its `.down.sql`.
 fn plain_project(database: &TestDatabase) -> Test {
     let test = project(database, "migrations");
@@ -67,20 +51,20 @@ fn plain_down_reverts_the_newest_migration_and_deletes_its_row() {
     let database = TestDatabase::new();
     let test = plain_project(&database).args(["migrate", "apply"]);
     test.run(0);
-    let taken = backups(&test);
+    let taken = test.backups().len();
 
     let plan = Test::args_for(&test, ["migrate", "down", "--dry-run"]).run(0);
     plan.stdout_has("0003_c")
         .stdout_has("would revert with `migrations/0003_c.down.sql`");
     assert_eq!(plain_history(&database), ["0001", "0002", "0003"]);
-    assert_eq!(backups(&test), taken, "a dry run takes no backup");
+    assert_eq!(test.backups().len(), taken, "a dry run takes no backup");
 
     let output = Test::args_for(&test, ["migrate", "down"]).run(0);
     output
         .stdout_has("0003_c reverted with `migrations/0003_c.down.sql`")
         .nowhere("0002_b reverted");
     assert_eq!(
-        backups(&test),
+        test.backups().len(),
         taken + 1,
         "a backup is taken before any change"
     );
@@ -133,7 +117,7 @@ fn a_missing_down_file_is_refused_before_anything_changes() {
     let test = plain_project(&database).args(["migrate", "apply"]);
     test.run(0);
     fs_err::remove_file(test.path().join("migrations/0002_b.down.sql")).unwrap();
-    let taken = backups(&test);
+    let taken = test.backups().len();
 
     Test::args_for(&test, ["migrate", "down", "--steps", "2"])
         .run(2)
@@ -142,7 +126,7 @@ fn a_missing_down_file_is_refused_before_anything_changes() {
         .stderr_has("nothing was changed");
     assert_eq!(plain_history(&database), ["0001", "0002", "0003"]);
     assert_eq!(database.tables(), ["a", "b", "c", "shipgate_migrations"]);
-    assert_eq!(backups(&test), taken, "refused before the backup");
+    assert_eq!(test.backups().len(), taken, "refused before the backup");
 }
 
 #[test]

@@ -54,17 +54,6 @@ fn history(database: &TestDatabase) -> Vec<String> {
     )
 }
 
-fn backups(test: &Test) -> Vec<std::path::PathBuf> {
-    match fs_err::read_dir(test.path().join(".shipgate/backups")) {
-        // Each dump has its catalog snapshot beside it (issue 11).
-        Ok(entries) => entries
-            .map(|entry| entry.unwrap().path())
-            .filter(|path| !path.to_string_lossy().ends_with(".catalog.json"))
-            .collect(),
-        Err(_) => Vec::new(),
-    }
-}
-
 #[test]
 fn postgres_applies_from_empty_then_a_second_apply_is_a_no_op() {
     let database = TestDatabase::new();
@@ -85,14 +74,14 @@ fn postgres_applies_from_empty_then_a_second_apply_is_a_no_op() {
         database.column("SELECT greet(name) FROM users ORDER BY id"),
         ["hi; ada; lovelace", "hi; grace"]
     );
-    assert_eq!(backups(&test).len(), 1, "one backup before the first run");
+    assert_eq!(test.backups().len(), 1, "one backup before the first run");
     let state: serde_json::Value = serde_json::from_str(
         &fs_err::read_to_string(test.path().join(".state/state.json")).unwrap(),
     )
     .unwrap();
     assert_eq!(
         state["backup_bytes"].as_u64(),
-        Some(fs_err::metadata(&backups(&test)[0]).unwrap().len())
+        Some(fs_err::metadata(&test.backups()[0]).unwrap().len())
     );
     assert!(
         state["backup_position"]
@@ -104,7 +93,7 @@ fn postgres_applies_from_empty_then_a_second_apply_is_a_no_op() {
     Test::args_for(&test, ["migrate", "apply"])
         .run(0)
         .stdout_has("nothing pending");
-    assert_eq!(backups(&test).len(), 1, "no backup when nothing is pending");
+    assert_eq!(test.backups().len(), 1, "no backup when nothing is pending");
     Test::args_for(&test, ["migrate", "status"])
         .run(0)
         .stdout_has("2 applied, 0 pending");
@@ -463,12 +452,13 @@ fn postgres_backup_then_destructive_migration_then_restore_brings_the_data_back(
         "migrations/0003_drop_users.sql",
         "DROP TABLE users;\nCREATE TABLE audit (id int);\n",
     );
-    let before: Vec<_> = backups(&test);
+    let before: Vec<_> = test.backups();
     Test::args_for(&test, ["migrate", "apply"])
         .run(0)
         .stdout_has("✓ 0003_drop_users applied");
     assert_eq!(database.tables(), ["audit", "shipgate_migrations"]);
-    let backup = backups(&test)
+    let backup = test
+        .backups()
         .into_iter()
         .find(|path| !before.contains(path))
         .expect("a backup before 0003");
@@ -511,9 +501,10 @@ fn postgres_a_restore_whose_history_differs_from_the_backup_is_a_failure() {
         "migrations/0003_audit.sql",
         "CREATE TABLE audit (id int);\n",
     );
-    let before: Vec<_> = backups(&test);
+    let before: Vec<_> = test.backups();
     Test::args_for(&test, ["migrate", "apply"]).run(0);
-    let backup = backups(&test)
+    let backup = test
+        .backups()
         .into_iter()
         .find(|path| !before.contains(path))
         .expect("a backup before 0003");
@@ -1037,7 +1028,7 @@ fn supabase_dbmate_and_plain_histories_written_by_their_tools_are_adopted_with_n
             .run(0)
             .stdout_has("nothing pending");
         assert!(
-            backups(&test).is_empty(),
+            test.backups().is_empty(),
             "{dir}: nothing pending, no backup"
         );
     }

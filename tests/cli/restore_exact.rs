@@ -80,25 +80,11 @@ fn assert_same(before: &Catalog, after: &Catalog) {
     assert!(differences.is_empty(), "{differences:#?}");
 }
 
-fn backups(test: &Test) -> Vec<PathBuf> {
-    let mut found: Vec<PathBuf> = match fs_err::read_dir(test.path().join(".shipgate/backups")) {
-        Ok(entries) => entries
-            .map(|entry| entry.unwrap().path())
-            .filter(|path| {
-                path.extension()
-                    .is_some_and(|extension| extension == "dump")
-            })
-            .collect(),
-        Err(_) => Vec::new(),
-    };
-    found.sort();
-    found
-}
-
 /// The one backup taken since `earlier` was listed.
 #[track_caller]
 fn new_backup(test: &Test, earlier: &[PathBuf]) -> PathBuf {
-    let [backup] = backups(test)
+    let [backup] = test
+        .backups()
         .into_iter()
         .filter(|path| !earlier.contains(path))
         .collect::<Vec<_>>()
@@ -133,7 +119,7 @@ fn the_restore_after_a_failed_run_leaves_every_class_of_object_as_the_backup() {
     let database = TestDatabase::new();
     let test = baseline(&database);
     let before = snapshot(&database);
-    let earlier = backups(&test);
+    let earlier = test.backups();
     write(&test, "0002_every_class.sql", EVERY_CLASS);
     write(&test, "0003_broken.sql", "SELECT * FROM missing;\n");
 
@@ -177,7 +163,7 @@ fn migrate_restore_leaves_every_class_of_object_as_the_backup() {
     let database = TestDatabase::new();
     let test = baseline(&database);
     let before = snapshot(&database);
-    let earlier = backups(&test);
+    let earlier = test.backups();
     write(&test, "0002_every_class.sql", EVERY_CLASS);
     Test::args_for(&test, ["migrate", "apply"]).run(0);
     assert_eq!(extensions(&database), ["citext", "plpgsql"]);
@@ -207,7 +193,7 @@ fn migrate_restore_leaves_every_class_of_object_as_the_backup() {
 fn a_difference_the_restore_cannot_undo_fails_it_by_name_with_exit_5() {
     let database = TestDatabase::new();
     let test = baseline(&database);
-    let earlier = backups(&test);
+    let earlier = test.backups();
     write(
         &test,
         "0002_orders.sql",
@@ -240,7 +226,7 @@ fn a_difference_the_restore_cannot_undo_fails_it_by_name_with_exit_5() {
 fn a_backup_without_a_snapshot_is_restored_with_a_warning_that_the_check_was_skipped() {
     let database = TestDatabase::new();
     let test = baseline(&database);
-    let earlier = backups(&test);
+    let earlier = test.backups();
     write(
         &test,
         "0002_orders.sql",

@@ -100,6 +100,21 @@ impl Test {
         self.output_with(&self.args)
     }
 
+    /// The backups in the default `backup_dir`, oldest first (without the
+    /// catalog snapshot beside each PostgreSQL dump).
+    pub fn backups(&self) -> Vec<PathBuf> {
+        let mut found: Vec<PathBuf> = match fs_err::read_dir(self.path().join(".shipgate/backups"))
+        {
+            Ok(entries) => entries
+                .map(|entry| entry.expect("backup entry").path())
+                .filter(|path| !path.to_string_lossy().ends_with(".catalog.json"))
+                .collect(),
+            Err(_) => Vec::new(),
+        };
+        found.sort();
+        found
+    }
+
     /// Starts the binary with piped output, for a test that must act while
     /// it runs (send a signal, kill it); the caller waits for it.
     pub fn spawn(&self) -> std::process::Child {
