@@ -248,6 +248,22 @@ pub struct ReleaseArgs {
     /// Release id; defaults to the short `GITHUB_SHA`, else a UTC timestamp.
     #[arg(long, env = env::SHIPGATE_RELEASE_ID, value_name = "ID")]
     pub id: Option<String>,
+
+    /// Commit being deployed; defaults to `GITHUB_SHA`, else the checkout's
+    /// `HEAD`. Vercel and Railway wait for the platform's build of it.
+    #[arg(long, env = env::SHIPGATE_COMMIT, value_name = "SHA")]
+    pub commit: Option<String>,
+}
+
+impl ReleaseArgs {
+    /// The request `deploy` and `run` take.
+    pub fn request(&self) -> crate::deploy::ReleaseRequest {
+        crate::deploy::ReleaseRequest {
+            source: self.source.clone(),
+            id: self.id.clone(),
+            commit: self.commit.clone(),
+        }
+    }
 }
 
 /// Arguments of `shipgate deploy`.

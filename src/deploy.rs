@@ -4,6 +4,7 @@
 use std::path::PathBuf;
 use std::time::Instant;
 
+use crate::config::ProviderConfig;
 use crate::context::Context;
 use crate::env;
 use crate::error::Error;
@@ -23,15 +24,13 @@ pub struct DeployOutcome {
 }
 
 /// `shipgate deploy`.
-pub async fn execute(
-    ctx: &Context,
-    source: Option<PathBuf>,
-    id: Option<String>,
-) -> Result<Report, Error> {
-    let provider = provider::from_config(&ctx.config).ok_or_else(|| ProviderError::NoProvider {
-        environment: ctx.config.environment.name.clone(),
+pub async fn execute(ctx: &Context, request: ReleaseRequest) -> Result<Report, Error> {
+    let provider = provider::from_config(&ctx.config, &ctx.state_path).ok_or_else(|| {
+        ProviderError::NoProvider {
+            environment: ctx.config.environment.name.clone(),
+        }
     })?;
-    let spec = release_spec(ctx, source, id)?;
+    let spec = release_spec(ctx, request).await;
     let outcome = deploy_phase(ctx, provider.as_ref(), &spec).await?;
     let mut report = Report::new("deploy", Some(&ctx.config.environment.name), ctx.dry_run);
     if let Some(release) = &outcome.deployed {
@@ -41,27 +40,57 @@ pub async fn execute(
     Ok(report)
 }
 
+/// The release to deploy, as the command line asked for it.
+#[derive(Debug, Clone, Default)]
+pub struct ReleaseRequest {
+    /// `--source`: the built release directory (`releases` provider).
+    pub source: Option<PathBuf>,
+    /// `--id`: the release id (`releases`, `command`).
+    pub id: Option<String>,
+    /// `--commit`: the commit being deployed.
+    pub commit: Option<String>,
+}
+
 /// The release to deploy: `--id` (or `SHIPGATE_RELEASE_ID`), else the short
-/// `GITHUB_SHA`, else a UTC timestamp; `--source`, else the provider's `source`.
-pub fn release_spec(
-    ctx: &Context,
-    source: Option<PathBuf>,
-    id: Option<String>,
-) -> Result<DeploySpec, ProviderError> {
-    let configured = match &ctx.config.environment.provider {
-        crate::config::ProviderConfig::Releases(releases) => releases.source.clone(),
-        crate::config::ProviderConfig::None => None,
-    };
-    let source = source.or(configured).ok_or(ProviderError::NoSource)?;
-    let id = id
-        .or_else(|| {
-            std::env::var(env::GITHUB_SHA)
-                .ok()
-                .filter(|sha| sha.len() >= 7)
-                .map(|sha| sha[..7].to_owned())
-        })
+/// `GITHUB_SHA`, else a UTC timestamp; `--source`, else the `releases`
+/// provider's `source`; `--commit`, else `GITHUB_SHA`, else the checkout's
+/// `HEAD` (looked up only for providers that deploy commits).
+pub async fn release_spec(ctx: &Context, request: ReleaseRequest) -> DeploySpec {
+    let provider = &ctx.config.environment.provider;
+    let source = request.source.or_else(|| match provider {
+        ProviderConfig::Releases(releases) => releases.source.clone(),
+        _ => None,
+    });
+    let github_sha = std::env::var(env::GITHUB_SHA)
+        .ok()
+        .filter(|sha| sha.len() >= 7);
+    let id = request
+        .id
+        .or_else(|| github_sha.as_ref().map(|sha| sha[..7].to_owned()))
         .unwrap_or_else(|| jiff::Timestamp::now().strftime("%Y%m%d-%H%M%S").to_string());
-    Ok(DeploySpec { id, source })
+    let commit = match request.commit.or(github_sha) {
+        Some(commit) => Some(commit),
+        None if !matches!(provider, ProviderConfig::Releases(_) | ProviderConfig::None) => {
+            head_commit(&ctx.config.base_dir).await
+        }
+        None => None,
+    };
+    DeploySpec { id, source, commit }
+}
+
+/// `git rev-parse HEAD` in `dir`, or `None` outside a checkout.
+async fn head_commit(dir: &std::path::Path) -> Option<String> {
+    let output = tokio::process::Command::new("git")
+        .args(["rev-parse", "--verify", "HEAD"])
+        .current_dir(dir)
+        .env("GIT_TERMINAL_PROMPT", "0")
+        .stdin(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .output()
+        .await
+        .ok()?;
+    let commit = String::from_utf8(output.stdout).ok()?.trim().to_owned();
+    (output.status.success() && !commit.is_empty()).then_some(commit)
 }
 
 /// Deploys `spec`, recording the previous and new release in the run state.
@@ -90,10 +119,14 @@ pub async fn deploy_phase(
         |release| format!("replacing {}", release.id),
     );
     if ctx.dry_run {
+        let what = match (&spec.source, &spec.commit) {
+            (Some(source), _) => format!("`{}` from `{}`", spec.id, source.display()),
+            (None, Some(commit)) => format!("commit `{commit}`"),
+            (None, None) => format!("`{}`", spec.id),
+        };
         let check = Check::new(&spec.id, Status::Skip).detail(format!(
-            "would deploy `{}` from `{}` ({from})",
-            spec.id,
-            spec.source.display()
+            "would deploy {what} through `{}` ({from})",
+            provider.name()
         ));
         return Ok(DeployOutcome {
             phase: Phase::new(PhaseName::Deploy, vec![check], started.elapsed()),

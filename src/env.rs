@@ -17,6 +17,8 @@ pub const SHIPGATE_JUNIT: &str = "SHIPGATE_JUNIT";
 pub const SHIPGATE_STATE_DIR: &str = "SHIPGATE_STATE_DIR";
 /// Release id for `deploy` and `run` (the `--id` flag).
 pub const SHIPGATE_RELEASE_ID: &str = "SHIPGATE_RELEASE_ID";
+/// `--commit`: the git commit being deployed (platform providers wait for its build).
+pub const SHIPGATE_COMMIT: &str = "SHIPGATE_COMMIT";
 /// `true` inside a GitHub Actions job: selects the `github` format.
 pub const GITHUB_ACTIONS: &str = "GITHUB_ACTIONS";
 /// File that GitHub Actions renders as the job's summary (markdown, appended to).

@@ -358,9 +358,7 @@ async fn dispatch(
             };
             gate::execute(&ctx, &options).await?
         }
-        Command::Deploy(args) => {
-            deploy::execute(&ctx, args.release.source.clone(), args.release.id.clone()).await?
-        }
+        Command::Deploy(args) => deploy::execute(&ctx, args.release.request()).await?,
         Command::Rollback(args) => {
             rollback::execute(
                 &ctx,
@@ -375,9 +373,7 @@ async fn dispatch(
             )
             .await?
         }
-        Command::Run(args) => {
-            pipeline::execute(&ctx, args.release.source.clone(), args.release.id.clone()).await?
-        }
+        Command::Run(args) => pipeline::execute(&ctx, args.release.request()).await?,
     };
     Ok(report)
 }
@@ -421,6 +417,23 @@ fn check_report(ctx: &Context) -> Report {
         config::ProviderConfig::Releases(releases) => {
             format!("releases in `{}`", releases.root.display())
         }
+        config::ProviderConfig::Vercel(vercel) => format!(
+            "vercel project `{}`{}, token from `${}`",
+            vercel.project,
+            vercel
+                .team
+                .as_ref()
+                .map(|team| format!(" of team `{team}`"))
+                .unwrap_or_default(),
+            vercel.token.variable
+        ),
+        config::ProviderConfig::Railway(railway) => format!(
+            "railway project `{}`, {} service(s), token from `${}`",
+            railway.project,
+            railway.services.len(),
+            railway.token.variable
+        ),
+        config::ProviderConfig::Command(_) => "command (deploy, current, list, promote)".to_owned(),
     };
     checks.push(Check::pass("provider").detail(provider));
     checks.push(Check::pass("gates").detail(format!("{} gate(s)", config.gates.len())));

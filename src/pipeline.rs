@@ -2,10 +2,11 @@
 //! first failure, and rolling back per `[rollback] on` when the failure comes
 //! after the new release went live.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use crate::config::RollbackTrigger;
 use crate::context::Context;
+use crate::deploy::ReleaseRequest;
 use crate::error::Error;
 use crate::exit::ExitStatus;
 use crate::provider::{self, DeploySpec, Provider, Release, ReleaseState};
@@ -16,18 +17,14 @@ use crate::{deploy, gate, migrate, smoke, watch};
 
 /// Runs the whole pipeline and returns its report; the report's outcome is
 /// the exit status (0, 1, 4 or 5).
-pub async fn execute(
-    ctx: &Context,
-    source: Option<PathBuf>,
-    id: Option<String>,
-) -> Result<Report, Error> {
+pub async fn execute(ctx: &Context, request: ReleaseRequest) -> Result<Report, Error> {
     let environment = ctx.config.environment.name.clone();
     let mut report = Report::new("run", Some(&environment), ctx.dry_run);
-    let provider = provider::from_config(&ctx.config);
+    let provider = provider::from_config(&ctx.config, &ctx.state_path);
     // Refuse a bad release before anything changes.
     let spec = match &provider {
         Some(provider) => {
-            let spec = deploy::release_spec(ctx, source, id)?;
+            let spec = deploy::release_spec(ctx, request).await;
             provider.preflight(&spec).await?;
             Some(spec)
         }

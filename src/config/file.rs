@@ -26,6 +26,8 @@ pub(crate) struct ConfigFile {
     pub(crate) watch: Option<WatchFile>,
     #[serde(default)]
     pub(crate) rollback: RollbackFile,
+    #[serde(default)]
+    pub(crate) deploy: DeployFile,
 }
 
 /// `[environments.NAME]`.
@@ -37,6 +39,9 @@ pub(crate) struct EnvironmentFile {
     pub(crate) direct_url: Option<Spanned<String>>,
     pub(crate) provider: Option<Spanned<ProviderKind>>,
     pub(crate) releases: Option<Spanned<ReleasesFile>>,
+    pub(crate) vercel: Option<Spanned<VercelFile>>,
+    pub(crate) railway: Option<Spanned<RailwayFile>>,
+    pub(crate) command: Option<Spanned<CommandProviderFile>>,
 }
 
 /// `provider = "…"`: only the providers this build has.
@@ -45,6 +50,115 @@ pub(crate) struct EnvironmentFile {
 pub(crate) enum ProviderKind {
     None,
     Releases,
+    Vercel,
+    Railway,
+    Command,
+}
+
+impl ProviderKind {
+    /// The name as written in the config.
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            Self::None => "none",
+            Self::Releases => "releases",
+            Self::Vercel => "vercel",
+            Self::Railway => "railway",
+            Self::Command => "command",
+        }
+    }
+}
+
+/// `deploy = "git" | "command"` in a platform table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub(crate) enum PlatformDeployKind {
+    /// The platform builds on push; shipgate waits for it.
+    Git,
+    /// shipgate runs `command` and reads the new deployment from its output.
+    Command,
+}
+
+/// `[environments.NAME.vercel]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct VercelFile {
+    pub(crate) token: Spanned<String>,
+    pub(crate) project: Spanned<String>,
+    pub(crate) team: Option<Spanned<String>>,
+    pub(crate) api_url: Option<Spanned<String>>,
+    pub(crate) deploy: Option<Spanned<PlatformDeployKind>>,
+    pub(crate) command: Option<Spanned<String>>,
+    pub(crate) command_timeout: Option<ConfigDuration>,
+    pub(crate) ready_within: Option<ConfigDuration>,
+}
+
+/// `token_kind` in `[environments.NAME.railway]`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RailwayTokenKind {
+    /// An account or team token: `Authorization: Bearer`.
+    Account,
+    /// A project token: `Project-Access-Token`.
+    Project,
+}
+
+/// `rollback` in `[environments.NAME.railway]`: how an older deployment is
+/// put back.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RailwayRollbackMode {
+    /// `deploymentRollback`: reuse the kept image (what the dashboard does).
+    Rollback,
+    /// `deploymentRedeploy`: build the old deployment's source again.
+    Redeploy,
+}
+
+/// `[environments.NAME.railway]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RailwayFile {
+    pub(crate) token: Spanned<String>,
+    pub(crate) token_kind: Option<RailwayTokenKind>,
+    pub(crate) project: Spanned<String>,
+    pub(crate) environment: Spanned<String>,
+    pub(crate) service: Option<Spanned<String>>,
+    pub(crate) services: Option<Spanned<Vec<String>>>,
+    pub(crate) api_url: Option<Spanned<String>>,
+    pub(crate) deploy: Option<Spanned<PlatformDeployKind>>,
+    pub(crate) command: Option<Spanned<String>>,
+    pub(crate) command_timeout: Option<ConfigDuration>,
+    pub(crate) ready_within: Option<ConfigDuration>,
+    pub(crate) rollback: Option<RailwayRollbackMode>,
+}
+
+/// `[environments.NAME.command]`: any other host, through shell commands.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct CommandProviderFile {
+    pub(crate) deploy: Spanned<String>,
+    pub(crate) current: Spanned<String>,
+    pub(crate) list: Spanned<String>,
+    pub(crate) promote: Spanned<String>,
+    pub(crate) timeout: Option<ConfigDuration>,
+}
+
+/// `[deploy]`: what runs around the provider's deploy.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct DeployFile {
+    #[serde(default)]
+    pub(crate) hook: Vec<Spanned<DeployHookFile>>,
+}
+
+/// `[[deploy.hook]]`: a command run after the app deployed and before smoke.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct DeployHookFile {
+    pub(crate) name: Spanned<String>,
+    pub(crate) run: Spanned<String>,
+    #[serde(default)]
+    pub(crate) when_changed: Vec<Spanned<String>>,
+    pub(crate) timeout: Option<ConfigDuration>,
 }
 
 /// `[environments.NAME.releases]`: directory releases with a `current` symlink.

@@ -10,7 +10,10 @@ use url::Url;
 pub use super::assertion::{
     Assertion, Capture, CaptureSource, CertificateField, Comparison, Operand, Predicate, Subject,
 };
-pub use super::file::{BackupMode, DatabasePolicy, LayoutSetting, RollbackTrigger};
+pub use super::file::{
+    BackupMode, DatabasePolicy, LayoutSetting, RailwayRollbackMode, RailwayTokenKind,
+    RollbackTrigger,
+};
 use super::secret::{Masked, Redactor};
 use crate::diagnostic::SourceLocation;
 
@@ -35,6 +38,8 @@ pub struct Config {
     pub watch: Option<WatchConfig>,
     /// `[rollback]`.
     pub rollback: RollbackConfig,
+    /// `[[deploy.hook]]`, in file order.
+    pub deploy_hooks: Vec<DeployHook>,
     /// Masks every value resolved from `${VAR}`.
     pub redactor: Redactor,
 }
@@ -87,6 +92,129 @@ pub enum ProviderConfig {
     None,
     /// Directory releases with an atomic `current` symlink.
     Releases(ReleasesConfig),
+    /// Vercel deployments, through Vercel's REST API.
+    Vercel(VercelConfig),
+    /// Railway deployments, through Railway's GraphQL API.
+    Railway(RailwayConfig),
+    /// Any other host, through configured shell commands.
+    Command(CommandProviderConfig),
+}
+
+impl ProviderConfig {
+    /// The provider's config name, e.g. `vercel`.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Self::None => "none",
+            Self::Releases(_) => "releases",
+            Self::Vercel(_) => "vercel",
+            Self::Railway(_) => "railway",
+            Self::Command(_) => "command",
+        }
+    }
+}
+
+/// A platform API token, read from the one `${VAR}` its config value names.
+///
+/// `Debug` shows the variable, never the value.
+#[derive(Clone)]
+pub struct ApiToken {
+    /// The environment variable it came from, for messages (`VERCEL_TOKEN`).
+    pub variable: String,
+    /// The token itself (registered with the redactor).
+    pub value: String,
+}
+
+impl std::fmt::Debug for ApiToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "ApiToken(${{{}}})", self.variable)
+    }
+}
+
+/// How a platform provider gets a new deployment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PlatformDeploy {
+    /// The platform builds on push: wait for its deployment of the commit.
+    Git,
+    /// Run a command (e.g. `vercel deploy --prebuilt --prod`) and read the
+    /// new deployment from its output.
+    Command {
+        /// The shell command (run with `sh -c`, cwd = the config's directory).
+        run: String,
+        /// Deadline for the command.
+        timeout: Duration,
+    },
+}
+
+/// `[environments.NAME.vercel]`.
+#[derive(Debug, Clone)]
+pub struct VercelConfig {
+    /// API base (default `https://api.vercel.com`).
+    pub api_url: Url,
+    /// Bearer token.
+    pub token: ApiToken,
+    /// Project id or name.
+    pub project: String,
+    /// Team id or slug (`teamId` on every request), when the project is a team's.
+    pub team: Option<String>,
+    /// How a release is deployed.
+    pub deploy: PlatformDeploy,
+    /// How long a deployment may take to appear and become ready.
+    pub ready_within: Duration,
+}
+
+/// `[environments.NAME.railway]`.
+#[derive(Debug, Clone)]
+pub struct RailwayConfig {
+    /// GraphQL endpoint (default `https://backboard.railway.com/graphql/v2`).
+    pub api_url: Url,
+    /// The token.
+    pub token: ApiToken,
+    /// Account/team token (`Authorization: Bearer`) or project token
+    /// (`Project-Access-Token`).
+    pub token_kind: RailwayTokenKind,
+    /// Project id.
+    pub project: String,
+    /// Environment id.
+    pub environment: String,
+    /// Service ids, deployed and rolled back in this order (at least one).
+    pub services: Vec<String>,
+    /// How a release is deployed.
+    pub deploy: PlatformDeploy,
+    /// How long a deployment may take to appear and succeed.
+    pub ready_within: Duration,
+    /// Roll back to the kept image, or rebuild the old deployment.
+    pub rollback: RailwayRollbackMode,
+}
+
+/// `[environments.NAME.command]`: templates expand `{release}` and `{commit}`.
+#[derive(Debug, Clone)]
+pub struct CommandProviderConfig {
+    /// Deploys the release; prints the new release id on its last line of stdout.
+    pub deploy: String,
+    /// Prints the live release as JSON (`{"id", "state", "deployed_at", "commit"}` or `null`).
+    pub current: String,
+    /// Prints known releases, newest first, as a JSON array of the same objects.
+    pub list: String,
+    /// Makes `{release}` serve traffic again.
+    pub promote: String,
+    /// Deadline for each command.
+    pub timeout: Duration,
+}
+
+/// `[[deploy.hook]]`.
+#[derive(Debug, Clone)]
+pub struct DeployHook {
+    /// Its name, for the report.
+    pub name: String,
+    /// The shell command (cwd = the config's directory).
+    pub run: String,
+    /// Globs (gitignore-style, relative to the repository root); the hook runs
+    /// only when a changed file matches one. Empty: always runs.
+    pub when_changed: Vec<String>,
+    /// Deadline for the command.
+    pub timeout: Duration,
+    /// Where it is defined, for messages.
+    pub location: Option<SourceLocation>,
 }
 
 /// `[environments.NAME.releases]`.

@@ -13,13 +13,13 @@ use url::Url;
 
 use super::assertion::{self, Assertion, Capture, Operand};
 use super::file::{
-    ConfigFile, EnvironmentFile, ExpectFile, ProviderKind, RollbackTrigger, SmokeCheckFile,
-    WatchFile, WatchMetricFile,
+    ConfigFile, EnvironmentFile, ExpectFile, RollbackTrigger, SmokeCheckFile, WatchFile,
+    WatchMetricFile,
 };
 use super::model::{
     BackupMode, CheckTarget, Condition, Config, DatabaseUrl, Environment, Expectations, HttpMethod,
-    LayoutSetting, LintConfig, MigrateConfig, ProviderConfig, Redirects, ReleasesConfig,
-    RequestBody, RollbackConfig, RuleLevel, SmokeCheck, SmokeConfig, WatchConfig, WatchMetric,
+    LayoutSetting, LintConfig, MigrateConfig, Redirects, RequestBody, RollbackConfig, RuleLevel,
+    SmokeCheck, SmokeConfig, WatchConfig, WatchMetric,
 };
 use super::secret::{self, Masked, Redactor, ResolveFailure};
 use super::template;
@@ -27,6 +27,7 @@ use super::{ConfigError, DatabasePolicy};
 use crate::diagnostic::{SourceLocation, suggest};
 
 mod gates;
+mod providers;
 
 /// The `${NAME}` references in the user info of URL template `template`
 /// (between `://` and the `@` that ends the user info).
@@ -70,8 +71,6 @@ pub(crate) use gates::parse_weekly as parse_weekly_window;
 const DEFAULT_READY_WITHIN: Duration = Duration::from_secs(60);
 const DEFAULT_CHECK_TIMEOUT: Duration = Duration::from_secs(10);
 const DEFAULT_CONCURRENCY: usize = 8;
-const DEFAULT_RESTART_TIMEOUT: Duration = Duration::from_secs(60);
-const DEFAULT_RELEASES_KEPT: usize = 5;
 const DEFAULT_MAX_REDIRECTS: usize = 10;
 const DEFAULT_WATCH_FOR: Duration = Duration::from_secs(600);
 const DEFAULT_WATCH_INTERVAL: Duration = Duration::from_secs(30);
@@ -81,9 +80,6 @@ const DEFAULT_LOCK_TIMEOUT: Duration = Duration::from_secs(5);
 const DEFAULT_STATEMENT_TIMEOUT: Duration = Duration::from_secs(600);
 const DEFAULT_LOCK_WAIT: Duration = Duration::from_secs(60);
 const DEFAULT_RETRIES: u32 = 3;
-
-/// Providers users ask for that this build does not have yet.
-const PLANNED_PROVIDERS: [&str; 3] = ["vercel", "railway", "command"];
 
 pub(super) fn from_source(
     path: &Path,
@@ -154,6 +150,7 @@ pub(super) fn from_source(
         }),
         database: file.rollback.database.unwrap_or(DatabasePolicy::Auto),
     };
+    let deploy_hooks = resolver.deploy_hooks(&file.deploy)?;
     Ok(Config {
         path: path.to_owned(),
         base_dir: resolver.base_dir.clone(),
@@ -164,6 +161,7 @@ pub(super) fn from_source(
         smoke,
         watch,
         rollback,
+        deploy_hooks,
         redactor: resolver.redactor,
     })
 }
@@ -318,47 +316,7 @@ impl Resolver<'_> {
             .as_ref()
             .map(|database| self.database(database, &key("direct_url")))
             .transpose()?;
-        let kind = file.provider.as_ref().map(|kind| *kind.get_ref());
-        let provider = match (kind, &file.releases) {
-            (Some(ProviderKind::Releases) | None, Some(releases)) => {
-                let releases = releases.get_ref();
-                ProviderConfig::Releases(ReleasesConfig {
-                    root: self.join(&self.text(&releases.root, &key("releases.root"))?),
-                    source: releases
-                        .source
-                        .as_ref()
-                        .map(|source| self.text(source, &key("releases.source")))
-                        .transpose()?
-                        .map(|source| self.join(&source)),
-                    restart: releases
-                        .restart
-                        .as_ref()
-                        .map(|restart| restart.get_ref().clone()),
-                    restart_timeout: releases
-                        .restart_timeout
-                        .map_or(DEFAULT_RESTART_TIMEOUT, |duration| duration.0),
-                    keep: releases.keep.unwrap_or(DEFAULT_RELEASES_KEPT).max(2),
-                })
-            }
-            (Some(ProviderKind::Releases), None) => {
-                let span = file.provider.as_ref().map_or(0..0, Spanned::span);
-                return Err(self.invalid(
-                    span,
-                    format!("provider `releases` needs an `[environments.{name}.releases]` table"),
-                    Some(format!(
-                        "add `[environments.{name}.releases]` with `root = \"/srv/app\"` (and optionally `source` and `restart`)"
-                    )),
-                ));
-            }
-            (Some(ProviderKind::None), Some(releases)) => {
-                return Err(self.invalid(
-                    releases.span(),
-                    format!("`environments.{name}.releases` is set but `provider = \"none\"`"),
-                    Some("remove `provider = \"none\"` or the `releases` table".to_owned()),
-                ));
-            }
-            (Some(ProviderKind::None) | None, None) => ProviderConfig::None,
-        };
+        let provider = self.provider(name, file)?;
         Ok(Environment {
             name: name.to_owned(),
             url,
@@ -1098,11 +1056,6 @@ fn unknown_name_hint(message: &str) -> Option<String> {
     let mut names = rest.split('`').skip(1).step_by(2);
     let unknown = names.next()?;
     let expected: Vec<&str> = names.collect();
-    if PLANNED_PROVIDERS.contains(&unknown) && expected.contains(&"releases") {
-        return Some(format!(
-            "the `{unknown}` provider is not built yet; this version has `releases` and `none` (see the README's status)"
-        ));
-    }
     if let Some(close) = suggest(unknown, expected.iter().copied()) {
         return Some(format!("did you mean `{close}`?"));
     }

@@ -338,7 +338,7 @@ async fn run_one(
             GateKind::Tls(tls) => tls::run(gate, tls, gate_ctx).await,
             GateKind::Github(github) => github::run(gate, github, gate_ctx).await,
             GateKind::Migrations(migrations) => migrations::run(gate, migrations, gate_ctx).await,
-            GateKind::Provider => provider::run(gate, gate_ctx),
+            GateKind::Provider => provider::run(gate, gate_ctx).await,
         }
     };
     let deadline = match gate.kind {

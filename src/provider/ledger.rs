@@ -143,11 +143,7 @@ mod tests {
     use super::*;
 
     fn release(id: &str, state: ReleaseState, second: i64) -> Release {
-        Release {
-            id: id.to_owned(),
-            state,
-            deployed_at: jiff::Timestamp::from_second(second).unwrap(),
-        }
+        Release::new(id, state, jiff::Timestamp::from_second(second).unwrap())
     }
 
     #[test]

@@ -7,6 +7,8 @@
 //! `tree.rs` and `restart.rs`). Deciding *which* release to roll back to is
 //! `rollback`'s job.
 
+pub mod api;
+pub mod health;
 mod ledger;
 mod releases;
 mod restart;
@@ -34,24 +36,53 @@ pub enum ReleaseState {
     Failed,
 }
 
-/// One deployed version of the app.
+/// One deployed version of the app: a release directory, or a platform
+/// deployment (Vercel, Railway) with the commit it was built from.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Release {
-    /// Provider-unique id (`v42`, a short SHA).
+    /// Provider-unique id (`v42`, a short SHA, `dpl_…`, a Railway deployment id).
     pub id: String,
-    /// Its recorded health.
+    /// Its health as a rollback target: recorded by shipgate, or derived
+    /// from the platform's state where shipgate recorded nothing.
     pub state: ReleaseState,
     /// When it was deployed.
     pub deployed_at: jiff::Timestamp,
+    /// The git commit it was built from, when known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub commit: Option<String>,
+    /// Where it is served, when the platform says (`https://app-abc.vercel.app`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+    /// The platform's own word for its state (`READY`, `REMOVED`), shown when
+    /// it is refused as a rollback target.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub platform_state: Option<String>,
+}
+
+impl Release {
+    /// A release with no commit, URL or platform state.
+    pub fn new(id: impl Into<String>, state: ReleaseState, deployed_at: jiff::Timestamp) -> Self {
+        Self {
+            id: id.into(),
+            state,
+            deployed_at,
+            commit: None,
+            url: None,
+            platform_state: None,
+        }
+    }
 }
 
 /// What to deploy.
 #[derive(Debug, Clone)]
 pub struct DeploySpec {
-    /// The new release's id.
+    /// The new release's id (`releases`, `command`); platforms assign their own.
     pub id: String,
-    /// Directory with the built release.
-    pub source: PathBuf,
+    /// Directory with the built release (`releases` only).
+    pub source: Option<PathBuf>,
+    /// The commit being deployed: `--commit`, else `GITHUB_SHA`, else the
+    /// checkout's `HEAD`. Platforms deploying from git wait for its build.
+    pub commit: Option<String>,
 }
 
 /// Why a provider operation failed.
@@ -148,6 +179,76 @@ pub enum ProviderError {
         /// The panic message or cancellation.
         detail: String,
     },
+    /// The health record beside the run state could not be read.
+    #[error("the health record `{}` is unreadable", path.display())]
+    HealthRecord {
+        /// The record file.
+        path: PathBuf,
+        /// The parse error.
+        #[source]
+        source: serde_json::Error,
+    },
+    /// The platform refused the token (HTTP 401/403).
+    #[error("{provider} refused the token from `${variable}` ({status}) while trying to {action}")]
+    Unauthorized {
+        /// `vercel`, `railway`.
+        provider: &'static str,
+        /// The environment variable the token came from (never the token).
+        variable: String,
+        /// HTTP status, e.g. `403 Forbidden`.
+        status: String,
+        /// What was being done.
+        action: String,
+    },
+    /// A platform API call failed: unreachable, timed out, an error status or
+    /// a GraphQL `errors` array.
+    #[error("{provider} could not {action}: {message}")]
+    Api {
+        /// `vercel`, `railway`, `command`.
+        provider: &'static str,
+        /// What was being done, e.g. `list deployments`.
+        action: String,
+        /// The platform's own message (code and text where it gives them).
+        message: String,
+        /// What to do about it, when known (plan limits, missing scopes).
+        hint: Option<String>,
+    },
+    /// The deployment of a commit never appeared within `ready_within`.
+    #[error("{provider} shows no deployment of commit `{commit}` after {waited}")]
+    NeverAppeared {
+        /// `vercel`, `railway`.
+        provider: &'static str,
+        /// The commit waited for.
+        commit: String,
+        /// How long shipgate waited, e.g. `20m`.
+        waited: String,
+    },
+    /// A deployment ended in a failed state (build error, crash, cancelled)
+    /// or did not become ready in time.
+    #[error("{provider} deployment `{id}` {outcome}")]
+    DeploymentFailed {
+        /// `vercel`, `railway`.
+        provider: &'static str,
+        /// The platform's deployment id.
+        id: String,
+        /// `ended ERROR: Command "npm run build" exited with 1`, `is still BUILDING after 20m`.
+        outcome: String,
+        /// Where to read its build logs.
+        inspect_url: Option<String>,
+    },
+    /// A provider command (`command` provider, `deploy = "command"`) failed,
+    /// timed out, or printed something shipgate cannot read.
+    #[error("the {role} command `{command}` {failure}")]
+    Command {
+        /// `deploy`, `current`, `list`, `promote`.
+        role: &'static str,
+        /// The command as configured.
+        command: String,
+        /// `exited with status 1`, `timed out after 60s`, `printed invalid JSON: …`.
+        failure: String,
+        /// Its stderr (and stdout where useful), for the report.
+        output: String,
+    },
     /// The release ledger could not be read or written.
     #[error("the release ledger `{}` is unreadable", path.display())]
     Ledger {
@@ -193,6 +294,24 @@ impl Diagnostic for ProviderError {
                 "fix or delete `{}`; shipgate rebuilds it from the release directories",
                 path.display()
             )),
+            Self::HealthRecord { path, .. } => Some(format!(
+                "fix `{}` by hand; deleting it forgets which deployments failed their checks",
+                path.display()
+            )),
+            Self::Unauthorized { provider, variable, .. } => Some(format!(
+                "check that `{variable}` holds a valid {provider} token with access to the project (see the README's Providers section for the scope to create)"
+            )),
+            Self::Api { hint, .. } => hint.clone(),
+            Self::NeverAppeared { provider, .. } => Some(format!(
+                "check that {provider} builds this branch on push (git integration connected, the commit pushed), or raise `ready_within`"
+            )),
+            Self::DeploymentFailed {
+                inspect_url: Some(url),
+                ..
+            } => Some(format!("read its build logs at {url}")),
+            Self::Command { .. } => Some(
+                "run the command by hand to see why; its output is in the report".to_owned(),
+            ),
             _ => None,
         }
     }
@@ -212,6 +331,12 @@ impl ProviderError {
             Self::Io { .. }
             | Self::Restart { .. }
             | Self::Ledger { .. }
+            | Self::HealthRecord { .. }
+            | Self::Unauthorized { .. }
+            | Self::Api { .. }
+            | Self::NeverAppeared { .. }
+            | Self::DeploymentFailed { .. }
+            | Self::Command { .. }
             | Self::BrokenCurrent { .. }
             | Self::Internal { .. } => ExitStatus::Infrastructure,
         }
@@ -242,16 +367,28 @@ pub trait Provider: Send + Sync {
 
     /// Records a release's health (after smoke, after rollback).
     async fn record(&self, release: &Release, state: ReleaseState) -> Result<(), ProviderError>;
+
+    /// Checks, changing nothing, that shipgate can use the platform: the
+    /// token is accepted and sees the project. Returns what was verified, or
+    /// `None` when the provider has nothing to check (no API).
+    async fn verify_access(&self) -> Result<Option<String>, ProviderError> {
+        Ok(None)
+    }
 }
 
 /// The configured provider, or `None` for `provider = "none"`.
-pub fn from_config(config: &Config) -> Option<Box<dyn Provider>> {
+///
+/// `state_path` is the run state file; platform providers keep their health
+/// record beside it (see [`health`]).
+pub fn from_config(config: &Config, state_path: &Path) -> Option<Box<dyn Provider>> {
+    let _health = health::HealthFile::beside(state_path, &config.environment.name);
     match &config.environment.provider {
         ProviderConfig::None => None,
         ProviderConfig::Releases(releases) => Some(Box::new(ReleasesProvider::new(
             releases.clone(),
             config.base_dir.clone(),
         ))),
+        ProviderConfig::Vercel(_) | ProviderConfig::Railway(_) | ProviderConfig::Command(_) => None,
     }
 }
 

@@ -263,18 +263,19 @@ fn is_valid_id(id: &str) -> bool {
 /// Returns the source directory with its links resolved.
 fn check_spec(layout: &Layout, spec: &DeploySpec) -> Result<PathBuf, ProviderError> {
     validate_id(&spec.id)?;
-    if !spec.source.is_dir() {
+    let written = spec.source.as_ref().ok_or(ProviderError::NoSource)?;
+    if !written.is_dir() {
         return Err(ProviderError::MissingSource {
-            path: spec.source.clone(),
+            path: written.clone(),
         });
     }
-    let source = fs_err::canonicalize(&spec.source)
-        .map_err(io("resolve the release source", &spec.source))?;
+    let source =
+        fs_err::canonicalize(written).map_err(io("resolve the release source", written))?;
     // The root is absolute; resolve its links too when it already exists.
     let resolved_root = fs_err::canonicalize(&layout.root).unwrap_or_else(|_| layout.root.clone());
     if resolved_root.starts_with(&source) {
         return Err(ProviderError::SourceContainsRoot {
-            path: spec.source.clone(),
+            path: written.clone(),
             root: layout.root.clone(),
         });
     }
@@ -320,11 +321,11 @@ fn install(layout: &Layout, spec: &DeploySpec) -> Result<Release, ProviderError>
         return Err(error);
     }
 
-    let release = Release {
-        id: spec.id.clone(),
-        state: ReleaseState::Deployed,
-        deployed_at: jiff::Timestamp::now(),
-    };
+    let release = Release::new(
+        spec.id.clone(),
+        ReleaseState::Deployed,
+        jiff::Timestamp::now(),
+    );
     ledger.insert(release.clone());
     ledger.save()?;
     Ok(release)
@@ -413,11 +414,7 @@ fn unrecorded(layout: &Layout, id: &str) -> Result<Release, ProviderError> {
         .and_then(|metadata| metadata.modified())
         .map_err(io("read", &path))?;
     let deployed_at = jiff::Timestamp::try_from(modified).unwrap_or(jiff::Timestamp::UNIX_EPOCH);
-    Ok(Release {
-        id: id.to_owned(),
-        state: ReleaseState::Deployed,
-        deployed_at,
-    })
+    Ok(Release::new(id, ReleaseState::Deployed, deployed_at))
 }
 
 /// Every release whose directory exists, newest first (by `deployed_at`,
@@ -587,7 +584,8 @@ mod tests {
         fn spec(&self, id: &str) -> DeploySpec {
             DeploySpec {
                 id: id.to_owned(),
-                source: self.source(id),
+                source: Some(self.source(id)),
+                commit: None,
             }
         }
 
@@ -645,13 +643,17 @@ mod tests {
         use std::os::unix::fs::PermissionsExt as _;
         let fixture = Fixture::new();
         let spec = fixture.spec("v1");
-        fs_err::write(spec.source.join("run.sh"), "#!/bin/sh\n").unwrap();
+        fs_err::write(spec.source.as_ref().unwrap().join("run.sh"), "#!/bin/sh\n").unwrap();
         fs_err::set_permissions(
-            spec.source.join("run.sh"),
+            spec.source.as_ref().unwrap().join("run.sh"),
             std::fs::Permissions::from_mode(0o755),
         )
         .unwrap();
-        symlink(Path::new("static/app.js"), &spec.source.join("app.js")).unwrap();
+        symlink(
+            Path::new("static/app.js"),
+            &spec.source.as_ref().unwrap().join("app.js"),
+        )
+        .unwrap();
         let provider = fixture.plain();
 
         let before = jiff::Timestamp::now();
@@ -799,7 +801,8 @@ mod tests {
 
         let again = DeploySpec {
             id: "v1".to_owned(),
-            source: fixture.source("other"),
+            source: Some(fixture.source("other")),
+            commit: None,
         };
         let error = provider.deploy(&again).await.unwrap_err();
         assert!(
@@ -839,18 +842,15 @@ mod tests {
         ] {
             let spec = DeploySpec {
                 id: id.to_owned(),
-                source: source.clone(),
+                source: Some(source.clone()),
+                commit: None,
             };
             let error = provider.deploy(&spec).await.unwrap_err();
             assert!(
                 matches!(&error, ProviderError::InvalidId { id: got } if got == id),
                 "{id:?}: {error:?}"
             );
-            let release = Release {
-                id: id.to_owned(),
-                state: ReleaseState::Healthy,
-                deployed_at: jiff::Timestamp::now(),
-            };
+            let release = Release::new(id, ReleaseState::Healthy, jiff::Timestamp::now());
             assert!(matches!(
                 provider.promote(&release).await,
                 Err(ProviderError::InvalidId { .. })
@@ -878,7 +878,8 @@ mod tests {
         let provider = fixture.plain();
         let missing = DeploySpec {
             id: "v1".to_owned(),
-            source: fixture.dir.path().join("missing"),
+            source: Some(fixture.dir.path().join("missing")),
+            commit: None,
         };
         assert!(matches!(
             provider.deploy(&missing).await,
@@ -890,7 +891,8 @@ mod tests {
         let error = provider
             .deploy(&DeploySpec {
                 id: "v1".to_owned(),
-                source,
+                source: Some(source),
+                commit: None,
             })
             .await
             .unwrap_err();

@@ -74,11 +74,7 @@ mod tests {
     use super::*;
 
     fn release(id: &str, state: ReleaseState) -> Release {
-        Release {
-            id: id.into(),
-            state,
-            deployed_at: jiff::Timestamp::UNIX_EPOCH,
-        }
+        Release::new(id, state, jiff::Timestamp::UNIX_EPOCH)
     }
 
     fn history() -> Vec<Release> {

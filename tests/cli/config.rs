@@ -51,7 +51,7 @@ fn unknown_key_names_the_table_and_suggests_the_close_name() {
         "[environments.production]\nur = \"http://x\"\n",
         &[],
         &[
-            "error: unknown field `ur`, expected one of `url`, `database`, `direct_url`, `provider`, `releases`, in table `[environments.production]`",
+            "error: unknown field `ur`, expected one of `url`, `database`, `direct_url`, `provider`, `releases`, `vercel`, `railway`, `command`, in table `[environments.production]`",
             "--> shipgate.toml:2:1",
             "2 | ur = \"http://x\"",
             "hint: did you mean `url`?",
@@ -166,19 +166,23 @@ fn unknown_provider_lists_the_available_ones() {
         "[environments.production]\nprovider = \"heroku\"\n",
         &[],
         &[
-            "error: unknown variant `heroku`, expected `none` or `releases`, for key `environments.production.provider`",
+            "error: unknown variant `heroku`, expected one of `none`, `releases`, `vercel`, `railway`, `command`, for key `environments.production.provider`",
             "--> shipgate.toml:2:12",
-            "hint: use one of `none`, `releases`",
+            "hint: use one of `none`, `releases`, `vercel`, `railway`, `command`",
         ],
     );
 }
 
 #[test]
-fn planned_provider_says_it_is_not_built_yet() {
+fn a_provider_without_its_table_says_which_table_to_add() {
     rejects(
         "[environments.production]\nprovider = \"vercel\"\n",
         &[],
-        &["hint: the `vercel` provider is not built yet; this version has `releases` and `none`"],
+        &[
+            "error: provider `vercel` needs an `[environments.production.vercel]` table",
+            "--> shipgate.toml:2:12",
+            "hint: add `[environments.production.vercel]` with `token = \"${VERCEL_TOKEN}\"` and `project = \"prj_…\"`",
+        ],
     );
 }
 
@@ -297,4 +301,60 @@ fn secrets_in_error_messages_are_masked() {
         .run(2)
         .stderr_has("invalid URL `***`")
         .nowhere("not-a-url-secret");
+}
+
+#[test]
+fn a_platform_token_must_be_one_variable_and_is_never_echoed() {
+    rejects(
+        "[environments.production]\n[environments.production.vercel]\ntoken = \"vcp_pasted_token_123\"\nproject = \"prj_1\"\n",
+        &[],
+        &[
+            "error: `environments.production.vercel.token` must be a single `${VAR}` reference, so the token stays out of the file",
+            "--> shipgate.toml:3:9",
+            "hint: write `token = \"${VERCEL_TOKEN}\"` and pass `VERCEL_TOKEN` from a secret",
+        ],
+    );
+    let output = Test::new()
+        .config("[environments.production]\n[environments.production.vercel]\ntoken = \"vcp_pasted_token_123\"\nproject = \"prj_1\"\n")
+        .args(["check"])
+        .run(2);
+    output.stderr_has("3 | token = \"***\"");
+    assert!(
+        !output.stderr.contains("vcp_pasted_token_123"),
+        "{}",
+        output.stderr
+    );
+}
+
+#[test]
+fn provider_tables_are_checked_with_their_fix() {
+    rejects(
+        "[environments.production]\n[environments.production.railway]\ntoken = \"${RAILWAY_TOKEN}\"\nproject = \"p\"\nenvironment = \"e\"\n",
+        &["--env", "production"],
+        &[
+            "error: `[environments.production.railway]` names no service",
+            "hint: add `service = \"<service id>\"`",
+        ],
+    );
+    rejects(
+        "[environments.production]\nprovider = \"releases\"\n[environments.production.command]\ndeploy = \"a\"\ncurrent = \"b\"\nlist = \"c\"\npromote = \"d\"\n",
+        &[],
+        &[
+            "error: `environments.production.command` is set but `provider = \"releases\"`",
+            "--> shipgate.toml:3:1",
+        ],
+    );
+    rejects(
+        "[environments.production]\n[environments.production.vercel]\ntoken = \"${HOME}\"\nproject = \"prj_1\"\ndeploy = \"command\"\n",
+        &[],
+        &[
+            "error: `environments.production.vercel.deploy = \"command\"` needs a `command` to run",
+            "--> shipgate.toml:5:10",
+        ],
+    );
+    rejects(
+        "[environments.production]\n[[deploy.hook]]\nname = \"inngest\"\nrun = \"true\"\nwhen_changed = [\"src/[inngest/**\"]\n",
+        &[],
+        &["error: invalid glob `src/[inngest/**` in deploy hook `inngest`"],
+    );
 }

@@ -688,7 +688,7 @@ fn provider_gate_reports_itself_unavailable_instead_of_passing() {
         check["detail"]
             .as_str()
             .unwrap()
-            .starts_with("not verified: provider `none` has no API token to check"),
+            .starts_with("not verified: the environment has no provider"),
         "{check}"
     );
 }
