@@ -12,6 +12,7 @@ pub mod health;
 mod ledger;
 mod releases;
 mod restart;
+pub mod shell;
 mod tree;
 
 use std::path::{Path, PathBuf};

@@ -124,7 +124,7 @@ impl RestartHook {
 }
 
 /// Reads at most [`TAIL_BYTES`] from the end of `path`, starting at a line.
-async fn read_end(path: &Path) -> std::io::Result<Vec<u8>> {
+pub(super) async fn read_end(path: &Path) -> std::io::Result<Vec<u8>> {
     let mut file = tokio::fs::File::open(path).await?;
     let length = file.metadata().await?.len();
     let start = length.saturating_sub(TAIL_BYTES);
@@ -143,13 +143,13 @@ async fn read_end(path: &Path) -> std::io::Result<Vec<u8>> {
 }
 
 /// The last `count` lines of `text`, without trailing blank space.
-fn last_lines(text: &str, count: usize) -> String {
+pub(super) fn last_lines(text: &str, count: usize) -> String {
     let lines: Vec<&str> = text.trim_end().lines().collect();
     lines[lines.len().saturating_sub(count)..].join("\n")
 }
 
 /// `exited with status 3`, `was killed by signal 9`.
-fn describe(status: std::process::ExitStatus) -> String {
+pub(super) fn describe(status: std::process::ExitStatus) -> String {
     if let Some(code) = status.code() {
         return format!("exited with status {code}");
     }
@@ -164,7 +164,7 @@ fn describe(status: std::process::ExitStatus) -> String {
 }
 
 /// Kills the hook's process group, then the shell itself, and reaps it.
-async fn kill(child: &mut tokio::process::Child) {
+pub(super) async fn kill(child: &mut tokio::process::Child) {
     #[cfg(unix)]
     if let Some(pid) = child.id() {
         // No `libc` (and no `unsafe`): let `sh`'s `kill` signal the group.
