@@ -72,11 +72,13 @@ impl ShellCommand {
         stderr_path: &Path,
     ) -> Result<Captured, ProviderError> {
         let create = |path: &Path| {
-            std::fs::File::create(path).map_err(|source| ProviderError::Io {
-                action: "create the command output file",
-                path: path.to_owned(),
-                source,
-            })
+            fs_err::File::create(path)
+                .map(fs_err::File::into_file)
+                .map_err(|source| ProviderError::Io {
+                    action: "create the command output file",
+                    path: path.to_owned(),
+                    source,
+                })
         };
         let mut command = tokio::process::Command::new("sh");
         command
