@@ -6,12 +6,27 @@
 
 use crate::provider::{Release, ReleaseState};
 
+/// A release that was considered and refused as the rollback target.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refusal {
+    /// The release.
+    pub id: String,
+    /// Why it is not a target, e.g. `recorded as failed`.
+    pub reason: String,
+}
+
 /// Why no target could be chosen.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum TargetError {
-    /// No earlier release passed its checks.
-    #[error("no earlier release passed its checks, so there is nothing safe to roll back to")]
-    NoHealthyRelease,
+    /// No earlier release is a valid target; each one considered, with why.
+    #[error(
+        "no earlier release passed its checks, so there is nothing safe to roll back to{}",
+        list(refused)
+    )]
+    NoHealthyRelease {
+        /// Every release considered, newest first, with why it was refused.
+        refused: Vec<Refusal>,
+    },
     /// `--to ID` names an unknown release.
     #[error("release `{id}` is not known to the provider")]
     Unknown {
@@ -64,9 +79,49 @@ pub fn select<'h>(
             older
                 .iter()
                 .find(|release| release.state == ReleaseState::Healthy)
-                .ok_or(TargetError::NoHealthyRelease)
+                .ok_or_else(|| TargetError::NoHealthyRelease {
+                    refused: history
+                        .iter()
+                        .map(|release| Refusal {
+                            id: release.id.clone(),
+                            reason: why_refused(release, failing, older),
+                        })
+                        .collect(),
+                })
         }
     }
+}
+
+/// Why `release` is not the target (it is not a healthy release in `older`).
+fn why_refused(release: &Release, failing: Option<&str>, older: &[Release]) -> String {
+    let platform = release
+        .platform_state
+        .as_ref()
+        .map(|state| format!(" (the platform says {state})"))
+        .unwrap_or_default();
+    if Some(release.id.as_str()) == failing {
+        return "it is the release being rolled back from".to_owned();
+    }
+    if !older.iter().any(|older| older.id == release.id) {
+        return "it is newer than the failing release".to_owned();
+    }
+    match release.state {
+        ReleaseState::Failed => format!("shipgate recorded it as failed{platform}"),
+        ReleaseState::Deployed => format!("not a valid rollback target{platform}"),
+        ReleaseState::Healthy => "healthy".to_owned(),
+    }
+}
+
+/// `: a (why), b (why)`, or nothing when no release was considered.
+fn list(refused: &[Refusal]) -> String {
+    if refused.is_empty() {
+        return "; the provider knows no release".to_owned();
+    }
+    let items: Vec<String> = refused
+        .iter()
+        .map(|refusal| format!("`{}`: {}", refusal.id, refusal.reason))
+        .collect();
+    format!("; considered {}", items.join("; "))
 }
 
 #[cfg(test)]
@@ -112,9 +167,30 @@ mod tests {
             select(&history, Some("v4"), Some("v9")),
             Err(TargetError::Unknown { id: "v9".into() })
         );
-        assert_eq!(
+        assert!(matches!(
             select(&history, Some("v1"), None),
-            Err(TargetError::NoHealthyRelease)
+            Err(TargetError::NoHealthyRelease { .. })
+        ));
+    }
+
+    #[test]
+    fn with_no_target_every_candidate_is_listed_with_why() {
+        let mut history = history();
+        history[2].state = ReleaseState::Deployed;
+        history[2].platform_state = Some("ERROR".to_owned());
+        history[3].state = ReleaseState::Failed;
+        let error = select(&history, Some("v4"), None).unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "no earlier release passed its checks, so there is nothing safe to roll back to; considered \
+             `v4`: it is the release being rolled back from; \
+             `v3`: shipgate recorded it as failed; \
+             `v2`: not a valid rollback target (the platform says ERROR); \
+             `v1`: shipgate recorded it as failed"
+        );
+        assert_eq!(
+            select(&[], None, None).unwrap_err().to_string(),
+            "no earlier release passed its checks, so there is nothing safe to roll back to; the provider knows no release"
         );
     }
 
@@ -124,9 +200,12 @@ mod tests {
             release("v2", ReleaseState::Healthy),
             release("v1", ReleaseState::Deployed),
         ];
-        assert_eq!(
-            select(&history, Some("v1"), None),
-            Err(TargetError::NoHealthyRelease)
+        let error = select(&history, Some("v1"), None).unwrap_err();
+        assert!(
+            error
+                .to_string()
+                .ends_with("considered `v2`: it is newer than the failing release; `v1`: it is the release being rolled back from"),
+            "{error}"
         );
     }
 }
