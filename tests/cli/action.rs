@@ -407,10 +407,10 @@ fn every_use_of_the_action_passes_inputs_it_declares_and_all_it_requires() {
                 continue;
             };
             for step in steps {
-                let Some(used) = step["uses"].as_str() else {
+                let Some(reference) = step["uses"].as_str() else {
                     continue;
                 };
-                if !used.starts_with(&format!("{name}@")) {
+                if !reference.starts_with(&format!("{name}@")) {
                     continue;
                 }
                 uses += 1;
@@ -449,8 +449,10 @@ fn callers_pass_the_reusable_workflows_only_inputs_they_declare() {
             let file = used
                 .strip_prefix(&prefix)
                 .and_then(|rest| rest.split_once('@'))
-                .map(|(file, _)| file)
-                .unwrap_or_else(|| panic!("{}: `{used}` is not {prefix}…", caller.display()));
+                .map_or_else(
+                    || panic!("{}: `{used}` is not {prefix}…", caller.display()),
+                    |(file, _)| file,
+                );
             let reusable = yaml(&root().join(".github/workflows").join(file));
             let call = &reusable["on"]["workflow_call"];
             for (section, declared_key) in [("with", "inputs"), ("secrets", "secrets")] {
