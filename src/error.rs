@@ -38,6 +38,9 @@ pub enum Error {
     /// The provider failed.
     #[error(transparent)]
     Provider(#[from] ProviderError),
+    /// `shipgate init` wrote nothing.
+    #[error(transparent)]
+    Init(#[from] crate::init::InitError),
     /// Writing the `--report` file failed.
     #[error("failed to write the report to `{}`", path.display())]
     WriteReport {
@@ -72,6 +75,7 @@ impl Error {
             Self::Smoke(error) => error.exit_status(),
             Self::Watch(error) => error.exit_status(),
             Self::Provider(error) => error.exit_status(),
+            Self::Init(error) => error.exit_status(),
         }
     }
 
@@ -85,6 +89,7 @@ impl Error {
             Self::Smoke(error) => Some(error),
             Self::Watch(error) => Some(error),
             Self::Provider(error) => Some(error),
+            Self::Init(error) => Some(error),
             Self::WriteReport { .. } | Self::WriteJunit { .. } => None,
         }
     }

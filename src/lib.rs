@@ -16,6 +16,7 @@ pub mod error;
 pub mod exit;
 pub mod gate;
 pub mod github;
+pub mod init;
 pub mod migrate;
 pub mod pipeline;
 pub mod provider;
@@ -179,6 +180,7 @@ fn error_report(cli: &Cli, error: &Error, redactor: &Redactor) -> Report {
 fn command_name(command: &Command) -> &'static str {
     match command {
         Command::Check => "check",
+        Command::Init(_) => "init",
         Command::Gate(_) => "gate",
         Command::Smoke(_) => "smoke",
         Command::Watch(_) => "watch",
@@ -201,7 +203,7 @@ fn command_name(command: &Command) -> &'static str {
 fn phase_name(command: &Command) -> report::PhaseName {
     use report::PhaseName;
     match command {
-        Command::Check => PhaseName::Config,
+        Command::Check | Command::Init(_) => PhaseName::Config,
         Command::Gate(_) | Command::Run(_) => PhaseName::Gate,
         Command::Smoke(_) => PhaseName::Smoke,
         Command::Watch(_) => PhaseName::Watch,
@@ -258,7 +260,11 @@ fn watch_for_interrupt(cancel: CancellationToken) {
 /// processes are killed on drop).
 fn abandonable(command: &Command) -> bool {
     match command {
-        Command::Check | Command::Gate(_) | Command::Smoke(_) | Command::Watch(_) => true,
+        Command::Check
+        | Command::Init(_)
+        | Command::Gate(_)
+        | Command::Smoke(_)
+        | Command::Watch(_) => true,
         Command::Migrate(args) => !matches!(
             args.action,
             MigrateAction::Apply
@@ -275,6 +281,14 @@ async fn dispatch(
     printer: &Printer,
     cancel: CancellationToken,
 ) -> Result<Report, Error> {
+    if let Command::Init(args) = &cli.command {
+        // No config yet: `init` writes it.
+        let root = std::env::current_dir().map_err(|source| init::InitError::Write {
+            path: ".".into(),
+            source,
+        })?;
+        return Ok(init::execute(&root, &cli.config, args.force, cli.dry_run)?);
+    }
     let lookup = |name: &str| std::env::var(name).ok();
     let mut config = config::load(
         &cli.config,
@@ -297,6 +311,7 @@ async fn dispatch(
     };
     let report = match &cli.command {
         Command::Check => check_report(&ctx),
+        Command::Init(_) => unreachable!("`init` returned before the config was loaded"),
         Command::Migrate(args) => match &args.action {
             MigrateAction::Status => migrate::status(&ctx).await?,
             MigrateAction::Plan => migrate::plan(&ctx).await?,

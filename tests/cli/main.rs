@@ -16,6 +16,7 @@ mod faults_restore;
 mod faults_sqlite;
 mod gate;
 mod histories;
+mod init;
 mod interrupt;
 mod layouts;
 mod lint;
