@@ -180,19 +180,19 @@ fn environment(
         Platform::Vercel(project) => {
             let _ = write!(config, "provider = \"vercel\"\n\n[environments.{name}.vercel]\ntoken = \"${{VERCEL_TOKEN}}\"\n");
             secrets.push("VERCEL_TOKEN");
-            match &project.project_id {
-                Some(id) => {
-                    let _ = writeln!(config, "project = \"{id}\"");
-                    detected.push(format!("Vercel project `{id}` linked in `{}`", project.dir));
-                }
-                None => {
-                    let _ = writeln!(config, "project = \"TODO-project-id\" # from `vercel link` (.vercel/project.json)");
-                    detected.push(format!("a Vercel app in `{}` (not linked)", project.dir));
-                    todo.push(format!(
-                        "run `vercel link` in `{}` and copy its `projectId` into `[environments.{name}.vercel] project`",
-                        project.dir
-                    ));
-                }
+            if let Some(id) = &project.project_id {
+                let _ = writeln!(config, "project = \"{id}\"");
+                detected.push(format!("Vercel project `{id}` linked in `{}`", project.dir));
+            } else {
+                let _ = writeln!(
+                    config,
+                    "project = \"TODO-project-id\" # from `vercel link` (.vercel/project.json)"
+                );
+                detected.push(format!("a Vercel app in `{}` (not linked)", project.dir));
+                todo.push(format!(
+                    "run `vercel link` in `{}` and copy its `projectId` into `[environments.{name}.vercel] project`",
+                    project.dir
+                ));
             }
             // A personal account's `orgId` is its user id, not a team.
             if let Some(team) = project.org_id.as_deref().filter(|id| id.starts_with("team_")) {
