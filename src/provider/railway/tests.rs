@@ -573,3 +573,35 @@ async fn git_deploy_without_a_commit_is_refused_in_preflight() {
     assert!(error.to_string().contains("no commit is known"), "{error}");
     assert!(fixture.server.received_requests().await.unwrap().is_empty());
 }
+
+#[tokio::test]
+async fn command_deploy_runs_the_command_then_waits_for_the_new_deployment() {
+    let mut fixture = account(&["api"]).await;
+    fixture.provider.deploy = PlatformDeploy::Command {
+        run: "test \"$SHIPGATE_COMMIT\" = c2".to_owned(),
+        timeout: Duration::from_secs(2),
+    };
+    call(DEPLOYMENTS, list_variables("api", LIST_SIZE))
+        .respond_with(sequence(vec![
+            listing(&[node("a1", "SUCCESS", 1, "c1", false)]),
+            listing(&[
+                node("a2", "BUILDING", 2, "c2", false),
+                node("a1", "SUCCESS", 1, "c1", false),
+            ]),
+        ]))
+        .expect(2)
+        .mount(&fixture.server)
+        .await;
+    call(DEPLOYMENT_STATUS, json!({ "id": "a2" }))
+        .respond_with(ResponseTemplate::new(200).set_body_json(status("a2", "SUCCESS")))
+        .expect(1)
+        .mount(&fixture.server)
+        .await;
+    let spec = DeploySpec {
+        id: "v2".to_owned(),
+        source: None,
+        commit: Some("c2".to_owned()),
+    };
+    let release = fixture.provider.deploy(&spec).await.unwrap();
+    assert_eq!(release.id, "a2");
+}
