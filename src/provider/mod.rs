@@ -4,12 +4,13 @@
 //! [`Provider`] is the seam every hosting target implements; this build has
 //! the `releases` provider (directory releases with an atomic `current`
 //! symlink; its ledger, tree copy and restart hook live in `ledger.rs`,
-//! `tree.rs` and `restart.rs`). Deciding *which* release to roll back to is
+//! `tree.rs` and `restart.rs`) and the `railway` provider (`railway/`). Deciding *which* release to roll back to is
 //! `rollback`'s job.
 
 pub mod api;
 pub mod health;
 mod ledger;
+pub mod railway;
 mod releases;
 mod restart;
 pub mod shell;
@@ -19,6 +20,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+pub use railway::RailwayProvider;
 pub use releases::ReleasesProvider;
 
 use crate::config::{Config, ProviderConfig};
@@ -382,14 +384,21 @@ pub trait Provider: Send + Sync {
 /// `state_path` is the run state file; platform providers keep their health
 /// record beside it (see [`health`]).
 pub fn from_config(config: &Config, state_path: &Path) -> Option<Box<dyn Provider>> {
-    let _health = health::HealthFile::beside(state_path, &config.environment.name);
+    let health = health::HealthFile::beside(state_path, &config.environment.name);
     match &config.environment.provider {
         ProviderConfig::None => None,
         ProviderConfig::Releases(releases) => Some(Box::new(ReleasesProvider::new(
             releases.clone(),
             config.base_dir.clone(),
         ))),
-        ProviderConfig::Vercel(_) | ProviderConfig::Railway(_) | ProviderConfig::Command(_) => None,
+        ProviderConfig::Railway(railway) => Some(Box::new(RailwayProvider::new(
+            railway,
+            health,
+            config.base_dir.clone(),
+        ))),
+        // Vercel and `command` are built on their own branches (issue 12).
+        #[allow(clippy::match_same_arms)]
+        ProviderConfig::Vercel(_) | ProviderConfig::Command(_) => None,
     }
 }
 
