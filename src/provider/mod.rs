@@ -404,7 +404,6 @@ pub fn from_config(
 ) -> Option<Box<dyn Provider>> {
     let health = health::HealthFile::beside(state_path, &config.environment.name);
     match &config.environment.provider {
-        ProviderConfig::None => None,
         ProviderConfig::Releases(releases) => Some(Box::new(ReleasesProvider::new(
             releases.clone(),
             config.base_dir.clone(),
@@ -416,7 +415,8 @@ pub fn from_config(
             Some(printer.clone()),
             vercel::POLL_INTERVAL,
         ))),
-        ProviderConfig::Railway(_) | ProviderConfig::Command(_) => None,
+        // Railway and command providers are built separately (issue 12).
+        ProviderConfig::None | ProviderConfig::Railway(_) | ProviderConfig::Command(_) => None,
     }
 }
 

@@ -422,7 +422,6 @@ fn deployment_host(stdout: &str) -> Option<String> {
         .split_whitespace()
         .filter_map(|word| word.strip_prefix("https://"))
         .filter_map(|rest| rest.split('/').next())
-        .filter(|host| !host.is_empty())
-        .last()
+        .rfind(|host| !host.is_empty())
         .map(str::to_owned)
 }

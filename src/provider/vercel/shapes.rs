@@ -44,9 +44,12 @@ pub(super) struct ListedDeployment {
     /// The same, under its newer name.
     #[serde(default)]
     pub ready_state: Option<String>,
-    /// Creation time, Unix milliseconds (`created` in older answers).
-    #[serde(default, alias = "created")]
+    /// Creation time, Unix milliseconds.
+    #[serde(default)]
     pub created_at: Option<i64>,
+    /// The same, under its older name (answers carry both).
+    #[serde(default)]
+    pub created: Option<i64>,
     /// Git metadata (`githubCommitSha`, …).
     #[serde(default)]
     pub meta: Option<Meta>,
@@ -69,13 +72,12 @@ pub(super) struct Meta {
 #[serde(rename_all = "camelCase")]
 pub(super) struct Deployment {
     /// The deployment id (`dpl_…`).
-    #[serde(alias = "uid")]
     pub id: String,
     /// Host name without scheme.
     #[serde(default)]
     pub url: Option<String>,
     /// `QUEUED`, `BUILDING`, `READY`, `ERROR`, `CANCELED`, …
-    #[serde(default, alias = "state")]
+    #[serde(default)]
     pub ready_state: Option<String>,
     /// Creation time, Unix milliseconds.
     #[serde(default)]
@@ -223,7 +225,7 @@ impl ListedDeployment {
         release(
             &self.uid,
             self.state(),
-            self.created_at,
+            self.created_at.or(self.created),
             self.meta.as_ref(),
             self.url.as_deref(),
         )
