@@ -25,11 +25,12 @@ pub struct DeployOutcome {
 
 /// `shipgate deploy`.
 pub async fn execute(ctx: &Context, request: ReleaseRequest) -> Result<Report, Error> {
-    let provider = provider::from_config(&ctx.config, &ctx.state_path).ok_or_else(|| {
-        ProviderError::NoProvider {
-            environment: ctx.config.environment.name.clone(),
-        }
-    })?;
+    let provider =
+        provider::from_config(&ctx.config, &ctx.state_path, &ctx.printer).ok_or_else(|| {
+            ProviderError::NoProvider {
+                environment: ctx.config.environment.name.clone(),
+            }
+        })?;
     let spec = release_spec(ctx, request).await;
     let outcome = deploy_phase(ctx, provider.as_ref(), &spec).await?;
     let mut report = Report::new("deploy", Some(&ctx.config.environment.name), ctx.dry_run);

@@ -20,7 +20,7 @@ use crate::{deploy, gate, migrate, smoke, watch};
 pub async fn execute(ctx: &Context, request: ReleaseRequest) -> Result<Report, Error> {
     let environment = ctx.config.environment.name.clone();
     let mut report = Report::new("run", Some(&environment), ctx.dry_run);
-    let provider = provider::from_config(&ctx.config, &ctx.state_path);
+    let provider = provider::from_config(&ctx.config, &ctx.state_path, &ctx.printer);
     // Refuse a bad release before anything changes.
     let spec = match &provider {
         Some(provider) => {

@@ -11,7 +11,8 @@ use crate::report::{Check, Status};
 /// Runs the gate.
 pub(super) async fn run(gate: &Gate, ctx: &GateContext) -> Check {
     let config = &ctx.ctx.config;
-    let Some(provider) = provider::from_config(config, &ctx.ctx.state_path) else {
+    let Some(provider) = provider::from_config(config, &ctx.ctx.state_path, &ctx.ctx.printer)
+    else {
         return Check::new(&gate.name, Status::Warn).detail(
             "not verified: the environment has no provider; remove `[gate.provider]` or set `provider`",
         );

@@ -15,6 +15,7 @@ mod releases;
 mod restart;
 pub mod shell;
 mod tree;
+pub mod vercel;
 
 use std::path::{Path, PathBuf};
 
@@ -22,10 +23,12 @@ use serde::{Deserialize, Serialize};
 
 pub use railway::RailwayProvider;
 pub use releases::ReleasesProvider;
+pub use vercel::VercelProvider;
 
 use crate::config::{Config, ProviderConfig};
 use crate::diagnostic::Diagnostic;
 use crate::exit::ExitStatus;
+use crate::report::Printer;
 
 /// What shipgate knows of a release's health.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -102,6 +105,14 @@ pub enum ProviderError {
     /// No `--source` and no configured `source`.
     #[error("no release source: pass `--source DIR` or set `source` in the provider's config")]
     NoSource,
+    /// A provider that deploys from git was given no commit to wait for.
+    #[error(
+        "{provider} deploys from git, so shipgate needs the commit to wait for, and none was given"
+    )]
+    NoCommit {
+        /// `vercel`, `railway`.
+        provider: &'static str,
+    },
     /// A filesystem operation on the releases tree failed.
     #[error("failed to {action} `{}`", path.display())]
     Io {
@@ -270,6 +281,9 @@ impl Diagnostic for ProviderError {
                 "set `provider = \"releases\"` and `[environments.{environment}.releases]` in the config"
             )),
             Self::NoSource => Some("e.g. `shipgate deploy --source build --id v42`".to_owned()),
+            Self::NoCommit { .. } => Some(
+                "pass `--commit SHA`, or set `GITHUB_SHA` (GitHub Actions sets it)".to_owned(),
+            ),
             Self::ReleaseExists { .. } => {
                 Some("deploy under a new `--id`, or roll back to it with `shipgate rollback --to ID`".to_owned())
             }
@@ -326,6 +340,7 @@ impl ProviderError {
         match self {
             Self::NoProvider { .. }
             | Self::NoSource
+            | Self::NoCommit { .. }
             | Self::ReleaseExists { .. }
             | Self::UnknownRelease { .. }
             | Self::InvalidId { .. }
@@ -382,11 +397,15 @@ pub trait Provider: Send + Sync {
 /// The configured provider, or `None` for `provider = "none"`.
 ///
 /// `state_path` is the run state file; platform providers keep their health
-/// record beside it (see [`health`]).
-pub fn from_config(config: &Config, state_path: &Path) -> Option<Box<dyn Provider>> {
+/// record beside it (see [`health`]); they print progress (a deployment
+/// building, a rollback under way) through `printer`.
+pub fn from_config(
+    config: &Config,
+    state_path: &Path,
+    printer: &Printer,
+) -> Option<Box<dyn Provider>> {
     let health = health::HealthFile::beside(state_path, &config.environment.name);
     match &config.environment.provider {
-        ProviderConfig::None => None,
         ProviderConfig::Releases(releases) => Some(Box::new(ReleasesProvider::new(
             releases.clone(),
             config.base_dir.clone(),
@@ -396,9 +415,15 @@ pub fn from_config(config: &Config, state_path: &Path) -> Option<Box<dyn Provide
             health,
             config.base_dir.clone(),
         ))),
-        // Vercel and `command` are built on their own branches (issue 12).
-        #[allow(clippy::match_same_arms)]
-        ProviderConfig::Vercel(_) | ProviderConfig::Command(_) => None,
+        ProviderConfig::Vercel(vercel) => Some(Box::new(VercelProvider::new(
+            vercel,
+            Box::new(health),
+            config.base_dir.clone(),
+            Some(printer.clone()),
+            vercel::POLL_INTERVAL,
+        ))),
+        // The `command` provider is built on its own branch (issue 12).
+        ProviderConfig::None | ProviderConfig::Command(_) => None,
     }
 }
 

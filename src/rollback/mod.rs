@@ -96,11 +96,12 @@ pub async fn execute(
     yes: bool,
 ) -> Result<Report, RollbackError> {
     let environment = ctx.config.environment.name.clone();
-    let provider = provider::from_config(&ctx.config, &ctx.state_path).ok_or_else(|| {
-        ProviderError::NoProvider {
-            environment: environment.clone(),
-        }
-    })?;
+    let provider =
+        provider::from_config(&ctx.config, &ctx.state_path, &ctx.printer).ok_or_else(|| {
+            ProviderError::NoProvider {
+                environment: environment.clone(),
+            }
+        })?;
     let failing = provider.current().await?;
     if !ctx.dry_run && !yes {
         confirm(&environment, failing.as_ref()).await?;

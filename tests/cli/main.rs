@@ -25,6 +25,7 @@ mod migrate_down;
 mod migrate_postgres;
 mod pipeline;
 mod provider_railway;
+mod provider_vercel;
 mod quickstart;
 mod restore_exact;
 mod secrets;
