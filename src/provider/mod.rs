@@ -4,10 +4,12 @@
 //! [`Provider`] is the seam every hosting target implements; this build has
 //! the `releases` provider (directory releases with an atomic `current`
 //! symlink; its ledger, tree copy and restart hook live in `ledger.rs`,
-//! `tree.rs` and `restart.rs`). Deciding *which* release to roll back to is
-//! `rollback`'s job.
+//! `tree.rs` and `restart.rs`) and the `command` provider (user commands,
+//! `command.rs`, run through `shell.rs`). Deciding *which* release to roll
+//! back to is `rollback`'s job.
 
 pub mod api;
+mod command;
 pub mod health;
 mod ledger;
 mod releases;
@@ -19,6 +21,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+pub use command::CommandProvider;
 pub use releases::ReleasesProvider;
 
 use crate::config::{Config, ProviderConfig};
@@ -382,14 +385,19 @@ pub trait Provider: Send + Sync {
 /// `state_path` is the run state file; platform providers keep their health
 /// record beside it (see [`health`]).
 pub fn from_config(config: &Config, state_path: &Path) -> Option<Box<dyn Provider>> {
-    let _health = health::HealthFile::beside(state_path, &config.environment.name);
+    let health = health::HealthFile::beside(state_path, &config.environment.name);
     match &config.environment.provider {
         ProviderConfig::None => None,
         ProviderConfig::Releases(releases) => Some(Box::new(ReleasesProvider::new(
             releases.clone(),
             config.base_dir.clone(),
         ))),
-        ProviderConfig::Vercel(_) | ProviderConfig::Railway(_) | ProviderConfig::Command(_) => None,
+        ProviderConfig::Command(command) => Some(Box::new(CommandProvider::new(
+            command,
+            config.base_dir.clone(),
+            Box::new(health),
+        ))),
+        ProviderConfig::Vercel(_) | ProviderConfig::Railway(_) => None,
     }
 }
 
