@@ -22,6 +22,7 @@ mod migrate;
 mod migrate_down;
 mod migrate_postgres;
 mod pipeline;
+mod provider_command;
 mod quickstart;
 mod restore_exact;
 mod secrets;
