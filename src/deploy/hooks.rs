@@ -277,13 +277,13 @@ fn decide(globs: &[String], changes: &Changes) -> Decision {
         .collect::<Vec<_>>()
         .join(", ");
     if matched.is_empty() {
-        let changed = if files.is_empty() {
+        let summary = if files.is_empty() {
             "nothing changed".to_owned()
         } else {
             format!("changed: {}", list(files.iter()))
         };
         Decision::Skip(format!(
-            "no change under {under} since `{since}` ({changed})"
+            "no change under {under} since `{since}` ({summary})"
         ))
     } else {
         Decision::Run(format!(

@@ -12,7 +12,7 @@
 //! release back (issue 12).
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::path::Path;
 
 use serde::Deserialize;
 
@@ -43,13 +43,13 @@ impl CommandProvider {
     /// A provider for `config` whose commands run in `base_dir`.
     pub fn new(
         config: &CommandProviderConfig,
-        base_dir: PathBuf,
+        base_dir: &Path,
         health: Box<dyn HealthRecord>,
     ) -> Self {
         let command = |role: &'static str, template: &str| ShellCommand {
             role,
             template: template.to_owned(),
-            directory: base_dir.clone(),
+            directory: base_dir.to_owned(),
             timeout: config.timeout,
         };
         Self {
@@ -98,7 +98,7 @@ impl Provider for CommandProvider {
         // Rollback reads "older" as "later in the list": a `list` printed
         // oldest first would otherwise pick a newer release. Stable, so ties
         // keep the command's order.
-        releases.sort_by(|a, b| b.deployed_at.cmp(&a.deployed_at));
+        releases.sort_by_key(|release| std::cmp::Reverse(release.deployed_at));
         let verdicts = self.health.verdicts().await?;
         apply_recorded(&mut releases, &verdicts);
         releases.truncate(limit);
@@ -176,7 +176,7 @@ impl Provider for CommandProvider {
     }
 }
 
-/// `reports `v2`` or `reports nothing live`, for errors.
+/// "reports \`v2\`" or "reports nothing live", for errors.
 fn reports(live: Option<&Release>) -> String {
     match live {
         Some(release) => format!("reports `{}`", release.id),
@@ -259,7 +259,7 @@ impl Listed {
 /// Parses `list`'s stdout: a JSON array of releases. The error is the
 /// `failure` of a [`ProviderError::Command`].
 fn parse_list(stdout: &str) -> Result<Vec<Release>, String> {
-    let listed: Vec<Listed> = serde_json::from_str(stdout).map_err(invalid_json)?;
+    let listed: Vec<Listed> = serde_json::from_str(stdout).map_err(|error| invalid_json(&error))?;
     listed
         .into_iter()
         .enumerate()
@@ -273,11 +273,12 @@ fn parse_current(stdout: &str) -> Result<Option<Release>, String> {
     if stdout.trim().is_empty() {
         return Ok(None);
     }
-    let listed: Option<Listed> = serde_json::from_str(stdout).map_err(invalid_json)?;
+    let listed: Option<Listed> =
+        serde_json::from_str(stdout).map_err(|error| invalid_json(&error))?;
     listed.map(|listed| listed.into_release(None)).transpose()
 }
 
-fn invalid_json(error: serde_json::Error) -> String {
+fn invalid_json(error: &serde_json::Error) -> String {
     format!("printed invalid JSON: {error}")
 }
 
@@ -392,7 +393,10 @@ mod tests {
 
     #[test]
     fn the_excerpt_keeps_the_first_lines_only() {
-        let many: String = (0..30).map(|line| format!("line {line}\n")).collect();
+        let many: String = (0..30)
+            .map(|line| format!("line {line}"))
+            .collect::<Vec<_>>()
+            .join("\n");
         let excerpt = stdout_excerpt(&many);
         assert!(excerpt.starts_with("stdout:\nline 0\n"), "{excerpt}");
         assert!(excerpt.contains("line 9\n…"), "{excerpt}");
@@ -512,7 +516,7 @@ mod tests {
             timeout: Duration::from_secs(10),
         };
         let health = HealthFile::beside(&dir.join("state.json"), "production");
-        CommandProvider::new(&config, dir.to_owned(), Box::new(health))
+        CommandProvider::new(&config, dir, Box::new(health))
     }
 
     fn spec(id: &str) -> DeploySpec {

@@ -394,7 +394,7 @@ pub fn from_config(config: &Config, state_path: &Path) -> Option<Box<dyn Provide
         ))),
         ProviderConfig::Command(command) => Some(Box::new(CommandProvider::new(
             command,
-            config.base_dir.clone(),
+            &config.base_dir,
             Box::new(health),
         ))),
         ProviderConfig::Vercel(_) | ProviderConfig::Railway(_) => None,

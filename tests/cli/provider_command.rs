@@ -108,8 +108,8 @@ fn live(test: &Test) -> String {
 }
 
 fn health_record(test: &Test) -> serde_json::Value {
-    let text = fs_err::read_to_string(test.path().join(".state/health-prod.json")).unwrap();
-    serde_json::from_str(&text).unwrap()
+    let contents = fs_err::read_to_string(test.path().join(".state/health-prod.json")).unwrap();
+    serde_json::from_str(&contents).unwrap()
 }
 
 #[test]
