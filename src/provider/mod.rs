@@ -4,10 +4,13 @@
 //! [`Provider`] is the seam every hosting target implements; this build has
 //! the `releases` provider (directory releases with an atomic `current`
 //! symlink; its ledger, tree copy and restart hook live in `ledger.rs`,
-//! `tree.rs` and `restart.rs`) and the `railway` provider (`railway/`). Deciding *which* release to roll back to is
-//! `rollback`'s job.
+//! `tree.rs` and `restart.rs`), the `vercel` and `railway` providers
+//! (`vercel/`, `railway/`, over `api.rs`), and the `command` provider (user
+//! commands, `command.rs`, run through `shell.rs`). Deciding *which* release
+//! to roll back to is `rollback`'s job.
 
 pub mod api;
+mod command;
 pub mod health;
 mod ledger;
 pub mod railway;
@@ -21,6 +24,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+pub use command::CommandProvider;
 pub use railway::RailwayProvider;
 pub use releases::ReleasesProvider;
 pub use vercel::VercelProvider;
@@ -422,8 +426,12 @@ pub fn from_config(
             Some(printer.clone()),
             vercel::POLL_INTERVAL,
         ))),
-        // The `command` provider is built on its own branch (issue 12).
-        ProviderConfig::None | ProviderConfig::Command(_) => None,
+        ProviderConfig::Command(command) => Some(Box::new(CommandProvider::new(
+            command,
+            &config.base_dir,
+            Box::new(health),
+        ))),
+        ProviderConfig::None => None,
     }
 }
 

@@ -257,7 +257,7 @@ pub async fn perform(
 
 fn provider_failure(action: &str, error: &ProviderError) -> Check {
     let mut check = Check::fail(action).detail(error.to_string());
-    if let ProviderError::Restart { output, .. } = error {
+    if let ProviderError::Restart { output, .. } | ProviderError::Command { output, .. } = error {
         if !output.trim().is_empty() {
             check = check.log(output.clone());
         }

@@ -24,6 +24,7 @@ mod migrate;
 mod migrate_down;
 mod migrate_postgres;
 mod pipeline;
+mod provider_command;
 mod provider_railway;
 mod provider_vercel;
 mod quickstart;

@@ -1,5 +1,8 @@
 //! `shipgate deploy`: ship a release through the provider and record which
-//! release it replaced, so rollback knows where to go back to.
+//! release it replaced, so rollback knows where to go back to; then run the
+//! `[[deploy.hook]]` commands whose paths changed (`hooks.rs`).
+
+mod hooks;
 
 use std::path::PathBuf;
 use std::time::Instant;
@@ -129,8 +132,10 @@ pub async fn deploy_phase(
             "would deploy {what} through `{}` ({from})",
             provider.name()
         ));
+        let mut checks = vec![check];
+        checks.extend(hooks::plan(ctx, provider, spec).await);
         return Ok(DeployOutcome {
-            phase: Phase::new(PhaseName::Deploy, vec![check], started.elapsed()),
+            phase: Phase::new(PhaseName::Deploy, checks, started.elapsed()),
             previous,
             deployed: None,
         });
@@ -140,7 +145,7 @@ pub async fn deploy_phase(
     state.deployed_release = None;
     state.save(&ctx.state_path)?;
     let result = provider.deploy(spec).await;
-    let (check, deployed) = match result {
+    let (checks, deployed) = match result {
         Ok(release) => {
             state.deployed_release = Some(release.id.clone());
             state.save(&ctx.state_path)?;
@@ -148,14 +153,23 @@ pub async fn deploy_phase(
                 .detail(format!("live via `{}` ({from})", provider.name()))
                 .duration(started.elapsed())
                 .artifact("release", release.id.clone());
-            (check, Some(release))
+            // Hooks run against the live release; a failing one fails this
+            // phase with the release live, so the pipeline rolls back with
+            // trigger `deploy`.
+            let mut checks = vec![check];
+            checks.extend(hooks::run(ctx, provider, &release, spec).await);
+            (checks, Some(release))
         }
         Err(error) => {
             let mut check = Check::fail(&spec.id)
                 .detail(error.to_string())
                 .duration(started.elapsed());
-            if let ProviderError::Restart { output, .. } = &error {
-                check = check.log(output.clone());
+            if let ProviderError::Restart { output, .. } | ProviderError::Command { output, .. } =
+                &error
+            {
+                if !output.trim().is_empty() {
+                    check = check.log(output.clone());
+                }
             }
             // The link may already point at the new release (a failed restart):
             // the pipeline must treat it as deployed so rollback switches back.
@@ -169,11 +183,11 @@ pub async fn deploy_phase(
                 state.deployed_release = Some(release.id.clone());
                 state.save(&ctx.state_path)?;
             }
-            (check, live)
+            (vec![check], live)
         }
     };
     Ok(DeployOutcome {
-        phase: Phase::new(PhaseName::Deploy, vec![check], started.elapsed()),
+        phase: Phase::new(PhaseName::Deploy, checks, started.elapsed()),
         previous,
         deployed,
     })
