@@ -315,6 +315,11 @@ fn database_action(ctx: &Context, policy: DatabasePolicy, failing: Option<&str>)
         DatabasePolicy::Restore => true,
         DatabasePolicy::Auto => applied && !all_additive,
     };
+    if !restore && !same_run {
+        return DatabaseAction::Keep(
+            "policy `auto`, but the run state here does not record the run that deployed this release (a fresh runner?), so nothing is known to restore; restore a backup by hand with `shipgate migrate restore` if that deploy migrated",
+        );
+    }
     if !restore {
         return DatabaseAction::Keep(if applied {
             "policy `auto`: every migration this run applied was additive"

@@ -336,3 +336,35 @@ run = "echo \"token is $SMOKE_TOKEN\"; echo \"token is $SMOKE_TOKEN\" >&2; test 
         .nowhere(secret)
         .nowhere(&escaped[1..escaped.len() - 1]);
 }
+
+#[test]
+fn a_destructive_migration_in_a_failed_run_is_restored_per_the_database_policy() {
+    let (test, app) = project();
+    let with_database = config(&app, PROMOTE, LIST, "\n[migrate]\ndir = \"migrations\"\n").replace(
+        "provider = \"command\"",
+        "provider = \"command\"\ndatabase = \"sqlite://app.db\"",
+    );
+    let test = test.config(&with_database).file(
+        "migrations/0001_users.sql",
+        "CREATE TABLE users (id INTEGER PRIMARY KEY);\nINSERT INTO users VALUES (1), (2);\n",
+    );
+    Test::args_for(&test, ["run", "--id", "v1"]).run(0);
+
+    // Destructive: `rollback.database = "auto"` restores the pre-run backup.
+    fs_err::write(
+        test.path().join("migrations/0002_drop_users.sql"),
+        "DROP TABLE users;\n",
+    )
+    .unwrap();
+    next_build(&test, "bad");
+    Test::args_for(&test, ["run", "--id", "v2"])
+        .run(4)
+        .stdout_has("✓ promote v1")
+        .stdout_has("restored `");
+    assert_eq!(live(&test), "v1");
+    let connection = rusqlite::Connection::open(test.path().join("app.db")).unwrap();
+    let users: i64 = connection
+        .query_row("SELECT count(*) FROM users", [], |row| row.get(0))
+        .unwrap();
+    assert_eq!(users, 2, "the dropped table and its rows are back");
+}

@@ -97,10 +97,15 @@ pub(crate) async fn record_applied(
         return Ok(false);
     }
     let millis = i64::try_from(duration.as_millis()).unwrap_or(i64::MAX);
+    // The duration is measured by the client, and the next file may already
+    // be on its way while this one is recorded: never let a row start before
+    // the previous one finished, so `ORDER BY started_at` is the apply order.
     client
         .execute(
             "INSERT INTO _prisma_migrations (id, checksum, finished_at, migration_name, logs, rolled_back_at, started_at, applied_steps_count) \
-             VALUES ($1, $2, now(), $3, NULL, NULL, now() - make_interval(secs => $4::bigint / 1000.0), 1)",
+             VALUES ($1, $2, now(), $3, NULL, NULL, \
+                     greatest(now() - make_interval(secs => $4::bigint / 1000.0), \
+                              (SELECT max(finished_at) FROM _prisma_migrations)), 1)",
             &[&uuid_v4(), &migration.checksum, &migration_name(migration), &millis],
         )
         .await?;
