@@ -106,7 +106,7 @@ fn why_refused(release: &Release, failing: Option<&str>, older: &[Release]) -> S
         return "it is newer than the failing release".to_owned();
     }
     match release.state {
-        ReleaseState::Failed => format!("shipgate recorded it as failed{platform}"),
+        ReleaseState::Failed => format!("it is recorded as failed{platform}"),
         ReleaseState::Deployed => format!("not a valid rollback target{platform}"),
         ReleaseState::Healthy => "healthy".to_owned(),
     }
@@ -184,9 +184,9 @@ mod tests {
             error.to_string(),
             "no earlier release passed its checks, so there is nothing safe to roll back to; considered \
              `v4`: it is the release being rolled back from; \
-             `v3`: shipgate recorded it as failed; \
+             `v3`: it is recorded as failed; \
              `v2`: not a valid rollback target (the platform says ERROR); \
-             `v1`: shipgate recorded it as failed"
+             `v1`: it is recorded as failed"
         );
         assert_eq!(
             select(&[], None, None).unwrap_err().to_string(),

@@ -368,3 +368,18 @@ fn a_destructive_migration_in_a_failed_run_is_restored_per_the_database_policy()
         .unwrap();
     assert_eq!(users, 2, "the dropped table and its rows are back");
 }
+
+#[test]
+fn with_no_valid_target_the_rollback_fails_listing_each_release_and_why() {
+    let (test, app) = project();
+    // The platform reports every release as failed.
+    let test = test
+        .config(&config(&app, PROMOTE, LIST, ""))
+        .env("PLATFORM_STATE", "failed");
+    Test::args_for(&test, ["run", "--id", "v1"]).run(0);
+    next_build(&test, "bad");
+    Test::args_for(&test, ["run", "--id", "v2"])
+        .run(5)
+        .stdout_has("✗ choose target no earlier release passed its checks, so there is nothing safe to roll back to; considered `v2`: it is the release being rolled back from; `v1`: it is recorded as failed (the platform says failed)");
+    assert_eq!(live(&test), "v2", "nothing was promoted");
+}
