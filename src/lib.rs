@@ -308,7 +308,21 @@ async fn dispatch(
                 };
                 migrate::lint(&ctx, &selection).await?
             }
-            MigrateAction::Restore { backup } => migrate::restore_command(&ctx, backup).await?,
+            MigrateAction::Restore {
+                backup,
+                from,
+                sha256,
+            } => {
+                let source = match (backup, from) {
+                    (Some(path), _) => Some(migrate::BackupSource::Local(path.clone())),
+                    (None, Some(url)) => Some(migrate::BackupSource::Remote {
+                        url: url.clone(),
+                        sha256: sha256.clone(),
+                    }),
+                    (None, None) => None,
+                };
+                migrate::restore_command(&ctx, source).await?
+            }
             MigrateAction::Down { steps, to } => {
                 let selection = match (to, steps) {
                     (Some(name), _) => migrate::DownSelection::To(name.clone()),
