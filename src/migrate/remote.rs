@@ -17,10 +17,10 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use object_store::aws::AmazonS3Builder;
+use object_store::aws::{AmazonS3Builder, AmazonS3ConfigKey};
 use object_store::path::Path as ObjectPath;
 use object_store::{
-    ClientOptions, ObjectStore, ObjectStoreExt, PutPayload, RetryConfig, WriteMultipart,
+    ClientConfigKey, ObjectStore, ObjectStoreExt, PutPayload, RetryConfig, WriteMultipart,
 };
 use sha2::{Digest, Sha256};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -191,21 +191,29 @@ impl Bucket {
         endpoint: Option<&url::Url>,
         timeout: Duration,
     ) -> Result<Self, RemoteError> {
-        let mut builder = AmazonS3Builder::from_env().with_bucket_name(bucket);
+        // Through config keys, not `with_client_options`, which would drop
+        // the client settings `from_env` read (`AWS_ALLOW_HTTP`, proxies…).
+        let millis = |duration: Duration| format!("{}ms", duration.as_millis());
+        let mut builder = AmazonS3Builder::from_env()
+            .with_bucket_name(bucket)
+            .with_config(
+                AmazonS3ConfigKey::Client(ClientConfigKey::Timeout),
+                millis(timeout),
+            )
+            .with_config(
+                AmazonS3ConfigKey::Client(ClientConfigKey::ConnectTimeout),
+                millis(CONNECT_TIMEOUT.min(timeout)),
+            );
         let endpoint = endpoint
             .map(ToString::to_string)
             .or_else(|| std::env::var(env::AWS_ENDPOINT_URL).ok());
         if let Some(endpoint) = &endpoint {
-            builder = builder
-                .with_endpoint(endpoint.trim_end_matches('/'))
-                .with_allow_http(endpoint.starts_with("http://"));
+            builder = builder.with_endpoint(endpoint.trim_end_matches('/'));
+            if endpoint.starts_with("http://") {
+                builder = builder.with_allow_http(true);
+            }
         }
         let store = builder
-            .with_client_options(
-                ClientOptions::new()
-                    .with_timeout(timeout)
-                    .with_connect_timeout(CONNECT_TIMEOUT.min(timeout)),
-            )
             .with_retry(RetryConfig {
                 max_retries: 3,
                 retry_timeout: timeout.min(Duration::from_secs(60)),
@@ -239,7 +247,7 @@ impl Bucket {
             Ok(Err(error)) => Err(RemoteError::Request {
                 operation,
                 url: self.url(key),
-                detail: error.to_string(),
+                detail: with_causes(&error),
             }),
             Err(_) => Err(RemoteError::TimedOut {
                 operation,
@@ -354,6 +362,22 @@ impl Bucket {
         self.within("delete", key, self.store.delete(&ObjectPath::from(key)))
             .await
     }
+}
+
+/// `error`'s message followed by its causes' that add something
+/// (object_store's own message often ends in a bare "builder error").
+fn with_causes(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut cause = error.source();
+    while let Some(current) = cause {
+        let message = current.to_string();
+        if !text.contains(&message) {
+            text.push_str(": ");
+            text.push_str(&message);
+        }
+        cause = current.source();
+    }
+    text
 }
 
 /// The key of the catalog snapshot uploaded with the backup at `key`.

@@ -5,6 +5,7 @@
 
 mod support;
 
+mod backup_remote;
 mod bad_input;
 mod classify;
 mod cli;
