@@ -57,7 +57,7 @@ pub const SHIPGATE_BACKUP_IDENTITY_FILE: &str = "SHIPGATE_BACKUP_IDENTITY_FILE";
 pub const AWS_SECRET_ACCESS_KEY: &str = "AWS_SECRET_ACCESS_KEY";
 /// A temporary credential's session token (masked like the secret key).
 pub const AWS_SESSION_TOKEN: &str = "AWS_SESSION_TOKEN";
-/// The S3 endpoint when `migrate.backup_endpoint` is not set (R2, MinIO).
+/// The S3 endpoint when `migrate.backup_endpoint` is not set (R2, `MinIO`).
 pub const AWS_ENDPOINT_URL: &str = "AWS_ENDPOINT_URL";
 /// The GitHub Actions run id: names uploaded backups.
 pub const GITHUB_RUN_ID: &str = "GITHUB_RUN_ID";

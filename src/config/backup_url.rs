@@ -62,7 +62,7 @@ impl fmt::Display for BackupUrl {
     }
 }
 
-/// S3's bucket naming rules (R2 and MinIO follow them): 3 to 63 lowercase
+/// S3's bucket naming rules (R2 and `MinIO` follow them): 3 to 63 lowercase
 /// letters, digits, `.` and `-`, starting and ending with a letter or digit.
 fn check_bucket(bucket: &str) -> Result<(), String> {
     if bucket.is_empty() {

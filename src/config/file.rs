@@ -189,7 +189,7 @@ pub(crate) struct MigrateFile {
     pub(crate) keep_backups: bool,
     /// `s3://bucket[/prefix]`: upload each backup there, encrypted.
     pub(crate) backup_to: Option<Spanned<String>>,
-    /// The S3 endpoint (R2, MinIO); else `AWS_ENDPOINT_URL` or AWS.
+    /// The S3 endpoint (R2, `MinIO`); else `AWS_ENDPOINT_URL` or AWS.
     pub(crate) backup_endpoint: Option<Spanned<String>>,
     /// The age X25519 public key backups are encrypted to.
     pub(crate) backup_recipient: Option<Spanned<String>>,

@@ -291,7 +291,7 @@ pub struct MigrationsGate {
 pub struct RemoteBackupConfig {
     /// The bucket and prefix; objects go under `<prefix>/<environment>/`.
     pub url: BackupUrl,
-    /// `backup_endpoint`: an S3-compatible endpoint (R2, MinIO, a local
+    /// `backup_endpoint`: an S3-compatible endpoint (R2, `MinIO`, a local
     /// server); `None` uses `AWS_ENDPOINT_URL` or AWS itself.
     pub endpoint: Option<Url>,
     /// The age X25519 public key the backups are encrypted to.

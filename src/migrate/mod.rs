@@ -239,8 +239,6 @@ impl MigrateError {
             // (issue 11, section 2).
             Self::Database(DatabaseError::CatalogMismatch { .. }) => ExitStatus::RollbackFailed,
             Self::Remote(error) => error.exit_status(),
-            Self::NoBackupRecorded { .. } => ExitStatus::Usage,
-            Self::MissingBackup { .. } => ExitStatus::Infrastructure,
             Self::MissingDir { .. }
             | Self::InvalidFileName { .. }
             | Self::NotUtf8 { .. }
@@ -254,6 +252,7 @@ impl MigrateError {
             | Self::MissingDown { .. }
             | Self::DownOutsideTransaction { .. }
             | Self::NotApplied { .. }
+            | Self::NoBackupRecorded { .. }
             | Self::Database(
                 DatabaseError::NotConfigured { .. }
                 | DatabaseError::LayoutNeedsPostgres { .. }
@@ -266,6 +265,7 @@ impl MigrateError {
             Self::ReadDir { .. }
             | Self::ReadFile { .. }
             | Self::UnwritableBackupDir { .. }
+            | Self::MissingBackup { .. }
             | Self::Database(_)
             | Self::State(_)
             | Self::Lint(lint::LintError::Worker) => ExitStatus::Infrastructure,
@@ -720,20 +720,16 @@ pub async fn restore_command(
     source: Option<BackupSource>,
 ) -> Result<Report, MigrateError> {
     let started = Instant::now();
-    let source = match source {
-        Some(source) => source,
-        None => {
-            let state =
-                crate::state::RunState::load(&ctx.state_path, &ctx.config.environment.name)?;
-            match state.backup {
-                Some(path) => BackupSource::Local(path),
-                None => {
-                    return Err(MigrateError::NoBackupRecorded {
-                        state: ctx.state_path.clone(),
-                    });
-                }
-            }
-        }
+    let source = if let Some(source) = source {
+        source
+    } else {
+        let state = crate::state::RunState::load(&ctx.state_path, &ctx.config.environment.name)?;
+        let Some(path) = state.backup else {
+            return Err(MigrateError::NoBackupRecorded {
+                state: ctx.state_path.clone(),
+            });
+        };
+        BackupSource::Local(path)
     };
     let check = restore_from(ctx, &source).await?;
     let mut report = Report::new(

@@ -179,7 +179,7 @@ impl RemoteError {
 /// A bucket: the client and where it is, for messages.
 struct Bucket {
     store: Arc<dyn ObjectStore>,
-    bucket: String,
+    name: String,
     timeout: Duration,
 }
 
@@ -226,13 +226,13 @@ impl Bucket {
             })?;
         Ok(Self {
             store: Arc::new(store),
-            bucket: bucket.to_owned(),
+            name: bucket.to_owned(),
             timeout,
         })
     }
 
     fn url(&self, key: &str) -> String {
-        format!("s3://{}/{key}", self.bucket)
+        format!("s3://{}/{key}", self.name)
     }
 
     /// Runs one S3 operation on `key` under the deadline.
@@ -365,7 +365,7 @@ impl Bucket {
 }
 
 /// `error`'s message followed by its causes' that add something
-/// (object_store's own message often ends in a bare "builder error").
+/// (`object_store`'s own message often ends in a bare "builder error").
 fn with_causes(error: &dyn std::error::Error) -> String {
     let mut text = error.to_string();
     let mut cause = error.source();

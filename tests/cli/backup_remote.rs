@@ -261,10 +261,7 @@ fn a_changed_object_is_refused_naming_both_digests_and_the_database_is_untouched
         .stderr_has("hint: the object was changed or damaged after the upload");
     still_migrated(&database);
     assert!(
-        fs_err::read_dir(test.path().join(".shipgate/backups"))
-            .map(|entries| entries.count())
-            .unwrap_or(0)
-            == 0,
+        fs_err::read_dir(test.path().join(".shipgate/backups")).map_or(0, Iterator::count) == 0,
         "the refused download is not left behind"
     );
 }
@@ -528,6 +525,6 @@ fn neither_the_age_secret_key_nor_the_aws_secret_reaches_any_output() {
 fn without_masks(text: &str) -> String {
     text.lines()
         .filter(|line| !line.starts_with("::add-mask::"))
-        .map(|line| format!("{line}\n"))
+        .flat_map(|line| [line, "\n"])
         .collect()
 }
