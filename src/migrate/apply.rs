@@ -151,11 +151,19 @@ pub(super) async fn planned_backup(
         BackupMode::Auto => {
             let dir =
                 super::source::relative_to(&ctx.config.migrate.backup_dir, &ctx.config.base_dir);
-            check.detail(format!(
+            let mut detail = format!(
                 "would back up `{}` into `{}`",
                 database.describe(),
                 dir.display()
-            ))
+            );
+            if let Some(remote) = &ctx.config.migrate.remote {
+                let _ = write!(
+                    detail,
+                    " and upload it encrypted under `{}/{}/`",
+                    remote.url, ctx.config.environment.name
+                );
+            }
+            check.detail(detail)
         }
     })
 }

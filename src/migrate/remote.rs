@@ -519,10 +519,10 @@ fn decrypt_file(
         url: url.to_owned(),
         detail,
     };
-    let input = fs_err::File::open(source).map_err(|source| RemoteError::Local {
+    let input = fs_err::File::open(source).map_err(|error| RemoteError::Local {
         operation: "read",
-        path: PathBuf::new(),
-        source,
+        path: source.to_owned(),
+        source: error,
     })?;
     let decryptor = age::Decryptor::new_buffered(BufReader::new(input))
         .map_err(|error| failed(error.to_string()))?;

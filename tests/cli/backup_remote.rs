@@ -528,3 +528,74 @@ fn without_masks(text: &str) -> String {
         .flat_map(|line| [line, "\n"])
         .collect()
 }
+
+// The case `backup_to` exists for: a successful `run` deletes its local
+// backup (no `keep_backups`), and a later rollback restores the run's
+// database from the uploaded copy.
+#[test]
+fn rollback_restores_the_runs_database_from_the_upload_when_the_local_backup_is_gone() {
+    let (database, server, keys) = (
+        TestDatabase::new(),
+        S3Server::start("backups-rollback"),
+        keys(),
+    );
+    let config = config(&server, &keys.public, 10).replace(
+        "[migrate]",
+        "[environments.production.releases]\nroot = \"srv\"\nrestart = \"true\"\n\n[migrate]",
+    );
+    let test = Test::new()
+        .config(&config)
+        .env("DATABASE_URL", database.url())
+        .env("AWS_ACCESS_KEY_ID", s3::ACCESS_KEY_ID)
+        .env("AWS_SECRET_ACCESS_KEY", s3::SECRET_ACCESS_KEY)
+        .env("AWS_REGION", s3::REGION)
+        .file("build/v1/app", "v1")
+        .file("build/v2/app", "v2")
+        .file("migrations/.keep", "");
+    database.query(BASELINE);
+    let before = snapshot(&database);
+    Test::args_for(&test, ["run", "--source", "build/v1", "--id", "v1"]).run(0);
+    fs_err::write(
+        test.path().join("migrations/0001_destructive.sql"),
+        DESTRUCTIVE,
+    )
+    .unwrap();
+    let report = Test::args_for(
+        &test,
+        [
+            "run", "--source", "build/v2", "--id", "v2", "--format", "json",
+        ],
+    )
+    .run(0)
+    .json();
+    let url = output(&report, "backup_remote");
+    assert!(
+        test.backups().is_empty(),
+        "the successful run deleted its local backup"
+    );
+    still_migrated(&database);
+
+    let rolled_back = crate::support::shipgate(test.path())
+        .args(["rollback", "--yes", "--database", "restore"])
+        .env("DATABASE_URL", database.url())
+        .env("AWS_ACCESS_KEY_ID", s3::ACCESS_KEY_ID)
+        .env("AWS_SECRET_ACCESS_KEY", s3::SECRET_ACCESS_KEY)
+        .env("AWS_REGION", s3::REGION)
+        .env("SHIPGATE_BACKUP_IDENTITY", &keys.secret)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&rolled_back.stdout);
+    assert_eq!(
+        rolled_back.status.code(),
+        Some(0),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&rolled_back.stderr)
+    );
+    assert!(stdout.contains("✓ promote v1"), "{stdout}");
+    assert!(
+        stdout.contains(&format!("downloaded `{url}` and decrypted it")),
+        "{stdout}"
+    );
+    assert_eq!(users(&database), ["1:ada", "2:grace"]);
+    assert_same(&before, &snapshot(&database));
+}
