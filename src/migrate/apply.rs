@@ -130,7 +130,15 @@ pub(super) fn upload_check(uploaded: &super::remote::Uploaded) -> Check {
             uploaded.deleted
         );
     }
-    Check::pass("backup upload")
+    let mut check = Check::pass("backup upload");
+    if let Some(reason) = &uploaded.retention_failed {
+        check.status = Status::Warn;
+        let _ = write!(
+            detail,
+            "; retention could not remove older backups ({reason}): they stay until the next upload"
+        );
+    }
+    check
         .detail(detail)
         .artifact("backup_remote", copy.url.clone())
         .artifact("backup_remote_sha256", copy.sha256.clone())

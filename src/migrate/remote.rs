@@ -608,6 +608,8 @@ pub(super) struct Uploaded {
     pub(super) with_snapshot: bool,
     /// How many objects retention deleted.
     pub(super) deleted: usize,
+    /// Why retention could not list or delete, when it could not.
+    pub(super) retention_failed: Option<String>,
 }
 
 /// Encrypts the local backup at `backup` (and its catalog snapshot, when
@@ -660,13 +662,19 @@ pub(super) async fn upload(
     let _ = fs_err::remove_file(&encrypted);
     result?;
 
-    let keys = bucket.list(&environment_prefix).await?;
+    // Retention after the upload succeeded: failing here leaves extra
+    // copies, never a missing one, so it warns instead of stopping the run.
     let current = backup_group(&key).unwrap_or(&stem);
     let mut deleted = 0;
-    for old in expired(&keys, remote.retention, current) {
-        bucket.delete(&old).await?;
-        deleted += 1;
+    let retention = async {
+        let keys = bucket.list(&environment_prefix).await?;
+        for old in expired(&keys, remote.retention, current) {
+            bucket.delete(&old).await?;
+            deleted += 1;
+        }
+        Ok::<_, RemoteError>(())
     }
+    .await;
     Ok(Uploaded {
         copy: RemoteCopy {
             url: bucket.url(&key),
@@ -675,6 +683,7 @@ pub(super) async fn upload(
         },
         with_snapshot,
         deleted,
+        retention_failed: retention.err().map(|error| error.to_string()),
     })
 }
 

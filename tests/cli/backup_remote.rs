@@ -599,3 +599,57 @@ fn rollback_restores_the_runs_database_from_the_upload_when_the_local_backup_is_
     assert_eq!(users(&database), ["1:ada", "2:grace"]);
     assert_same(&before, &snapshot(&database));
 }
+
+// Every S3 operation has a deadline: an endpoint that accepts connections
+// but never answers stops the run after `backup_timeout`, naming the
+// object, before any migration.
+#[test]
+fn a_silent_endpoint_fails_the_upload_at_its_deadline_before_any_migration() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let held = std::thread::spawn(move || {
+        let mut connections = Vec::new();
+        while let Ok((stream, _)) = listener.accept() {
+            connections.push(stream);
+            if connections.len() > 16 {
+                break;
+            }
+        }
+    });
+    let _ = held;
+    let test = Test::new()
+        .config(&format!(
+            "[environments.production]\ndatabase = \"sqlite://app.db\"\n\n[migrate]\ndir = \"migrations\"\nbackup_to = \"s3://silent-bucket/p\"\nbackup_endpoint = \"http://127.0.0.1:{port}\"\nbackup_recipient = \"{}\"\nbackup_timeout = \"2s\"\n",
+            keys().public
+        ))
+        .env("AWS_ACCESS_KEY_ID", s3::ACCESS_KEY_ID)
+        .env("AWS_SECRET_ACCESS_KEY", s3::SECRET_ACCESS_KEY)
+        .env("AWS_REGION", s3::REGION)
+        .file("migrations/0001_a.sql", "CREATE TABLE a (id int);\n")
+        .args(["migrate", "apply"]);
+    test.run(0);
+    fs_err::write(
+        test.path().join("migrations/0002_b.sql"),
+        "CREATE TABLE b (id int);\n",
+    )
+    .unwrap();
+    let started = std::time::Instant::now();
+    let failed = test.run_within(3, std::time::Duration::from_secs(60));
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(30),
+        "{:?}",
+        started.elapsed()
+    );
+    failed
+        .stderr_has("error: failed to upload `s3://silent-bucket/p/production/")
+        .nowhere(s3::SECRET_ACCESS_KEY);
+    let connection = rusqlite::Connection::open(test.path().join("app.db")).unwrap();
+    let tables: i64 = connection
+        .query_row(
+            "SELECT count(*) FROM sqlite_master WHERE name = 'b'",
+            [],
+            |row| row.get(0),
+        )
+        .unwrap();
+    assert_eq!(tables, 0, "nothing was migrated");
+}
