@@ -437,6 +437,12 @@ fn check_report(ctx: &Context) -> Report {
         }
     };
     checks.push(Check::pass("provider").detail(provider));
+    if let Some(remote) = &config.migrate.remote {
+        checks.push(Check::pass("backup_to").detail(format!(
+            "backups uploaded encrypted to `{}` under `{}/{}/`, the newest {} kept",
+            remote.recipient, remote.url, environment.name, remote.retention
+        )));
+    }
     checks.push(Check::pass("gates").detail(format!("{} gate(s)", config.gates.len())));
     checks.push(Check::pass("smoke").detail(format!("{} check(s)", config.smoke.checks.len())));
     // No count: the redactor also holds each secret's JSON- and URL-encoded

@@ -441,7 +441,10 @@ fn check_rejects_each_bad_backup_to_config_with_its_location_and_a_fix() {
             "[environments.production]\ndatabase = \"sqlite://app.db\"\n\n[migrate]\nbackup_to = \"s3://bucket/p\"\nbackup_recipient = \"{public}\"\n"
         ))
         .args(["check"])
-        .run(0);
+        .run(0)
+        .stdout_has(&format!(
+            "✓ backup_to backups uploaded encrypted to `{public}` under `s3://bucket/p/production/`, the newest 10 kept"
+        ));
 }
 
 #[test]
