@@ -656,3 +656,58 @@ fn a_silent_endpoint_fails_the_upload_at_its_deadline_before_any_migration() {
         .unwrap();
     assert_eq!(tables, 0, "nothing was migrated");
 }
+
+// A backup above the single-request limit (16 MiB) is uploaded in 8 MiB
+// parts read one at a time, and restores like any other (SQLite here: its
+// backup is an uncompressed copy, so its size is easy to control).
+#[test]
+fn a_large_backup_is_uploaded_in_parts_and_restores() {
+    let (server, keys) = (S3Server::start("backups-large"), keys());
+    let test = Test::new()
+        .config(&format!(
+            "[environments.production]\ndatabase = \"sqlite://app.db\"\n\n[migrate]\ndir = \"migrations\"\nbackup_to = \"s3://{}/p\"\nbackup_endpoint = \"{}\"\nbackup_recipient = \"{}\"\n",
+            server.bucket(),
+            server.endpoint(),
+            keys.public
+        ))
+        .env("AWS_ACCESS_KEY_ID", s3::ACCESS_KEY_ID)
+        .env("AWS_SECRET_ACCESS_KEY", s3::SECRET_ACCESS_KEY)
+        .env("AWS_REGION", s3::REGION)
+        .env("SHIPGATE_BACKUP_IDENTITY", &keys.secret)
+        .file(
+            "migrations/0001_big.sql",
+            "CREATE TABLE big (b BLOB);\n\
+             INSERT INTO big WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 17) \
+             SELECT randomblob(1048576) FROM n;\n",
+        );
+    Test::args_for(&test, ["migrate", "apply"]).run(0);
+    fs_err::write(
+        test.path().join("migrations/0002_drop.sql"),
+        "DROP TABLE big;\n",
+    )
+    .unwrap();
+    let report = Test::args_for(&test, ["migrate", "apply", "--format", "json"])
+        .run(0)
+        .json();
+    let url = output(&report, "backup_remote");
+    let content = server.get(&key_of(&url, &server));
+    assert!(content.len() > 16 * 1024 * 1024, "{}", content.len());
+    assert_eq!(
+        output(&report, "backup_remote_sha256"),
+        hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&content))
+    );
+    lose_local_backups(&test);
+
+    Test::args_for(&test, ["migrate", "restore"])
+        .run(0)
+        .stdout_has(&format!("downloaded `{url}` and decrypted it"));
+    let connection = rusqlite::Connection::open(test.path().join("app.db")).unwrap();
+    let rows: i64 = connection
+        .query_row(
+            "SELECT count(*) FROM big WHERE length(b) = 1048576",
+            [],
+            |row| row.get(0),
+        )
+        .unwrap();
+    assert_eq!(rows, 17);
+}
