@@ -760,22 +760,30 @@ pub(super) async fn download(
     let _ = fs_err::remove_file(&encrypted);
     decrypted?;
 
-    // The catalog snapshot, when one was uploaded (PostgreSQL).
+    // The catalog snapshot, when one was uploaded (PostgreSQL). On any
+    // failure, nothing half-downloaded is left in `backup_dir`.
     let snapshot_key = catalog_key(&key);
     let snapshot_encrypted = dir.join(format!(".{name}{CATALOG_SUFFIX}.part"));
     let snapshot_partial = dir.join(format!(".{plain_name}{CATALOG_SUFFIX}.part"));
-    if bucket
-        .download(&snapshot_key, &snapshot_encrypted)
-        .await?
-        .is_some()
-    {
-        let snapshot_url = bucket.url(&snapshot_key);
-        let (source, target) = (snapshot_encrypted.clone(), snapshot_partial.clone());
-        let decrypted =
-            blocking(move || decrypt_file(&source, &target, &identity, &snapshot_url)).await;
-        let _ = fs_err::remove_file(&snapshot_encrypted);
-        decrypted?;
-        rename(&snapshot_partial, &snapshot_beside(&path))?;
+    let snapshot = async {
+        if bucket
+            .download(&snapshot_key, &snapshot_encrypted)
+            .await?
+            .is_some()
+        {
+            let snapshot_url = bucket.url(&snapshot_key);
+            let (source, target) = (snapshot_encrypted.clone(), snapshot_partial.clone());
+            blocking(move || decrypt_file(&source, &target, &identity, &snapshot_url)).await?;
+            rename(&snapshot_partial, &snapshot_beside(&path))?;
+        }
+        Ok::<_, RemoteError>(())
+    }
+    .await;
+    let _ = fs_err::remove_file(&snapshot_encrypted);
+    if let Err(error) = snapshot {
+        let _ = fs_err::remove_file(&snapshot_partial);
+        let _ = fs_err::remove_file(&partial);
+        return Err(error);
     }
     rename(&partial, &path)?;
     Ok(Downloaded {
