@@ -219,11 +219,28 @@ pub enum MigrateAction {
     /// Restore a backup `migrate apply` took, replacing the database's content.
     ///
     /// PostgreSQL: `pg_restore --clean --if-exists --single-transaction --no-owner`.
+    /// Without `--backup` or `--from`: the run's first backup from the run
+    /// state. A local file that is gone is downloaded from its uploaded copy
+    /// (`migrate.backup_to`), checked against its recorded SHA-256 and
+    /// decrypted with `SHIPGATE_BACKUP_IDENTITY`.
     /// Example: `shipgate migrate restore --backup .shipgate/backups/app-….dump`
     Restore {
         /// The backup file to restore.
-        #[arg(long, value_name = "FILE")]
-        backup: PathBuf,
+        #[arg(long, value_name = "FILE", conflicts_with = "from")]
+        backup: Option<PathBuf>,
+        /// Restore an uploaded backup: `s3://bucket/prefix/ENV/NAME.age`.
+        ///
+        /// Downloaded into `migrate.backup_dir` and decrypted with the age
+        /// key in `SHIPGATE_BACKUP_IDENTITY` (or the file
+        /// `SHIPGATE_BACKUP_IDENTITY_FILE` names).
+        #[arg(long, value_name = "URL")]
+        from: Option<String>,
+        /// The SHA-256 the `--from` object must have (the report's `backup_remote_sha256`).
+        ///
+        /// Without it, the digest the run state recorded for that URL, when
+        /// this runner has it.
+        #[arg(long, value_name = "HEX", requires = "from")]
+        sha256: Option<String>,
     },
     /// Resolve a migration that failed part-way, as `prisma migrate resolve` does.
     ///

@@ -49,3 +49,17 @@ pub const GITHUB_REF_NAME: &str = "GITHUB_REF_NAME";
 pub const SHIPGATE_NOW: &str = "SHIPGATE_NOW";
 /// Emergency override of the `window` gate: the reason (the `--override-window` flag).
 pub const SHIPGATE_OVERRIDE_WINDOW: &str = "SHIPGATE_OVERRIDE_WINDOW";
+/// The age secret key (`AGE-SECRET-KEY-1…`) that decrypts uploaded backups
+/// (`migrate.backup_to`); only the restore reads it.
+pub const SHIPGATE_BACKUP_IDENTITY: &str = "SHIPGATE_BACKUP_IDENTITY";
+/// A file holding that key (as `age-keygen -o` writes it), instead of the value.
+pub const SHIPGATE_BACKUP_IDENTITY_FILE: &str = "SHIPGATE_BACKUP_IDENTITY_FILE";
+/// S3 credentials and region for `migrate.backup_to`, read by the S3 client
+/// (`AmazonS3Builder::from_env`); listed so the secret ones are masked.
+pub const AWS_SECRET_ACCESS_KEY: &str = "AWS_SECRET_ACCESS_KEY";
+/// A temporary credential's session token (masked like the secret key).
+pub const AWS_SESSION_TOKEN: &str = "AWS_SESSION_TOKEN";
+/// The S3 endpoint when `migrate.backup_endpoint` is not set (R2, `MinIO`).
+pub const AWS_ENDPOINT_URL: &str = "AWS_ENDPOINT_URL";
+/// The GitHub Actions run id: names uploaded backups.
+pub const GITHUB_RUN_ID: &str = "GITHUB_RUN_ID";

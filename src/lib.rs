@@ -323,7 +323,21 @@ async fn dispatch(
                 };
                 migrate::lint(&ctx, &selection).await?
             }
-            MigrateAction::Restore { backup } => migrate::restore_command(&ctx, backup).await?,
+            MigrateAction::Restore {
+                backup,
+                from,
+                sha256,
+            } => {
+                let source = match (backup, from) {
+                    (Some(path), _) => Some(migrate::BackupSource::Local(path.clone())),
+                    (None, Some(url)) => Some(migrate::BackupSource::Remote {
+                        url: url.clone(),
+                        sha256: sha256.clone(),
+                    }),
+                    (None, None) => None,
+                };
+                migrate::restore_command(&ctx, source).await?
+            }
             MigrateAction::Down { steps, to } => {
                 let selection = match (to, steps) {
                     (Some(name), _) => migrate::DownSelection::To(name.clone()),
@@ -451,6 +465,12 @@ fn check_report(ctx: &Context) -> Report {
         config::ProviderConfig::Command(_) => "command (deploy, current, list, promote)".to_owned(),
     };
     checks.push(Check::pass("provider").detail(provider));
+    if let Some(remote) = &config.migrate.remote {
+        checks.push(Check::pass("backup_to").detail(format!(
+            "backups uploaded encrypted to `{}` under `{}/{}/`, the newest {} kept",
+            remote.recipient, remote.url, environment.name, remote.retention
+        )));
+    }
     checks.push(Check::pass("gates").detail(format!("{} gate(s)", config.gates.len())));
     checks.push(Check::pass("smoke").detail(format!("{} check(s)", config.smoke.checks.len())));
     // No count: the redactor also holds each secret's JSON- and URL-encoded

@@ -43,6 +43,7 @@ pub async fn execute(ctx: &Context, request: ReleaseRequest) -> Result<Report, E
     if ctx.config.environment.database.is_some() {
         let outcome = migrate::apply_phase(ctx).await?;
         backup = outcome.backup;
+        migrate::remote_outputs(&mut report, outcome.remote.as_ref());
         if stop(&mut report, outcome.phase) {
             // A failure that left part of the run applied with nothing to
             // restore needs a human, as under `migrate apply` (issue 11).

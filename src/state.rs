@@ -120,6 +120,23 @@ pub struct RunBackup {
     /// backup of the state before the run changed anything).
     #[serde(default)]
     pub after: Vec<String>,
+    /// The encrypted copy uploaded to `migrate.backup_to`, when one was
+    /// (absent in state files written before uploads existed; issue 11,
+    /// item 6).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub remote: Option<RemoteCopy>,
+}
+
+/// A backup's encrypted copy in the bucket: what a restore on another
+/// runner downloads, and the digest it must match.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RemoteCopy {
+    /// The object, `s3://bucket/<prefix>/<environment>/<name>.age`.
+    pub url: String,
+    /// The SHA-256 of the encrypted object, lowercase hex.
+    pub sha256: String,
+    /// The encrypted object's size in bytes.
+    pub bytes: u64,
 }
 
 /// Where the state file lives for a config in `base_dir`.
@@ -216,6 +233,11 @@ impl RunState {
         self.backups.push(backup);
     }
 
+    /// The record of the backup at `path`, when this run took it.
+    pub fn backup_at(&self, path: &Path) -> Option<&RunBackup> {
+        self.backups.iter().find(|backup| backup.path == path)
+    }
+
     /// The record of the run's first backup ([`RunState::backup`]), when the
     /// state lists it (a state file written before `backups` existed does
     /// not).
@@ -296,6 +318,7 @@ mod tests {
             position: Some(format!("WAL LSN 0/1 at {path}")),
             taken_at: "2026-01-02T03:04:05Z".into(),
             after: after.iter().map(|version| (*version).to_owned()).collect(),
+            remote: None,
         }
     }
 
@@ -334,6 +357,28 @@ mod tests {
         state.record_backup(taken("new.dump", &["0001"]));
         assert_eq!(state.backup.as_deref(), Some(Path::new("old.dump")));
         assert_eq!(state.backups.len(), 1);
+    }
+
+    // issue 11, item 6: a backup record without `remote` (an older state
+    // file) still reads, and one with it round-trips.
+    #[test]
+    fn a_backup_record_without_a_remote_copy_still_reads() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state.json");
+        fs_err::write(
+            &path,
+            r#"{"environment":"prod","backup":"a.dump","backups":[{"path":"a.dump","bytes":3,"taken_at":"2026-01-02T03:04:05Z"}]}"#,
+        )
+        .unwrap();
+        let mut state = RunState::load(&path, "prod").unwrap();
+        assert_eq!(state.first_backup().unwrap().remote, None);
+        state.backups[0].remote = Some(RemoteCopy {
+            url: "s3://bucket/prod/a.dump.age".into(),
+            sha256: "00".repeat(32),
+            bytes: 9,
+        });
+        state.save(&path).unwrap();
+        assert_eq!(RunState::load(&path, "prod").unwrap(), state);
     }
 
     // issue 10, item 10: a state directory that cannot be created is found

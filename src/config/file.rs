@@ -301,6 +301,16 @@ pub(crate) struct MigrateFile {
     pub(crate) backup_dir: Option<String>,
     #[serde(default)]
     pub(crate) keep_backups: bool,
+    /// `s3://bucket[/prefix]`: upload each backup there, encrypted.
+    pub(crate) backup_to: Option<Spanned<String>>,
+    /// The S3 endpoint (R2, `MinIO`); else `AWS_ENDPOINT_URL` or AWS.
+    pub(crate) backup_endpoint: Option<Spanned<String>>,
+    /// The age X25519 public key backups are encrypted to.
+    pub(crate) backup_recipient: Option<Spanned<String>>,
+    /// How many uploaded backups to keep per environment.
+    pub(crate) backup_retention: Option<Spanned<i64>>,
+    /// Deadline of each upload, download, listing or deletion.
+    pub(crate) backup_timeout: Option<ConfigDuration>,
     /// `[migrate.lint]`: rule id → `"error"`, `"warning"` or `"off"`.
     #[serde(default)]
     pub(crate) lint: BTreeMap<Spanned<String>, Spanned<String>>,

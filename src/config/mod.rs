@@ -6,6 +6,7 @@
 //! only, and every resolved value is registered with the [`Redactor`].
 
 pub(crate) mod assertion;
+mod backup_url;
 mod duration;
 mod file;
 mod model;

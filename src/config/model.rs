@@ -10,6 +10,7 @@ use url::Url;
 pub use super::assertion::{
     Assertion, Capture, CaptureSource, CertificateField, Comparison, Operand, Predicate, Subject,
 };
+pub use super::backup_url::BackupUrl;
 pub use super::file::{
     BackupMode, DatabasePolicy, LayoutSetting, RailwayRollbackMode, RailwayTokenKind,
     RollbackTrigger,
@@ -412,6 +413,24 @@ pub struct MigrationsGate {
     pub dir: PathBuf,
 }
 
+/// `[migrate] backup_to` and its companions: each backup is encrypted to
+/// `recipient` and uploaded under `url` (issue 11, item 6).
+#[derive(Debug, Clone)]
+pub struct RemoteBackupConfig {
+    /// The bucket and prefix; objects go under `<prefix>/<environment>/`.
+    pub url: BackupUrl,
+    /// `backup_endpoint`: an S3-compatible endpoint (R2, `MinIO`, a local
+    /// server); `None` uses `AWS_ENDPOINT_URL` or AWS itself.
+    pub endpoint: Option<Url>,
+    /// The age X25519 public key the backups are encrypted to.
+    pub recipient: age::x25519::Recipient,
+    /// How many backups (with their snapshots) to keep under the
+    /// environment's prefix; at least 1.
+    pub retention: usize,
+    /// The deadline of each network operation (upload, download, list, delete).
+    pub timeout: Duration,
+}
+
 /// `[migrate]`.
 #[derive(Debug, Clone)]
 pub struct MigrateConfig {
@@ -423,6 +442,8 @@ pub struct MigrateConfig {
     pub backup_dir: PathBuf,
     /// Keep backups after a successful run.
     pub keep_backups: bool,
+    /// `backup_to`: where backups are uploaded, encrypted (issue 11, item 6).
+    pub remote: Option<RemoteBackupConfig>,
     /// `SET LOCAL lock_timeout` for each migration (PostgreSQL).
     pub lock_timeout: Duration,
     /// `SET LOCAL statement_timeout` for each migration (PostgreSQL).

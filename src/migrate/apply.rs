@@ -26,7 +26,7 @@ use crate::context::Context;
 use crate::db::{Database, DatabaseError, Exactness, Migration};
 use crate::diagnostic::{SourceLocation, backticked};
 use crate::report::{Check, Phase, PhaseName, Status};
-use crate::state::{RunBackup, RunState};
+use crate::state::{RemoteCopy, RunBackup, RunState};
 
 /// Runs `migrate apply`; with `dry_run`, only reports the plan.
 pub(super) async fn run(ctx: &Context, dry_run: bool) -> Result<MigrateOutcome, MigrateError> {
@@ -40,6 +40,7 @@ pub(super) async fn run(ctx: &Context, dry_run: bool) -> Result<MigrateOutcome, 
         phase: Phase::new(PhaseName::Migrate, checks, started.elapsed()).summary(summary),
         applied: Vec::new(),
         backup: None,
+        remote: None,
         failed: None,
         restored: false,
         needs_attention: false,
@@ -111,6 +112,38 @@ fn refuse_edited(plan: &MigrationPlan) -> Result<(), MigrateError> {
     })
 }
 
+/// The `backup upload` line: where the encrypted copy went, its digest,
+/// and what retention deleted.
+pub(super) fn upload_check(uploaded: &super::remote::Uploaded) -> Check {
+    let copy = &uploaded.copy;
+    let mut detail = format!(
+        "encrypted and uploaded to `{}` ({} bytes, SHA-256 `{}`)",
+        copy.url, copy.bytes, copy.sha256
+    );
+    if uploaded.with_snapshot {
+        detail.push_str(" with its catalog snapshot");
+    }
+    if uploaded.deleted > 0 {
+        let _ = write!(
+            detail,
+            "; retention deleted {} older object(s)",
+            uploaded.deleted
+        );
+    }
+    let mut check = Check::pass("backup upload");
+    if let Some(reason) = &uploaded.retention_failed {
+        check.status = Status::Warn;
+        let _ = write!(
+            detail,
+            "; retention could not remove older backups ({reason}): they stay until the next upload"
+        );
+    }
+    check
+        .detail(detail)
+        .artifact("backup_remote", copy.url.clone())
+        .artifact("backup_remote_sha256", copy.sha256.clone())
+}
+
 /// The backup line of a dry run.
 pub(super) async fn planned_backup(
     ctx: &Context,
@@ -126,11 +159,19 @@ pub(super) async fn planned_backup(
         BackupMode::Auto => {
             let dir =
                 super::source::relative_to(&ctx.config.migrate.backup_dir, &ctx.config.base_dir);
-            check.detail(format!(
+            let mut detail = format!(
                 "would back up `{}` into `{}`",
                 database.describe(),
                 dir.display()
-            ))
+            );
+            if let Some(remote) = &ctx.config.migrate.remote {
+                let _ = write!(
+                    detail,
+                    " and upload it encrypted under `{}/{}/`",
+                    remote.url, ctx.config.environment.name
+                );
+            }
+            check.detail(detail)
         }
     })
 }
@@ -145,6 +186,8 @@ struct Runner<'a> {
     /// Versions this run applied, in order.
     applied: Vec<String>,
     backup: Option<PathBuf>,
+    /// The backup's uploaded copy (`migrate.backup_to`).
+    remote: Option<RemoteCopy>,
     /// Whether the database was new when the run started (no backup needed;
     /// undoing the run means emptying it).
     was_new: bool,
@@ -168,6 +211,7 @@ impl<'a> Runner<'a> {
             checks: Vec::new(),
             applied: Vec::new(),
             backup: None,
+            remote: None,
             was_new: false,
             recorded_before,
         }
@@ -338,6 +382,7 @@ impl<'a> Runner<'a> {
                 .summary(summary),
             applied: self.applied,
             backup: self.backup,
+            remote: self.remote,
             failed,
             restored: failed_run && restored,
             needs_attention: failed_run && !restored,
@@ -396,6 +441,21 @@ impl<'a> Runner<'a> {
                 .duration(started.elapsed())
                 .artifact("backup", backup.path.display().to_string()),
         );
+        if let Some(remote) = &migrate.remote {
+            // Before any migration: a backup that cannot be uploaded stops
+            // the run with nothing changed (issue 11, item 6).
+            self.ctx.printer.progress(&format!(
+                "encrypting the backup and uploading it to `{}`",
+                remote.url
+            ));
+            let started = Instant::now();
+            let uploaded =
+                super::remote::upload(remote, &self.ctx.config.environment.name, &backup.path)
+                    .await?;
+            self.checks
+                .push(upload_check(&uploaded).duration(started.elapsed()));
+            self.remote = Some(uploaded.copy);
+        }
         self.state.record_backup(RunBackup {
             path: backup.path.clone(),
             bytes: backup.bytes,
@@ -404,6 +464,7 @@ impl<'a> Runner<'a> {
                 .strftime("%Y-%m-%dT%H:%M:%SZ")
                 .to_string(),
             after: self.state.migrations_applied.clone(),
+            remote: self.remote.clone(),
         });
         self.state.save(&self.ctx.state_path)?;
         Ok(Some(backup.path))

@@ -15,6 +15,7 @@ mod down;
 mod layout;
 pub mod lint;
 mod plan;
+mod remote;
 mod source;
 
 use std::fmt::Write as _;
@@ -31,6 +32,7 @@ use crate::state::StateError;
 use self::plan::{MigrationPlan, MigrationState};
 
 pub use self::down::{DownOutcome, DownSelection};
+pub use self::remote::RemoteError;
 
 /// Why a migrate command could not run. A migration the database rejects is
 /// not an error: it is a failed check in the report.
@@ -183,6 +185,24 @@ pub enum MigrateError {
         /// The masked database URL.
         database: String,
     },
+    /// `migrate restore` without `--backup` or `--from`, and the run state
+    /// records no backup.
+    #[error("no backup to restore: the run state `{}` records none", state.display())]
+    NoBackupRecorded {
+        /// The run state file.
+        state: PathBuf,
+    },
+    /// `migrate restore --backup FILE`: the file is missing and the run
+    /// state records no uploaded copy of it.
+    #[error("the backup `{}` does not exist, and the run state records no uploaded copy of it", path.display())]
+    MissingBackup {
+        /// The backup file.
+        path: PathBuf,
+    },
+    /// Uploading, downloading, verifying or decrypting a backup's encrypted
+    /// copy failed (issue 11, item 6).
+    #[error(transparent)]
+    Remote(#[from] RemoteError),
     /// The database could not be opened, read, written or backed up.
     #[error(transparent)]
     Database(#[from] DatabaseError),
@@ -218,6 +238,7 @@ impl MigrateError {
             // The database is not as the backup left it: a human is needed
             // (issue 11, section 2).
             Self::Database(DatabaseError::CatalogMismatch { .. }) => ExitStatus::RollbackFailed,
+            Self::Remote(error) => error.exit_status(),
             Self::MissingDir { .. }
             | Self::InvalidFileName { .. }
             | Self::NotUtf8 { .. }
@@ -231,6 +252,7 @@ impl MigrateError {
             | Self::MissingDown { .. }
             | Self::DownOutsideTransaction { .. }
             | Self::NotApplied { .. }
+            | Self::NoBackupRecorded { .. }
             | Self::Database(
                 DatabaseError::NotConfigured { .. }
                 | DatabaseError::LayoutNeedsPostgres { .. }
@@ -243,6 +265,7 @@ impl MigrateError {
             Self::ReadDir { .. }
             | Self::ReadFile { .. }
             | Self::UnwritableBackupDir { .. }
+            | Self::MissingBackup { .. }
             | Self::Database(_)
             | Self::State(_)
             | Self::Lint(lint::LintError::Worker) => ExitStatus::Infrastructure,
@@ -322,6 +345,13 @@ impl Diagnostic for MigrateError {
                 path.display()
             )),
             Self::Database(error) => error.hint(),
+            Self::Remote(error) => error.hint(),
+            Self::NoBackupRecorded { .. } => Some(
+                "pass `--backup FILE` (a file in `migrate.backup_dir`) or `--from s3://…/NAME.age` (the `backup_remote` the migrate report printed)".to_owned(),
+            ),
+            Self::MissingBackup { .. } => Some(
+                "check the path (relative paths are taken from the working directory), or pass `--from s3://…/NAME.age` to restore an uploaded copy".to_owned(),
+            ),
             Self::State(error) => error.hint(),
             Self::Lint(error) => error.hint(),
         }
@@ -338,6 +368,8 @@ pub struct MigrateOutcome {
     pub applied: Vec<String>,
     /// The backup taken before the first pending migration.
     pub backup: Option<PathBuf>,
+    /// Its encrypted copy in `migrate.backup_to`, when one was uploaded.
+    pub remote: Option<crate::state::RemoteCopy>,
     /// The version that failed, when one did.
     pub failed: Option<String>,
     /// Whether a failure was fully undone: the backup restored (or a
@@ -472,11 +504,22 @@ pub async fn apply(ctx: &Context) -> Result<Report, MigrateError> {
         report.output("backup", backup.display().to_string());
         report.files.push(backup.clone());
     }
+    remote_outputs(&mut report, outcome.remote.as_ref());
     if outcome.needs_attention {
         report.outcome = ExitStatus::RollbackFailed;
     }
     report.push(outcome.phase);
     Ok(report)
+}
+
+/// The report outputs of a backup's uploaded copy: what a rollback on
+/// another runner passes to `migrate restore --from … --sha256 …`.
+pub fn remote_outputs(report: &mut Report, remote: Option<&crate::state::RemoteCopy>) {
+    if let Some(copy) = remote {
+        report.output("backup_remote", copy.url.clone());
+        report.output("backup_remote_sha256", copy.sha256.clone());
+        report.output("backup_remote_bytes", copy.bytes.to_string());
+    }
 }
 
 /// `migrate down`: back up, then revert the selected applied migrations
@@ -518,27 +561,137 @@ pub async fn apply_phase(ctx: &Context) -> Result<MigrateOutcome, MigrateError> 
     apply::run(ctx, ctx.dry_run).await
 }
 
+/// Which backup a restore uses.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BackupSource {
+    /// A local file; when it is missing and the run state records an
+    /// uploaded copy of it, that copy is downloaded (issue 11, item 6).
+    Local(PathBuf),
+    /// An uploaded copy, `s3://bucket/…/NAME.age` (`migrate restore --from`).
+    Remote {
+        /// The object.
+        url: String,
+        /// The SHA-256 it must have (`--sha256`); else the one the run
+        /// state recorded for this URL, when it did.
+        sha256: Option<String>,
+    },
+}
+
 /// Restores the database from `backup` (rollback, `migrate restore`).
 pub async fn restore(ctx: &Context, backup: &Path) -> Result<Check, MigrateError> {
+    restore_from(ctx, &BackupSource::Local(backup.to_owned())).await
+}
+
+/// Restores the database from `source`: a local file is restored as it is;
+/// an uploaded copy (named, or recorded for a local file that is gone) is
+/// first downloaded into `migrate.backup_dir`, checked against its recorded
+/// SHA-256 and decrypted, changing nothing when any of that fails.
+pub async fn restore_from(ctx: &Context, source: &BackupSource) -> Result<Check, MigrateError> {
     let started = Instant::now();
     let database = db::connect_with_layout(&ctx.config, layout::Layout::of(&ctx.config).history())?;
+    let remote = remote_copy(ctx, source)?;
     if ctx.dry_run {
-        return Ok(Check::new("restore", Status::Skip).detail(format!(
-            "would restore `{}` from `{}`",
-            database.describe(),
-            backup.display()
-        )));
+        let detail = match (&remote, source) {
+            (Some((url, _)), _) => format!(
+                "would download, verify and decrypt `{url}`, then restore `{}` from it",
+                database.describe()
+            ),
+            (None, BackupSource::Local(path)) => format!(
+                "would restore `{}` from `{}`",
+                database.describe(),
+                path.display()
+            ),
+            (None, BackupSource::Remote { url, .. }) => {
+                format!("would restore `{}` from `{url}`", database.describe())
+            }
+        };
+        return Ok(Check::new("restore", Status::Skip).detail(detail));
     }
+    let (backup, downloaded) = match (&remote, source) {
+        (Some((url, sha256)), _) => {
+            ctx.printer.progress(&format!("downloading `{url}`"));
+            let settings = ctx.config.migrate.remote.as_ref();
+            let fetched = remote::download(
+                url,
+                sha256.as_deref(),
+                settings.and_then(|remote| remote.endpoint.as_ref()),
+                settings.map_or(DEFAULT_REMOTE_TIMEOUT, |remote| remote.timeout),
+                &ctx.config.migrate.backup_dir,
+                ctx.printer.redactor(),
+            )
+            .await?;
+            let how = match &fetched.verified {
+                Some(digest) => format!("its SHA-256 `{digest}` matches the one recorded at upload"),
+                None => "no SHA-256 was recorded on this runner (pass `--sha256`), so only age's authenticated encryption vouches for it".to_owned(),
+            };
+            (
+                fetched.path,
+                Some(format!("downloaded `{url}` and decrypted it ({how})")),
+            )
+        }
+        (None, BackupSource::Local(path)) => {
+            if !path.exists() {
+                return Err(MigrateError::MissingBackup { path: path.clone() });
+            }
+            (path.clone(), None)
+        }
+        (None, BackupSource::Remote { .. }) => {
+            return Err(MigrateError::NoBackupRecorded {
+                state: ctx.state_path.clone(),
+            });
+        }
+    };
     database.lock().await?;
-    let exactness = database.restore(backup).await?;
-    let check = Check::pass("restore").detail(format!(
+    let exactness = database.restore(&backup).await?;
+    let mut detail = format!(
         "restored `{}` from the backup; its migration history `{}` matches the backup",
         database.describe(),
         database.history_table()
-    ));
-    Ok(with_exactness(check, &exactness)
+    );
+    if let Some(downloaded) = &downloaded {
+        detail = format!("{downloaded}; {detail}");
+    }
+    let mut check = with_exactness(Check::pass("restore").detail(detail), &exactness)
         .duration(started.elapsed())
-        .artifact("backup", backup.display().to_string()))
+        .artifact("backup", backup.display().to_string());
+    if let Some((url, _)) = &remote {
+        check = check.artifact("backup_remote", url.clone());
+    }
+    Ok(check)
+}
+
+/// The deadline of a download when `migrate.backup_to` is not configured
+/// (`migrate restore --from` on a runner with another config).
+const DEFAULT_REMOTE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(15 * 60);
+
+/// The uploaded copy `source` restores, with the digest it must have: the
+/// named one, or the recorded copy of a local backup that is gone. `None`
+/// restores the local file as it is.
+fn remote_copy(
+    ctx: &Context,
+    source: &BackupSource,
+) -> Result<Option<(String, Option<String>)>, MigrateError> {
+    let state = || crate::state::RunState::load(&ctx.state_path, &ctx.config.environment.name);
+    match source {
+        BackupSource::Local(path) if path.exists() => Ok(None),
+        BackupSource::Local(path) => Ok(state()?
+            .backup_at(path)
+            .and_then(|backup| backup.remote.as_ref())
+            .map(|copy| (copy.url.clone(), Some(copy.sha256.clone())))),
+        BackupSource::Remote { url, sha256 } => {
+            let recorded = sha256.clone().or_else(|| {
+                state().ok().and_then(|state| {
+                    state
+                        .backups
+                        .iter()
+                        .filter_map(|backup| backup.remote.as_ref())
+                        .find(|copy| &copy.url == url)
+                        .map(|copy| copy.sha256.clone())
+                })
+            });
+            Ok(Some((url.clone(), recorded)))
+        }
+    }
 }
 
 /// Adds to a passed `restore` check what the restore proved about the
@@ -559,11 +712,26 @@ pub(crate) fn with_exactness(mut check: Check, exactness: &db::Exactness) -> Che
     }
 }
 
-/// `migrate restore --backup FILE`: replaces the database's content with
-/// the backup (relative paths are taken from the working directory).
-pub async fn restore_command(ctx: &Context, backup: &Path) -> Result<Report, MigrateError> {
+/// `migrate restore [--backup FILE | --from URL]`: replaces the database's
+/// content with the backup (relative paths are taken from the working
+/// directory); with neither, the run's first backup from the run state.
+pub async fn restore_command(
+    ctx: &Context,
+    source: Option<BackupSource>,
+) -> Result<Report, MigrateError> {
     let started = Instant::now();
-    let check = restore(ctx, backup).await?;
+    let source = if let Some(source) = source {
+        source
+    } else {
+        let state = crate::state::RunState::load(&ctx.state_path, &ctx.config.environment.name)?;
+        let Some(path) = state.backup else {
+            return Err(MigrateError::NoBackupRecorded {
+                state: ctx.state_path.clone(),
+            });
+        };
+        BackupSource::Local(path)
+    };
+    let check = restore_from(ctx, &source).await?;
     let mut report = Report::new(
         "migrate restore",
         Some(&ctx.config.environment.name),

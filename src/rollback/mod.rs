@@ -597,6 +597,7 @@ mod tests {
             position: None,
             taken_at: format!("{path}-time"),
             after: after.iter().map(|version| (*version).to_owned()).collect(),
+            remote: None,
         };
         let mut state = RunState {
             environment: "local".into(),

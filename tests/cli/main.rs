@@ -6,6 +6,7 @@
 mod support;
 
 mod action;
+mod backup_remote;
 mod bad_input;
 mod classify;
 mod cli;

@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 pub mod app;
 pub mod pgbouncer;
 pub mod postgres;
+pub mod s3;
 
 /// Environment variables the harness never lets through from the outer shell.
 const CLEARED_PREFIXES: [&str; 3] = ["SHIPGATE_", "GITHUB_", "RUNNER_"];
