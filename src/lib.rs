@@ -312,56 +312,7 @@ async fn dispatch(
     let report = match &cli.command {
         Command::Check => check_report(&ctx),
         Command::Init(_) => unreachable!("`init` returned before the config was loaded"),
-        Command::Migrate(args) => match &args.action {
-            MigrateAction::Status => migrate::status(&ctx).await?,
-            MigrateAction::Plan => migrate::plan(&ctx).await?,
-            MigrateAction::Apply => migrate::apply(&ctx).await?,
-            MigrateAction::Lint(lint) => {
-                let selection = migrate::lint::LintSelection {
-                    files: lint.files.clone(),
-                    pending: lint.pending,
-                };
-                migrate::lint(&ctx, &selection).await?
-            }
-            MigrateAction::Restore {
-                backup,
-                from,
-                sha256,
-            } => {
-                let source = match (backup, from) {
-                    (Some(path), _) => Some(migrate::BackupSource::Local(path.clone())),
-                    (None, Some(url)) => Some(migrate::BackupSource::Remote {
-                        url: url.clone(),
-                        sha256: sha256.clone(),
-                    }),
-                    (None, None) => None,
-                };
-                migrate::restore_command(&ctx, source).await?
-            }
-            MigrateAction::Down { steps, to } => {
-                let selection = match (to, steps) {
-                    (Some(name), _) => migrate::DownSelection::To(name.clone()),
-                    (None, steps) => {
-                        migrate::DownSelection::Steps(steps.map_or(1, |steps| steps as usize))
-                    }
-                };
-                migrate::down(&ctx, &selection).await?
-            }
-            MigrateAction::Resolve {
-                applied,
-                rolled_back,
-            } => {
-                // clap requires exactly one of the two.
-                let (name, resolution) = match (applied, rolled_back) {
-                    (Some(name), _) => (name.as_str(), crate::db::Resolution::Applied),
-                    (None, rolled_back) => (
-                        rolled_back.as_deref().unwrap_or_default(),
-                        crate::db::Resolution::RolledBack,
-                    ),
-                };
-                migrate::resolve(&ctx, name, resolution).await?
-            }
-        },
+        Command::Migrate(args) => dispatch_migrate(&ctx, &args.action).await?,
         Command::Smoke(args) => {
             let url = match &args.url {
                 Some(url) => Some(parse_base_url(url)?),
@@ -405,6 +356,60 @@ async fn dispatch(
         Command::Run(args) => pipeline::execute(&ctx, args.release.request()).await?,
     };
     Ok(report)
+}
+
+/// The `migrate` subcommands.
+async fn dispatch_migrate(ctx: &Context, action: &MigrateAction) -> Result<Report, Error> {
+    Ok(match action {
+        MigrateAction::Status => migrate::status(ctx).await?,
+        MigrateAction::Plan => migrate::plan(ctx).await?,
+        MigrateAction::Apply => migrate::apply(ctx).await?,
+        MigrateAction::Lint(lint) => {
+            let selection = migrate::lint::LintSelection {
+                files: lint.files.clone(),
+                pending: lint.pending,
+            };
+            migrate::lint(ctx, &selection).await?
+        }
+        MigrateAction::Restore {
+            backup,
+            from,
+            sha256,
+        } => {
+            let source = match (backup, from) {
+                (Some(path), _) => Some(migrate::BackupSource::Local(path.clone())),
+                (None, Some(url)) => Some(migrate::BackupSource::Remote {
+                    url: url.clone(),
+                    sha256: sha256.clone(),
+                }),
+                (None, None) => None,
+            };
+            migrate::restore_command(ctx, source).await?
+        }
+        MigrateAction::Down { steps, to } => {
+            let selection = match (to, steps) {
+                (Some(name), _) => migrate::DownSelection::To(name.clone()),
+                (None, steps) => {
+                    migrate::DownSelection::Steps(steps.map_or(1, |steps| steps as usize))
+                }
+            };
+            migrate::down(ctx, &selection).await?
+        }
+        MigrateAction::Resolve {
+            applied,
+            rolled_back,
+        } => {
+            // clap requires exactly one of the two.
+            let (name, resolution) = match (applied, rolled_back) {
+                (Some(name), _) => (name.as_str(), crate::db::Resolution::Applied),
+                (None, rolled_back) => (
+                    rolled_back.as_deref().unwrap_or_default(),
+                    crate::db::Resolution::RolledBack,
+                ),
+            };
+            migrate::resolve(ctx, name, resolution).await?
+        }
+    })
 }
 
 fn parse_base_url(text: &str) -> Result<url::Url, Error> {
