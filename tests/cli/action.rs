@@ -380,8 +380,15 @@ fn yaml(path: &Path) -> yaml_rust2::Yaml {
 
 fn workflow_files() -> Vec<PathBuf> {
     let mut files = Vec::new();
-    for dir in [".github/workflows", "workflows"] {
-        for entry in fs_err::read_dir(root().join(dir)).unwrap() {
+    let mut dirs = vec![root().join(".github/workflows"), root().join("workflows")];
+    for example in fs_err::read_dir(root().join("examples")).unwrap() {
+        let example = example.unwrap().path().join(".github/workflows");
+        if example.is_dir() {
+            dirs.push(example);
+        }
+    }
+    for dir in dirs {
+        for entry in fs_err::read_dir(dir).unwrap() {
             let path = entry.unwrap().path();
             if path.extension().is_some_and(|ext| ext == "yml") {
                 files.push(path);
@@ -440,7 +447,7 @@ fn callers_pass_the_reusable_workflows_only_inputs_they_declare() {
     let name = published_name();
     for caller in workflow_files()
         .into_iter()
-        .filter(|file| file.starts_with(root().join("workflows")))
+        .filter(|file| !file.starts_with(root().join(".github")))
     {
         let workflow = yaml(&caller);
         for (job, spec) in workflow["jobs"].as_hash().unwrap() {
@@ -512,4 +519,34 @@ fn the_published_name_matches_every_reference_to_it() {
         }
     }
     assert!(references >= 10, "{references}");
+}
+
+/// Every example's config passes `shipgate check` for each of its
+/// environments, with its secrets set to stand-ins.
+#[test]
+fn every_example_config_passes_check() {
+    let cases: [(&str, &[&str]); 4] = [
+        ("vercel-prisma", &["production"]),
+        ("vercel-supabase", &["production"]),
+        ("railway-vercel", &["production", "production-console"]),
+        ("vps", &["production"]),
+    ];
+    for (example, environments) in cases {
+        let dir = root().join("examples").join(example);
+        for environment in environments {
+            let output = crate::support::shipgate(&dir)
+                .args(["--env", environment, "check"])
+                .env("DATABASE_URL", "postgres://app@127.0.0.1:5432/app")
+                .env("DIRECT_URL", "postgres://app@127.0.0.1:5432/app")
+                .env("VERCEL_TOKEN", "vercel-stand-in")
+                .env("RAILWAY_TOKEN", "railway-stand-in")
+                .output()
+                .unwrap();
+            assert!(
+                output.status.success(),
+                "examples/{example} --env {environment}: {}",
+                text(&output)
+            );
+        }
+    }
 }
