@@ -691,6 +691,12 @@ pub trait Database: Send + Sync {
     /// up (the database does not exist yet or is empty).
     async fn backup(&self, dir: &Path) -> Result<Option<Backup>, DatabaseError>;
 
+    /// The server's major version (PostgreSQL: 17), for picking client
+    /// tools that can dump it; `None` for an engine without a server.
+    async fn server_version_major(&self) -> Result<Option<u32>, DatabaseError> {
+        Ok(None)
+    }
+
     /// Takes the migration lock for the rest of this run (PostgreSQL: a
     /// session advisory lock); engines that need none do nothing.
     async fn lock(&self) -> Result<(), DatabaseError> {

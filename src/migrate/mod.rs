@@ -459,6 +459,10 @@ pub async fn status(ctx: &Context) -> Result<Report, MigrateError> {
         Some(&ctx.config.environment.name),
         ctx.dry_run,
     );
+    // The action installs `pg_dump` of this major version before migrating.
+    if let Ok(Some(major)) = database.server_version_major().await {
+        report.output("server_major", major.to_string());
+    }
     report.push(Phase::new(PhaseName::Migrate, checks, started.elapsed()).summary(summary));
     Ok(report)
 }

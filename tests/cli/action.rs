@@ -550,3 +550,114 @@ fn every_example_config_passes_check() {
         }
     }
 }
+
+/// `action/pg-client.sh` against a real PostgreSQL server, with `sudo`,
+/// `apt-get`, `curl`, `tee` and `lsb_release` stood in by scripts that log
+/// their arguments, and the `pg_dump` on PATH older or as new as the server.
+fn pg_client_step(
+    database: &crate::support::postgres::TestDatabase,
+    pg_dump_major: u32,
+) -> (Output, String, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let bin = dir.path().join("bin");
+    fs_err::create_dir_all(&bin).unwrap();
+    fs_err::write(
+        dir.path().join("shipgate.toml"),
+        "[environments.production]\ndatabase = \"${DATABASE_URL}\"\n[migrate]\ndir = \"migrations\"\n",
+    )
+    .unwrap();
+    fs_err::create_dir_all(dir.path().join("migrations")).unwrap();
+    let log = dir.path().join("calls");
+    let logger = format!(
+        "#!/bin/sh\necho \"$(basename \"$0\") $*\" >> '{}'\n",
+        log.display()
+    );
+    for tool in ["apt-get", "curl", "lsb_release", "install"] {
+        fs_err::write(bin.join(tool), &logger).unwrap();
+        make_executable(&bin.join(tool));
+    }
+    fs_err::write(bin.join("lsb_release"), "#!/bin/sh\necho jammy\n").unwrap();
+    // `sudo CMD…` runs CMD (itself a logger); `tee FILE` logs what it was given.
+    fs_err::write(bin.join("sudo"), "#!/bin/sh\nexec \"$@\"\n").unwrap();
+    fs_err::write(
+        bin.join("tee"),
+        format!(
+            "#!/bin/sh\necho \"tee $* <- $(cat)\" >> '{}'\n",
+            log.display()
+        ),
+    )
+    .unwrap();
+    fs_err::write(
+        bin.join("pg_dump"),
+        format!("#!/bin/sh\necho 'pg_dump (PostgreSQL) {pg_dump_major}.1'\n"),
+    )
+    .unwrap();
+    for tool in ["sudo", "tee", "pg_dump"] {
+        make_executable(&bin.join(tool));
+    }
+    let github_path = dir.path().join("github-path");
+    let output = Command::new("bash")
+        .arg(root().join("action/pg-client.sh"))
+        .current_dir(dir.path())
+        .env_clear()
+        .env("PATH", format!("{}:/usr/bin:/bin", bin.display()))
+        .env("GITHUB_PATH", &github_path)
+        .env("SHIPGATE_BIN", env!("CARGO_BIN_EXE_shipgate"))
+        .env("SHIPGATE_CONFIG", "")
+        .env("SHIPGATE_ENV", "")
+        .env("DATABASE_URL", database.url())
+        .output()
+        .unwrap();
+    let calls = fs_err::read_to_string(&log).unwrap_or_default();
+    let path = fs_err::read_to_string(&github_path).unwrap_or_default();
+    (output, calls, path)
+}
+
+fn server_major(database: &crate::support::postgres::TestDatabase) -> u32 {
+    let version: i32 = database.column("SELECT current_setting('server_version_num')")[0]
+        .parse()
+        .unwrap();
+    u32::try_from(version / 10_000).unwrap()
+}
+
+#[test]
+fn postgres_an_older_pg_dump_gets_the_servers_client_installed_first_on_path() {
+    let database = crate::support::postgres::TestDatabase::new();
+    let major = server_major(&database);
+    let (output, calls, path) = pg_client_step(&database, major - 1);
+    assert!(output.status.success(), "{}", text(&output));
+    assert!(
+        String::from_utf8_lossy(&output.stdout).contains(&format!(
+            "the server runs PostgreSQL {major}; pg_dump on PATH is {}: installing postgresql-client-{major}",
+            major - 1
+        )),
+        "{}",
+        text(&output)
+    );
+    assert!(
+        calls.contains(&format!("apt-get install -y -qq postgresql-client-{major}")),
+        "{calls}"
+    );
+    assert!(
+        calls.contains("apt.postgresql.org/pub/repos/apt jammy-pgdg main"),
+        "{calls}"
+    );
+    assert_eq!(path, format!("/usr/lib/postgresql/{major}/bin\n"));
+}
+
+#[test]
+fn postgres_a_pg_dump_as_new_as_the_server_installs_nothing() {
+    let database = crate::support::postgres::TestDatabase::new();
+    let major = server_major(&database);
+    let (output, calls, path) = pg_client_step(&database, major);
+    assert!(output.status.success(), "{}", text(&output));
+    assert!(
+        String::from_utf8_lossy(&output.stdout).contains(&format!(
+            "pg_dump {major} can dump the PostgreSQL {major} server"
+        )),
+        "{}",
+        text(&output)
+    );
+    assert_eq!(calls, "");
+    assert_eq!(path, "");
+}

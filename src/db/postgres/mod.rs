@@ -1493,6 +1493,12 @@ impl Database for PostgresDatabase {
         Ok(false)
     }
 
+    async fn server_version_major(&self) -> Result<Option<u32>, DatabaseError> {
+        let session = self.client().await?;
+        let client = session.as_ref().ok_or(DatabaseError::NotConnected)?;
+        self.server_major(client).await.map(Some)
+    }
+
     async fn lock(&self) -> Result<(), DatabaseError> {
         let session = self.client().await?;
         let client = session.as_ref().ok_or(DatabaseError::NotConnected)?;
