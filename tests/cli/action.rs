@@ -51,11 +51,10 @@ async fn serve(
     fs_err::read(dir.join(path)).map_err(|_| StatusCode::NOT_FOUND)
 }
 
-/// A release directory `v9.9.9/` holding `shipgate-x86_64-unknown-linux-musl.tar.gz`
-/// (the binary under test) and its `.sha256`.
+/// A release directory `VERSION/` holding `shipgate-x86_64-unknown-linux-musl.tar.gz`
+/// (the binary under test, stripped) and its `.sha256`, packaged by
+/// `scripts/package-release` exactly as the release workflow packages it.
 fn publish_release(site: &Path, version: &str) -> String {
-    let release = site.join(version);
-    fs_err::create_dir_all(&release).unwrap();
     let staging = site.join("staging");
     fs_err::create_dir_all(&staging).unwrap();
     fs_err::copy(env!("CARGO_BIN_EXE_shipgate"), staging.join("shipgate")).unwrap();
@@ -65,22 +64,25 @@ fn publish_release(site: &Path, version: &str) -> String {
         .status()
         .unwrap();
     assert!(stripped.success());
-    let asset = release.join("shipgate-x86_64-unknown-linux-musl.tar.gz");
-    let status = Command::new("tar")
-        .args(["-I", "gzip -1", "-cf"])
-        .arg(&asset)
-        .arg("-C")
-        .arg(&staging)
-        .arg("shipgate")
-        .status()
+    let output = Command::new(root().join("scripts/package-release"))
+        .arg("x86_64-unknown-linux-musl")
+        .arg(staging.join("shipgate"))
+        .arg(site.join(version))
+        .output()
         .unwrap();
-    assert!(status.success());
+    assert!(output.status.success(), "{}", text(&output));
+    let asset = site
+        .join(version)
+        .join("shipgate-x86_64-unknown-linux-musl.tar.gz");
     let digest = sha256(&asset);
-    fs_err::write(
-        release.join("shipgate-x86_64-unknown-linux-musl.tar.gz.sha256"),
-        format!("{digest}  shipgate-x86_64-unknown-linux-musl.tar.gz\n"),
-    )
-    .unwrap();
+    assert_eq!(
+        fs_err::read_to_string(
+            site.join(version)
+                .join("shipgate-x86_64-unknown-linux-musl.tar.gz.sha256")
+        )
+        .unwrap(),
+        format!("{digest}  shipgate-x86_64-unknown-linux-musl.tar.gz\n")
+    );
     digest
 }
 
