@@ -446,6 +446,18 @@ fn io_error(action: &'static str, path: &Path) -> impl FnOnce(std::io::Error) ->
     }
 }
 
+/// Sleeps one poll `interval` (less when `deadline` is nearer); `false` when
+/// the deadline has passed and the caller should stop polling. Every
+/// platform wait loop goes through it, so none can outlive its deadline.
+pub(crate) async fn pause(interval: std::time::Duration, deadline: tokio::time::Instant) -> bool {
+    let now = tokio::time::Instant::now();
+    if now >= deadline {
+        return false;
+    }
+    tokio::time::sleep(interval.min(deadline - now)).await;
+    true
+}
+
 /// A random suffix that keeps work files and directories from colliding.
 fn random_suffix() -> String {
     format!("{:016x}", rand::random::<u64>())

@@ -5,7 +5,6 @@
 //! recorded one and the key fits, and restores it exactly. Secrets never
 //! reach the output.
 
-use shipgate::db::postgres::catalog::{self, Catalog};
 
 use crate::support::postgres::TestDatabase;
 use crate::support::s3::{self, S3Server};
@@ -66,35 +65,6 @@ fn project(database: &TestDatabase, server: &S3Server, keys: &Keys, retention: u
         .file("migrations/.keep", "");
     database.query(BASELINE);
     test
-}
-
-/// The catalog snapshot of `database`, read by shipgate's own module.
-fn snapshot(database: &TestDatabase) -> Catalog {
-    let url = database.url().to_owned();
-    std::thread::spawn(move || {
-        tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap()
-            .block_on(async move {
-                let (client, connection) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
-                    .await
-                    .unwrap();
-                tokio::spawn(connection);
-                Catalog::read(&client).await.unwrap()
-            })
-    })
-    .join()
-    .unwrap()
-}
-
-#[track_caller]
-fn assert_same(before: &Catalog, after: &Catalog) {
-    let differences: Vec<String> = catalog::diff(before, after)
-        .iter()
-        .map(|difference| difference.describe("the snapshot before the run"))
-        .collect();
-    assert!(differences.is_empty(), "{differences:#?}");
 }
 
 /// The value of output `key` in a JSON report.
@@ -175,7 +145,7 @@ fn an_encrypted_upload_restores_the_database_after_the_local_backup_is_gone() {
         keys(),
     );
     let test = project(&database, &server, &keys, 10);
-    let before = snapshot(&database);
+    let before = database.catalog();
 
     let report = apply_destructive(&test);
     let url = output(&report, "backup_remote");
@@ -227,7 +197,7 @@ fn an_encrypted_upload_restores_the_database_after_the_local_backup_is_gone() {
         .stdout_has("its schema matches the backup's catalog snapshot (");
 
     assert_eq!(users(&database), ["1:ada", "2:grace"]);
-    assert_same(&before, &snapshot(&database));
+    crate::support::postgres::assert_same_catalog(&before, &database.catalog());
 }
 
 #[test]
@@ -556,7 +526,7 @@ fn rollback_restores_the_runs_database_from_the_upload_when_the_local_backup_is_
         .file("build/v2/app", "v2")
         .file("migrations/.keep", "");
     database.query(BASELINE);
-    let before = snapshot(&database);
+    let before = database.catalog();
     Test::args_for(&test, ["run", "--source", "build/v1", "--id", "v1"]).run(0);
     fs_err::write(
         test.path().join("migrations/0001_destructive.sql"),
@@ -600,7 +570,7 @@ fn rollback_restores_the_runs_database_from_the_upload_when_the_local_backup_is_
         "{stdout}"
     );
     assert_eq!(users(&database), ["1:ada", "2:grace"]);
-    assert_same(&before, &snapshot(&database));
+    crate::support::postgres::assert_same_catalog(&before, &database.catalog());
 }
 
 // Every S3 operation has a deadline: an endpoint that accepts connections

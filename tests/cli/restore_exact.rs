@@ -50,36 +50,6 @@ CREATE FUNCTION note_ddl() RETURNS event_trigger LANGUAGE plpgsql AS $$ BEGIN EN
 CREATE EVENT TRIGGER note_ddl ON ddl_command_end EXECUTE FUNCTION note_ddl();
 ";
 
-/// The catalog snapshot of `database`, read by shipgate's own module.
-fn snapshot(database: &TestDatabase) -> Catalog {
-    let url = database.url().to_owned();
-    std::thread::spawn(move || {
-        tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap()
-            .block_on(async move {
-                let (client, connection) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
-                    .await
-                    .unwrap();
-                tokio::spawn(connection);
-                Catalog::read(&client).await.unwrap()
-            })
-    })
-    .join()
-    .unwrap()
-}
-
-/// `before` and `after` are equal, or the test fails naming how they differ.
-#[track_caller]
-fn assert_same(before: &Catalog, after: &Catalog) {
-    let differences: Vec<String> = catalog::diff(before, after)
-        .iter()
-        .map(|difference| difference.describe("the snapshot before the run"))
-        .collect();
-    assert!(differences.is_empty(), "{differences:#?}");
-}
-
 /// The one backup taken since `earlier` was listed.
 #[track_caller]
 fn new_backup(test: &Test, earlier: &[PathBuf]) -> PathBuf {
@@ -118,7 +88,7 @@ fn extensions(database: &TestDatabase) -> Vec<String> {
 fn the_restore_after_a_failed_run_leaves_every_class_of_object_as_the_backup() {
     let database = TestDatabase::new();
     let test = baseline(&database);
-    let before = snapshot(&database);
+    let before = database.catalog();
     let earlier = test.backups();
     write(&test, "0002_every_class.sql", EVERY_CLASS);
     write(&test, "0003_broken.sql", "SELECT * FROM missing;\n");
@@ -129,7 +99,7 @@ fn the_restore_after_a_failed_run_leaves_every_class_of_object_as_the_backup() {
         .stdout_has("✗ 0003_broken relation \"missing\" does not exist")
         .stdout_has("its schema matches the backup's catalog snapshot (");
 
-    assert_same(&before, &snapshot(&database));
+    crate::support::postgres::assert_same_catalog(&before, &database.catalog());
     assert_eq!(extensions(&database), ["plpgsql"]);
     assert_eq!(
         database.column(
@@ -147,7 +117,7 @@ fn the_restore_after_a_failed_run_leaves_every_class_of_object_as_the_backup() {
     let stored = Catalog::load(&Catalog::path_beside(&backup))
         .unwrap()
         .expect("a catalog snapshot beside the backup");
-    assert_same(&before, &stored);
+    crate::support::postgres::assert_same_catalog(&before, &stored);
 
     // "already exists" is gone: the fixed run applies from the top.
     write(&test, "0003_broken.sql", "SELECT 1;\n");
@@ -162,7 +132,7 @@ fn the_restore_after_a_failed_run_leaves_every_class_of_object_as_the_backup() {
 fn migrate_restore_leaves_every_class_of_object_as_the_backup() {
     let database = TestDatabase::new();
     let test = baseline(&database);
-    let before = snapshot(&database);
+    let before = database.catalog();
     let earlier = test.backups();
     write(&test, "0002_every_class.sql", EVERY_CLASS);
     Test::args_for(&test, ["migrate", "apply"]).run(0);
@@ -176,7 +146,7 @@ fn migrate_restore_leaves_every_class_of_object_as_the_backup() {
     .run(0)
     .stdout_has("✓ restore restored")
     .stdout_has("its schema matches the backup's catalog snapshot (");
-    assert_same(&before, &snapshot(&database));
+    crate::support::postgres::assert_same_catalog(&before, &database.catalog());
     assert_eq!(extensions(&database), ["plpgsql"]);
 
     // Restoring the same backup again (every oid is new now) is exact too.
@@ -186,7 +156,7 @@ fn migrate_restore_leaves_every_class_of_object_as_the_backup() {
     )
     .run(0)
     .stdout_has("its schema matches the backup's catalog snapshot (");
-    assert_same(&before, &snapshot(&database));
+    crate::support::postgres::assert_same_catalog(&before, &database.catalog());
 }
 
 #[test]

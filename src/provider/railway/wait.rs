@@ -133,14 +133,8 @@ impl RailwayProvider {
         }
     }
 
-    /// Sleeps one poll interval (less when the deadline is nearer); `false`
-    /// when the deadline has passed and the caller should stop asking.
+    /// One poll interval, or `false` when `deadline` has passed.
     async fn pause(&self, deadline: Instant) -> bool {
-        let now = Instant::now();
-        if now >= deadline {
-            return false;
-        }
-        tokio::time::sleep(self.poll_interval.min(deadline - now)).await;
-        true
+        crate::provider::pause(self.poll_interval, deadline).await
     }
 }

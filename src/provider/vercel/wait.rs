@@ -12,14 +12,9 @@ use crate::provider::ProviderError;
 use crate::report::format_duration;
 
 impl VercelProvider {
-    /// Sleeps one poll interval, or returns false when `deadline` has passed.
+    /// One poll interval, or `false` when `deadline` has passed.
     async fn pause(&self, deadline: Instant) -> bool {
-        let now = Instant::now();
-        if now >= deadline {
-            return false;
-        }
-        tokio::time::sleep(self.poll_interval.min(deadline - now)).await;
-        true
+        crate::provider::pause(self.poll_interval, deadline).await
     }
 
     /// Polls the production deployments until one built from `commit`

@@ -270,3 +270,38 @@ pub fn wait_until(what: &str, deadline: Duration, mut condition: impl FnMut() ->
         std::thread::sleep(Duration::from_millis(20));
     }
 }
+
+impl TestDatabase {
+    /// The catalog snapshot of this database, read by shipgate's own module.
+    pub fn catalog(&self) -> shipgate::db::postgres::catalog::Catalog {
+        let url = self.url().to_owned();
+        std::thread::spawn(move || {
+            tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap()
+                .block_on(async move {
+                    let (client, connection) = tokio_postgres::connect(&url, NoTls).await.unwrap();
+                    tokio::spawn(connection);
+                    shipgate::db::postgres::catalog::Catalog::read(&client)
+                        .await
+                        .unwrap()
+                })
+        })
+        .join()
+        .unwrap()
+    }
+}
+
+/// `before` and `after` are equal, or the test fails naming how they differ.
+#[track_caller]
+pub fn assert_same_catalog(
+    before: &shipgate::db::postgres::catalog::Catalog,
+    after: &shipgate::db::postgres::catalog::Catalog,
+) {
+    let differences: Vec<String> = shipgate::db::postgres::catalog::diff(before, after)
+        .iter()
+        .map(|difference| difference.describe("the snapshot before the run"))
+        .collect();
+    assert!(differences.is_empty(), "{differences:#?}");
+}
