@@ -63,3 +63,7 @@ pub const AWS_SESSION_TOKEN: &str = "AWS_SESSION_TOKEN";
 pub const AWS_ENDPOINT_URL: &str = "AWS_ENDPOINT_URL";
 /// The GitHub Actions run id: names uploaded backups.
 pub const GITHUB_RUN_ID: &str = "GITHUB_RUN_ID";
+/// The GitHub Actions run attempt: a re-run job has a new one (issue 14).
+pub const GITHUB_RUN_ATTEMPT: &str = "GITHUB_RUN_ATTEMPT";
+/// The GitHub web root (`https://github.com` or a GHES host), for run links.
+pub const GITHUB_SERVER_URL: &str = "GITHUB_SERVER_URL";

@@ -18,6 +18,7 @@ pub mod gate;
 pub mod github;
 pub mod init;
 pub mod migrate;
+pub mod notify;
 pub mod pipeline;
 pub mod provider;
 pub mod report;

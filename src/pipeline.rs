@@ -18,6 +18,13 @@ use crate::{deploy, gate, migrate, smoke, watch};
 /// Runs the whole pipeline and returns its report; the report's outcome is
 /// the exit status (0, 1, 4 or 5).
 pub async fn execute(ctx: &Context, request: ReleaseRequest) -> Result<Report, Error> {
+    let mut report = run_phases(ctx, request).await?;
+    // issue 14: the webhook and the incident issue; never changes the outcome.
+    crate::notify::finished(ctx, &mut report, None).await;
+    Ok(report)
+}
+
+async fn run_phases(ctx: &Context, request: ReleaseRequest) -> Result<Report, Error> {
     let environment = ctx.config.environment.name.clone();
     let mut report = Report::new("run", Some(&environment), ctx.dry_run);
     let provider = provider::from_config(&ctx.config, &ctx.state_path, &ctx.printer);
@@ -134,6 +141,8 @@ async fn deploy_and_verify(
         failing: Some(failing),
         ..RollbackRequest::default()
     };
+    let from = request.failing.as_ref().map(|release| release.id.as_str());
+    crate::notify::rollback_started(ctx, &mut report, from, request.reason.as_deref()).await;
     let outcome = rollback::perform(ctx, provider, request).await;
     for phase in outcome.phases {
         report.push(phase);

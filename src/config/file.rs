@@ -28,6 +28,8 @@ pub(crate) struct ConfigFile {
     pub(crate) rollback: RollbackFile,
     #[serde(default)]
     pub(crate) deploy: DeployFile,
+    #[serde(default)]
+    pub(crate) notify: NotifyFile,
 }
 
 /// `[environments.NAME]`.
@@ -440,6 +442,63 @@ pub(crate) struct WatchMetricFile {
 pub(crate) struct RollbackFile {
     pub(crate) on: Option<Vec<RollbackTrigger>>,
     pub(crate) database: Option<DatabasePolicy>,
+}
+
+/// `[notify]` (issue 14).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct NotifyFile {
+    #[serde(default)]
+    pub(crate) github_issue: bool,
+    pub(crate) issue_labels: Option<Vec<Spanned<String>>>,
+    pub(crate) webhook: Option<Spanned<WebhookFile>>,
+}
+
+/// `[notify.webhook]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct WebhookFile {
+    pub(crate) url: Spanned<String>,
+    pub(crate) events: Option<Vec<Spanned<NotifyEvent>>>,
+    pub(crate) timeout: Option<ConfigDuration>,
+}
+
+/// A moment `[notify.webhook] events` can post on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum NotifyEvent {
+    /// `shipgate run` finished with the new release live and healthy.
+    DeploySucceeded,
+    /// `shipgate run` failed without rolling back.
+    DeployFailed,
+    /// A rollback (automatic or `shipgate rollback`) is about to start.
+    RollbackStarted,
+    /// The previous release is live again and passed its re-check.
+    RollbackSucceeded,
+    /// The rollback did not complete or its re-check failed.
+    RollbackFailed,
+}
+
+impl NotifyEvent {
+    /// Every event, in the order a run can reach them.
+    pub const ALL: [Self; 5] = [
+        Self::DeploySucceeded,
+        Self::DeployFailed,
+        Self::RollbackStarted,
+        Self::RollbackSucceeded,
+        Self::RollbackFailed,
+    ];
+
+    /// The name as written in the config.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::DeploySucceeded => "deploy-succeeded",
+            Self::DeployFailed => "deploy-failed",
+            Self::RollbackStarted => "rollback-started",
+            Self::RollbackSucceeded => "rollback-succeeded",
+            Self::RollbackFailed => "rollback-failed",
+        }
+    }
 }
 
 /// A phase whose failure, after the new release went live, triggers an

@@ -12,7 +12,7 @@ pub use super::assertion::{
 };
 pub use super::backup_url::BackupUrl;
 pub use super::file::{
-    BackupMode, DatabasePolicy, LayoutSetting, RailwayRollbackMode, RailwayTokenKind,
+    BackupMode, DatabasePolicy, LayoutSetting, NotifyEvent, RailwayRollbackMode, RailwayTokenKind,
     RollbackTrigger,
 };
 use super::secret::{Masked, Redactor};
@@ -41,6 +41,8 @@ pub struct Config {
     pub rollback: RollbackConfig,
     /// `[[deploy.hook]]`, in file order.
     pub deploy_hooks: Vec<DeployHook>,
+    /// `[notify]`: the incident issue and the webhook (issue 14).
+    pub notify: NotifyConfig,
     /// Masks every value resolved from `${VAR}`.
     pub redactor: Redactor,
 }
@@ -720,4 +722,26 @@ pub struct RollbackConfig {
     pub on: Vec<RollbackTrigger>,
     /// What to do with the database.
     pub database: DatabasePolicy,
+}
+
+/// `[notify]`: who hears about deploys and rollbacks (issue 14).
+#[derive(Debug, Clone, Default)]
+pub struct NotifyConfig {
+    /// Open (or comment on) a GitHub issue when a rollback happens.
+    pub github_issue: bool,
+    /// Labels of that issue; the open one is found by them too.
+    pub issue_labels: Vec<String>,
+    /// `[notify.webhook]`, when set.
+    pub webhook: Option<WebhookConfig>,
+}
+
+/// `[notify.webhook]`: a Slack-compatible incoming webhook.
+#[derive(Debug, Clone)]
+pub struct WebhookConfig {
+    /// The URL, resolved from its `${VAR}` and registered with the redactor.
+    pub url: ApiToken,
+    /// The events that post.
+    pub events: Vec<NotifyEvent>,
+    /// Deadline for the whole delivery, retries included.
+    pub timeout: Duration,
 }

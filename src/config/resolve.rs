@@ -28,6 +28,7 @@ use crate::diagnostic::{SourceLocation, suggest};
 use crate::env;
 
 mod gates;
+mod notify;
 mod providers;
 
 /// The `${NAME}` references in the user info of URL template `template`
@@ -157,6 +158,7 @@ pub(super) fn from_source(
         database: file.rollback.database.unwrap_or(DatabasePolicy::Auto),
     };
     let deploy_hooks = resolver.deploy_hooks(&file.deploy)?;
+    let notify = resolver.notify(&file.notify)?;
     Ok(Config {
         path: path.to_owned(),
         base_dir: resolver.base_dir.clone(),
@@ -168,6 +170,7 @@ pub(super) fn from_source(
         watch,
         rollback,
         deploy_hooks,
+        notify,
         redactor: resolver.redactor,
     })
 }

@@ -223,6 +223,8 @@ pub enum PhaseName {
     Rollback,
     /// The smoke suite re-run against the restored release.
     Verify,
+    /// Webhook and incident-issue deliveries that need attention (issue 14).
+    Notify,
 }
 
 impl PhaseName {
@@ -237,6 +239,7 @@ impl PhaseName {
             Self::Watch => "watch",
             Self::Rollback => "rollback",
             Self::Verify => "verify",
+            Self::Notify => "notify",
         }
     }
 }

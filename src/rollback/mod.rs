@@ -106,14 +106,18 @@ pub async fn execute(
     if !ctx.dry_run && !yes {
         confirm(&environment, failing.as_ref()).await?;
     }
+    let from = failing.as_ref().map(|release| release.id.clone());
     let request = RollbackRequest {
         to,
         database,
         reason,
         failing,
     };
-    let outcome = perform(ctx, provider.as_ref(), request).await;
     let mut report = Report::new("rollback", Some(&environment), ctx.dry_run);
+    // issue 14: notify before and after; neither changes the outcome.
+    crate::notify::rollback_started(ctx, &mut report, from.as_deref(), request.reason.as_deref())
+        .await;
+    let outcome = perform(ctx, provider.as_ref(), request).await;
     for phase in outcome.phases {
         report.push(phase);
     }
@@ -123,6 +127,7 @@ pub async fn execute(
         ExitStatus::RollbackFailed
     };
     report.finish(status, std::time::Duration::ZERO);
+    crate::notify::finished(ctx, &mut report, from.as_deref()).await;
     Ok(report)
 }
 
