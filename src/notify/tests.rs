@@ -206,7 +206,10 @@ fn issue_body_masks_what_the_report_holds() {
     );
     assert!(!incident.body.contains("s3cr3t"), "{}", incident.body);
     assert!(incident.body.contains("token=***"), "{}", incident.body);
-    assert!(!incident.body.contains("shipgate-run"), "no marker outside Actions");
+    assert!(
+        !incident.body.contains("shipgate-run"),
+        "no marker outside Actions"
+    );
 }
 
 #[test]

@@ -24,6 +24,7 @@ mod lint;
 mod migrate;
 mod migrate_down;
 mod migrate_postgres;
+mod notify;
 mod pipeline;
 mod provider_command;
 mod provider_railway;
