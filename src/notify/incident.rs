@@ -267,6 +267,22 @@ fn body(parts: &BodyParts<'_>) -> String {
     out.push_str("- [ ] Status page updated\n");
     out.push_str("- [ ] Stakeholders notified\n");
 
+    postmortem(&mut out, parts);
+    let _ = writeln!(
+        out,
+        "\n<sub>Recorded by shipgate `{}` for `shipgate {}`.</sub>",
+        env!("CARGO_PKG_VERSION"),
+        parts.report.command
+    );
+    out
+}
+
+/// The runbook's postmortem template: filled where shipgate knows the answer,
+/// left as headings where it does not.
+fn postmortem(out: &mut String, parts: &BodyParts<'_>) {
+    let notice = parts.notice;
+    let succeeded = notice.event == NotifyEvent::RollbackSucceeded;
+    let to = notice.to.as_deref().unwrap_or("unknown");
     let took = parts.now.duration_since(parts.started);
     let minutes = took.as_secs() / 60;
     out.push_str("\n## Incident Postmortem\n\n");
@@ -338,13 +354,6 @@ fn body(parts: &BodyParts<'_>) -> String {
     }
     out.push_str("\n### Action Items\n\n- [ ] \n");
     out.push_str("\n### Prevention\n\n");
-    let _ = writeln!(
-        out,
-        "\n<sub>Recorded by shipgate `{}` for `shipgate {}`.</sub>",
-        env!("CARGO_PKG_VERSION"),
-        parts.report.command
-    );
-    out
 }
 
 fn table_cell(text: &str) -> String {

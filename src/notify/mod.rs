@@ -11,6 +11,7 @@
 mod incident;
 mod webhook;
 
+use std::fmt::Write as _;
 use std::time::{Duration, Instant};
 
 use crate::config::{NotifyEvent, Redactor};
@@ -238,11 +239,11 @@ impl Failure {
         let mut text = format!("{} `{}`", self.phase.as_str(), self.check.name);
         match (&self.check.expected, &self.check.actual) {
             (Some(expected), Some(actual)) => {
-                text.push_str(&format!(": expected {expected}, got {actual}"));
+                let _ = write!(text, ": expected {expected}, got {actual}");
             }
             _ => {
                 if let Some(detail) = &self.check.detail {
-                    text.push_str(&format!(": {detail}"));
+                    let _ = write!(text, ": {detail}");
                 }
             }
         }

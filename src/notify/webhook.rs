@@ -6,6 +6,7 @@
 //! only a `429` is retried: any other failure may have been delivered, and a
 //! channel should not hear the same thing twice.
 
+use std::fmt::Write as _;
 use std::time::Duration;
 
 use serde_json::{Value, json};
@@ -66,10 +67,10 @@ pub(crate) fn payload(notice: &Notice) -> Value {
     };
     let mut text = format!("shipgate: {headline}");
     if let Some(reason) = &notice.reason {
-        text.push_str(&format!(" ({reason})"));
+        let _ = write!(text, " ({reason})");
     }
     if let Some(url) = &notice.run_url {
-        text.push_str(&format!(" {url}"));
+        let _ = write!(text, " {url}");
     }
     let releases = match notice.event {
         NotifyEvent::DeploySucceeded | NotifyEvent::DeployFailed => from.clone(),

@@ -84,8 +84,8 @@ fn secret_free(output: &Output, test: &Test) {
         output.nowhere(secret);
         let report = test.path().join("report.json");
         if report.is_file() {
-            let text = fs_err::read_to_string(&report).unwrap();
-            assert!(!text.contains(secret), "--report holds {secret}: {text}");
+            let written = fs_err::read_to_string(&report).unwrap();
+            assert!(!written.contains(secret), "--report holds {secret}: {written}");
         }
     }
 }
