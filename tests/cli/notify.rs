@@ -85,7 +85,10 @@ fn secret_free(output: &Output, test: &Test) {
         let report = test.path().join("report.json");
         if report.is_file() {
             let written = fs_err::read_to_string(&report).unwrap();
-            assert!(!written.contains(secret), "--report holds {secret}: {written}");
+            assert!(
+                !written.contains(secret),
+                "--report holds {secret}: {written}"
+            );
         }
     }
 }
