@@ -108,6 +108,26 @@ fn started_and_deploy_payloads_say_what_is_known() {
         payload(&deployed)["text"],
         "shipgate: Deployed `v2` to prod https://github.com/acme/shop/actions/runs/42"
     );
+    let stopped = Notice {
+        from: None,
+        ..deployed
+    };
+    let stopped = Notice {
+        event: NotifyEvent::DeployFailed,
+        reason: Some("gate `lint`: exit 1".to_owned()),
+        ..stopped
+    };
+    assert_eq!(
+        payload(&stopped)["text"],
+        "shipgate: Deploy to prod failed (gate `lint`: exit 1) https://github.com/acme/shop/actions/runs/42"
+    );
+    assert_eq!(
+        payload(&stopped)["blocks"][1]["fields"],
+        json!([
+            {"type": "mrkdwn", "text": "*Environment*\nprod"},
+            {"type": "mrkdwn", "text": "*Reason*\ngate `lint`: exit 1"},
+        ])
+    );
     assert_eq!(
         payload(&notice(NotifyEvent::RollbackFailed))["blocks"][0]["text"]["text"],
         "*Rollback of prod from `v2` failed: it needs a person now*"

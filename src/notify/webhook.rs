@@ -54,14 +54,17 @@ pub(crate) fn payload(notice: &Notice) -> Value {
     };
     let from = release(notice.from.as_ref());
     let to = release(notice.to.as_ref());
-    let headline = match notice.event {
-        NotifyEvent::DeploySucceeded => format!("Deployed {from} to {environment}"),
-        NotifyEvent::DeployFailed => format!("Deploy of {from} to {environment} failed"),
-        NotifyEvent::RollbackStarted => format!("Rolling back {environment} from {from}"),
-        NotifyEvent::RollbackSucceeded => {
+    let headline = match (notice.event, &notice.from) {
+        // A run without a provider, or stopped before deploying, names no release.
+        (NotifyEvent::DeploySucceeded, None) => format!("Deployed to {environment}"),
+        (NotifyEvent::DeployFailed, None) => format!("Deploy to {environment} failed"),
+        (NotifyEvent::DeploySucceeded, Some(_)) => format!("Deployed {from} to {environment}"),
+        (NotifyEvent::DeployFailed, Some(_)) => format!("Deploy of {from} to {environment} failed"),
+        (NotifyEvent::RollbackStarted, _) => format!("Rolling back {environment} from {from}"),
+        (NotifyEvent::RollbackSucceeded, _) => {
             format!("Rolled back {environment}: {from} → {to}")
         }
-        NotifyEvent::RollbackFailed => {
+        (NotifyEvent::RollbackFailed, _) => {
             format!("Rollback of {environment} from {from} failed: it needs a person now")
         }
     };
@@ -73,14 +76,18 @@ pub(crate) fn payload(notice: &Notice) -> Value {
         let _ = write!(text, " {url}");
     }
     let releases = match notice.event {
-        NotifyEvent::DeploySucceeded | NotifyEvent::DeployFailed => from.clone(),
-        NotifyEvent::RollbackStarted => format!("{from} → previous healthy release"),
-        NotifyEvent::RollbackSucceeded | NotifyEvent::RollbackFailed => format!("{from} → {to}"),
+        NotifyEvent::DeploySucceeded | NotifyEvent::DeployFailed => {
+            notice.from.as_ref().map(|_| from.clone())
+        }
+        NotifyEvent::RollbackStarted => Some(format!("{from} → previous healthy release")),
+        NotifyEvent::RollbackSucceeded | NotifyEvent::RollbackFailed => {
+            Some(format!("{from} → {to}"))
+        }
     };
-    let mut fields = vec![
-        field("Environment", environment),
-        field("Release", &releases),
-    ];
+    let mut fields = vec![field("Environment", environment)];
+    if let Some(releases) = &releases {
+        fields.push(field("Release", releases));
+    }
     if let Some(reason) = &notice.reason {
         fields.push(field("Reason", reason));
     }

@@ -505,3 +505,36 @@ fn notify_config_defaults_and_a_valid_section_pass() {
         .run(0)
         .nowhere("XoXoSecretHookPart");
 }
+
+#[test]
+fn a_failure_without_a_rollback_posts_deploy_failed_with_the_failing_check() {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let hook = runtime.block_on(MockServer::start());
+    runtime.block_on(
+        Mock::given(method("POST"))
+            .and(path(HOOK_PATH))
+            .respond_with(ResponseTemplate::new(200))
+            .expect(1)
+            .mount(&hook),
+    );
+    let (test, _app) = project(
+        "[rollback]\non = []\n\n[notify.webhook]\nurl = \"${SLACK_WEBHOOK_URL}\"\nevents = [\"deploy-failed\"]\n",
+        &hook,
+        None,
+    );
+    Test::args_for(&test, ["run", "--source", "build/bad", "--id", "v1"]).run(1);
+    let bodies = hook_bodies(&runtime, &hook);
+    assert_eq!(bodies.len(), 1, "{bodies:#?}");
+    assert_eq!(
+        bodies[0]["text"],
+        "shipgate: Deploy of `v1` to prod failed (smoke `health`: expected status 200, got status 503) https://github.com/acme/shop/actions/runs/42"
+    );
+    assert_eq!(
+        bodies[0]["blocks"][1]["fields"],
+        json!([
+            {"type": "mrkdwn", "text": "*Environment*\nprod"},
+            {"type": "mrkdwn", "text": "*Release*\n`v1`"},
+            {"type": "mrkdwn", "text": "*Reason*\nsmoke `health`: expected status 200, got status 503"},
+        ])
+    );
+}
