@@ -391,9 +391,12 @@ pub(crate) async fn record(ctx: &Context, incident: &Incident) -> Option<Check> 
             None
         }
         Err(message) => {
-            let message = format!("the incident issue was not recorded: {message}");
-            ctx.printer.warning(&message);
-            Some(Check::new("incident issue", Status::Warn).detail(message))
+            ctx.printer
+                .warning(&format!("the incident issue was not recorded: {message}"));
+            Some(
+                Check::new("incident issue", Status::Warn)
+                    .detail(format!("not recorded: {message}")),
+            )
         }
     }
 }

@@ -159,7 +159,11 @@ async fn deliver(ctx: &Context, notice: &Notice) -> Option<Check> {
                 notice.event.as_str()
             );
             ctx.printer.warning(&message);
-            Some(Check::new("webhook", Status::Warn).detail(message))
+            Some(Check::new("webhook", Status::Warn).detail(format!(
+                "`{}` not delivered to `${{{}}}`: {error}",
+                notice.event.as_str(),
+                config.url.variable
+            )))
         }
     }
 }
