@@ -24,6 +24,9 @@ use crate::report::{Check, PhaseName, Report, Status};
 
 /// Deadline for each GitHub request made for the incident record.
 const REQUEST_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+/// Deadline for the whole record (search, marker lookup, write, retries):
+/// the rollback is done by then, and a slow GitHub must not hold the job.
+const RECORD_DEADLINE: std::time::Duration = std::time::Duration::from_secs(45);
 
 /// What the issue says, all text already masked.
 #[derive(Debug, Clone)]
@@ -385,7 +388,15 @@ struct Created {
 /// Opens the issue or comments on the open one; a warning check when that
 /// failed (the rollback already happened, so this never changes the exit).
 pub(crate) async fn record(ctx: &Context, incident: &Incident) -> Option<Check> {
-    match write(ctx, incident).await {
+    let written = tokio::time::timeout(RECORD_DEADLINE, write(ctx, incident))
+        .await
+        .unwrap_or_else(|_| {
+            Err(format!(
+                "GitHub did not answer within {}",
+                crate::report::format_duration(RECORD_DEADLINE)
+            ))
+        });
+    match written {
         Ok(message) => {
             ctx.printer.progress(&message);
             None
