@@ -63,3 +63,6 @@ pub const AWS_SESSION_TOKEN: &str = "AWS_SESSION_TOKEN";
 pub const AWS_ENDPOINT_URL: &str = "AWS_ENDPOINT_URL";
 /// The GitHub Actions run id: names uploaded backups.
 pub const GITHUB_RUN_ID: &str = "GITHUB_RUN_ID";
+/// The GitHub web root (`https://github.com`): with the repository and the run
+/// id it makes the run URL that deployment statuses link as their log.
+pub const GITHUB_SERVER_URL: &str = "GITHUB_SERVER_URL";

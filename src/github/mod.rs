@@ -12,6 +12,7 @@
 //! duplicate check run.
 
 mod check_run;
+pub mod deployments;
 
 use std::path::PathBuf;
 use std::time::Duration;
