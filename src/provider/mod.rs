@@ -408,7 +408,29 @@ pub fn from_config(
     state_path: &Path,
     printer: &Printer,
 ) -> Option<Box<dyn Provider>> {
-    let health = health::HealthFile::beside(state_path, &config.environment.name);
+    let file = health::HealthFile::beside(state_path, &config.environment.name);
+    let provider_name = match &config.environment.provider {
+        ProviderConfig::Railway(_) => "railway",
+        ProviderConfig::Vercel(_) => "vercel",
+        ProviderConfig::Command(_) => "command",
+        ProviderConfig::Releases(_) | ProviderConfig::None => "releases",
+    };
+    // Inside Actions (a token and a repository), verdicts also live in
+    // GitHub Deployments, so they outlive the runner (issue 14).
+    let health = || -> Box<dyn health::HealthRecord> {
+        match github_trail(config, printer) {
+            Some(trail) => Box::new(health::CompositeHealth::new(
+                Box::new(file.clone()),
+                Box::new(health::GithubHealth::new(
+                    trail,
+                    provider_name,
+                    std::env::var(crate::env::GITHUB_SHA).ok(),
+                )),
+                printer.clone(),
+            )),
+            None => Box::new(file.clone()),
+        }
+    };
     match &config.environment.provider {
         ProviderConfig::Releases(releases) => Some(Box::new(ReleasesProvider::new(
             releases.clone(),
@@ -416,12 +438,12 @@ pub fn from_config(
         ))),
         ProviderConfig::Railway(railway) => Some(Box::new(RailwayProvider::new(
             railway,
-            health,
+            health(),
             config.base_dir.clone(),
         ))),
         ProviderConfig::Vercel(vercel) => Some(Box::new(VercelProvider::new(
             vercel,
-            Box::new(health),
+            health(),
             config.base_dir.clone(),
             Some(printer.clone()),
             vercel::POLL_INTERVAL,
@@ -429,9 +451,39 @@ pub fn from_config(
         ProviderConfig::Command(command) => Some(Box::new(CommandProvider::new(
             command,
             &config.base_dir,
-            Box::new(health),
+            health(),
         ))),
         ProviderConfig::None => None,
+    }
+}
+
+/// The environment's GitHub Deployments trail when the process environment
+/// has a GitHub token and repository; `None` otherwise. A broken GitHub
+/// setting (an invalid `GITHUB_API_URL`) is a warning: the trail is a record,
+/// never a reason not to deploy or roll back.
+pub fn github_trail(
+    config: &Config,
+    printer: &Printer,
+) -> Option<crate::github::deployments::GithubDeployments> {
+    let lookup = |name: &str| std::env::var(name).ok();
+    let trail = crate::github::GithubEnv::from_lookup(&lookup, printer.redactor()).and_then(
+        |github| {
+            crate::github::deployments::GithubDeployments::from_env(
+                &github,
+                &lookup,
+                &config.environment.name,
+                crate::github::RetryPolicy::default(),
+            )
+        },
+    );
+    match trail {
+        Ok(trail) => trail,
+        Err(error) => {
+            printer.warning(&format!(
+                "GitHub Deployments are not recorded: {error}"
+            ));
+            None
+        }
     }
 }
 

@@ -1,0 +1,242 @@
+//! GitHub Deployments end to end (issue 14): the `command` provider's fake
+//! platform (see `provider_command.rs`) with a real app on 127.0.0.1, and an
+//! in-memory GitHub Deployments API on wiremock that keeps what shipgate
+//! posts, answers the lists from it, and refuses any request without the
+//! token and the documented `accept` header.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+
+use serde_json::{Value, json};
+use wiremock::matchers::{header, path_regex};
+use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
+
+use crate::provider_command::{LIST, PROMOTE, config, live, next_build, project};
+use crate::support::Test;
+
+const TOKEN: &str = "ghs_deployments_secret_token";
+const SHA_1: &str = "1111111111111111111111111111111111111111";
+const SHA_2: &str = "2222222222222222222222222222222222222222";
+const SHA_3: &str = "3333333333333333333333333333333333333333";
+const RUN_URL: &str = "https://github.com/acme/shop/actions/runs/4242";
+
+/// What the fake GitHub holds.
+#[derive(Default)]
+struct Fake {
+    /// Newest first, as GitHub lists them.
+    deployments: Vec<Value>,
+    /// By deployment id, newest first.
+    statuses: BTreeMap<u64, Vec<Value>>,
+    next_id: u64,
+    /// Every POST in order: (path, body).
+    posts: Vec<(String, Value)>,
+    /// Answer every POST with 500.
+    fail_posts: bool,
+}
+
+impl Fake {
+    fn add_deployment(&mut self, sha: &str, payload: Value) -> u64 {
+        self.next_id += 1;
+        let id = self.next_id;
+        self.deployments.insert(
+            0,
+            json!({"id": id, "sha": sha, "environment": "prod", "payload": payload,
+                   "created_at": format!("2026-01-01T00:00:{id:02}Z")}),
+        );
+        id
+    }
+
+    fn add_status(&mut self, deployment: u64, body: &Value) -> Value {
+        self.next_id += 1;
+        let status = json!({"id": self.next_id, "state": body["state"],
+                            "description": body["description"], "log_url": body["log_url"],
+                            "created_at": format!("2026-01-01T00:01:{:02}Z", self.next_id)});
+        self.statuses
+            .entry(deployment)
+            .or_default()
+            .insert(0, status.clone());
+        status
+    }
+}
+
+#[derive(Clone)]
+struct FakeGithub(Arc<Mutex<Fake>>);
+
+impl Respond for FakeGithub {
+    fn respond(&self, request: &Request) -> ResponseTemplate {
+        let mut fake = self.0.lock().unwrap();
+        let path = request.url.path().to_owned();
+        let rest: Vec<&str> = path
+            .trim_start_matches("/repos/acme/shop/deployments")
+            .split('/')
+            .filter(|segment| !segment.is_empty())
+            .collect();
+        let body = || serde_json::from_slice::<Value>(&request.body).unwrap();
+        match (request.method.as_str(), rest.as_slice()) {
+            ("POST", _) if fake.fail_posts => {
+                fake.posts.push((path.clone(), body()));
+                ResponseTemplate::new(500).set_body_json(json!({"message": "Server Error"}))
+            }
+            ("POST", []) => {
+                let body = body();
+                fake.posts.push((path.clone(), body.clone()));
+                let sha = body["ref"].as_str().unwrap().to_owned();
+                let id = fake.add_deployment(&sha, body["payload"].clone());
+                ResponseTemplate::new(201).set_body_json(fake.deployments[0].clone())
+                    .insert_header("x-deployment-id", id.to_string().as_str())
+            }
+            ("POST", [id, "statuses"]) => {
+                let body = body();
+                fake.posts.push((path.clone(), body.clone()));
+                let status = fake.add_status(id.parse().unwrap(), &body);
+                ResponseTemplate::new(201).set_body_json(status)
+            }
+            ("GET", []) => {
+                let query: BTreeMap<String, String> = request.url.query_pairs().into_owned().collect();
+                assert_eq!(query.get("per_page").map(String::as_str), Some("100"));
+                let page = query.get("page").map_or("1", String::as_str);
+                let environment = query.get("environment").cloned().unwrap_or_default();
+                let listed: Vec<Value> = if page == "1" {
+                    fake.deployments
+                        .iter()
+                        .filter(|deployment| deployment["environment"] == environment.as_str())
+                        .cloned()
+                        .collect()
+                } else {
+                    Vec::new()
+                };
+                ResponseTemplate::new(200).set_body_json(listed)
+            }
+            ("GET", [id, "statuses"]) => {
+                let id: u64 = id.parse().unwrap();
+                let statuses = fake.statuses.get(&id).cloned().unwrap_or_default();
+                ResponseTemplate::new(200).set_body_json(statuses)
+            }
+            _ => ResponseTemplate::new(404).set_body_json(json!({"message": "Not Found"})),
+        }
+    }
+}
+
+/// A running fake GitHub; its runtime must outlive the test's runs.
+struct Github {
+    _runtime: tokio::runtime::Runtime,
+    server: MockServer,
+    fake: Arc<Mutex<Fake>>,
+}
+
+impl Github {
+    fn start() -> Self {
+        let runtime = tokio::runtime::Runtime::new().unwrap();
+        let fake = Arc::new(Mutex::new(Fake::default()));
+        let server = runtime.block_on(async {
+            let server = MockServer::start().await;
+            Mock::given(path_regex("^/repos/acme/shop/deployments"))
+                .and(header("authorization", format!("Bearer {TOKEN}").as_str()))
+                .and(header("accept", "application/vnd.github+json"))
+                .respond_with(FakeGithub(fake.clone()))
+                .mount(&server)
+                .await;
+            server
+        });
+        Self {
+            _runtime: runtime,
+            server,
+            fake,
+        }
+    }
+
+    /// `test` with the Actions environment pointing at this GitHub.
+    fn actions(&self, test: Test, sha: &str) -> Test {
+        test.env("GITHUB_API_URL", &self.server.uri())
+            .env("GITHUB_TOKEN", TOKEN)
+            .env("GITHUB_REPOSITORY", "acme/shop")
+            .env("GITHUB_SHA", sha)
+            .env("GITHUB_RUN_ID", "4242")
+            .env("GITHUB_SERVER_URL", "https://github.com")
+    }
+
+    /// Every POST so far, as (path, body), and forgets them.
+    fn take_posts(&self) -> Vec<(String, Value)> {
+        std::mem::take(&mut self.fake.lock().unwrap().posts)
+    }
+
+    /// Every request that reached the server carried the token and the media type.
+    fn assert_all_authenticated(&self) {
+        let requests = self._runtime.block_on(self.server.received_requests()).unwrap();
+        for request in requests {
+            assert_eq!(
+                request.headers.get("authorization").unwrap().to_str().unwrap(),
+                format!("Bearer {TOKEN}"),
+                "{} {}",
+                request.method,
+                request.url
+            );
+            assert_eq!(
+                request.headers.get("accept").unwrap().to_str().unwrap(),
+                "application/vnd.github+json"
+            );
+        }
+    }
+}
+
+fn payload(release: &str, url: Option<&str>) -> Value {
+    json!({"shipgate": true, "provider": "command", "release": release, "url": url,
+           "migrations": [], "backup": null})
+}
+
+fn status(state: &str, description: &str, environment_url: Option<&str>) -> Value {
+    let mut body = json!({"state": state, "description": description, "auto_inactive": false,
+                          "log_url": RUN_URL});
+    if let Some(url) = environment_url {
+        body["environment_url"] = json!(url);
+    }
+    body
+}
+
+fn deployment(sha: &str, release: &str, url: Option<&str>, description: &str) -> Value {
+    json!({
+        "ref": sha,
+        "environment": "prod",
+        "description": description,
+        "payload": payload(release, url),
+        "auto_merge": false,
+        "required_contexts": [],
+        "production_environment": true,
+        "transient_environment": false
+    })
+}
+
+fn posts(list: &[(&str, Value)]) -> Vec<(String, Value)> {
+    list.iter()
+        .map(|(path, body)| ((*path).to_owned(), body.clone()))
+        .collect()
+}
+
+#[test]
+fn a_good_run_creates_a_deployment_with_its_payload_then_in_progress_then_success() {
+    let github = Github::start();
+    let (test, app) = project();
+    let test = github.actions(test.config(&config(&app, PROMOTE, LIST, "")), SHA_1);
+    Test::args_for(&test, ["run", "--id", "v1"])
+        .run(0)
+        .nowhere(TOKEN);
+    let url = Some("https://v1.example");
+    assert_eq!(
+        github.take_posts(),
+        posts(&[
+            (
+                "/repos/acme/shop/deployments",
+                deployment(SHA_1, "v1", url, "shipgate: deploy v1")
+            ),
+            (
+                "/repos/acme/shop/deployments/1/statuses",
+                status("in_progress", "shipgate: v1 is live; verifying", url)
+            ),
+            (
+                "/repos/acme/shop/deployments/1/statuses",
+                status("success", "shipgate: v1 passed its checks", url)
+            ),
+        ])
+    );
+    github.assert_all_authenticated();
+}
