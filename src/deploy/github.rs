@@ -54,10 +54,7 @@ pub(super) async fn record_started(
                     .to_owned(),
             })
             .collect(),
-        backup: state
-            .backup
-            .as_ref()
-            .map(|path| path.display().to_string()),
+        backup: state.backup.as_ref().map(|path| path.display().to_string()),
     };
     let recorded = async {
         let deployment = trail

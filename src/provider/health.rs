@@ -153,7 +153,11 @@ pub struct CompositeHealth {
 
 impl CompositeHealth {
     /// `file` first, then `remote`, warning through `printer`.
-    pub fn new(file: Box<dyn HealthRecord>, remote: Box<dyn HealthRecord>, printer: Printer) -> Self {
+    pub fn new(
+        file: Box<dyn HealthRecord>,
+        remote: Box<dyn HealthRecord>,
+        printer: Printer,
+    ) -> Self {
         Self {
             file,
             remote,
@@ -283,7 +287,10 @@ mod tests {
     }
 
     fn printer() -> Printer {
-        Printer::new(crate::report::OutputFormat::Json, crate::config::Redactor::default())
+        Printer::new(
+            crate::report::OutputFormat::Json,
+            crate::config::Redactor::default(),
+        )
     }
 
     #[tokio::test]
@@ -291,19 +298,35 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let local = HealthFile::beside(&dir.path().join("state.json"), "prod");
         let remote = HealthFile::beside(&dir.path().join("remote/state.json"), "prod");
-        local.record(&release("a"), ReleaseState::Healthy).await.unwrap();
-        remote.record(&release("a"), ReleaseState::Failed).await.unwrap();
-        remote.record(&release("b"), ReleaseState::Healthy).await.unwrap();
+        local
+            .record(&release("a"), ReleaseState::Healthy)
+            .await
+            .unwrap();
+        remote
+            .record(&release("a"), ReleaseState::Failed)
+            .await
+            .unwrap();
+        remote
+            .record(&release("b"), ReleaseState::Healthy)
+            .await
+            .unwrap();
         let composite = CompositeHealth::new(Box::new(local.clone()), Box::new(remote), printer());
         let verdicts = composite.verdicts().await.unwrap();
         assert_eq!(verdicts["a"], ReleaseState::Failed);
         assert_eq!(verdicts["b"], ReleaseState::Healthy);
-        composite.record(&release("c"), ReleaseState::Failed).await.unwrap();
+        composite
+            .record(&release("c"), ReleaseState::Failed)
+            .await
+            .unwrap();
         assert_eq!(local.verdicts().await.unwrap()["c"], ReleaseState::Failed);
 
-        let composite = CompositeHealth::new(Box::new(local.clone()), Box::new(Unreachable), printer());
+        let composite =
+            CompositeHealth::new(Box::new(local.clone()), Box::new(Unreachable), printer());
         assert_eq!(composite.verdicts().await.unwrap().len(), 2);
-        composite.record(&release("d"), ReleaseState::Healthy).await.unwrap();
+        composite
+            .record(&release("d"), ReleaseState::Healthy)
+            .await
+            .unwrap();
         assert_eq!(local.verdicts().await.unwrap()["d"], ReleaseState::Healthy);
     }
 }

@@ -466,22 +466,19 @@ pub fn github_trail(
     printer: &Printer,
 ) -> Option<crate::github::deployments::GithubDeployments> {
     let lookup = |name: &str| std::env::var(name).ok();
-    let trail = crate::github::GithubEnv::from_lookup(&lookup, printer.redactor()).and_then(
-        |github| {
+    let trail =
+        crate::github::GithubEnv::from_lookup(&lookup, printer.redactor()).and_then(|github| {
             crate::github::deployments::GithubDeployments::from_env(
                 &github,
                 &lookup,
                 &config.environment.name,
                 crate::github::RetryPolicy::default(),
             )
-        },
-    );
+        });
     match trail {
         Ok(trail) => trail,
         Err(error) => {
-            printer.warning(&format!(
-                "GitHub Deployments are not recorded: {error}"
-            ));
+            printer.warning(&format!("GitHub Deployments are not recorded: {error}"));
             None
         }
     }

@@ -35,7 +35,7 @@ struct Fake {
 }
 
 impl Fake {
-    fn add_deployment(&mut self, sha: &str, payload: Value) -> u64 {
+    fn add_deployment(&mut self, sha: &str, payload: &Value) -> u64 {
         self.next_id += 1;
         let id = self.next_id;
         self.deployments.insert(
@@ -81,9 +81,8 @@ impl Respond for FakeGithub {
                 let body = body();
                 fake.posts.push((path.clone(), body.clone()));
                 let sha = body["ref"].as_str().unwrap().to_owned();
-                let id = fake.add_deployment(&sha, body["payload"].clone());
+                fake.add_deployment(&sha, &body["payload"]);
                 ResponseTemplate::new(201).set_body_json(fake.deployments[0].clone())
-                    .insert_header("x-deployment-id", id.to_string().as_str())
             }
             ("POST", [id, "statuses"]) => {
                 let body = body();
@@ -92,7 +91,8 @@ impl Respond for FakeGithub {
                 ResponseTemplate::new(201).set_body_json(status)
             }
             ("GET", []) => {
-                let query: BTreeMap<String, String> = request.url.query_pairs().into_owned().collect();
+                let query: BTreeMap<String, String> =
+                    request.url.query_pairs().into_owned().collect();
                 assert_eq!(query.get("per_page").map(String::as_str), Some("100"));
                 let page = query.get("page").map_or("1", String::as_str);
                 let environment = query.get("environment").cloned().unwrap_or_default();
@@ -119,7 +119,7 @@ impl Respond for FakeGithub {
 
 /// A running fake GitHub; its runtime must outlive the test's runs.
 struct Github {
-    _runtime: tokio::runtime::Runtime,
+    runtime: tokio::runtime::Runtime,
     server: MockServer,
     fake: Arc<Mutex<Fake>>,
 }
@@ -139,7 +139,7 @@ impl Github {
             server
         });
         Self {
-            _runtime: runtime,
+            runtime,
             server,
             fake,
         }
@@ -162,10 +162,18 @@ impl Github {
 
     /// Every request that reached the server carried the token and the media type.
     fn assert_all_authenticated(&self) {
-        let requests = self._runtime.block_on(self.server.received_requests()).unwrap();
+        let requests = self
+            .runtime
+            .block_on(self.server.received_requests())
+            .unwrap();
         for request in requests {
             assert_eq!(
-                request.headers.get("authorization").unwrap().to_str().unwrap(),
+                request
+                    .headers
+                    .get("authorization")
+                    .unwrap()
+                    .to_str()
+                    .unwrap(),
                 format!("Bearer {TOKEN}"),
                 "{} {}",
                 request.method,
@@ -237,6 +245,126 @@ fn a_good_run_creates_a_deployment_with_its_payload_then_in_progress_then_succes
                 status("success", "shipgate: v1 passed its checks", url)
             ),
         ])
+    );
+    github.assert_all_authenticated();
+}
+
+#[test]
+fn a_failing_run_marks_it_failure_restores_the_previous_with_success_and_older_inactive() {
+    let github = Github::start();
+    let (test, app) = project();
+    let test = github.actions(test.config(&config(&app, PROMOTE, LIST, "")), SHA_1);
+    Test::args_for(&test, ["run", "--id", "v1"]).run(0);
+    github.take_posts();
+    next_build(&test, "bad");
+    let test = test.env("GITHUB_SHA", SHA_2);
+    Test::args_for(&test, ["run", "--id", "v2"])
+        .run(4)
+        .stdout_has("✓ promote v1")
+        .nowhere(TOKEN);
+    assert_eq!(live(&test), "v1");
+    let (v1, v2) = (Some("https://v1.example"), Some("https://v2.example"));
+    assert_eq!(
+        github.take_posts(),
+        posts(&[
+            (
+                "/repos/acme/shop/deployments",
+                deployment(SHA_2, "v2", v2, "shipgate: deploy v2")
+            ),
+            (
+                "/repos/acme/shop/deployments/4/statuses",
+                status("in_progress", "shipgate: v2 is live; verifying", v2)
+            ),
+            (
+                "/repos/acme/shop/deployments/4/statuses",
+                status("failure", "shipgate: v2 failed its checks", v2)
+            ),
+            (
+                "/repos/acme/shop/deployments",
+                deployment(SHA_1, "v1", v1, "shipgate: restore v1")
+            ),
+            (
+                "/repos/acme/shop/deployments/7/statuses",
+                status("success", "shipgate: v1 passed its checks", v1)
+            ),
+            (
+                "/repos/acme/shop/deployments/1/statuses",
+                status("inactive", "shipgate: replaced by v1", None)
+            ),
+        ])
+    );
+    github.assert_all_authenticated();
+}
+
+#[test]
+fn target_selection_skips_a_release_github_recorded_failure_on_a_fresh_state_dir() {
+    let github = Github::start();
+    let (test, app) = project();
+    // The platform calls every release healthy; only GitHub knows v2 failed.
+    let test = test
+        .config(&config(&app, PROMOTE, LIST, ""))
+        .env("PLATFORM_STATE", "healthy");
+    Test::args_for(&test, ["deploy", "--id", "v1", "--commit", SHA_1]).run(0);
+    Test::args_for(&test, ["deploy", "--id", "v2", "--commit", SHA_2]).run(0);
+    {
+        let mut fake = github.fake.lock().unwrap();
+        let v1 = fake.add_deployment(SHA_1, &payload("v1", Some("https://v1.example")));
+        fake.add_status(
+            v1,
+            &json!({"state": "success", "description": "shipgate: v1 passed its checks"}),
+        );
+        let v2 = fake.add_deployment(SHA_2, &payload("v2", Some("https://v2.example")));
+        fake.add_status(
+            v2,
+            &json!({"state": "failure", "description": "shipgate: v2 failed its checks"}),
+        );
+    }
+    next_build(&test, "bad");
+    // A new runner: nothing in the state dir.
+    let fresh = test.path().join("fresh-runner-state");
+    let test = github
+        .actions(test, SHA_3)
+        .env("SHIPGATE_STATE_DIR", fresh.to_str().unwrap());
+    let output = Test::args_for(&test, ["run", "--id", "v3"]).run(4);
+    output.stdout_has("✓ promote v1").nowhere(TOKEN);
+    assert!(!output.stdout.contains("promote v2"), "{}", output.stdout);
+    assert_eq!(live(&test), "v1");
+    github.assert_all_authenticated();
+}
+
+#[test]
+fn github_failing_while_a_rollback_is_recorded_never_stops_the_rollback() {
+    let github = Github::start();
+    let (test, app) = project();
+    let test = test.config(&config(&app, PROMOTE, LIST, ""));
+    Test::args_for(&test, ["run", "--id", "v1", "--commit", SHA_1]).run(0);
+    github.fake.lock().unwrap().fail_posts = true;
+    next_build(&test, "bad");
+    let test = github.actions(test, SHA_2);
+    let output = Test::args_for(&test, ["run", "--id", "v2"]).run(4);
+    output
+        .stdout_has("✓ promote v1")
+        .stdout_has("(exit 4")
+        .stderr_has("warning: could not record the deployment of `v2` in GitHub Deployments: `POST /repos/acme/shop/deployments` returned 500: Server Error")
+        .stderr_has("warning: could not record `v2` as failed on GitHub Deployments (the local health record has it)")
+        .stderr_has("warning: could not record `v1` as healthy on GitHub Deployments (the local health record has it)")
+        .nowhere(TOKEN);
+    assert_eq!(live(&test), "v1");
+    let record: Value = serde_json::from_str(
+        &fs_err::read_to_string(test.path().join(".state/health-prod.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(record["releases"]["v2"]["state"], "failed", "{record}");
+    assert_eq!(record["releases"]["v1"]["state"], "healthy", "{record}");
+    // Each POST was sent once: a refused POST is never retried blindly.
+    let posts = github.take_posts();
+    assert_eq!(
+        posts
+            .iter()
+            .map(|(path, _)| path.as_str())
+            .collect::<Vec<_>>(),
+        ["/repos/acme/shop/deployments"; 3],
+        "{posts:?}"
     );
     github.assert_all_authenticated();
 }

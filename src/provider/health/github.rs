@@ -98,14 +98,12 @@ impl HealthRecord for GithubHealth {
         // The run that deployed it left it in progress; anything else (a
         // restored release, a verdict on a release never recorded) gets a
         // deployment of its own, so the environment page shows what is live.
-        let reuse = match wanted {
-            DeploymentState::Success => own_state == Some(DeploymentState::InProgress),
-            _ => {
-                if own_state == Some(wanted) {
-                    return Ok(());
-                }
-                own.is_some()
-            }
+        let reuse = if wanted == DeploymentState::Success {
+            own_state == Some(DeploymentState::InProgress)
+        } else if own_state == Some(wanted) {
+            return Ok(());
+        } else {
+            own.is_some()
         };
         let id = if let (true, Some((deployment, _, _))) = (reuse, own) {
             deployment.id
@@ -177,7 +175,9 @@ impl HealthRecord for GithubHealth {
                         },
                     )
                     .await
-                    .map_err(|error| api_error(&action("mark older deployments inactive after"), &error))?;
+                    .map_err(|error| {
+                        api_error(&action("mark older deployments inactive after"), &error)
+                    })?;
             }
         }
         Ok(())
