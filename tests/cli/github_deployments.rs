@@ -368,3 +368,52 @@ fn github_failing_while_a_rollback_is_recorded_never_stops_the_rollback() {
     );
     github.assert_all_authenticated();
 }
+
+#[test]
+fn the_staged_gate_reads_this_commits_staging_deployment() {
+    let github = Github::start();
+    {
+        let mut fake = github.fake.lock().unwrap();
+        let staging = fake.add_deployment(SHA_1, &payload("v1", None));
+        fake.deployments[0]["environment"] = json!("staging");
+        fake.add_status(
+            staging,
+            &json!({"state": "success", "description": "shipgate: v1 passed its checks", "log_url": RUN_URL}),
+        );
+        let failed = fake.add_deployment(SHA_2, &payload("v2", None));
+        fake.deployments[0]["environment"] = json!("staging");
+        fake.add_status(
+            failed,
+            &json!({"state": "failure", "description": "shipgate: v2 failed its checks", "log_url": RUN_URL}),
+        );
+    }
+    let config = "[environments.prod]\n[gate.staged]\nenvironment = \"staging\"\n";
+    let test = github.actions(Test::new().config(config), SHA_1);
+    Test::args_for(&test, ["gate"])
+        .run(0)
+        .stdout_has(&format!(
+            "✓ staged `111111111111` passed its checks on `staging` at 2026-01-01T00:01:02Z in run {RUN_URL}"
+        ))
+        .nowhere(TOKEN);
+    let test = test.env("GITHUB_SHA", SHA_2);
+    Test::args_for(&test, ["gate"])
+        .run(1)
+        .stdout_has(&format!(
+            "✗ staged `222222222222` failed on `staging` at 2026-01-01T00:01:04Z in run {RUN_URL}: shipgate: v2 failed its checks"
+        ));
+    let test = test.env("GITHUB_SHA", SHA_3);
+    Test::args_for(&test, ["gate"])
+        .run(1)
+        .stdout_has("✗ staged `333333333333` was never deployed to `staging` by shipgate; deploy it there first (`shipgate run --env staging`)");
+    github.assert_all_authenticated();
+}
+
+#[test]
+fn an_empty_staged_environment_is_a_config_error_with_its_location() {
+    Test::new()
+        .config("[environments.prod]\n[gate.staged]\nenvironment = \" \"\n")
+        .args(["check"])
+        .run(2)
+        .stderr_has("`gate.staged.environment` is empty")
+        .stderr_has("shipgate.toml:3");
+}
