@@ -457,6 +457,17 @@ pub fn from_config(
     }
 }
 
+/// Retries for the GitHub Deployments trail: tighter than the default, since
+/// its reads sit before a rollback's promote (target selection); a hung
+/// GitHub delays a rollback by at most about half a minute, then the local
+/// record decides alone.
+const TRAIL_RETRY: crate::github::RetryPolicy = crate::github::RetryPolicy {
+    attempts: 3,
+    backoff: std::time::Duration::from_millis(500),
+    max_wait: std::time::Duration::from_secs(10),
+    request_timeout: std::time::Duration::from_secs(10),
+};
+
 /// The environment's GitHub Deployments trail when the process environment
 /// has a GitHub token and repository; `None` otherwise. A broken GitHub
 /// setting (an invalid `GITHUB_API_URL`) is a warning: the trail is a record,
@@ -472,7 +483,7 @@ pub fn github_trail(
                 &github,
                 &lookup,
                 &config.environment.name,
-                crate::github::RetryPolicy::default(),
+                TRAIL_RETRY,
             )
         });
     match trail {
