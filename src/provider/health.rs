@@ -30,6 +30,13 @@ pub trait HealthRecord: Send + Sync + std::fmt::Debug {
 
     /// Records `state` for `release`, replacing an earlier verdict.
     async fn record(&self, release: &Release, state: ReleaseState) -> Result<(), ProviderError>;
+
+    /// Records `release` as failed because of `reason` (`` `smoke` failed``);
+    /// records that keep no reason record the state alone.
+    async fn record_failure(&self, release: &Release, reason: &str) -> Result<(), ProviderError> {
+        let _ = reason;
+        self.record(release, ReleaseState::Failed).await
+    }
 }
 
 /// Applies recorded verdicts to releases read from a platform: a release
@@ -189,13 +196,27 @@ impl HealthRecord for CompositeHealth {
     async fn record(&self, release: &Release, state: ReleaseState) -> Result<(), ProviderError> {
         self.file.record(release, state).await?;
         if let Err(error) = self.remote.record(release, state).await {
-            self.printer.warning(&format!(
-                "could not record `{}` as {} on GitHub Deployments (the local health record has it): {error}",
-                release.id,
-                state_name(state)
-            ));
+            self.warn_remote(release, state, &error);
         }
         Ok(())
+    }
+
+    async fn record_failure(&self, release: &Release, reason: &str) -> Result<(), ProviderError> {
+        self.file.record_failure(release, reason).await?;
+        if let Err(error) = self.remote.record_failure(release, reason).await {
+            self.warn_remote(release, ReleaseState::Failed, &error);
+        }
+        Ok(())
+    }
+}
+
+impl CompositeHealth {
+    fn warn_remote(&self, release: &Release, state: ReleaseState, error: &ProviderError) {
+        self.printer.warning(&format!(
+            "could not record `{}` as {} on GitHub Deployments (the local health record has it): {error}",
+            release.id,
+            state_name(state)
+        ));
     }
 }
 

@@ -390,6 +390,13 @@ pub trait Provider: Send + Sync {
     /// Records a release's health (after smoke, after rollback).
     async fn record(&self, release: &Release, state: ReleaseState) -> Result<(), ProviderError>;
 
+    /// Records `release` as failed because of `reason`, for records that
+    /// keep one (GitHub Deployments' status description).
+    async fn record_failure(&self, release: &Release, reason: &str) -> Result<(), ProviderError> {
+        let _ = reason;
+        self.record(release, ReleaseState::Failed).await
+    }
+
     /// Checks, changing nothing, that shipgate can use the platform: the
     /// token is accepted and sees the project. Returns what was verified, or
     /// `None` when the provider has nothing to check (no API).

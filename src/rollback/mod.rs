@@ -176,7 +176,7 @@ pub async fn perform(
         Err(error) => {
             checks.push(provider_failure("read release history", &error));
             if !ctx.dry_run {
-                mark_failed(provider, request.failing.as_ref(), &mut checks).await;
+                mark_failed(provider, &request, &mut checks).await;
             }
             return failed(checks);
         }
@@ -187,7 +187,7 @@ pub async fn perform(
         Err(error) => {
             checks.push(Check::fail("choose target").detail(error.to_string()));
             if !ctx.dry_run {
-                mark_failed(provider, request.failing.as_ref(), &mut checks).await;
+                mark_failed(provider, &request, &mut checks).await;
             }
             return failed(checks);
         }
@@ -224,12 +224,12 @@ pub async fn perform(
         ),
         Err(error) => {
             checks.push(provider_failure(&format!("promote {}", target.id), &error));
-            mark_failed(provider, request.failing.as_ref(), &mut checks).await;
+            mark_failed(provider, &request, &mut checks).await;
             return failed(checks);
         }
     }
     checks.push(database_action.run(ctx).await);
-    mark_failed(provider, request.failing.as_ref(), &mut checks).await;
+    mark_failed(provider, &request, &mut checks).await;
     let rollback = Phase::new(PhaseName::Rollback, checks, started.elapsed())
         .summary(format!("back to {}", target.id));
 
@@ -257,11 +257,16 @@ pub async fn perform(
     }
 }
 
-/// Records the release rolled back from as failed; a failure to record it is
-/// a failed check (the local record is what keeps it from being a target).
-async fn mark_failed(provider: &dyn Provider, failing: Option<&Release>, checks: &mut Vec<Check>) {
-    if let Some(failing) = failing {
-        if let Err(error) = provider.record(failing, ReleaseState::Failed).await {
+/// Records the release rolled back from as failed, with the request's
+/// reason; a failure to record it is a failed check (the local record is what
+/// keeps it from being a target).
+async fn mark_failed(provider: &dyn Provider, request: &RollbackRequest, checks: &mut Vec<Check>) {
+    if let Some(failing) = &request.failing {
+        let recorded = match &request.reason {
+            Some(reason) => provider.record_failure(failing, reason).await,
+            None => provider.record(failing, ReleaseState::Failed).await,
+        };
+        if let Err(error) = recorded {
             checks.push(provider_failure(
                 &format!("mark {} failed", failing.id),
                 &error,

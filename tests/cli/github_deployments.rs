@@ -277,7 +277,7 @@ fn a_failing_run_marks_it_failure_restores_the_previous_with_success_and_older_i
             ),
             (
                 "/repos/acme/shop/deployments/4/statuses",
-                status("failure", "shipgate: v2 failed its checks", v2)
+                status("failure", "shipgate: v2 failed: `smoke` failed", v2)
             ),
             (
                 "/repos/acme/shop/deployments",

@@ -80,6 +80,23 @@ impl HealthRecord for GithubHealth {
     }
 
     async fn record(&self, release: &Release, state: ReleaseState) -> Result<(), ProviderError> {
+        self.write(release, state, None).await
+    }
+
+    async fn record_failure(&self, release: &Release, reason: &str) -> Result<(), ProviderError> {
+        self.write(release, ReleaseState::Failed, Some(reason))
+            .await
+    }
+}
+
+impl GithubHealth {
+    /// Writes the status for `state` (with `reason` in a failure's description).
+    async fn write(
+        &self,
+        release: &Release,
+        state: ReleaseState,
+        reason: Option<&str>,
+    ) -> Result<(), ProviderError> {
         let wanted = match state {
             ReleaseState::Deployed => return Ok(()),
             ReleaseState::Healthy => DeploymentState::Success,
@@ -143,7 +160,10 @@ impl HealthRecord for GithubHealth {
         };
         let description = match wanted {
             DeploymentState::Success => format!("shipgate: {} passed its checks", release.id),
-            _ => format!("shipgate: {} failed its checks", release.id),
+            _ => match reason {
+                Some(reason) => format!("shipgate: {} failed: {reason}", release.id),
+                None => format!("shipgate: {} failed its checks", release.id),
+            },
         };
         self.trail
             .set_status(

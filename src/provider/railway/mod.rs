@@ -275,6 +275,10 @@ impl Provider for RailwayProvider {
         self.health.record(release, state).await
     }
 
+    async fn record_failure(&self, release: &Release, reason: &str) -> Result<(), ProviderError> {
+        self.health.record_failure(release, reason).await
+    }
+
     async fn verify_access(&self) -> Result<Option<String>, ProviderError> {
         let data: ProjectData = self
             .backboard()?
