@@ -127,8 +127,8 @@ async fn deploy_and_verify(
         ));
         return Ok(finish(report, ExitStatus::CheckFailed));
     };
-    record(ctx, provider, &failing, ReleaseState::Failed).await;
     if !ctx.config.rollback.on.contains(&trigger) {
+        record(ctx, provider, &failing, ReleaseState::Failed).await;
         let why = format!(
             "not triggered: `{}` is not in `[rollback] on`",
             trigger_name(trigger)
@@ -143,6 +143,7 @@ async fn deploy_and_verify(
     };
     let from = request.failing.as_ref().map(|release| release.id.as_str());
     crate::notify::rollback_started(ctx, &mut report, from, request.reason.as_deref()).await;
+    // `perform` records the failing release after promoting it away (issue 14).
     let outcome = rollback::perform(ctx, provider, request).await;
     for phase in outcome.phases {
         report.push(phase);

@@ -188,6 +188,7 @@ pub(crate) struct GateFile {
     pub(crate) github: Option<Spanned<GithubGateFile>>,
     pub(crate) migrations: Option<Spanned<MigrationsGateFile>>,
     pub(crate) provider: Option<Spanned<ProviderGateFile>>,
+    pub(crate) staged: Option<Spanned<StagedGateFile>>,
 }
 
 /// `[[gate.command]]`.
@@ -270,6 +271,16 @@ pub(crate) struct GithubGateFile {
     pub(crate) min_approvals: Option<u32>,
     pub(crate) wait_for: Option<ConfigDuration>,
     pub(crate) poll_interval: Option<ConfigDuration>,
+    pub(crate) timeout: Option<ConfigDuration>,
+    #[serde(default)]
+    pub(crate) after: Vec<Spanned<String>>,
+}
+
+/// `[gate.staged]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct StagedGateFile {
+    pub(crate) environment: Spanned<String>,
     pub(crate) timeout: Option<ConfigDuration>,
     #[serde(default)]
     pub(crate) after: Vec<Spanned<String>>,

@@ -269,6 +269,8 @@ pub enum GateKind {
     Migrations(MigrationsGate),
     /// `[gate.provider]`.
     Provider,
+    /// `[gate.staged]`.
+    Staged(StagedGate),
 }
 
 impl GateKind {
@@ -283,6 +285,7 @@ impl GateKind {
             Self::Github(_) => "github",
             Self::Migrations(_) => "migrations",
             Self::Provider => "provider",
+            Self::Staged(_) => "staged",
         }
     }
 }
@@ -404,6 +407,14 @@ pub struct GithubGate {
     pub wait_for: Option<Duration>,
     /// Time between polls.
     pub poll_interval: Duration,
+}
+
+/// `[gate.staged]`: this commit passed its checks in another environment
+/// first (issue 14, "Staging first").
+#[derive(Debug, Clone)]
+pub struct StagedGate {
+    /// The environment (GitHub Deployments' name) it must have passed in.
+    pub environment: String,
 }
 
 /// `[gate.migrations]`.

@@ -2,6 +2,7 @@
 //! release it replaced, so rollback knows where to go back to; then run the
 //! `[[deploy.hook]]` commands whose paths changed (`hooks.rs`).
 
+mod github;
 mod hooks;
 
 use std::path::PathBuf;
@@ -149,6 +150,7 @@ pub async fn deploy_phase(
         Ok(release) => {
             state.deployed_release = Some(release.id.clone());
             state.save(&ctx.state_path)?;
+            github::record_started(ctx, provider.name(), &release, spec, &state).await;
             let check = Check::pass(&release.id)
                 .detail(format!("live via `{}` ({from})", provider.name()))
                 .duration(started.elapsed())

@@ -1,7 +1,7 @@
 //! `shipgate gate`: the pre-deploy checklist as concurrent, reported gates.
 //!
 //! One file per kind — `command`, `git`, `environment` (`[gate.env]`),
-//! `window`, `tls`, `github`, `migrations`, `provider` — each an
+//! `window`, `tls`, `github`, `migrations`, `provider`, `staged` — each an
 //! `async fn run(gate, ctx) -> Check` that never fails the process: every
 //! problem is a failed check with its reason. This file owns the runner: all
 //! selected gates start at once, a gate with `after = [...]` waits for those
@@ -17,6 +17,7 @@ mod git;
 mod github;
 mod migrations;
 mod provider;
+mod staged;
 mod tls;
 mod window;
 
@@ -339,6 +340,7 @@ async fn run_one(
             GateKind::Github(github) => github::run(gate, github, gate_ctx).await,
             GateKind::Migrations(migrations) => migrations::run(gate, migrations, gate_ctx).await,
             GateKind::Provider => provider::run(gate, gate_ctx).await,
+            GateKind::Staged(staged) => staged::run(gate, staged, gate_ctx).await,
         }
     };
     let deadline = match gate.kind {

@@ -435,3 +435,136 @@ env = { STAGE = "prod" }
     assert_eq!(check(&phase, "clean").status, Status::Pass, "{phase:#?}");
     assert_eq!(check(&phase, "passed").status, Status::Pass, "{phase:#?}");
 }
+
+/// A GitHub whose `staging` environment holds `deployments` (newest first),
+/// each `(id, sha, shipgate's?, statuses newest first)`.
+async fn staging(deployments: &[(u64, &str, bool, serde_json::Value)]) -> MockServer {
+    let server = MockServer::start().await;
+    let listed: Vec<serde_json::Value> = deployments
+        .iter()
+        .map(|(id, sha, ours, _)| {
+            let payload = if *ours {
+                json!({"shipgate": true, "provider": "vercel", "release": format!("dpl_{id}"),
+                       "url": null, "migrations": [], "backup": null})
+            } else {
+                json!({})
+            };
+            json!({"id": id, "sha": sha, "environment": "staging", "payload": payload,
+                   "created_at": "2026-11-24T10:00:00Z"})
+        })
+        .collect();
+    api(Mock::given(method("GET")).and(path("/repos/acme/shop/deployments")))
+        .and(query_param("environment", "staging"))
+        .and(query_param("per_page", "100"))
+        .and(query_param("page", "1"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(listed))
+        .expect(1)
+        .mount(&server)
+        .await;
+    for (id, _, _, statuses) in deployments {
+        api(Mock::given(method("GET"))
+            .and(path(format!("/repos/acme/shop/deployments/{id}/statuses"))))
+        .and(query_param("per_page", "100"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(statuses.clone()))
+        .mount(&server)
+        .await;
+    }
+    server
+}
+
+async fn staged_check(server: &MockServer) -> Check {
+    let dir = tempfile::tempdir().unwrap();
+    let config = "[environments.production]\n[gate.staged]\nenvironment = \"staging\"\n";
+    let mut gate_ctx = gate_context(dir.path(), config, &[]);
+    gate_ctx.github = Ok(github_env(server));
+    let phase = run(&gate_ctx).await;
+    server.verify().await;
+    check(&phase, "staged").clone()
+}
+
+fn deployment_status(state: &str, at: &str) -> serde_json::Value {
+    json!({"id": 1, "state": state, "description": format!("shipgate: {state}"),
+           "log_url": "https://github.com/acme/shop/actions/runs/77", "created_at": at})
+}
+
+#[tokio::test]
+async fn staged_passes_on_shipgates_success_for_this_commit_naming_when_and_the_run() {
+    let server = staging(&[
+        (
+            9,
+            "another0000",
+            true,
+            json!([deployment_status("failure", "2026-11-24T11:00:00Z")]),
+        ),
+        (
+            8,
+            SHA,
+            true,
+            json!([
+                deployment_status("success", "2026-11-24T10:05:00Z"),
+                deployment_status("in_progress", "2026-11-24T10:00:00Z")
+            ]),
+        ),
+    ])
+    .await;
+    let check = staged_check(&server).await;
+    assert_eq!(check.status, Status::Pass, "{check:?}");
+    assert_eq!(
+        check.detail.as_deref(),
+        Some(
+            "`0123456789ab` passed its checks on `staging` at 2026-11-24T10:05:00Z in run https://github.com/acme/shop/actions/runs/77"
+        )
+    );
+}
+
+#[tokio::test]
+async fn staged_fails_saying_what_is_missing() {
+    // Never deployed there by shipgate (another tool's deployment does not count).
+    let server = staging(&[(
+        5,
+        SHA,
+        false,
+        json!([deployment_status("success", "2026-11-24T10:05:00Z")]),
+    )])
+    .await;
+    let check = staged_check(&server).await;
+    assert_eq!(check.status, Status::Fail);
+    assert_eq!(
+        check.detail.as_deref(),
+        Some(
+            "`0123456789ab` was never deployed to `staging` by shipgate; deploy it there first (`shipgate run --env staging`)"
+        )
+    );
+
+    let server = staging(&[(
+        6,
+        SHA,
+        true,
+        json!([deployment_status("failure", "2026-11-24T10:05:00Z")]),
+    )])
+    .await;
+    let check = staged_check(&server).await;
+    assert_eq!(check.status, Status::Fail);
+    assert_eq!(
+        check.detail.as_deref(),
+        Some(
+            "`0123456789ab` failed on `staging` at 2026-11-24T10:05:00Z in run https://github.com/acme/shop/actions/runs/77: shipgate: failure"
+        )
+    );
+
+    let server = staging(&[(
+        7,
+        SHA,
+        true,
+        json!([deployment_status("in_progress", "2026-11-24T10:01:00Z")]),
+    )])
+    .await;
+    let check = staged_check(&server).await;
+    assert_eq!(check.status, Status::Fail);
+    assert_eq!(
+        check.detail.as_deref(),
+        Some(
+            "`0123456789ab` is still being verified on `staging` (since 2026-11-24T10:01:00Z in run https://github.com/acme/shop/actions/runs/77); wait for that run to finish"
+        )
+    );
+}

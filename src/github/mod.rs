@@ -12,6 +12,7 @@
 //! duplicate check run.
 
 mod check_run;
+pub mod deployments;
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -140,7 +141,7 @@ impl Diagnostic for GithubError {
             }
             Self::InvalidApiUrl { .. } => "set `GITHUB_API_URL` to the API root, e.g. `https://api.github.com` or `https://ghe.example.com/api/v3`".to_owned(),
             Self::Status { status: 401, .. } => "the token is invalid or expired: check the `GITHUB_TOKEN` secret".to_owned(),
-            Self::Status { status: 403 | 404, .. } => "grant the job the permission it needs, e.g. `permissions: { checks: write, statuses: read, pull-requests: read }`".to_owned(),
+            Self::Status { status: 403 | 404, .. } => "grant the job the permission it needs, e.g. `permissions: { checks: write, statuses: read, pull-requests: read, deployments: write }`".to_owned(),
             Self::RateLimited { .. } => "wait for the rate limit to reset, or use a token with a higher limit".to_owned(),
             _ => "check https://www.githubstatus.com and retry the step".to_owned(),
         })

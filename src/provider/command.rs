@@ -174,6 +174,10 @@ impl Provider for CommandProvider {
     async fn record(&self, release: &Release, state: ReleaseState) -> Result<(), ProviderError> {
         self.health.record(release, state).await
     }
+
+    async fn record_failure(&self, release: &Release, reason: &str) -> Result<(), ProviderError> {
+        self.health.record_failure(release, reason).await
+    }
 }
 
 /// "reports \`v2\`" or "reports nothing live", for errors.

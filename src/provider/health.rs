@@ -6,7 +6,9 @@
 //! process. [`HealthRecord`] is that memory's seam: [`HealthFile`] keeps it in
 //! a JSON file beside the run state (durable on a laptop, a self-hosted runner
 //! or a cached state directory); the GitHub Deployments trail plugs in as
-//! another implementation, so a verdict survives a hosted runner too.
+//! another implementation ([`GithubHealth`], `health/github.rs`), composed
+//! with the file by [`CompositeHealth`], so a verdict survives a hosted
+//! runner too.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -14,6 +16,11 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use super::{ProviderError, Release, ReleaseState, io_error, random_suffix};
+use crate::report::Printer;
+
+mod github;
+
+pub use github::GithubHealth;
 
 /// Where verdicts on releases are kept.
 #[async_trait::async_trait]
@@ -23,6 +30,13 @@ pub trait HealthRecord: Send + Sync + std::fmt::Debug {
 
     /// Records `state` for `release`, replacing an earlier verdict.
     async fn record(&self, release: &Release, state: ReleaseState) -> Result<(), ProviderError>;
+
+    /// Records `release` as failed because of `reason` (`` `smoke` failed``);
+    /// records that keep no reason record the state alone.
+    async fn record_failure(&self, release: &Release, reason: &str) -> Result<(), ProviderError> {
+        let _ = reason;
+        self.record(release, ReleaseState::Failed).await
+    }
 }
 
 /// Applies recorded verdicts to releases read from a platform: a release
@@ -133,6 +147,87 @@ impl HealthRecord for HealthFile {
     }
 }
 
+/// The health file and a second record (GitHub Deployments) together:
+/// verdicts merged with `failed` winning; every verdict written to both. The
+/// file is the one that must work; the second record's failures are
+/// warnings, so GitHub unreachable never changes a run's outcome.
+#[derive(Debug)]
+pub struct CompositeHealth {
+    file: Box<dyn HealthRecord>,
+    remote: Box<dyn HealthRecord>,
+    printer: Printer,
+}
+
+impl CompositeHealth {
+    /// `file` first, then `remote`, warning through `printer`.
+    pub fn new(
+        file: Box<dyn HealthRecord>,
+        remote: Box<dyn HealthRecord>,
+        printer: Printer,
+    ) -> Self {
+        Self {
+            file,
+            remote,
+            printer,
+        }
+    }
+}
+
+#[async_trait::async_trait]
+impl HealthRecord for CompositeHealth {
+    async fn verdicts(&self) -> Result<BTreeMap<String, ReleaseState>, ProviderError> {
+        let mut verdicts = self.file.verdicts().await?;
+        match self.remote.verdicts().await {
+            Ok(remote) => {
+                for (id, state) in remote {
+                    let entry = verdicts.entry(id).or_insert(state);
+                    if state == ReleaseState::Failed {
+                        *entry = ReleaseState::Failed;
+                    }
+                }
+            }
+            Err(error) => self.printer.warning(&format!(
+                "could not read verdicts from GitHub Deployments, so only the local health record is used: {error}"
+            )),
+        }
+        Ok(verdicts)
+    }
+
+    async fn record(&self, release: &Release, state: ReleaseState) -> Result<(), ProviderError> {
+        self.file.record(release, state).await?;
+        if let Err(error) = self.remote.record(release, state).await {
+            self.warn_remote(release, state, &error);
+        }
+        Ok(())
+    }
+
+    async fn record_failure(&self, release: &Release, reason: &str) -> Result<(), ProviderError> {
+        self.file.record_failure(release, reason).await?;
+        if let Err(error) = self.remote.record_failure(release, reason).await {
+            self.warn_remote(release, ReleaseState::Failed, &error);
+        }
+        Ok(())
+    }
+}
+
+impl CompositeHealth {
+    fn warn_remote(&self, release: &Release, state: ReleaseState, error: &ProviderError) {
+        self.printer.warning(&format!(
+            "could not record `{}` as {} on GitHub Deployments (the local health record has it): {error}",
+            release.id,
+            state_name(state)
+        ));
+    }
+}
+
+fn state_name(state: ReleaseState) -> &'static str {
+    match state {
+        ReleaseState::Deployed => "deployed",
+        ReleaseState::Healthy => "healthy",
+        ReleaseState::Failed => "failed",
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -192,5 +287,67 @@ mod tests {
             matches!(&error, ProviderError::HealthRecord { path, .. } if path == record.path()),
             "{error:?}"
         );
+    }
+
+    #[derive(Debug)]
+    struct Unreachable;
+
+    #[async_trait::async_trait]
+    impl HealthRecord for Unreachable {
+        async fn verdicts(&self) -> Result<BTreeMap<String, ReleaseState>, ProviderError> {
+            Err(ProviderError::Api {
+                provider: "github",
+                action: "read the deployments".to_owned(),
+                message: "502".to_owned(),
+                hint: None,
+            })
+        }
+        async fn record(&self, _: &Release, _: ReleaseState) -> Result<(), ProviderError> {
+            self.verdicts().await.map(|_| ())
+        }
+    }
+
+    fn printer() -> Printer {
+        Printer::new(
+            crate::report::OutputFormat::Json,
+            crate::config::Redactor::default(),
+        )
+    }
+
+    #[tokio::test]
+    async fn composite_verdicts_merge_with_failed_winning_and_a_remote_failure_is_only_warned() {
+        let dir = tempfile::tempdir().unwrap();
+        let local = HealthFile::beside(&dir.path().join("state.json"), "prod");
+        let remote = HealthFile::beside(&dir.path().join("remote/state.json"), "prod");
+        local
+            .record(&release("a"), ReleaseState::Healthy)
+            .await
+            .unwrap();
+        remote
+            .record(&release("a"), ReleaseState::Failed)
+            .await
+            .unwrap();
+        remote
+            .record(&release("b"), ReleaseState::Healthy)
+            .await
+            .unwrap();
+        let composite = CompositeHealth::new(Box::new(local.clone()), Box::new(remote), printer());
+        let verdicts = composite.verdicts().await.unwrap();
+        assert_eq!(verdicts["a"], ReleaseState::Failed);
+        assert_eq!(verdicts["b"], ReleaseState::Healthy);
+        composite
+            .record(&release("c"), ReleaseState::Failed)
+            .await
+            .unwrap();
+        assert_eq!(local.verdicts().await.unwrap()["c"], ReleaseState::Failed);
+
+        let composite =
+            CompositeHealth::new(Box::new(local.clone()), Box::new(Unreachable), printer());
+        assert_eq!(composite.verdicts().await.unwrap().len(), 2);
+        composite
+            .record(&release("d"), ReleaseState::Healthy)
+            .await
+            .unwrap();
+        assert_eq!(local.verdicts().await.unwrap()["d"], ReleaseState::Healthy);
     }
 }

@@ -390,6 +390,13 @@ pub trait Provider: Send + Sync {
     /// Records a release's health (after smoke, after rollback).
     async fn record(&self, release: &Release, state: ReleaseState) -> Result<(), ProviderError>;
 
+    /// Records `release` as failed because of `reason`, for records that
+    /// keep one (GitHub Deployments' status description).
+    async fn record_failure(&self, release: &Release, reason: &str) -> Result<(), ProviderError> {
+        let _ = reason;
+        self.record(release, ReleaseState::Failed).await
+    }
+
     /// Checks, changing nothing, that shipgate can use the platform: the
     /// token is accepted and sees the project. Returns what was verified, or
     /// `None` when the provider has nothing to check (no API).
@@ -408,7 +415,29 @@ pub fn from_config(
     state_path: &Path,
     printer: &Printer,
 ) -> Option<Box<dyn Provider>> {
-    let health = health::HealthFile::beside(state_path, &config.environment.name);
+    let file = health::HealthFile::beside(state_path, &config.environment.name);
+    let provider_name = match &config.environment.provider {
+        ProviderConfig::Railway(_) => "railway",
+        ProviderConfig::Vercel(_) => "vercel",
+        ProviderConfig::Command(_) => "command",
+        ProviderConfig::Releases(_) | ProviderConfig::None => "releases",
+    };
+    // Inside Actions (a token and a repository), verdicts also live in
+    // GitHub Deployments, so they outlive the runner (issue 14).
+    let health = || -> Box<dyn health::HealthRecord> {
+        match github_trail(config, printer) {
+            Some(trail) => Box::new(health::CompositeHealth::new(
+                Box::new(file.clone()),
+                Box::new(health::GithubHealth::new(
+                    trail,
+                    provider_name,
+                    std::env::var(crate::env::GITHUB_SHA).ok(),
+                )),
+                printer.clone(),
+            )),
+            None => Box::new(file.clone()),
+        }
+    };
     match &config.environment.provider {
         ProviderConfig::Releases(releases) => Some(Box::new(ReleasesProvider::new(
             releases.clone(),
@@ -416,12 +445,12 @@ pub fn from_config(
         ))),
         ProviderConfig::Railway(railway) => Some(Box::new(RailwayProvider::new(
             railway,
-            health,
+            health(),
             config.base_dir.clone(),
         ))),
         ProviderConfig::Vercel(vercel) => Some(Box::new(VercelProvider::new(
             vercel,
-            Box::new(health),
+            health(),
             config.base_dir.clone(),
             Some(printer.clone()),
             vercel::POLL_INTERVAL,
@@ -429,9 +458,47 @@ pub fn from_config(
         ProviderConfig::Command(command) => Some(Box::new(CommandProvider::new(
             command,
             &config.base_dir,
-            Box::new(health),
+            health(),
         ))),
         ProviderConfig::None => None,
+    }
+}
+
+/// Retries for the GitHub Deployments trail: tighter than the default, since
+/// its reads sit before a rollback's promote (target selection); a hung
+/// GitHub delays a rollback by at most about half a minute, then the local
+/// record decides alone.
+const TRAIL_RETRY: crate::github::RetryPolicy = crate::github::RetryPolicy {
+    attempts: 3,
+    backoff: std::time::Duration::from_millis(500),
+    max_wait: std::time::Duration::from_secs(10),
+    request_timeout: std::time::Duration::from_secs(10),
+};
+
+/// The environment's GitHub Deployments trail when the process environment
+/// has a GitHub token and repository; `None` otherwise. A broken GitHub
+/// setting (an invalid `GITHUB_API_URL`) is a warning: the trail is a record,
+/// never a reason not to deploy or roll back.
+pub fn github_trail(
+    config: &Config,
+    printer: &Printer,
+) -> Option<crate::github::deployments::GithubDeployments> {
+    let lookup = |name: &str| std::env::var(name).ok();
+    let trail =
+        crate::github::GithubEnv::from_lookup(&lookup, printer.redactor()).and_then(|github| {
+            crate::github::deployments::GithubDeployments::from_env(
+                &github,
+                &lookup,
+                &config.environment.name,
+                TRAIL_RETRY,
+            )
+        });
+    match trail {
+        Ok(trail) => trail,
+        Err(error) => {
+            printer.warning(&format!("GitHub Deployments are not recorded: {error}"));
+            None
+        }
     }
 }
 

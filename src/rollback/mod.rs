@@ -180,6 +180,9 @@ pub async fn perform(
         Ok(history) => history,
         Err(error) => {
             checks.push(provider_failure("read release history", &error));
+            if !ctx.dry_run {
+                mark_failed(provider, &request, &mut checks).await;
+            }
             return failed(checks);
         }
     };
@@ -188,6 +191,9 @@ pub async fn perform(
         Ok(target) => target.clone(),
         Err(error) => {
             checks.push(Check::fail("choose target").detail(error.to_string()));
+            if !ctx.dry_run {
+                mark_failed(provider, &request, &mut checks).await;
+            }
             return failed(checks);
         }
     };
@@ -211,14 +217,8 @@ pub async fn perform(
         };
     }
 
-    if let Some(failing) = &request.failing {
-        if let Err(error) = provider.record(failing, ReleaseState::Failed).await {
-            checks.push(provider_failure(
-                &format!("mark {} failed", failing.id),
-                &error,
-            ));
-        }
-    }
+    // Roll back first, record after: recording (GitHub Deployments among
+    // it) never delays putting the good release back (issue 14).
     let promote_started = Instant::now();
     match provider.promote(&target).await {
         Ok(()) => checks.push(
@@ -229,10 +229,12 @@ pub async fn perform(
         ),
         Err(error) => {
             checks.push(provider_failure(&format!("promote {}", target.id), &error));
+            mark_failed(provider, &request, &mut checks).await;
             return failed(checks);
         }
     }
     checks.push(database_action.run(ctx).await);
+    mark_failed(provider, &request, &mut checks).await;
     let rollback = Phase::new(PhaseName::Rollback, checks, started.elapsed())
         .summary(format!("back to {}", target.id));
 
@@ -257,6 +259,24 @@ pub async fn perform(
     RollbackOutcome {
         phases: vec![rollback, verify],
         succeeded,
+    }
+}
+
+/// Records the release rolled back from as failed, with the request's
+/// reason; a failure to record it is a failed check (the local record is what
+/// keeps it from being a target).
+async fn mark_failed(provider: &dyn Provider, request: &RollbackRequest, checks: &mut Vec<Check>) {
+    if let Some(failing) = &request.failing {
+        let recorded = match &request.reason {
+            Some(reason) => provider.record_failure(failing, reason).await,
+            None => provider.record(failing, ReleaseState::Failed).await,
+        };
+        if let Err(error) = recorded {
+            checks.push(provider_failure(
+                &format!("mark {} failed", failing.id),
+                &error,
+            ));
+        }
     }
 }
 

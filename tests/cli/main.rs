@@ -16,6 +16,7 @@ mod faults_connect;
 mod faults_restore;
 mod faults_sqlite;
 mod gate;
+mod github_deployments;
 mod histories;
 mod init;
 mod interrupt;

@@ -12,7 +12,7 @@ use crate::support::app::ReleaseApp;
 
 /// The fake platform: `sh platform.sh deploy|current|list|promote ID COMMIT`.
 /// `list` reports every release as `$PLATFORM_STATE` (default `deployed`).
-const PLATFORM: &str = r#"#!/bin/sh
+pub(crate) const PLATFORM: &str = r#"#!/bin/sh
 set -eu
 json() {
     commit=null
@@ -57,7 +57,7 @@ esac
 "#;
 
 /// The provider table; `promote` may be swapped for a broken one.
-fn config(app: &ReleaseApp, promote: &str, list: &str, extra: &str) -> String {
+pub(crate) fn config(app: &ReleaseApp, promote: &str, list: &str, extra: &str) -> String {
     format!(
         r#"
 [environments.prod]
@@ -84,10 +84,10 @@ timeout = "1s"
     )
 }
 
-const PROMOTE: &str = "sh platform.sh promote {release}";
-const LIST: &str = "sh platform.sh list";
+pub(crate) const PROMOTE: &str = "sh platform.sh promote {release}";
+pub(crate) const LIST: &str = "sh platform.sh list";
 
-fn project() -> (Test, ReleaseApp) {
+pub(crate) fn project() -> (Test, ReleaseApp) {
     let test = Test::new()
         .file("platform.sh", PLATFORM)
         .file("build/good/status", "200")
@@ -98,11 +98,11 @@ fn project() -> (Test, ReleaseApp) {
     (test, app)
 }
 
-fn next_build(test: &Test, build: &str) {
+pub(crate) fn next_build(test: &Test, build: &str) {
     fs_err::write(test.path().join("next-build"), build).unwrap();
 }
 
-fn live(test: &Test) -> String {
+pub(crate) fn live(test: &Test) -> String {
     let link = fs_err::read_link(test.path().join("platform/current")).unwrap();
     link.file_name().unwrap().to_string_lossy().into_owned()
 }

@@ -10,10 +10,10 @@ use toml::Spanned;
 use super::Resolver;
 use crate::config::ConfigError;
 use crate::config::duration::ConfigDuration;
-use crate::config::file::{ConfigFile, GithubGateFile, WindowGateFile};
+use crate::config::file::{ConfigFile, GithubGateFile, StagedGateFile, WindowGateFile};
 use crate::config::model::{
     CommandGate, DateRange, EnvGate, Gate, GateKind, GitGate, GithubGate, MigrationsGate,
-    RequiredChecks, TlsGate, TlsHost, WeeklyWindow, WindowGate,
+    RequiredChecks, StagedGate, TlsGate, TlsHost, WeeklyWindow, WindowGate,
 };
 use crate::config::secret::Masked;
 use crate::diagnostic::{SourceLocation, suggest};
@@ -109,6 +109,15 @@ impl Resolver<'_> {
             pending.push(self.pending(
                 github.span(),
                 GateKind::Github(self.github(file)?),
+                timeout(file.timeout, DEFAULT_GATE_TIMEOUT),
+                &file.after,
+            ));
+        }
+        if let Some(staged) = &gate.staged {
+            let file = staged.get_ref();
+            pending.push(self.pending(
+                staged.span(),
+                GateKind::Staged(self.staged(file)?),
                 timeout(file.timeout, DEFAULT_GATE_TIMEOUT),
                 &file.after,
             ));
@@ -237,7 +246,7 @@ impl Resolver<'_> {
                         "duplicate gate name `{}`: it is already used at line {}",
                         gate.gate.name, first.line
                     ),
-                    Some("give each gate a unique `name` (`git`, `env`, `window`, `tls`, `github`, `migrations` and `provider` name the built-in kinds)".to_owned()),
+                    Some("give each gate a unique `name` (`git`, `env`, `window`, `tls`, `github`, `migrations`, `provider` and `staged` name the built-in kinds)".to_owned()),
                 ));
             }
             index.insert(gate.gate.name.as_str(), position);
@@ -333,6 +342,23 @@ impl Resolver<'_> {
         Ok(TlsHost {
             host: host.to_owned(),
             port,
+        })
+    }
+
+    fn staged(&self, file: &StagedGateFile) -> Result<StagedGate, ConfigError> {
+        let environment = file.environment.get_ref().trim();
+        if environment.is_empty() {
+            return Err(self.invalid(
+                file.environment.span(),
+                "`gate.staged.environment` is empty".to_owned(),
+                Some(
+                    "name the environment this commit must pass first, e.g. `environment = \"staging\"`"
+                        .to_owned(),
+                ),
+            ));
+        }
+        Ok(StagedGate {
+            environment: environment.to_owned(),
         })
     }
 

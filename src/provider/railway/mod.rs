@@ -33,7 +33,7 @@ use std::time::Duration;
 use self::client::{Backboard, PROVIDER};
 use self::graphql::{DEPLOYMENTS, Deployment, DeploymentsData, PROJECT, ProjectData, SUCCESS};
 use super::api::RetryPolicy;
-use super::health::{HealthFile, HealthRecord, apply_verdicts};
+use super::health::{HealthRecord, apply_verdicts};
 use super::shell::ShellCommand;
 use super::{DeploySpec, Provider, ProviderError, Release, ReleaseState};
 use crate::config::{PlatformDeploy, RailwayConfig, RailwayRollbackMode};
@@ -56,7 +56,7 @@ pub struct RailwayProvider {
     deploy: PlatformDeploy,
     ready_within: Duration,
     rollback: RailwayRollbackMode,
-    health: HealthFile,
+    health: Box<dyn HealthRecord>,
     base_dir: PathBuf,
     poll_interval: Duration,
 }
@@ -64,7 +64,7 @@ pub struct RailwayProvider {
 impl RailwayProvider {
     /// A provider for `config`, keeping verdicts in `health`; a deploy
     /// command runs in `base_dir`.
-    pub fn new(config: &RailwayConfig, health: HealthFile, base_dir: PathBuf) -> Self {
+    pub fn new(config: &RailwayConfig, health: Box<dyn HealthRecord>, base_dir: PathBuf) -> Self {
         let backboard = Backboard::new(
             &config.api_url,
             &config.token.value,
@@ -273,6 +273,10 @@ impl Provider for RailwayProvider {
 
     async fn record(&self, release: &Release, state: ReleaseState) -> Result<(), ProviderError> {
         self.health.record(release, state).await
+    }
+
+    async fn record_failure(&self, release: &Release, reason: &str) -> Result<(), ProviderError> {
+        self.health.record_failure(release, reason).await
     }
 
     async fn verify_access(&self) -> Result<Option<String>, ProviderError> {

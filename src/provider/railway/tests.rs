@@ -128,8 +128,9 @@ async fn fixture(
         ready_within,
         rollback: mode,
     };
-    let health = HealthFile::beside(&dir.path().join("state.json"), "production");
-    let provider = RailwayProvider::new(&config, health, dir.path().to_owned())
+    let health =
+        crate::provider::health::HealthFile::beside(&dir.path().join("state.json"), "production");
+    let provider = RailwayProvider::new(&config, Box::new(health), dir.path().to_owned())
         .with_poll_interval(Duration::from_millis(20));
     Fixture {
         server,

@@ -369,6 +369,10 @@ impl Provider for VercelProvider {
         self.health.record(release, state).await
     }
 
+    async fn record_failure(&self, release: &Release, reason: &str) -> Result<(), ProviderError> {
+        self.health.record_failure(release, reason).await
+    }
+
     async fn verify_access(&self) -> Result<Option<String>, ProviderError> {
         let user: UserAnswer = self
             .get_json("read the token's user", "/v2/user", &[])
