@@ -5,7 +5,6 @@
 //! recorded one and the key fits, and restores it exactly. Secrets never
 //! reach the output.
 
-
 use crate::support::postgres::TestDatabase;
 use crate::support::s3::{self, S3Server};
 use crate::support::{Output, Test};
