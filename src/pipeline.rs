@@ -77,6 +77,14 @@ pub async fn execute(ctx: &Context, request: ReleaseRequest) -> Result<Report, E
         ));
     };
 
+    // issue 14: the rollback plan, decided before deploying.
+    let plan = rollback::plan(ctx, provider.as_ref()).await;
+    report.output(
+        "rollback_target",
+        plan.target.unwrap_or_else(|why| format!("none: {why}")),
+    );
+    report.output("rollback_database", plan.database);
+    // end issue 14
     deploy_and_verify(ctx, provider.as_ref(), &spec, backup.as_deref(), report).await
 }
 

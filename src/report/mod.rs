@@ -256,6 +256,47 @@ pub struct Phase {
     pub summary: Option<String>,
     /// The checks, in a stable order.
     pub checks: Vec<Check>,
+    /// The watch's numbers per interval (watch phase only; issue 14).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub series: Option<WatchSeries>,
+}
+
+/// The watch's smoke numbers per interval, for the step summary's chart and
+/// the JSON report (issue 14).
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct WatchSeries {
+    /// `[watch] max_error_rate`, drawn as the error-rate limit.
+    pub max_error_rate: f64,
+    /// One point per measurement, in order.
+    pub points: Vec<WatchPoint>,
+}
+
+/// One measurement of the watched smoke checks.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct WatchPoint {
+    /// Offset from the watch's start.
+    #[serde(rename = "at_ms", serialize_with = "serialize_millis_required")]
+    pub at: Duration,
+    /// The 95th percentile of the checks' latencies (nearest rank).
+    #[serde(rename = "p95_ms", serialize_with = "serialize_millis_required")]
+    pub p95: Duration,
+    /// Failed checks over all checks, 0 to 1.
+    pub error_rate: f64,
+}
+
+/// A commit between the last healthy release and this deploy (issue 14).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Change {
+    /// The full SHA.
+    pub sha: String,
+    /// The message's first line.
+    pub title: String,
+    /// The author's GitHub login, or the git author name.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub author: Option<String>,
+    /// The pull request the title names as `(#123)`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pull_request: Option<u64>,
 }
 
 impl Phase {
@@ -277,6 +318,7 @@ impl Phase {
             duration,
             summary: None,
             checks,
+            series: None,
         }
     }
 
@@ -300,6 +342,7 @@ impl Phase {
                 .iter()
                 .map(|check| check.redacted(redactor))
                 .collect(),
+            series: self.series.clone(),
         }
     }
 
@@ -335,6 +378,9 @@ pub struct Report {
     /// Paths written during the run (backups, state), for humans.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub files: Vec<PathBuf>,
+    /// Commits since the environment's last healthy release (issue 14).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub changes: Vec<Change>,
 }
 
 impl Report {
@@ -351,6 +397,7 @@ impl Report {
             phases: Vec::new(),
             outputs: Vec::new(),
             files: Vec::new(),
+            changes: Vec::new(),
         }
     }
 
@@ -400,6 +447,16 @@ impl Report {
                 .files
                 .iter()
                 .map(|path| redacted_path(path, redactor))
+                .collect(),
+            changes: self
+                .changes
+                .iter()
+                .map(|change| Change {
+                    sha: change.sha.clone(),
+                    title: text(&change.title),
+                    author: change.author.as_ref().map(text),
+                    pull_request: change.pull_request,
+                })
                 .collect(),
         }
     }

@@ -255,6 +255,31 @@ pub async fn perform(
     }
 }
 
+/// What a rollback would do if the deploy about to start fails, decided
+/// before deploying so the summary can show it on its first screen (issue 14).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RollbackPlan {
+    /// The release `previous` would choose, or why none can be chosen.
+    pub target: Result<String, String>,
+    /// What happens to the database, as `[rollback] database` and this run's
+    /// state decide it.
+    pub database: String,
+}
+
+/// The [`RollbackPlan`] for a deploy that has not happened yet: the new
+/// release is not in `history`, so the target is the newest valid release
+/// (normally the one live now), and the run state is this run's.
+pub async fn plan(ctx: &Context, provider: &dyn Provider) -> RollbackPlan {
+    let target = match provider.history(HISTORY_LIMIT).await {
+        Ok(history) => select(&history, None, None)
+            .map(|release| release.id.clone())
+            .map_err(|error| error.to_string()),
+        Err(error) => Err(format!("could not read the release history: {error}")),
+    };
+    let database = database_action(ctx, ctx.config.rollback.database, None).describe();
+    RollbackPlan { target, database }
+}
+
 fn provider_failure(action: &str, error: &ProviderError) -> Check {
     let mut check = Check::fail(action).detail(error.to_string());
     if let ProviderError::Restart { output, .. } | ProviderError::Command { output, .. } = error {
