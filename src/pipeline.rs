@@ -78,7 +78,11 @@ pub async fn execute(ctx: &Context, request: ReleaseRequest) -> Result<Report, E
     };
 
     // issue 14: the rollback plan, decided before deploying.
-    let plan = rollback::plan(ctx, provider.as_ref()).await;
+    let history = provider.history(rollback::HISTORY_LIMIT).await;
+    let plan = rollback::plan(ctx, &history);
+    let history_or_none = history.as_deref().unwrap_or(&[]);
+    report.changes =
+        crate::github::changes_since_healthy(history_or_none, spec.commit.as_deref(), ctx).await;
     report.output(
         "rollback_target",
         plan.target.unwrap_or_else(|why| format!("none: {why}")),

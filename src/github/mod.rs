@@ -12,6 +12,7 @@
 //! duplicate check run.
 
 mod check_run;
+mod compare;
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -24,6 +25,7 @@ use serde::de::DeserializeOwned;
 pub use check_run::{
     ANNOTATIONS_PER_REQUEST, Annotation, AnnotationLevel, CheckRunOutput, publish_check_run,
 };
+pub use compare::changes_since_healthy;
 
 use crate::config::{Masked, Redactor};
 use crate::diagnostic::Diagnostic;

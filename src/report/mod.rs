@@ -291,9 +291,12 @@ pub struct Change {
     pub sha: String,
     /// The message's first line.
     pub title: String,
-    /// The author's GitHub login, or the git author name.
+    /// The author's GitHub login, when the commit email matches an account.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub author: Option<String>,
+    /// The git author name.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub author_name: Option<String>,
     /// The pull request the title names as `(#123)`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub pull_request: Option<u64>,
@@ -455,6 +458,7 @@ impl Report {
                     sha: change.sha.clone(),
                     title: text(&change.title),
                     author: change.author.as_ref().map(text),
+                    author_name: change.author_name.as_ref().map(text),
                     pull_request: change.pull_request,
                 })
                 .collect(),

@@ -23,7 +23,6 @@ use crate::state::RunState;
 pub use target::{TargetError, select};
 
 /// How many releases of history rollback looks through.
-const HISTORY_LIMIT: usize = 100;
 
 /// Why `shipgate rollback` did not start.
 #[derive(Debug, thiserror::Error)]
@@ -266,12 +265,16 @@ pub struct RollbackPlan {
     pub database: String,
 }
 
-/// The [`RollbackPlan`] for a deploy that has not happened yet: the new
-/// release is not in `history`, so the target is the newest valid release
-/// (normally the one live now), and the run state is this run's.
-pub async fn plan(ctx: &Context, provider: &dyn Provider) -> RollbackPlan {
-    let target = match provider.history(HISTORY_LIMIT).await {
-        Ok(history) => select(&history, None, None)
+/// How many releases back the plan and rollback look.
+pub const HISTORY_LIMIT: usize = 100;
+
+/// The [`RollbackPlan`] for a deploy that has not happened yet, from the
+/// provider's `history` (read with [`HISTORY_LIMIT`]): the new release is not
+/// in it, so the target is the newest valid release (normally the one live
+/// now), and the run state is this run's.
+pub fn plan(ctx: &Context, history: &Result<Vec<Release>, ProviderError>) -> RollbackPlan {
+    let target = match history {
+        Ok(history) => select(history, None, None)
             .map(|release| release.id.clone())
             .map_err(|error| error.to_string()),
         Err(error) => Err(format!("could not read the release history: {error}")),

@@ -1,0 +1,214 @@
+//! The deploy summary of `shipgate run` (issue 14): the rollback plan decided
+//! before deploying and shown before the results, the commits since the
+//! last healthy release from the GitHub compare API (a wiremock fake
+//! asserting method, path and headers), and the watch's p95 latency and
+//! error rate per interval as a Mermaid chart and in the JSON report.
+
+use wiremock::matchers::{header, method, path};
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+use crate::support::Test;
+use crate::support::app::ReleaseApp;
+
+const FIRST: &str = "1111111111111111111111111111111111111111";
+const SECOND: &str = "2222222222222222222222222222222222222222";
+
+/// A Mermaid `xychart-beta` block: `x-axis` with `labels` labels and every
+/// `line` with as many numbers. Returns how many lines it draws.
+fn check_chart(block: &str, labels: usize) -> usize {
+    let mut lines = block.lines().map(str::trim);
+    assert_eq!(lines.next(), Some("xychart-beta"), "{block}");
+    let mut series = 0;
+    let mut axis = None;
+    for line in lines {
+        if let Some(rest) = line.strip_prefix("x-axis ") {
+            let inner = rest
+                .trim()
+                .strip_prefix('[')
+                .unwrap()
+                .strip_suffix(']')
+                .unwrap();
+            let names: Vec<&str> = inner.split(',').map(str::trim).collect();
+            assert!(
+                names
+                    .iter()
+                    .all(|name| name.starts_with('"') && name.ends_with('"')),
+                "{block}"
+            );
+            axis = Some(names.len());
+        } else if let Some(rest) = line.strip_prefix("line ") {
+            let inner = rest
+                .trim()
+                .strip_prefix('[')
+                .unwrap()
+                .strip_suffix(']')
+                .unwrap();
+            let numbers: Vec<f64> = inner
+                .split(',')
+                .map(|number| number.trim().parse::<f64>().unwrap())
+                .collect();
+            assert_eq!(numbers.len(), labels, "{block}");
+            series += 1;
+        } else {
+            assert!(
+                line.starts_with("title ") || line.starts_with("y-axis "),
+                "unexpected line `{line}` in {block}"
+            );
+        }
+    }
+    assert_eq!(axis, Some(labels), "{block}");
+    series
+}
+
+#[test]
+fn run_summary_has_the_plan_before_the_results_the_commits_and_a_watch_chart() {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let github = runtime.block_on(MockServer::start());
+    runtime.block_on(async {
+        Mock::given(method("GET"))
+            .and(path(format!("/repos/acme/shop/compare/{FIRST}...{SECOND}")))
+            .and(header("authorization", "Bearer ghs_summary"))
+            .and(header("accept", "application/vnd.github+json"))
+            .and(header("x-github-api-version", "2022-11-28"))
+            .respond_with(ResponseTemplate::new(200).set_body_json(serde_json::json!({
+                "status": "ahead",
+                "commits": [
+                    {"sha": "abcdef0123456789abcdef0123456789abcdef01",
+                     "commit": {"message": "checkout: retry payment (#41)\n\nlong body",
+                                "author": {"name": "Ana Souza"}},
+                     "author": {"login": "ana"}},
+                    {"sha": "0123456789abcdef0123456789abcdef01234567",
+                     "commit": {"message": "docs: typo", "author": {"name": "Bo"}},
+                     "author": null}
+                ]
+            })))
+            .expect(1)
+            .mount(&github)
+            .await;
+    });
+    let test = Test::new()
+        .file("build/v1/status", "200")
+        .file("build/v2/status", "200");
+    let app = ReleaseApp::start(test.path().join("srv"));
+    let config = format!(
+        r#"
+[environments.prod]
+url = "{app}"
+
+[environments.prod.releases]
+root = "srv"
+restart = "true"
+
+[smoke]
+ready_within = "1s"
+
+[[smoke.check]]
+name = "health"
+path = "/health"
+
+[watch]
+for = "150ms"
+interval = "50ms"
+checks = ["health"]
+max_error_rate = 0.25
+"#,
+        app = app.url()
+    );
+    let test = test
+        .config(&config)
+        .env("GITHUB_TOKEN", "ghs_summary")
+        .env("GITHUB_REPOSITORY", "acme/shop")
+        .env("GITHUB_API_URL", &github.uri());
+    // v1 has no healthy release before it: nothing to compare.
+    let summary = test.path().join("summary.md");
+    let report = test.path().join("report.json");
+    let outputs = test.path().join("outputs");
+    let test = test
+        .env("GITHUB_STEP_SUMMARY", summary.to_str().unwrap())
+        .env("GITHUB_OUTPUT", outputs.to_str().unwrap());
+    Test::args_for(
+        &test,
+        [
+            "run", "--source", "build/v1", "--id", "v1", "--commit", FIRST,
+        ],
+    )
+    .run(0);
+    let second = [
+        "run",
+        "--source",
+        "build/v2",
+        "--id",
+        "v2",
+        "--commit",
+        SECOND,
+        "--format",
+        "github",
+        "--report",
+        report.to_str().unwrap(),
+    ];
+    Test::args_for(&test, second).run(0);
+    runtime.block_on(github.verify());
+
+    let whole = fs_err::read_to_string(&summary).unwrap();
+    // The second run's summary, appended after the first one's.
+    let markdown = &whole[whole.rfind("### shipgate run").unwrap()..];
+    let plan = markdown.find("#### Rollback plan").expect(markdown);
+    let results = markdown.find("#### Results").expect(markdown);
+    assert!(plan < results, "{markdown}");
+    assert!(markdown.contains("- app: back to `v1`"), "{markdown}");
+    assert!(
+        markdown.contains("- database: keep the database"),
+        "{markdown}"
+    );
+    assert!(
+        markdown.contains("| deploy | ✓ pass |") && markdown.contains("| watch | ✓ pass |"),
+        "{markdown}"
+    );
+    assert!(
+        markdown.contains("- `abcdef0` checkout: retry payment (#41) — @ana · PR #41\n"),
+        "{markdown}"
+    );
+    assert!(
+        markdown.contains("- `0123456` docs: typo — Bo\n"),
+        "{markdown}"
+    );
+    assert!(!markdown.contains("long body"), "{markdown}");
+
+    let blocks: Vec<&str> = markdown
+        .split("```mermaid\n")
+        .skip(1)
+        .map(|rest| rest.split("\n```").next().unwrap())
+        .collect();
+    assert_eq!(blocks.len(), 2, "{markdown}");
+    assert_eq!(check_chart(blocks[0], 3), 2, "error rate and its limit");
+    assert_eq!(check_chart(blocks[1], 3), 1, "p95 latency");
+    assert!(
+        blocks[0].contains("line [25.00, 25.00, 25.00]"),
+        "{markdown}"
+    );
+
+    let json: serde_json::Value =
+        serde_json::from_str(&fs_err::read_to_string(&report).unwrap()).unwrap();
+    let outputs = json["outputs"].as_array().unwrap();
+    assert!(
+        outputs.contains(&serde_json::json!(["rollback_target", "v1"])),
+        "{json}"
+    );
+    assert_eq!(json["changes"][0]["pull_request"], 41, "{json}");
+    let watch = json["phases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|phase| phase["name"] == "watch")
+        .unwrap();
+    assert_eq!(watch["series"]["max_error_rate"], 0.25);
+    let points = watch["series"]["points"].as_array().unwrap();
+    assert_eq!(points.len(), 3, "{watch}");
+    for point in points {
+        assert_eq!(point["error_rate"], 0.0, "{watch}");
+        assert!(
+            point["p95_ms"].is_u64() && point["at_ms"].is_u64(),
+            "{watch}"
+        );
+    }
+}
