@@ -22,8 +22,6 @@ use crate::state::RunState;
 
 pub use target::{TargetError, select};
 
-/// How many releases of history rollback looks through.
-
 /// Why `shipgate rollback` did not start.
 #[derive(Debug, thiserror::Error)]
 pub enum RollbackError {

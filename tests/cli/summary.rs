@@ -60,9 +60,8 @@ fn check_chart(block: &str, labels: usize) -> usize {
     series
 }
 
-#[test]
-fn run_summary_has_the_plan_before_the_results_the_commits_and_a_watch_chart() {
-    let runtime = tokio::runtime::Runtime::new().unwrap();
+/// GitHub answering the compare of the two deploys' commits, once.
+fn compare_fake(runtime: &tokio::runtime::Runtime) -> MockServer {
     let github = runtime.block_on(MockServer::start());
     runtime.block_on(async {
         Mock::given(method("GET"))
@@ -86,6 +85,13 @@ fn run_summary_has_the_plan_before_the_results_the_commits_and_a_watch_chart() {
             .mount(&github)
             .await;
     });
+    github
+}
+
+#[test]
+fn run_summary_has_the_plan_before_the_results_the_commits_and_a_watch_chart() {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let github = compare_fake(&runtime);
     let test = Test::new()
         .file("build/v1/status", "200")
         .file("build/v2/status", "200");
