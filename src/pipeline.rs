@@ -54,6 +54,7 @@ pub async fn execute(ctx: &Context, request: ReleaseRequest) -> Result<Report, E
             };
             return Ok(finish(report, status));
         }
+        report.migrations = migrate::applied_this_run(ctx); // issue 14
     }
 
     if ctx.cancel.is_cancelled() {

@@ -176,8 +176,16 @@ fn results_section(out: &mut String, report: &Report) {
     out.push('\n');
 }
 
-/// The commits since the environment's last healthy release.
+/// The commits since the environment's last healthy release, and the
+/// migrations this run applied with their class.
 fn changes_section(out: &mut String, report: &Report) {
+    if !report.migrations.is_empty() {
+        let _ = writeln!(out, "#### Migrations applied\n");
+        for migration in &report.migrations {
+            let _ = writeln!(out, "- `{}` ({})", migration.version, migration.class);
+        }
+        out.push('\n');
+    }
     if report.changes.is_empty() {
         return;
     }

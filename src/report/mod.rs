@@ -384,6 +384,18 @@ pub struct Report {
     /// Commits since the environment's last healthy release (issue 14).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub changes: Vec<Change>,
+    /// The migrations this run applied, with their class (issue 14).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub migrations: Vec<MigrationChange>,
+}
+
+/// A migration this run applied.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct MigrationChange {
+    /// Its version, e.g. `0002_add_email`.
+    pub version: String,
+    /// `additive`, `destructive` or `locking`.
+    pub class: String,
 }
 
 impl Report {
@@ -401,6 +413,7 @@ impl Report {
             outputs: Vec::new(),
             files: Vec::new(),
             changes: Vec::new(),
+            migrations: Vec::new(),
         }
     }
 
@@ -462,6 +475,7 @@ impl Report {
                     pull_request: change.pull_request,
                 })
                 .collect(),
+            migrations: self.migrations.clone(),
         }
     }
 

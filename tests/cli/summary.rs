@@ -94,12 +94,20 @@ fn run_summary_has_the_plan_before_the_results_the_commits_and_a_watch_chart() {
     let github = compare_fake(&runtime);
     let test = Test::new()
         .file("build/v1/status", "200")
-        .file("build/v2/status", "200");
+        .file("build/v2/status", "200")
+        .file(
+            "migrations/0001_create_users.sql",
+            "CREATE TABLE users (id INTEGER PRIMARY KEY);\n",
+        );
     let app = ReleaseApp::start(test.path().join("srv"));
     let config = format!(
         r#"
 [environments.prod]
 url = "{app}"
+database = "sqlite://app.db"
+
+[migrate]
+dir = "migrations"
 
 [environments.prod.releases]
 root = "srv"
@@ -152,9 +160,16 @@ max_error_rate = 0.25
         "--report",
         report.to_str().unwrap(),
     ];
+    fs_err::write(
+        test.path().join("migrations/0002_create_orders.sql"),
+        "CREATE TABLE orders (id INTEGER PRIMARY KEY);\n",
+    )
+    .unwrap();
     Test::args_for(&test, second).run(0);
     runtime.block_on(github.verify());
 
+    let json: serde_json::Value =
+        serde_json::from_str(&fs_err::read_to_string(&report).unwrap()).unwrap();
     let whole = fs_err::read_to_string(&summary).unwrap();
     // The second run's summary, appended after the first one's.
     let markdown = &whole[whole.rfind("### shipgate run").unwrap()..];
@@ -193,8 +208,6 @@ max_error_rate = 0.25
         "{markdown}"
     );
 
-    let json: serde_json::Value =
-        serde_json::from_str(&fs_err::read_to_string(&report).unwrap()).unwrap();
     let outputs = json["outputs"].as_array().unwrap();
     assert!(
         outputs.contains(&serde_json::json!(["rollback_target", "v1"])),
