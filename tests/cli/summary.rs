@@ -208,6 +208,11 @@ max_error_rate = 0.25
         "{markdown}"
     );
 
+    check_json_report(&json);
+}
+
+/// The JSON report carries the plan, the commits and the watch's numbers.
+fn check_json_report(json: &serde_json::Value) {
     let outputs = json["outputs"].as_array().unwrap();
     assert!(
         outputs.contains(&serde_json::json!(["rollback_target", "v1"])),
