@@ -13,6 +13,7 @@
 
 mod check_run;
 mod compare;
+mod run_check;
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -26,6 +27,7 @@ pub use check_run::{
     ANNOTATIONS_PER_REQUEST, Annotation, AnnotationLevel, CheckRunOutput, publish_check_run,
 };
 pub use compare::changes_since_healthy;
+pub use run_check::{RUN_CHECK_NAME, publish_run_check};
 
 use crate::config::{Masked, Redactor};
 use crate::diagnostic::Diagnostic;

@@ -236,3 +236,87 @@ fn check_json_report(json: &serde_json::Value) {
         );
     }
 }
+
+/// `shipgate run` publishes `shipgate / run` like `shipgate gate` publishes
+/// its gates, with the failing migration annotated on its real line.
+#[test]
+fn run_publishes_its_check_run_with_the_migration_annotated_on_its_line() {
+    use wiremock::Request;
+    use wiremock::matchers::query_param;
+
+    const SHA: &str = "3333333333333333333333333333333333333333";
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let github = runtime.block_on(MockServer::start());
+    let auth = |builder: wiremock::MockBuilder| {
+        builder
+            .and(header("authorization", "Bearer ghs_run"))
+            .and(header("accept", "application/vnd.github+json"))
+            .and(header("x-github-api-version", "2022-11-28"))
+    };
+    runtime.block_on(async {
+        auth(
+            Mock::given(method("GET"))
+                .and(path(format!("/repos/acme/shop/commits/{SHA}/check-runs"))),
+        )
+        .and(query_param("check_name", "shipgate / run"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(serde_json::json!({"total_count": 0, "check_runs": []})),
+        )
+        .expect(1)
+        .mount(&github)
+        .await;
+        auth(Mock::given(method("POST")).and(path("/repos/acme/shop/check-runs")))
+            .respond_with(ResponseTemplate::new(201).set_body_json(serde_json::json!({"id": 7})))
+            .expect(1)
+            .mount(&github)
+            .await;
+    });
+    let output = Test::new()
+        .config(
+            "[environments.prod]\ndatabase = \"sqlite://app.db\"\n\n[migrate]\ndir = \"migrations\"\n",
+        )
+        .file(
+            "migrations/0001_broken.sql",
+            "CREATE TABLE fine (id INTEGER PRIMARY KEY);\n\nCREATE TABLE oops (;\n",
+        )
+        .env("GITHUB_ACTIONS", "true")
+        .env("GITHUB_TOKEN", "ghs_run")
+        .env("GITHUB_REPOSITORY", "acme/shop")
+        .env("GITHUB_SHA", SHA)
+        .env("GITHUB_API_URL", &github.uri())
+        .args(["run", "--format", "json"])
+        .run(1);
+    output.nowhere("ghs_run");
+    let report = output.json();
+    assert!(
+        report["outputs"]
+            .as_array()
+            .unwrap()
+            .contains(&serde_json::json!(["check_run_id", "7"])),
+        "{report}"
+    );
+    runtime.block_on(github.verify());
+    let requests: Vec<Request> = runtime.block_on(github.received_requests()).unwrap();
+    let post = requests
+        .iter()
+        .find(|request| request.method.as_str() == "POST")
+        .unwrap();
+    let body: serde_json::Value = serde_json::from_slice(&post.body).unwrap();
+    assert_eq!(body["name"], "shipgate / run");
+    assert_eq!(body["head_sha"], SHA);
+    assert_eq!(body["conclusion"], "failure");
+    assert_eq!(body["output"]["title"], "deploy failed (exit 1)");
+    let annotations = body["output"]["annotations"].as_array().unwrap();
+    assert_eq!(annotations.len(), 1, "{body}");
+    assert_eq!(annotations[0]["path"], "migrations/0001_broken.sql");
+    assert_eq!(annotations[0]["start_line"], 3, "{body}");
+    assert_eq!(annotations[0]["annotation_level"], "failure");
+    assert!(
+        body["output"]["summary"]
+            .as_str()
+            .unwrap()
+            .contains("| migrate | 0001_broken | ✗ fail |"),
+        "{body}"
+    );
+}
