@@ -171,6 +171,9 @@ async fn checks_state(
     let statuses = client.statuses(sha).await?;
     // name → (outcome, label); outcome 0 = green, 1 = pending, 2 = failing.
     let mut seen: Vec<(String, u8, String)> = Vec::new();
+    // A check named explicitly counts even when it is a job of this workflow
+    // run (a `build` job the deploy job needs); only `all` skips them.
+    let run_id = run_id.filter(|_| *required == RequiredChecks::All);
     for run in runs.iter().filter(|run| !is_own(run, run_id)) {
         let (outcome, label) = if run.status == "completed" {
             let conclusion = run.conclusion.as_deref().unwrap_or("none");

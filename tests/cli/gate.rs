@@ -934,3 +934,47 @@ fn github_gate_never_waits_on_its_own_in_progress_job() {
     assert!(started.elapsed() < std::time::Duration::from_secs(30));
     runtime.block_on(server.verify());
 }
+
+/// A check named in `checks` still counts when it is a job of the workflow
+/// run executing shipgate (a `build` job the deploy job needs): only `all`
+/// skips this run's jobs (issue 14).
+#[test]
+fn github_gate_with_named_checks_still_counts_a_job_of_its_own_run() {
+    use wiremock::matchers::{method, path};
+    use wiremock::{Mock, MockServer, ResponseTemplate};
+
+    const SHA: &str = "abcabcabcabcabcabcabcabcabcabcabcabcabca";
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let server = runtime.block_on(MockServer::start());
+    runtime.block_on(async {
+        Mock::given(method("GET"))
+            .and(path(format!("/repos/acme/shop/commits/{SHA}/check-runs")))
+            .respond_with(ResponseTemplate::new(200).set_body_json(serde_json::json!({
+                "total_count": 1,
+                "check_runs": [
+                    {"id": 3, "name": "build", "status": "completed", "conclusion": "failure",
+                     "details_url": "https://github.com/acme/shop/actions/runs/4242/job/700"}
+                ]
+            })))
+            .mount(&server)
+            .await;
+        Mock::given(method("GET"))
+            .and(path(format!("/repos/acme/shop/commits/{SHA}/status")))
+            .respond_with(
+                ResponseTemplate::new(200)
+                    .set_body_json(serde_json::json!({"state": "success", "statuses": []})),
+            )
+            .mount(&server)
+            .await;
+    });
+    Test::new()
+        .config("[environments.production]\n[gate.github]\nchecks = [\"build\"]\n")
+        .env("GITHUB_TOKEN", "ghs_self")
+        .env("GITHUB_REPOSITORY", "acme/shop")
+        .env("GITHUB_SHA", SHA)
+        .env("GITHUB_RUN_ID", "4242")
+        .env("GITHUB_API_URL", &server.uri())
+        .args(["gate"])
+        .run(1)
+        .stdout_has("failing on `abcabcabcabc`: `build` (failure)");
+}
