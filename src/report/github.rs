@@ -250,12 +250,27 @@ fn watch_chart(out: &mut String, series: &WatchSeries) {
     let _ = writeln!(out, "    line [{}]", rates.join(", "));
     let _ = writeln!(out, "    line [{}]", limit.join(", "));
     let _ = writeln!(out, "```\n");
-    let _ = writeln!(out, "p95 latency in ms of the watched smoke checks:\n");
+    let latency_limit = series.max_latency.map(|limit| {
+        let limit = limit.as_millis().to_string();
+        vec![limit; series.points.len()].join(", ")
+    });
+    let _ = writeln!(
+        out,
+        "p95 latency in ms of the watched smoke checks{}:\n",
+        if latency_limit.is_some() {
+            " (second line: the smallest `max_latency`)"
+        } else {
+            ""
+        }
+    );
     let _ = writeln!(out, "```mermaid\nxychart-beta");
     let _ = writeln!(out, "    title \"p95 latency (ms)\"");
     let _ = writeln!(out, "    x-axis [{labels}]");
     let _ = writeln!(out, "    y-axis \"p95 latency (ms)\"");
     let _ = writeln!(out, "    line [{}]", latencies.join(", "));
+    if let Some(limit) = latency_limit {
+        let _ = writeln!(out, "    line [{limit}]");
+    }
     let _ = writeln!(out, "```\n");
 }
 

@@ -267,6 +267,14 @@ pub struct Phase {
 pub struct WatchSeries {
     /// `[watch] max_error_rate`, drawn as the error-rate limit.
     pub max_error_rate: f64,
+    /// The smallest `max_latency` of the watched smoke checks, drawn as the
+    /// latency limit.
+    #[serde(
+        rename = "max_latency_ms",
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "serialize_millis"
+    )]
+    pub max_latency: Option<Duration>,
     /// One point per measurement, in order.
     pub points: Vec<WatchPoint>,
 }

@@ -136,6 +136,14 @@ pub async fn run_phase(
     }
     let mut series = WatchSeries {
         max_error_rate: config.max_error_rate,
+        max_latency: ctx
+            .config
+            .smoke
+            .checks
+            .iter()
+            .filter(|check| config.checks.contains(&check.name))
+            .filter_map(|check| check.max_latency)
+            .min(),
         points: Vec::new(),
     };
     let mut taken = 0;

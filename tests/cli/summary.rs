@@ -119,6 +119,7 @@ ready_within = "1s"
 [[smoke.check]]
 name = "health"
 path = "/health"
+max_latency = "2s"
 
 [watch]
 for = "150ms"
@@ -202,7 +203,8 @@ max_error_rate = 0.25
         .collect();
     assert_eq!(blocks.len(), 2, "{markdown}");
     assert_eq!(check_chart(blocks[0], 3), 2, "error rate and its limit");
-    assert_eq!(check_chart(blocks[1], 3), 1, "p95 latency");
+    assert_eq!(check_chart(blocks[1], 3), 2, "p95 latency and its limit");
+    assert!(blocks[1].contains("line [2000, 2000, 2000]"), "{markdown}");
     assert!(
         blocks[0].contains("line [25.00, 25.00, 25.00]"),
         "{markdown}"
@@ -226,6 +228,7 @@ fn check_json_report(json: &serde_json::Value) {
         .find(|phase| phase["name"] == "watch")
         .unwrap();
     assert_eq!(watch["series"]["max_error_rate"], 0.25);
+    assert_eq!(watch["series"]["max_latency_ms"], 2000);
     let points = watch["series"]["points"].as_array().unwrap();
     assert_eq!(points.len(), 3, "{watch}");
     for point in points {
