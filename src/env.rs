@@ -61,7 +61,8 @@ pub const AWS_SECRET_ACCESS_KEY: &str = "AWS_SECRET_ACCESS_KEY";
 pub const AWS_SESSION_TOKEN: &str = "AWS_SESSION_TOKEN";
 /// The S3 endpoint when `migrate.backup_endpoint` is not set (R2, `MinIO`).
 pub const AWS_ENDPOINT_URL: &str = "AWS_ENDPOINT_URL";
-/// The GitHub Actions run id: names uploaded backups.
+/// The GitHub Actions run id: names uploaded backups; the `github` gate
+/// skips this run's own check runs.
 pub const GITHUB_RUN_ID: &str = "GITHUB_RUN_ID";
 /// The GitHub Actions run attempt: a re-run job has a new one (issue 14).
 pub const GITHUB_RUN_ATTEMPT: &str = "GITHUB_RUN_ATTEMPT";

@@ -354,7 +354,11 @@ async fn dispatch(
             )
             .await?
         }
-        Command::Run(args) => pipeline::execute(&ctx, args.release.request()).await?,
+        Command::Run(args) => {
+            let mut report = pipeline::execute(&ctx, args.release.request()).await?;
+            github::publish_run_check(&ctx, &mut report).await; // issue 14
+            report
+        }
     };
     Ok(report)
 }

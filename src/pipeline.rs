@@ -61,6 +61,7 @@ async fn run_phases(ctx: &Context, request: ReleaseRequest) -> Result<Report, Er
             };
             return Ok(finish(report, status));
         }
+        report.migrations = migrate::applied_this_run(ctx); // issue 14
     }
 
     if ctx.cancel.is_cancelled() {
@@ -84,6 +85,18 @@ async fn run_phases(ctx: &Context, request: ReleaseRequest) -> Result<Report, Er
         ));
     };
 
+    // issue 14: the rollback plan, decided before deploying.
+    let history = provider.history(rollback::HISTORY_LIMIT).await;
+    let plan = rollback::plan(ctx, &history);
+    let history_or_none = history.as_deref().unwrap_or(&[]);
+    report.changes =
+        crate::github::changes_since_healthy(history_or_none, spec.commit.as_deref(), ctx).await;
+    report.output(
+        "rollback_target",
+        plan.target.unwrap_or_else(|why| format!("none: {why}")),
+    );
+    report.output("rollback_database", plan.database);
+    // end issue 14
     deploy_and_verify(ctx, provider.as_ref(), &spec, backup.as_deref(), report).await
 }
 

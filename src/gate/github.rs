@@ -10,8 +10,11 @@ use std::time::{Duration, Instant};
 use super::{CHECK_RUN_NAME, GateContext};
 use crate::config::{Gate, GithubGate, RequiredChecks};
 use crate::diagnostic::{Diagnostic, backticked};
-use crate::github::{GithubClient, GithubEnv, GithubError, Review};
+use crate::github::{CheckRun, GithubClient, GithubEnv, GithubError, Review};
 use crate::report::{Check, format_duration};
+
+/// The name prefix of every check run shipgate publishes.
+const OWN_CHECK_PREFIX: &str = "shipgate / ";
 
 /// The state of the required checks at one poll.
 #[derive(Debug, Default, PartialEq, Eq)]
@@ -60,7 +63,8 @@ async fn inspect(
         let started = Instant::now();
         let wait_for = config.wait_for.unwrap_or(Duration::ZERO);
         let state = loop {
-            let state = checks_state(&client, &sha, &config.checks).await?;
+            let state =
+                checks_state(&client, &sha, &config.checks, github.run_id.as_deref()).await?;
             let waited = started.elapsed();
             if !state.failing.is_empty() || state.pending.is_empty() || waited >= wait_for {
                 break state;
@@ -147,17 +151,30 @@ async fn inspect(
     Ok((problems, passed))
 }
 
+/// Whether the gate must ignore `run`: shipgate's own check runs
+/// (`shipgate / …`) and the jobs of the workflow run executing shipgate,
+/// which are still in progress while the gate looks at them (issue 14).
+fn is_own(run: &CheckRun, run_id: Option<&str>) -> bool {
+    run.name == CHECK_RUN_NAME
+        || run.name.starts_with(OWN_CHECK_PREFIX)
+        || run_id.is_some_and(|id| run.belongs_to_run(id))
+}
+
 /// Check runs and statuses on `sha`, judged against `required`.
 async fn checks_state(
     client: &GithubClient,
     sha: &str,
     required: &RequiredChecks,
+    run_id: Option<&str>,
 ) -> Result<ChecksState, GithubError> {
     let runs = client.check_runs(sha).await?;
     let statuses = client.statuses(sha).await?;
     // name → (outcome, label); outcome 0 = green, 1 = pending, 2 = failing.
     let mut seen: Vec<(String, u8, String)> = Vec::new();
-    for run in runs.iter().filter(|run| run.name != CHECK_RUN_NAME) {
+    // A check named explicitly counts even when it is a job of this workflow
+    // run (a `build` job the deploy job needs); only `all` skips them.
+    let run_id = run_id.filter(|_| *required == RequiredChecks::All);
+    for run in runs.iter().filter(|run| !is_own(run, run_id)) {
         let (outcome, label) = if run.status == "completed" {
             let conclusion = run.conclusion.as_deref().unwrap_or("none");
             let green = matches!(conclusion, "success" | "neutral" | "skipped");

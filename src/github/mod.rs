@@ -12,7 +12,9 @@
 //! duplicate check run.
 
 mod check_run;
+mod compare;
 pub mod deployments;
+mod run_check;
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -25,6 +27,8 @@ use serde::de::DeserializeOwned;
 pub use check_run::{
     ANNOTATIONS_PER_REQUEST, Annotation, AnnotationLevel, CheckRunOutput, publish_check_run,
 };
+pub use compare::changes_since_healthy;
+pub use run_check::{RUN_CHECK_NAME, publish_run_check};
 
 use crate::config::{Masked, Redactor};
 use crate::diagnostic::Diagnostic;
@@ -163,6 +167,9 @@ pub struct GithubEnv {
     pub pull_request: Option<u64>,
     /// `GITHUB_ACTIONS=true`.
     pub actions: bool,
+    /// The workflow run executing shipgate (`GITHUB_RUN_ID`): the `github`
+    /// gate skips this run's own check runs (issue 14).
+    pub run_id: Option<String>,
 }
 
 impl GithubEnv {
@@ -206,6 +213,7 @@ impl GithubEnv {
             sha,
             pull_request,
             actions: lookup(env::GITHUB_ACTIONS).is_some_and(|value| value == "true"),
+            run_id: lookup(env::GITHUB_RUN_ID).filter(|id| !id.is_empty()),
         })
     }
 }
@@ -256,6 +264,21 @@ pub struct CheckRun {
     /// A link for people.
     #[serde(default)]
     pub html_url: Option<String>,
+    /// The integrator's link; for Actions jobs
+    /// `https://github.com/o/r/actions/runs/<run_id>/job/<job_id>`.
+    #[serde(default)]
+    pub details_url: Option<String>,
+}
+
+impl CheckRun {
+    /// Whether this check run is a job of workflow run `run_id`.
+    pub fn belongs_to_run(&self, run_id: &str) -> bool {
+        let needle = format!("/actions/runs/{run_id}/");
+        [&self.details_url, &self.html_url]
+            .into_iter()
+            .flatten()
+            .any(|url| url.contains(&needle))
+    }
 }
 
 #[derive(Debug, Deserialize)]

@@ -21,6 +21,7 @@ pub(crate) fn github_env(server: &MockServer) -> GithubEnv {
         sha: Some(SHA.to_owned()),
         pull_request: None,
         actions: true,
+        run_id: None,
     }
 }
 

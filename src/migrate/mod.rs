@@ -516,6 +516,31 @@ pub async fn apply(ctx: &Context) -> Result<Report, MigrateError> {
     Ok(report)
 }
 
+/// The migrations the current run applied, with the class recorded for
+/// each (a version without one counts as destructive, as rollback treats
+/// it), for the deploy summary (issue 14). Empty when the run state is
+/// unreadable or nothing was applied.
+pub fn applied_this_run(ctx: &Context) -> Vec<crate::report::MigrationChange> {
+    let Ok(state) = crate::state::RunState::load(&ctx.state_path, &ctx.config.environment.name)
+    else {
+        return Vec::new();
+    };
+    state
+        .migrations_applied
+        .iter()
+        .map(|version| crate::report::MigrationChange {
+            version: version.clone(),
+            class: state
+                .migration_classes
+                .get(version)
+                .copied()
+                .unwrap_or(lint::MigrationClass::Destructive)
+                .as_str()
+                .to_owned(),
+        })
+        .collect()
+}
+
 /// The report outputs of a backup's uploaded copy: what a rollback on
 /// another runner passes to `migrate restore --from … --sha256 …`.
 pub fn remote_outputs(report: &mut Report, remote: Option<&crate::state::RemoteCopy>) {

@@ -321,11 +321,15 @@ fn install(layout: &Layout, spec: &DeploySpec) -> Result<Release, ProviderError>
         return Err(error);
     }
 
-    let release = Release::new(
-        spec.id.clone(),
-        ReleaseState::Deployed,
-        jiff::Timestamp::now(),
-    );
+    // The commit lets the summary list what changed since this release (issue 14).
+    let release = Release {
+        commit: spec.commit.clone(),
+        ..Release::new(
+            spec.id.clone(),
+            ReleaseState::Deployed,
+            jiff::Timestamp::now(),
+        )
+    };
     ledger.insert(release.clone());
     ledger.save()?;
     Ok(release)

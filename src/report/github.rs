@@ -8,7 +8,7 @@
 use std::fmt::Write as _;
 use std::io::Write as _;
 
-use super::{Report, Status, format_duration, human};
+use super::{Report, Status, WatchSeries, format_duration, human};
 use crate::config::Redactor;
 use crate::env;
 
@@ -88,6 +88,17 @@ pub fn summary_markdown(report: &Report) -> String {
         report.command,
         outcome_word(report)
     );
+    plan_section(&mut out, report);
+    results_section(&mut out, report);
+    changes_section(&mut out, report);
+    for phase in &report.phases {
+        if let Some(series) = &phase.series {
+            watch_chart(&mut out, series);
+        }
+    }
+    if report.phases.len() > 1 || !report.changes.is_empty() {
+        let _ = writeln!(out, "#### Checks\n");
+    }
     let _ = writeln!(out, "| phase | check | status | detail | time |");
     let _ = writeln!(out, "| --- | --- | --- | --- | --- |");
     for phase in &report.phases {
@@ -118,6 +129,156 @@ pub fn summary_markdown(report: &Report) -> String {
         format_duration(report.duration)
     );
     out
+}
+
+fn output<'r>(report: &'r Report, key: &str) -> Option<&'r str> {
+    report
+        .outputs
+        .iter()
+        .find(|(name, _)| name == key)
+        .map(|(_, value)| value.as_str())
+}
+
+/// The rollback plan `run` decided before deploying, first on the page
+/// (issue 14).
+fn plan_section(out: &mut String, report: &Report) {
+    let (Some(target), Some(database)) = (
+        output(report, "rollback_target"),
+        output(report, "rollback_database"),
+    ) else {
+        return;
+    };
+    let _ = writeln!(out, "#### Rollback plan (decided before deploying)\n");
+    let _ = writeln!(out, "If this deploy fails:\n");
+    let _ = writeln!(out, "- app: back to `{}`", target.replace('`', "'"));
+    let _ = writeln!(out, "- database: {}\n", cell(database));
+}
+
+/// One row per phase with its status and time.
+fn results_section(out: &mut String, report: &Report) {
+    if report.phases.len() < 2 {
+        return;
+    }
+    let _ = writeln!(out, "#### Results\n");
+    let _ = writeln!(out, "| phase | status | summary | time |");
+    let _ = writeln!(out, "| --- | --- | --- | --- |");
+    for phase in &report.phases {
+        let _ = writeln!(
+            out,
+            "| {} | {} {} | {} | {} |",
+            phase.name.as_str(),
+            phase.status.symbol(),
+            status_word(phase.status),
+            cell(phase.summary.as_deref().unwrap_or_default()),
+            format_duration(phase.duration),
+        );
+    }
+    out.push('\n');
+}
+
+/// The commits since the environment's last healthy release, and the
+/// migrations this run applied with their class.
+fn changes_section(out: &mut String, report: &Report) {
+    if !report.migrations.is_empty() {
+        let _ = writeln!(out, "#### Migrations applied\n");
+        for migration in &report.migrations {
+            let _ = writeln!(out, "- `{}` ({})", migration.version, migration.class);
+        }
+        out.push('\n');
+    }
+    if report.changes.is_empty() {
+        return;
+    }
+    let _ = writeln!(
+        out,
+        "#### What changed ({} commit(s) since the last healthy release)\n",
+        report.changes.len()
+    );
+    for change in &report.changes {
+        let short: String = change.sha.chars().take(7).collect();
+        let mut line = format!("- `{short}` {}", change.title.replace('\n', " "));
+        match (&change.author, &change.author_name) {
+            (Some(login), _) => {
+                let _ = write!(line, " — @{login}");
+            }
+            (None, Some(name)) => {
+                let _ = write!(line, " — {name}");
+            }
+            (None, None) => {}
+        }
+        if let Some(number) = change.pull_request {
+            let _ = write!(line, " · PR #{number}");
+        }
+        let _ = writeln!(out, "{line}");
+    }
+    out.push('\n');
+}
+
+/// p95 latency and error rate per interval as Mermaid `xychart-beta` charts,
+/// the error-rate limit drawn as a second line (GitHub renders Mermaid).
+fn watch_chart(out: &mut String, series: &WatchSeries) {
+    let labels: Vec<String> = series
+        .points
+        .iter()
+        .map(|point| format!("\"{}\"", format_duration(point.at)))
+        .collect();
+    let labels = labels.join(", ");
+    let latencies: Vec<String> = series
+        .points
+        .iter()
+        .map(|point| point.p95.as_millis().to_string())
+        .collect();
+    let rates: Vec<String> = series
+        .points
+        .iter()
+        .map(|point| format!("{:.2}", point.error_rate * 100.0))
+        .collect();
+    let limit: Vec<String> = series
+        .points
+        .iter()
+        .map(|_| format!("{:.2}", series.max_error_rate * 100.0))
+        .collect();
+    let _ = writeln!(out, "#### Watch\n");
+    let _ = writeln!(
+        out,
+        "Error rate in % per measurement (second line: the limit, `max_error_rate`):\n"
+    );
+    let _ = writeln!(out, "```mermaid\nxychart-beta");
+    let _ = writeln!(out, "    title \"error rate (%)\"");
+    let _ = writeln!(out, "    x-axis [{labels}]");
+    let _ = writeln!(out, "    y-axis \"error rate (%)\"");
+    let _ = writeln!(out, "    line [{}]", rates.join(", "));
+    let _ = writeln!(out, "    line [{}]", limit.join(", "));
+    let _ = writeln!(out, "```\n");
+    let latency_limit = series.max_latency.map(|limit| {
+        let limit = limit.as_millis().to_string();
+        vec![limit; series.points.len()].join(", ")
+    });
+    let _ = writeln!(
+        out,
+        "p95 latency in ms of the watched smoke checks{}:\n",
+        if latency_limit.is_some() {
+            " (second line: the smallest `max_latency`)"
+        } else {
+            ""
+        }
+    );
+    let _ = writeln!(out, "```mermaid\nxychart-beta");
+    let _ = writeln!(out, "    title \"p95 latency (ms)\"");
+    let _ = writeln!(out, "    x-axis [{labels}]");
+    let _ = writeln!(out, "    y-axis \"p95 latency (ms)\"");
+    let _ = writeln!(out, "    line [{}]", latencies.join(", "));
+    if let Some(limit) = latency_limit {
+        let _ = writeln!(out, "    line [{limit}]");
+    }
+    let _ = writeln!(out, "```\n");
+}
+
+fn status_word(status: Status) -> String {
+    serde_json::to_value(status)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_owned))
+        .unwrap_or_default()
 }
 
 fn outcome_word(report: &Report) -> &'static str {

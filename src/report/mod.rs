@@ -259,6 +259,58 @@ pub struct Phase {
     pub summary: Option<String>,
     /// The checks, in a stable order.
     pub checks: Vec<Check>,
+    /// The watch's numbers per interval (watch phase only; issue 14).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub series: Option<WatchSeries>,
+}
+
+/// The watch's smoke numbers per interval, for the step summary's chart and
+/// the JSON report (issue 14).
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct WatchSeries {
+    /// `[watch] max_error_rate`, drawn as the error-rate limit.
+    pub max_error_rate: f64,
+    /// The smallest `max_latency` of the watched smoke checks, drawn as the
+    /// latency limit.
+    #[serde(
+        rename = "max_latency_ms",
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "serialize_millis"
+    )]
+    pub max_latency: Option<Duration>,
+    /// One point per measurement, in order.
+    pub points: Vec<WatchPoint>,
+}
+
+/// One measurement of the watched smoke checks.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct WatchPoint {
+    /// Offset from the watch's start.
+    #[serde(rename = "at_ms", serialize_with = "serialize_millis_required")]
+    pub at: Duration,
+    /// The 95th percentile of the checks' latencies (nearest rank).
+    #[serde(rename = "p95_ms", serialize_with = "serialize_millis_required")]
+    pub p95: Duration,
+    /// Failed checks over all checks, 0 to 1.
+    pub error_rate: f64,
+}
+
+/// A commit between the last healthy release and this deploy (issue 14).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Change {
+    /// The full SHA.
+    pub sha: String,
+    /// The message's first line.
+    pub title: String,
+    /// The author's GitHub login, when the commit email matches an account.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub author: Option<String>,
+    /// The git author name.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub author_name: Option<String>,
+    /// The pull request the title names as `(#123)`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pull_request: Option<u64>,
 }
 
 impl Phase {
@@ -280,6 +332,7 @@ impl Phase {
             duration,
             summary: None,
             checks,
+            series: None,
         }
     }
 
@@ -303,6 +356,7 @@ impl Phase {
                 .iter()
                 .map(|check| check.redacted(redactor))
                 .collect(),
+            series: self.series.clone(),
         }
     }
 
@@ -338,6 +392,21 @@ pub struct Report {
     /// Paths written during the run (backups, state), for humans.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub files: Vec<PathBuf>,
+    /// Commits since the environment's last healthy release (issue 14).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub changes: Vec<Change>,
+    /// The migrations this run applied, with their class (issue 14).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub migrations: Vec<MigrationChange>,
+}
+
+/// A migration this run applied.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct MigrationChange {
+    /// Its version, e.g. `0002_add_email`.
+    pub version: String,
+    /// `additive`, `destructive` or `locking`.
+    pub class: String,
 }
 
 impl Report {
@@ -354,6 +423,8 @@ impl Report {
             phases: Vec::new(),
             outputs: Vec::new(),
             files: Vec::new(),
+            changes: Vec::new(),
+            migrations: Vec::new(),
         }
     }
 
@@ -404,6 +475,18 @@ impl Report {
                 .iter()
                 .map(|path| redacted_path(path, redactor))
                 .collect(),
+            changes: self
+                .changes
+                .iter()
+                .map(|change| Change {
+                    sha: change.sha.clone(),
+                    title: text(&change.title),
+                    author: change.author.as_ref().map(text),
+                    author_name: change.author_name.as_ref().map(text),
+                    pull_request: change.pull_request,
+                })
+                .collect(),
+            migrations: self.migrations.clone(),
         }
     }
 

@@ -22,9 +22,6 @@ use crate::state::RunState;
 
 pub use target::{TargetError, select};
 
-/// How many releases of history rollback looks through.
-const HISTORY_LIMIT: usize = 100;
-
 /// Why `shipgate rollback` did not start.
 #[derive(Debug, thiserror::Error)]
 pub enum RollbackError {
@@ -278,6 +275,35 @@ async fn mark_failed(provider: &dyn Provider, request: &RollbackRequest, checks:
             ));
         }
     }
+}
+
+/// What a rollback would do if the deploy about to start fails, decided
+/// before deploying so the summary can show it on its first screen (issue 14).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RollbackPlan {
+    /// The release `previous` would choose, or why none can be chosen.
+    pub target: Result<String, String>,
+    /// What happens to the database, as `[rollback] database` and this run's
+    /// state decide it.
+    pub database: String,
+}
+
+/// How many releases back the plan and rollback look.
+pub const HISTORY_LIMIT: usize = 100;
+
+/// The [`RollbackPlan`] for a deploy that has not happened yet, from the
+/// provider's `history` (read with [`HISTORY_LIMIT`]): the new release is not
+/// in it, so the target is the newest valid release (normally the one live
+/// now), and the run state is this run's.
+pub fn plan(ctx: &Context, history: &Result<Vec<Release>, ProviderError>) -> RollbackPlan {
+    let target = match history {
+        Ok(history) => select(history, None, None)
+            .map(|release| release.id.clone())
+            .map_err(|error| error.to_string()),
+        Err(error) => Err(format!("could not read the release history: {error}")),
+    };
+    let database = database_action(ctx, ctx.config.rollback.database, None).describe();
+    RollbackPlan { target, database }
 }
 
 fn provider_failure(action: &str, error: &ProviderError) -> Check {

@@ -23,7 +23,9 @@ use crate::config::WatchConfig;
 use crate::context::Context;
 use crate::diagnostic::Diagnostic;
 use crate::exit::ExitStatus;
-use crate::report::{Check, Phase, PhaseName, Report, Status, format_duration};
+use crate::report::{
+    Check, Phase, PhaseName, Report, Status, WatchPoint, WatchSeries, format_duration,
+};
 use crate::smoke::{self, SmokeError};
 
 /// The name of the smoke suite's metric.
@@ -132,6 +134,18 @@ pub async fn run_phase(
             },
         ));
     }
+    let mut series = WatchSeries {
+        max_error_rate: config.max_error_rate,
+        max_latency: ctx
+            .config
+            .smoke
+            .checks
+            .iter()
+            .filter(|check| config.checks.contains(&check.name))
+            .filter_map(|check| check.max_latency)
+            .min(),
+        points: Vec::new(),
+    };
     let mut taken = 0;
     let mut stopped_by: Option<String> = None;
     for index in 1..=planned {
@@ -144,10 +158,14 @@ pub async fn run_phase(
             () = ctx.cancel.cancelled() => break,
         }
         let at = tick - started;
-        let measured = tokio::select! {
+        let (measured, point) = tokio::select! {
             measured = measure_all(ctx, config, base_url, &client) => measured?,
             () = ctx.cancel.cancelled() => break,
         };
+        if let Some(mut point) = point {
+            point.at = at;
+            series.points.push(point);
+        }
         taken = index;
         for (tracker, (verdict, shown)) in trackers.iter_mut().zip(measured) {
             tracker.record(Measurement {
@@ -175,7 +193,11 @@ pub async fn run_phase(
             format_duration(duration)
         ),
     };
-    Ok(Phase::new(PhaseName::Watch, checks, started.elapsed()).summary(summary))
+    let mut phase = Phase::new(PhaseName::Watch, checks, started.elapsed()).summary(summary);
+    if !series.points.is_empty() {
+        phase.series = Some(series);
+    }
+    Ok(phase)
 }
 
 /// Measurements at 0, `interval`, 2 × `interval`, … before `duration` ends
@@ -186,22 +208,25 @@ fn measurements(duration: Duration, interval: Duration) -> usize {
 }
 
 /// One interval: the smoke checks once and every metric, concurrently, in
-/// tracker order (smoke first when it is measured).
+/// tracker order (smoke first when it is measured), with the smoke checks'
+/// p95 latency and error rate when they are measured.
 async fn measure_all(
     ctx: &Context,
     config: &WatchConfig,
     base_url: Option<&Url>,
     client: &reqwest::Client,
-) -> Result<Vec<(Verdict, String)>, WatchError> {
+) -> Result<(Vec<(Verdict, String)>, Option<WatchPoint>), WatchError> {
     let mut metrics = JoinSet::new();
     for (index, metric) in config.metrics.iter().enumerate() {
         let (client, metric) = (client.clone(), metric.clone());
         metrics.spawn(async move { (index, metric::measure(&client, &metric).await) });
     }
     let mut measured = Vec::with_capacity(config.metrics.len() + 1);
+    let mut point = None;
     if !config.checks.is_empty() {
         let checks = smoke::run_once(ctx, base_url, &config.checks, client).await?;
         measured.push(judge_smoke(&checks, config.max_error_rate));
+        point = Some(smoke_point(&checks));
     }
     let mut results = vec![None; config.metrics.len()];
     while let Some(joined) = metrics.join_next().await {
@@ -217,7 +242,30 @@ async fn measure_all(
             )
         })
     }));
-    Ok(measured)
+    Ok((measured, point))
+}
+
+/// The smoke checks' p95 latency (nearest rank) and error rate; `at` is set
+/// by the caller.
+fn smoke_point(checks: &[Check]) -> WatchPoint {
+    let mut latencies: Vec<Duration> = checks.iter().filter_map(|check| check.duration).collect();
+    latencies.sort_unstable();
+    let p95 = if latencies.is_empty() {
+        Duration::ZERO
+    } else {
+        // Nearest rank: ceil(0.95 × n), 1-based.
+        let rank = (latencies.len() * 95).div_ceil(100).max(1);
+        latencies[rank - 1]
+    };
+    let failed = checks
+        .iter()
+        .filter(|check| check.status == Status::Fail)
+        .count();
+    WatchPoint {
+        at: Duration::ZERO,
+        p95,
+        error_rate: smoke::error_rate(failed, checks.len()),
+    }
 }
 
 /// One pass of the smoke checks as a measurement: failed when more than

@@ -863,3 +863,118 @@ fn a_failing_command_shows_its_last_20_lines_and_the_full_log_in_a_group() {
     assert_eq!(group.lines().count(), 30, "{group}");
     assert!(group.starts_with("line-1\nline-2\n"), "{group}");
 }
+
+/// Issue 14: inside Actions, `checks = "all"` saw the job running shipgate
+/// as `in_progress`, waited for it and then failed. The jobs of this
+/// workflow run (matched by `GITHUB_RUN_ID` in `details_url`) and shipgate's
+/// own check runs are not waited on; other checks still count.
+#[test]
+fn github_gate_never_waits_on_its_own_in_progress_job() {
+    use wiremock::matchers::{header, method, path, query_param};
+    use wiremock::{Mock, MockServer, ResponseTemplate};
+
+    const SHA: &str = "abcabcabcabcabcabcabcabcabcabcabcabcabca";
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let server = runtime.block_on(MockServer::start());
+    let auth = |builder: wiremock::MockBuilder| {
+        builder
+            .and(header("authorization", "Bearer ghs_self"))
+            .and(header("accept", "application/vnd.github+json"))
+            .and(header("x-github-api-version", "2022-11-28"))
+    };
+    runtime.block_on(async {
+        auth(
+            Mock::given(method("GET"))
+                .and(path(format!("/repos/acme/shop/commits/{SHA}/check-runs"))),
+        )
+        .and(query_param("per_page", "100"))
+        .and(query_param("page", "1"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(serde_json::json!({
+            "total_count": 4,
+            "check_runs": [
+                {"id": 1, "name": "deploy", "status": "in_progress", "conclusion": null,
+                 "details_url": "https://github.com/acme/shop/actions/runs/4242/job/777"},
+                {"id": 2, "name": "shipgate / run", "status": "in_progress", "conclusion": null,
+                 "details_url": "https://shipgate.example/elsewhere"},
+                {"id": 3, "name": "build", "status": "completed", "conclusion": "success",
+                 "details_url": "https://github.com/acme/shop/actions/runs/4000/job/700"},
+                {"id": 4, "name": "lint", "status": "completed", "conclusion": "success",
+                 "details_url": "https://github.com/acme/shop/actions/runs/42420/job/1"}
+            ]
+        })))
+        .expect(1)
+        .mount(&server)
+        .await;
+        auth(
+            Mock::given(method("GET")).and(path(format!("/repos/acme/shop/commits/{SHA}/status"))),
+        )
+        .and(query_param("per_page", "100"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(serde_json::json!({"state": "success", "statuses": []})),
+        )
+        .expect(1)
+        .mount(&server)
+        .await;
+    });
+    let started = std::time::Instant::now();
+    let output = Test::new()
+        .config("[environments.production]\n[gate.github]\nchecks = \"all\"\nwait_for = \"5m\"\n")
+        .env("GITHUB_TOKEN", "ghs_self")
+        .env("GITHUB_REPOSITORY", "acme/shop")
+        .env("GITHUB_SHA", SHA)
+        .env("GITHUB_RUN_ID", "4242")
+        .env("GITHUB_API_URL", &server.uri())
+        .args(["gate"])
+        .run(0);
+    output
+        .stdout_has("✓ github 2 check(s) green on `abcabcabcabc`")
+        .nowhere("waiting for")
+        .nowhere("ghs_self");
+    assert!(started.elapsed() < std::time::Duration::from_secs(30));
+    runtime.block_on(server.verify());
+}
+
+/// A check named in `checks` still counts when it is a job of the workflow
+/// run executing shipgate (a `build` job the deploy job needs): only `all`
+/// skips this run's jobs (issue 14).
+#[test]
+fn github_gate_with_named_checks_still_counts_a_job_of_its_own_run() {
+    use wiremock::matchers::{method, path};
+    use wiremock::{Mock, MockServer, ResponseTemplate};
+
+    const SHA: &str = "abcabcabcabcabcabcabcabcabcabcabcabcabca";
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let server = runtime.block_on(MockServer::start());
+    runtime.block_on(async {
+        Mock::given(method("GET"))
+            .and(path(format!("/repos/acme/shop/commits/{SHA}/check-runs")))
+            .respond_with(ResponseTemplate::new(200).set_body_json(serde_json::json!({
+                "total_count": 1,
+                "check_runs": [
+                    {"id": 3, "name": "build", "status": "completed", "conclusion": "failure",
+                     "details_url": "https://github.com/acme/shop/actions/runs/4242/job/700"}
+                ]
+            })))
+            .mount(&server)
+            .await;
+        Mock::given(method("GET"))
+            .and(path(format!("/repos/acme/shop/commits/{SHA}/status")))
+            .respond_with(
+                ResponseTemplate::new(200)
+                    .set_body_json(serde_json::json!({"state": "success", "statuses": []})),
+            )
+            .mount(&server)
+            .await;
+    });
+    Test::new()
+        .config("[environments.production]\n[gate.github]\nchecks = [\"build\"]\n")
+        .env("GITHUB_TOKEN", "ghs_self")
+        .env("GITHUB_REPOSITORY", "acme/shop")
+        .env("GITHUB_SHA", SHA)
+        .env("GITHUB_RUN_ID", "4242")
+        .env("GITHUB_API_URL", &server.uri())
+        .args(["gate"])
+        .run(1)
+        .stdout_has("failing on `abcabcabcabc`: `build` (failure)");
+}

@@ -39,4 +39,5 @@ mod smoke_flows;
 mod smoke_junit;
 mod smoke_sampling;
 mod smoke_tls;
+mod summary;
 mod watch;
