@@ -38,14 +38,17 @@ pub(super) async fn run(gate: &Gate, config: &GithubGate, ctx: &GateContext) -> 
             Check::pass(&gate.name).detail(passed.join("; "))
         }
         Ok((problems, _)) => Check::fail(&gate.name).detail(problems.join("; ")),
-        Err(error) => {
-            let hint = error
-                .hint()
-                .map(|h| format!(" (hint: {h})"))
-                .unwrap_or_default();
-            Check::fail(&gate.name).detail(format!("{error}{hint}"))
-        }
+        Err(error) => github_failure(gate, &error),
     }
+}
+
+/// A failed check for a GitHub call that failed, with the error's hint.
+pub(super) fn github_failure(gate: &Gate, error: &GithubError) -> Check {
+    let hint = error
+        .hint()
+        .map(|h| format!(" (hint: {h})"))
+        .unwrap_or_default();
+    Check::fail(&gate.name).detail(format!("{error}{hint}"))
 }
 
 async fn inspect(

@@ -6,7 +6,6 @@
 
 use super::GateContext;
 use crate::config::{Gate, StagedGate};
-use crate::diagnostic::Diagnostic;
 use crate::github::GithubError;
 use crate::github::deployments::{DeploymentState, GithubDeployments};
 use crate::report::Check;
@@ -20,13 +19,7 @@ pub(super) async fn run(gate: &Gate, config: &StagedGate, ctx: &GateContext) -> 
     match inspect(config, github, ctx).await {
         Ok(Ok(passed)) => Check::pass(&gate.name).detail(passed),
         Ok(Err(problem)) => Check::fail(&gate.name).detail(problem),
-        Err(error) => {
-            let hint = error
-                .hint()
-                .map(|h| format!(" (hint: {h})"))
-                .unwrap_or_default();
-            Check::fail(&gate.name).detail(format!("{error}{hint}"))
-        }
+        Err(error) => super::github::github_failure(gate, &error),
     }
 }
 

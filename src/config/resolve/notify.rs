@@ -13,7 +13,6 @@ use super::Resolver;
 use crate::config::ConfigError;
 use crate::config::file::{NotifyEvent, NotifyFile, WebhookFile};
 use crate::config::model::{ApiToken, NotifyConfig, WebhookConfig};
-use crate::config::secret::MASK;
 
 /// How long one webhook delivery may take, retries included.
 const DEFAULT_WEBHOOK_TIMEOUT: Duration = Duration::from_secs(10);
@@ -106,34 +105,14 @@ impl Resolver<'_> {
     /// The URL: one `${VAR}` that holds an http(s) URL.
     fn webhook_url(&self, value: &Spanned<String>) -> Result<ApiToken, ConfigError> {
         const KEY: &str = "notify.webhook.url";
-        let written = value.get_ref();
-        let variable = written
-            .strip_prefix("${")
-            .and_then(|rest| rest.strip_suffix('}'))
-            .filter(|name| {
-                !name.is_empty()
-                    && !name.starts_with(|c: char| c.is_ascii_digit())
-                    && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
-            });
-        let Some(variable) = variable else {
-            // Never echo the value: a pasted webhook URL is a credential and
-            // this message may land in a CI log.
-            let mut error = self.invalid(
-                value.span(),
-                format!(
-                    "`{KEY}` must be a single `${{VAR}}` reference, so the webhook URL (a secret) stays out of the file"
-                ),
-                Some(
-                    "write `url = \"${SLACK_WEBHOOK_URL}\"` and pass it from a secret (in a workflow: `env: SLACK_WEBHOOK_URL: ${{ secrets.SLACK_WEBHOOK_URL }}`)"
-                        .to_owned(),
-                ),
-            );
-            if let ConfigError::Invalid { location, .. } = &mut error {
-                location.line_text = location.line_text.replace(written.as_str(), MASK);
-                location.width = MASK.len() + 2;
-            }
-            return Err(error);
-        };
+        let variable = self.single_variable(
+            value,
+            format!(
+                "`{KEY}` must be a single `${{VAR}}` reference, so the webhook URL (a secret) stays out of the file"
+            ),
+            "write `url = \"${SLACK_WEBHOOK_URL}\"` and pass it from a secret (in a workflow: `env: SLACK_WEBHOOK_URL: ${{ secrets.SLACK_WEBHOOK_URL }}`)"
+                .to_owned(),
+        )?;
         let text = self.text(value, KEY)?;
         let usable = Url::parse(&text)
             .ok()
@@ -148,7 +127,7 @@ impl Resolver<'_> {
             ));
         }
         Ok(ApiToken {
-            variable: variable.to_owned(),
+            variable,
             value: text,
         })
     }

@@ -327,6 +327,29 @@ impl Resolver<'_> {
         key: &str,
         example: &str,
     ) -> Result<ApiToken, ConfigError> {
+        let variable = self.single_variable(
+            value,
+            format!("`{key}` must be a single `${{VAR}}` reference, so the token stays out of the file"),
+            format!(
+                "write `token = \"${{{example}}}\"` and pass `{example}` from a secret (in a workflow: `env: {example}: ${{{{ secrets.{example} }}}}`)"
+            ),
+        )?;
+        Ok(ApiToken {
+            variable,
+            value: self.text(value, key)?,
+        })
+    }
+
+    /// The variable of a value that must be exactly one `${VAR}` (a token, a
+    /// webhook URL). Anything else is refused with `message` and `hint`, and
+    /// the value is masked even in the quoted source line: it may be a pasted
+    /// secret, and the message may land in a CI log.
+    pub(super) fn single_variable(
+        &self,
+        value: &Spanned<String>,
+        message: String,
+        hint: String,
+    ) -> Result<String, ConfigError> {
         let written = value.get_ref();
         let variable = written
             .strip_prefix("${")
@@ -336,26 +359,15 @@ impl Resolver<'_> {
                     && !name.starts_with(|c: char| c.is_ascii_digit())
                     && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
             });
-        let Some(variable) = variable else {
-            // Never echo the value, not even in the snippet: it may be a
-            // pasted token, and this message may land in a CI log.
-            let mut error = self.invalid(
-                value.span(),
-                format!("`{key}` must be a single `${{VAR}}` reference, so the token stays out of the file"),
-                Some(format!(
-                    "write `token = \"${{{example}}}\"` and pass `{example}` from a secret (in a workflow: `env: {example}: ${{{{ secrets.{example} }}}}`)"
-                )),
-            );
-            if let ConfigError::Invalid { location, .. } = &mut error {
-                location.line_text = location.line_text.replace(written.as_str(), MASK);
-                location.width = MASK.len() + 2;
-            }
-            return Err(error);
-        };
-        Ok(ApiToken {
-            variable: variable.to_owned(),
-            value: self.text(value, key)?,
-        })
+        if let Some(variable) = variable {
+            return Ok(variable.to_owned());
+        }
+        let mut error = self.invalid(value.span(), message, Some(hint));
+        if let ConfigError::Invalid { location, .. } = &mut error {
+            location.line_text = location.line_text.replace(written.as_str(), MASK);
+            location.width = MASK.len() + 2;
+        }
+        Err(error)
     }
 
     fn api_url(
