@@ -322,6 +322,8 @@ async fn dispatch(
             let phase = smoke::run_suite(&ctx, url.as_ref(), report::PhaseName::Smoke).await?;
             let mut report = Report::new("smoke", Some(&ctx.config.environment.name), ctx.dry_run);
             report.push(phase);
+            let verified = deploy::VerifiedBy::Smoke;
+            deploy::record_verified(&ctx, &mut report, verified, url.is_none()).await;
             report
         }
         Command::Watch(args) => {
@@ -329,7 +331,10 @@ async fn dispatch(
                 Some(url) => Some(parse_base_url(url)?),
                 None => None,
             };
-            watch::execute(&ctx, url.as_ref(), args.duration).await?
+            let mut report = watch::execute(&ctx, url.as_ref(), args.duration).await?;
+            let verified = deploy::VerifiedBy::Watch;
+            deploy::record_verified(&ctx, &mut report, verified, url.is_none()).await;
+            report
         }
         Command::Gate(args) => {
             let options = gate::GateOptions {

@@ -97,6 +97,10 @@ pub struct RunState {
     /// The release this run deployed.
     #[serde(default)]
     pub deployed_release: Option<String>,
+    /// The deployed release once a separate `smoke` / `watch` step verified
+    /// it and recorded it healthy (so it is recorded once).
+    #[serde(default)]
+    pub verified_release: Option<String>,
     /// The lint class of each migration this run applied, by version; drives
     /// `rollback.database = "auto"` (a version missing here counts as destructive).
     #[serde(default)]
@@ -299,6 +303,7 @@ mod tests {
             backups: Vec::new(),
             previous_release: Some("v1".into()),
             deployed_release: Some("v2".into()),
+            verified_release: None,
             migration_classes: BTreeMap::from([("0001".into(), MigrationClass::Additive)]),
         };
         state.save(&path).unwrap();

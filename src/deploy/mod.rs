@@ -194,3 +194,71 @@ pub async fn deploy_phase(
         deployed,
     })
 }
+
+/// Which standalone step verified the live release.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum VerifiedBy {
+    /// `shipgate smoke`: decisive only when the config has no `[watch]`.
+    Smoke,
+    /// `shipgate watch`.
+    Watch,
+}
+
+/// After a passing `shipgate smoke` or `shipgate watch` run as its own CI
+/// step (the reusable workflow runs deploy, smoke and watch as separate
+/// steps), records the release this run deployed as healthy, as `shipgate
+/// run` does after its smoke and watch: it becomes a rollback target, and its
+/// GitHub deployment gets `success`. Only when the run state says this run
+/// deployed it, the provider still serves it, and the suite ran against the
+/// environment's own URL (`targets_environment`); once per release.
+pub async fn record_verified(
+    ctx: &Context,
+    report: &mut Report,
+    by: VerifiedBy,
+    targets_environment: bool,
+) {
+    let decisive = match by {
+        VerifiedBy::Smoke => ctx.config.watch.is_none(),
+        VerifiedBy::Watch => true,
+    };
+    let failed = report.phases.iter().any(Phase::failed);
+    if !decisive || failed || !targets_environment || ctx.dry_run || ctx.cancel.is_cancelled() {
+        return;
+    }
+    let Ok(mut state) = RunState::load(&ctx.state_path, &ctx.config.environment.name) else {
+        return;
+    };
+    let Some(deployed) = state.deployed_release.clone() else {
+        return;
+    };
+    if state.verified_release.as_deref() == Some(deployed.as_str()) {
+        return;
+    }
+    let Some(provider) = provider::from_config(&ctx.config, &ctx.state_path, &ctx.printer) else {
+        return;
+    };
+    let live = match provider.current().await {
+        Ok(Some(live)) if live.id == deployed => live,
+        _ => return,
+    };
+    let check = match provider
+        .record(&live, crate::provider::ReleaseState::Healthy)
+        .await
+    {
+        Ok(()) => {
+            state.verified_release = Some(deployed.clone());
+            if let Err(error) = state.save(&ctx.state_path) {
+                ctx.printer
+                    .warning(&format!("could not save the run state: {error}"));
+            }
+            Check::pass("record healthy").detail(format!(
+                "`{deployed}`, deployed by this run, passed and is recorded healthy (a rollback target from now on)"
+            ))
+        }
+        Err(error) => Check::new("record healthy", Status::Warn)
+            .detail(format!("could not record `{deployed}` as healthy: {error}")),
+    };
+    if let Some(phase) = report.phases.last_mut() {
+        phase.checks.push(check);
+    }
+}

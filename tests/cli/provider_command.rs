@@ -383,3 +383,33 @@ fn with_no_valid_target_the_rollback_fails_listing_each_release_and_why() {
         .stdout_has("✗ choose target no earlier release passed its checks, so there is nothing safe to roll back to; considered `v2`: it is the release being rolled back from; `v1`: it is recorded as failed (the platform says failed)");
     assert_eq!(live(&test), "v2", "nothing was promoted");
 }
+
+/// The reusable workflow's separate steps: `deploy`, then `smoke` records the
+/// release healthy, so a later failing deploy's `rollback` step finds it.
+#[test]
+fn separate_deploy_smoke_and_rollback_steps_record_and_use_the_verdict() {
+    let (test, app) = project();
+    let test = test.config(&config(&app, PROMOTE, LIST, ""));
+    Test::args_for(&test, ["deploy", "--id", "v1"]).run(0);
+    Test::args_for(&test, ["smoke"])
+        .run(0)
+        .stdout_has("✓ record healthy `v1`, deployed by this run, passed and is recorded healthy");
+    assert_eq!(health_record(&test)["releases"]["v1"]["state"], "healthy");
+    // A second smoke step records nothing more.
+    let again = Test::args_for(&test, ["smoke"]).run(0);
+    assert!(!again.stdout.contains("record healthy"), "{}", again.stdout);
+
+    next_build(&test, "bad");
+    Test::args_for(&test, ["deploy", "--id", "v2"]).run(0);
+    let failed = Test::args_for(&test, ["smoke"]).run(1);
+    assert!(
+        !failed.stdout.contains("record healthy"),
+        "{}",
+        failed.stdout
+    );
+    Test::args_for(&test, ["rollback", "--yes"])
+        .run(0)
+        .stdout_has("✓ promote v1");
+    assert_eq!(live(&test), "v1");
+    assert_eq!(health_record(&test)["releases"]["v2"]["state"], "failed");
+}
