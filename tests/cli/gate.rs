@@ -517,18 +517,13 @@ fn tls_gate_verifies_the_chain_against_the_trusted_roots() {
 
 #[test]
 fn in_github_actions_the_gates_become_a_check_run_with_batched_annotations() {
-    use wiremock::matchers::{header, method, path, query_param};
+    use wiremock::matchers::{method, path, query_param};
     use wiremock::{Mock, MockServer, Request, ResponseTemplate};
 
     const SHA: &str = "feedfacefeedfacefeedfacefeedfacefeedface";
     let runtime = tokio::runtime::Runtime::new().unwrap();
     let server = runtime.block_on(MockServer::start());
-    let auth = |builder: wiremock::MockBuilder| {
-        builder
-            .and(header("authorization", "Bearer ghs_cli_token"))
-            .and(header("accept", "application/vnd.github+json"))
-            .and(header("x-github-api-version", "2022-11-28"))
-    };
+    let auth = |builder| crate::support::github_headers(builder, "ghs_cli_token");
     let count = |request: &Request| {
         let body: serde_json::Value = serde_json::from_slice(&request.body).unwrap();
         body["output"]["annotations"].as_array().map_or(0, Vec::len)
@@ -870,18 +865,13 @@ fn a_failing_command_shows_its_last_20_lines_and_the_full_log_in_a_group() {
 /// own check runs are not waited on; other checks still count.
 #[test]
 fn github_gate_never_waits_on_its_own_in_progress_job() {
-    use wiremock::matchers::{header, method, path, query_param};
+    use wiremock::matchers::{method, path, query_param};
     use wiremock::{Mock, MockServer, ResponseTemplate};
 
     const SHA: &str = "abcabcabcabcabcabcabcabcabcabcabcabcabca";
     let runtime = tokio::runtime::Runtime::new().unwrap();
     let server = runtime.block_on(MockServer::start());
-    let auth = |builder: wiremock::MockBuilder| {
-        builder
-            .and(header("authorization", "Bearer ghs_self"))
-            .and(header("accept", "application/vnd.github+json"))
-            .and(header("x-github-api-version", "2022-11-28"))
-    };
+    let auth = |builder| crate::support::github_headers(builder, "ghs_self");
     runtime.block_on(async {
         auth(
             Mock::given(method("GET"))

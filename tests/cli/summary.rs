@@ -4,7 +4,7 @@
 //! asserting method, path and headers), and the watch's p95 latency and
 //! error rate per interval as a Mermaid chart and in the JSON report.
 
-use wiremock::matchers::{header, method, path};
+use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
 use crate::support::Test;
@@ -64,26 +64,26 @@ fn check_chart(block: &str, labels: usize) -> usize {
 fn compare_fake(runtime: &tokio::runtime::Runtime) -> MockServer {
     let github = runtime.block_on(MockServer::start());
     runtime.block_on(async {
-        Mock::given(method("GET"))
-            .and(path(format!("/repos/acme/shop/compare/{FIRST}...{SECOND}")))
-            .and(header("authorization", "Bearer ghs_summary"))
-            .and(header("accept", "application/vnd.github+json"))
-            .and(header("x-github-api-version", "2022-11-28"))
-            .respond_with(ResponseTemplate::new(200).set_body_json(serde_json::json!({
-                "status": "ahead",
-                "commits": [
-                    {"sha": "abcdef0123456789abcdef0123456789abcdef01",
-                     "commit": {"message": "checkout: retry payment (#41)\n\nlong body",
-                                "author": {"name": "Ana Souza"}},
-                     "author": {"login": "ana"}},
-                    {"sha": "0123456789abcdef0123456789abcdef01234567",
-                     "commit": {"message": "docs: typo", "author": {"name": "Bo"}},
-                     "author": null}
-                ]
-            })))
-            .expect(1)
-            .mount(&github)
-            .await;
+        crate::support::github_headers(
+            Mock::given(method("GET"))
+                .and(path(format!("/repos/acme/shop/compare/{FIRST}...{SECOND}"))),
+            "ghs_summary",
+        )
+        .respond_with(ResponseTemplate::new(200).set_body_json(serde_json::json!({
+            "status": "ahead",
+            "commits": [
+                {"sha": "abcdef0123456789abcdef0123456789abcdef01",
+                 "commit": {"message": "checkout: retry payment (#41)\n\nlong body",
+                            "author": {"name": "Ana Souza"}},
+                 "author": {"login": "ana"}},
+                {"sha": "0123456789abcdef0123456789abcdef01234567",
+                 "commit": {"message": "docs: typo", "author": {"name": "Bo"}},
+                 "author": null}
+            ]
+        })))
+        .expect(1)
+        .mount(&github)
+        .await;
     });
     github
 }
@@ -250,12 +250,7 @@ fn run_publishes_its_check_run_with_the_migration_annotated_on_its_line() {
     const SHA: &str = "3333333333333333333333333333333333333333";
     let runtime = tokio::runtime::Runtime::new().unwrap();
     let github = runtime.block_on(MockServer::start());
-    let auth = |builder: wiremock::MockBuilder| {
-        builder
-            .and(header("authorization", "Bearer ghs_run"))
-            .and(header("accept", "application/vnd.github+json"))
-            .and(header("x-github-api-version", "2022-11-28"))
-    };
+    let auth = |builder| crate::support::github_headers(builder, "ghs_run");
     runtime.block_on(async {
         auth(
             Mock::given(method("GET"))

@@ -311,3 +311,13 @@ impl Drop for KillOnDrop {
         }
     }
 }
+
+/// `builder` also requiring the headers every GitHub REST call carries: the
+/// bearer `token`, GitHub's JSON media type and the pinned API version.
+pub fn github_headers(builder: wiremock::MockBuilder, token: &str) -> wiremock::MockBuilder {
+    use wiremock::matchers::header;
+    builder
+        .and(header("authorization", format!("Bearer {token}").as_str()))
+        .and(header("accept", "application/vnd.github+json"))
+        .and(header("x-github-api-version", "2022-11-28"))
+}
