@@ -76,6 +76,7 @@ pub async fn run(cli: Cli) -> ExitStatus {
                 report.outcome
             };
             report.finish(interrupted(outcome), started.elapsed());
+            report.warnings = printer.warnings();
             printer.report(&report);
             report
         }
@@ -85,6 +86,7 @@ pub async fn run(cli: Cli) -> ExitStatus {
             printer.error(&error);
             let mut report = error_report(&cli, &error, printer.redactor());
             report.finish(interrupted(error.exit_status()), started.elapsed());
+            report.warnings = printer.warnings();
             printer.report_without_result(&report);
             report
         }
@@ -96,6 +98,7 @@ pub async fn run(cli: Cli) -> ExitStatus {
                 cli.dry_run,
             );
             report.finish(ExitStatus::Interrupted, started.elapsed());
+            report.warnings = printer.warnings();
             printer.report_without_result(&report);
             report
         }
@@ -324,6 +327,7 @@ async fn dispatch(
             report.push(phase);
             let verified = deploy::VerifiedBy::Smoke;
             deploy::record_verified(&ctx, &mut report, verified, url.is_none()).await;
+            crate::notify::finished(&ctx, &mut report, None).await;
             report
         }
         Command::Watch(args) => {
@@ -334,6 +338,7 @@ async fn dispatch(
             let mut report = watch::execute(&ctx, url.as_ref(), args.duration).await?;
             let verified = deploy::VerifiedBy::Watch;
             deploy::record_verified(&ctx, &mut report, verified, url.is_none()).await;
+            crate::notify::finished(&ctx, &mut report, None).await;
             report
         }
         Command::Gate(args) => {

@@ -141,7 +141,14 @@ async fn deploy_and_verify(
         return Ok(finish(report, ExitStatus::CheckFailed));
     };
     if !ctx.config.rollback.on.contains(&trigger) {
-        record(ctx, provider, &failing, ReleaseState::Failed).await;
+        // Failed with its reason, so GitHub's deployment status says why.
+        let reason = format!("`{}` failed", trigger_name(trigger));
+        if let Err(error) = provider.record_failure(&failing, &reason).await {
+            ctx.printer.warning(&format!(
+                "could not record `{}` as failed: {error}",
+                failing.id
+            ));
+        }
         let why = format!(
             "not triggered: `{}` is not in `[rollback] on`",
             trigger_name(trigger)
@@ -155,7 +162,8 @@ async fn deploy_and_verify(
         ..RollbackRequest::default()
     };
     let from = request.failing.as_ref().map(|release| release.id.as_str());
-    crate::notify::rollback_started(ctx, &mut report, from, request.reason.as_deref()).await;
+    crate::notify::rollback_started(ctx, &mut report, from, None, request.reason.as_deref())
+        .await;
     // `perform` records the failing release after promoting it away (issue 14).
     let outcome = rollback::perform(ctx, provider, request).await;
     for phase in outcome.phases {

@@ -105,6 +105,21 @@ pub struct RunState {
     /// `rollback.database = "auto"` (a version missing here counts as destructive).
     #[serde(default)]
     pub migration_classes: BTreeMap<String, MigrationClass>,
+    /// Each applied migration that holds a blocking lock, and its lint
+    /// findings, by version: the deploy summary shows them beside the class.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub migration_notes: BTreeMap<String, MigrationNotes>,
+}
+
+/// What the lint said of one applied migration, kept for the deploy summary.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MigrationNotes {
+    /// A statement holds a lock that blocks the app for longer than a moment.
+    #[serde(default)]
+    pub locking: bool,
+    /// `line N rule: what happens`, one per finding.
+    #[serde(default)]
+    pub findings: Vec<String>,
 }
 
 /// One backup a run took.
@@ -305,6 +320,13 @@ mod tests {
             deployed_release: Some("v2".into()),
             verified_release: None,
             migration_classes: BTreeMap::from([("0001".into(), MigrationClass::Additive)]),
+            migration_notes: BTreeMap::from([(
+                "0001".into(),
+                MigrationNotes {
+                    locking: true,
+                    findings: vec!["line 3 create-index-non-concurrently: blocks writes".into()],
+                },
+            )]),
         };
         state.save(&path).unwrap();
         assert_eq!(RunState::load(&path, "prod").unwrap(), state);

@@ -44,6 +44,17 @@ pub(crate) struct EnvironmentFile {
     pub(crate) vercel: Option<Spanned<VercelFile>>,
     pub(crate) railway: Option<Spanned<RailwayFile>>,
     pub(crate) command: Option<Spanned<CommandProviderFile>>,
+    pub(crate) deployments: Option<Spanned<DeploymentsFile>>,
+}
+
+/// `[environments.NAME.deployments]`: how the environment's GitHub
+/// deployments are created.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct DeploymentsFile {
+    pub(crate) production: Option<bool>,
+    pub(crate) transient: Option<bool>,
+    pub(crate) required_contexts: Option<Vec<Spanned<String>>>,
 }
 
 /// `provider = "…"`: only the providers this build has.

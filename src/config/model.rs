@@ -61,6 +61,36 @@ pub struct Environment {
     pub direct_database: Option<DatabaseUrl>,
     /// How releases are deployed and rolled back.
     pub provider: ProviderConfig,
+    /// How its GitHub deployments are created.
+    pub deployments: DeploymentSettings,
+}
+
+/// `[environments.NAME.deployments]`: the fields of each GitHub deployment
+/// shipgate creates for the environment (issue 14).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeploymentSettings {
+    /// `production_environment`: GitHub shows it as production and never
+    /// marks its deployments inactive by itself. Default: the environment
+    /// is named `production` or `prod`.
+    pub production: bool,
+    /// `transient_environment`: the environment goes away (a preview).
+    pub transient: bool,
+    /// `required_contexts`: the commit statuses GitHub must see green before
+    /// it accepts the deployment. Default: none, because shipgate's own
+    /// gates judged the checks already and its own check run is still in
+    /// progress while it deploys (GitHub would refuse with 409).
+    pub required_contexts: Vec<String>,
+}
+
+impl DeploymentSettings {
+    /// The defaults for an environment named `name`.
+    pub fn for_environment(name: &str) -> Self {
+        Self {
+            production: matches!(name.to_ascii_lowercase().as_str(), "production" | "prod"),
+            transient: false,
+            required_contexts: Vec::new(),
+        }
+    }
 }
 
 /// A parsed `database = "…"` value.

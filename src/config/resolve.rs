@@ -17,6 +17,7 @@ use super::file::{
     WatchFile, WatchMetricFile,
 };
 use super::model::{
+    DeploymentSettings,
     BackupMode, BackupUrl, CheckTarget, Condition, Config, DatabaseUrl, Environment, Expectations,
     HttpMethod, LayoutSetting, LintConfig, MigrateConfig, Redirects, RemoteBackupConfig,
     RequestBody, RollbackConfig, RuleLevel, SmokeCheck, SmokeConfig, WatchConfig, WatchMetric,
@@ -436,12 +437,36 @@ impl Resolver<'_> {
             .map(|database| self.database(database, &key("direct_url")))
             .transpose()?;
         let provider = self.provider(name, file)?;
+        let mut deployments = DeploymentSettings::for_environment(name);
+        if let Some(table) = &file.deployments {
+            let table = table.get_ref();
+            deployments.production = table.production.unwrap_or(deployments.production);
+            deployments.transient = table.transient.unwrap_or(deployments.transient);
+            for context in table.required_contexts.iter().flatten() {
+                let text = self.text(context, &key("deployments.required_contexts"))?;
+                if text.trim().is_empty() {
+                    return Err(self.invalid(
+                        context.span(),
+                        format!(
+                            "empty context in `{}`",
+                            key("deployments.required_contexts")
+                        ),
+                        Some(
+                            "name a commit status or check, e.g. `ci/build`, or remove the entry"
+                                .to_owned(),
+                        ),
+                    ));
+                }
+                deployments.required_contexts.push(text);
+            }
+        }
         Ok(Environment {
             name: name.to_owned(),
             url,
             database,
             direct_database,
             provider,
+            deployments,
         })
     }
 

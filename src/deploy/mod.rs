@@ -42,6 +42,8 @@ pub async fn execute(ctx: &Context, request: ReleaseRequest) -> Result<Report, E
         report.output("release", release.id.clone());
     }
     report.push(outcome.phase);
+    // issue 14: a failed deploy notifies; a good one waits for its checks.
+    crate::notify::finished(ctx, &mut report, None).await;
     Ok(report)
 }
 
@@ -204,13 +206,21 @@ pub enum VerifiedBy {
     Watch,
 }
 
-/// After a passing `shipgate smoke` or `shipgate watch` run as its own CI
-/// step (the reusable workflow runs deploy, smoke and watch as separate
-/// steps), records the release this run deployed as healthy, as `shipgate
-/// run` does after its smoke and watch: it becomes a rollback target, and its
-/// GitHub deployment gets `success`. Only when the run state says this run
-/// deployed it, the provider still serves it, and the suite ran against the
-/// environment's own URL (`targets_environment`); once per release.
+/// The report output naming how a separate `smoke` / `watch` step judged
+/// the release this run deployed: `passed` (recorded healthy) or `failed`;
+/// `notify` turns it into `deploy-succeeded` / `deploy-failed`.
+pub const VERIFICATION_OUTPUT: &str = "verification";
+
+/// After a `shipgate smoke` or `shipgate watch` run as its own CI step (the
+/// reusable workflow runs deploy, smoke and watch as separate steps),
+/// settles the release this run deployed, as `shipgate run` does after its
+/// smoke and watch. Passing, it is recorded healthy: it becomes a rollback
+/// target, and its GitHub deployment gets `success`. Failing, the report
+/// says so (`release`, `verification = failed`) and the rollback step that
+/// follows records the failure. Only when the run state says this run
+/// deployed it and it is not settled yet, and the suite ran against the
+/// environment's own URL (`targets_environment`); a passing smoke settles
+/// it only when the config has no `[watch]`.
 pub async fn record_verified(
     ctx: &Context,
     report: &mut Report,
@@ -221,8 +231,7 @@ pub async fn record_verified(
         VerifiedBy::Smoke => ctx.config.watch.is_none(),
         VerifiedBy::Watch => true,
     };
-    let failed = report.phases.iter().any(Phase::failed);
-    if !decisive || failed || !targets_environment || ctx.dry_run || ctx.cancel.is_cancelled() {
+    if !targets_environment || ctx.dry_run || ctx.cancel.is_cancelled() {
         return;
     }
     let Ok(mut state) = RunState::load(&ctx.state_path, &ctx.config.environment.name) else {
@@ -232,6 +241,14 @@ pub async fn record_verified(
         return;
     };
     if state.verified_release.as_deref() == Some(deployed.as_str()) {
+        return;
+    }
+    if report.phases.iter().any(Phase::failed) {
+        report.output("release", deployed);
+        report.output(VERIFICATION_OUTPUT, "failed");
+        return;
+    }
+    if !decisive {
         return;
     }
     let Some(provider) = provider::from_config(&ctx.config, &ctx.state_path, &ctx.printer) else {
@@ -246,6 +263,8 @@ pub async fn record_verified(
         .await
     {
         Ok(()) => {
+            report.output("release", deployed.clone());
+            report.output(VERIFICATION_OUTPUT, "passed");
             state.verified_release = Some(deployed.clone());
             if let Err(error) = state.save(&ctx.state_path) {
                 ctx.printer

@@ -16,6 +16,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use super::{GithubClient, GithubEnv, GithubError, MAX_PAGES, PER_PAGE, RetryPolicy};
+use crate::config::DeploymentSettings;
 use crate::env;
 
 /// GitHub's limit on a deployment status's `description`.
@@ -137,7 +138,7 @@ pub struct NewStatus<'a> {
 pub struct GithubDeployments {
     client: GithubClient,
     environment: String,
-    production: bool,
+    settings: DeploymentSettings,
     run_url: Option<String>,
 }
 
@@ -168,9 +169,17 @@ impl GithubDeployments {
         Ok(Some(Self {
             client,
             environment: environment.to_owned(),
-            production: is_production(environment),
+            settings: DeploymentSettings::for_environment(environment),
             run_url,
         }))
+    }
+
+    /// The same trail creating deployments with `settings` (the config's
+    /// `[environments.NAME.deployments]`).
+    #[must_use]
+    pub fn with_settings(mut self, settings: DeploymentSettings) -> Self {
+        self.settings = settings;
+        self
     }
 
     /// The environment's name.
@@ -192,9 +201,9 @@ impl GithubDeployments {
             "description": truncate(&new.description),
             "payload": new.payload,
             "auto_merge": false,
-            "required_contexts": [],
-            "production_environment": self.production,
-            "transient_environment": false,
+            "required_contexts": self.settings.required_contexts,
+            "production_environment": self.settings.production,
+            "transient_environment": self.settings.transient,
         });
         self.client.post(&path, &body).await
     }
@@ -279,15 +288,6 @@ impl GithubDeployments {
         }
         Ok(latest)
     }
-}
-
-/// Whether GitHub should treat `environment` as production (no
-/// `auto_inactive`, shown as production on the environments page).
-fn is_production(environment: &str) -> bool {
-    matches!(
-        environment.to_ascii_lowercase().as_str(),
-        "production" | "prod"
-    )
 }
 
 /// `text` cut to GitHub's 140 characters, with `…` when cut.

@@ -242,7 +242,7 @@ impl<'a> Runner<'a> {
         // The migration that committed last, not yet in the run state: it is
         // recorded while the next one runs on the server (issue 10,
         // "Performance"), so the state file costs no time of its own.
-        let mut unrecorded: Option<(&Migration, MigrationClass)> = None;
+        let mut unrecorded: Option<(&Migration, &Classification)> = None;
         for (index, migration) in pending.iter().enumerate() {
             if self.ctx.cancel.is_cancelled() {
                 record(&mut self.state, &self.ctx.state_path, unrecorded.take())?;
@@ -270,9 +270,7 @@ impl<'a> Runner<'a> {
                             .duration(row.duration),
                     );
                     self.applied.push(migration.version.clone());
-                    let class = classes
-                        .get(index)
-                        .map_or(MigrationClass::Destructive, |class| class.class);
+                    let class = classes.get(index).unwrap_or(&UNCLASSIFIED);
                     unrecorded = Some((migration, class));
                 }
                 Err(error) => return self.fail(pending, index, error).await,
@@ -554,6 +552,15 @@ async fn apply_with_retries(
     }
 }
 
+/// The class of a migration missing from the classification (none is):
+/// destructive, as rollback treats a version without a class.
+static UNCLASSIFIED: Classification = Classification {
+    class: MigrationClass::Destructive,
+    reasons: Vec::new(),
+    locking: false,
+    findings: Vec::new(),
+};
+
 /// Records `migration`, which committed, in the run state with its lint
 /// class, and saves the state: rollback reads both. A SIGKILL can lose at
 /// most the record of the last migration that committed, the same window
@@ -561,11 +568,22 @@ async fn apply_with_retries(
 fn record(
     state: &mut RunState,
     path: &Path,
-    migration: Option<(&Migration, MigrationClass)>,
+    migration: Option<(&Migration, &Classification)>,
 ) -> Result<(), crate::state::StateError> {
-    let Some((migration, class)) = migration else {
+    let Some((migration, classification)) = migration else {
         return Ok(());
     };
+    let class = classification.class;
+    if classification.locking || !classification.findings.is_empty() {
+        let notes = state
+            .migration_notes
+            .entry(migration.version.clone())
+            .or_default();
+        notes.locking |= classification.locking;
+        notes
+            .findings
+            .extend(classification.findings.iter().cloned());
+    }
     state.migrations_applied.push(migration.version.clone());
     // Prisma folders may share a version (issue 11): one destructive file
     // makes the version destructive.

@@ -324,6 +324,7 @@ fn forget_reverted(ctx: &Context, reverted: &[String]) -> Result<(), MigrateErro
     if state.migrations_applied.len() != before {
         for version in reverted {
             state.migration_classes.remove(version);
+            state.migration_notes.remove(version);
         }
         state.save(&ctx.state_path)?;
     }

@@ -528,15 +528,20 @@ pub fn applied_this_run(ctx: &Context) -> Vec<crate::report::MigrationChange> {
     state
         .migrations_applied
         .iter()
-        .map(|version| crate::report::MigrationChange {
-            version: version.clone(),
-            class: state
-                .migration_classes
-                .get(version)
-                .copied()
-                .unwrap_or(lint::MigrationClass::Destructive)
-                .as_str()
-                .to_owned(),
+        .map(|version| {
+            let notes = state.migration_notes.get(version);
+            crate::report::MigrationChange {
+                version: version.clone(),
+                class: state
+                    .migration_classes
+                    .get(version)
+                    .copied()
+                    .unwrap_or(lint::MigrationClass::Destructive)
+                    .as_str()
+                    .to_owned(),
+                locking: notes.is_some_and(|notes| notes.locking),
+                findings: notes.map(|notes| notes.findings.clone()).unwrap_or_default(),
+            }
         })
         .collect()
 }

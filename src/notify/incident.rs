@@ -41,6 +41,15 @@ pub(crate) struct Incident {
     pub(crate) marker: Option<String>,
 }
 
+/// Where this run lives on GitHub, when inside Actions.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct RunLinks {
+    /// `ID.ATTEMPT` of the run, for the idempotency marker.
+    pub(crate) marker: Option<String>,
+    /// The environment's deployments page (`…/deployments/ENV`).
+    pub(crate) deployments: Option<String>,
+}
+
 /// One line of the timeline.
 struct Moment {
     at: jiff::Timestamp,
@@ -57,9 +66,13 @@ impl Incident {
         report: &Report,
         notice: &Notice,
         now: jiff::Timestamp,
-        marker: Option<String>,
+        links: RunLinks,
         redactor: &Redactor,
     ) -> Self {
+        let RunLinks {
+            marker,
+            deployments,
+        } = links;
         // Masked before any of it is put into Markdown or JSON.
         let report = &report.redacted(redactor);
         let environment = &notice.environment;
@@ -152,6 +165,7 @@ impl Incident {
             timeline: &timeline,
             failed: &failed,
             marker: marker.as_deref(),
+            deployments: deployments.as_deref(),
             started: timeline.first().map_or(now, |moment| moment.at),
             now,
         });
@@ -181,6 +195,7 @@ struct BodyParts<'a> {
     timeline: &'a [Moment],
     failed: &'a [Failure],
     marker: Option<&'a str>,
+    deployments: Option<&'a str>,
     started: jiff::Timestamp,
     now: jiff::Timestamp,
 }
@@ -251,6 +266,13 @@ fn body(parts: &BodyParts<'_>) -> String {
             let _ = writeln!(out, "- Run: {url}");
         }
         None => out.push_str("- Run: not run in GitHub Actions\n"),
+    }
+    if let Some(url) = parts.deployments {
+        let _ = writeln!(
+            out,
+            "- Deployments of `{}` (what is live, and each release's status): {url}",
+            notice.environment
+        );
     }
     let _ = writeln!(
         out,

@@ -56,11 +56,13 @@ impl Notice {
     }
 }
 
-/// Posts `rollback-started` before a rollback begins (automatic or manual).
+/// Posts `rollback-started` before a rollback begins (automatic or manual);
+/// `to` is the release asked for with `--to`, if any.
 pub async fn rollback_started(
     ctx: &Context,
     report: &mut Report,
     from: Option<&str>,
+    to: Option<&str>,
     reason: Option<&str>,
 ) {
     if ctx.dry_run {
@@ -70,7 +72,7 @@ pub async fn rollback_started(
         event: NotifyEvent::RollbackStarted,
         environment: ctx.config.environment.name.clone(),
         from: from.map(str::to_owned),
-        to: None,
+        to: to.map(str::to_owned),
         reason: reason.map(str::to_owned),
         database: None,
         run_url: run_url(&lookup_env),
@@ -102,12 +104,10 @@ pub async fn finished(ctx: &Context, report: &mut Report, from: Option<&str>) {
         } else {
             NotifyEvent::RollbackFailed
         }
-    } else if report.command != "run" || report.outcome == ExitStatus::Interrupted {
-        return;
-    } else if report.outcome == ExitStatus::Success {
-        NotifyEvent::DeploySucceeded
+    } else if let Some(event) = deploy_event(report) {
+        event
     } else {
-        NotifyEvent::DeployFailed
+        return;
     };
     let reason = if rolled_back {
         rollback_check(report, "reason").and_then(|check| check.detail.clone())
@@ -132,13 +132,40 @@ pub async fn finished(ctx: &Context, report: &mut Report, from: Option<&str>) {
             report,
             &notice,
             now,
-            run_marker(&lookup_env),
+            incident::RunLinks {
+                marker: run_marker(&lookup_env),
+                deployments: deployments_url(&lookup_env, &ctx.config.environment.name),
+            },
             &ctx.config.redactor,
         );
         warnings.extend(incident::record(ctx, &record).await);
     }
     if !warnings.is_empty() {
         push(report, warnings, started.elapsed());
+    }
+}
+
+/// The deploy event a finished command stands for, if any: `run` passed or
+/// failed; `deploy` failed (a deploy that went live waits for its checks);
+/// a separate `smoke` / `watch` step settled the release this run deployed
+/// (`deploy::record_verified`). An interrupted command notifies nothing.
+fn deploy_event(report: &Report) -> Option<NotifyEvent> {
+    if report.outcome == ExitStatus::Interrupted {
+        return None;
+    }
+    // A standalone command's outcome is set after this runs: its checks say.
+    let passed = report.outcome == ExitStatus::Success
+        && report.status_from_checks() == ExitStatus::Success;
+    match report.command.as_str() {
+        "run" if passed => Some(NotifyEvent::DeploySucceeded),
+        "run" => Some(NotifyEvent::DeployFailed),
+        "deploy" if !passed => Some(NotifyEvent::DeployFailed),
+        "smoke" | "watch" => match output(report, crate::deploy::VERIFICATION_OUTPUT).as_deref() {
+            Some("passed") => Some(NotifyEvent::DeploySucceeded),
+            Some("failed") => Some(NotifyEvent::DeployFailed),
+            _ => None,
+        },
+        _ => None,
     }
 }
 
@@ -289,6 +316,19 @@ fn run_url(lookup: &dyn Fn(&str) -> Option<String>) -> Option<String> {
     let server = lookup(env::GITHUB_SERVER_URL).unwrap_or_else(|| "https://github.com".to_owned());
     Some(format!(
         "{}/{repository}/actions/runs/{run}",
+        server.trim_end_matches('/')
+    ))
+}
+
+/// The environment's page of GitHub deployments, when inside Actions.
+fn deployments_url(lookup: &dyn Fn(&str) -> Option<String>, environment: &str) -> Option<String> {
+    let repository = lookup(env::GITHUB_REPOSITORY)?;
+    lookup(env::GITHUB_RUN_ID)?;
+    let server = lookup(env::GITHUB_SERVER_URL).unwrap_or_else(|| "https://github.com".to_owned());
+    let environment: String =
+        url::form_urlencoded::byte_serialize(environment.as_bytes()).collect();
+    Some(format!(
+        "{}/{repository}/deployments/{environment}",
         server.trim_end_matches('/')
     ))
 }

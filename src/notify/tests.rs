@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use serde_json::json;
 
-use super::incident::Incident;
+use super::incident::{Incident, RunLinks};
 use super::webhook::{WebhookError, payload, post};
 use super::{Notice, failures};
 use crate::config::{ApiToken, NotifyEvent, Redactor, WebhookConfig};
@@ -98,6 +98,15 @@ fn started_and_deploy_payloads_say_what_is_known() {
         payload(&started)["blocks"][1]["fields"][1]["text"],
         "*Release*\n`v2` → previous healthy release"
     );
+    // `shipgate rollback --to v0` names the release asked for.
+    let asked = Notice {
+        to: Some("v0".to_owned()),
+        ..started.clone()
+    };
+    assert_eq!(
+        payload(&asked)["blocks"][1]["fields"][1]["text"],
+        "*Release*\n`v2` → `v0`"
+    );
     let deployed = Notice {
         to: None,
         reason: None,
@@ -161,7 +170,10 @@ fn issue_body_has_the_timeline_the_failing_checks_and_the_template_headings() {
         &report,
         &notice(NotifyEvent::RollbackSucceeded),
         now,
-        Some("42.1".to_owned()),
+        RunLinks {
+            marker: Some("42.1".to_owned()),
+            deployments: Some("https://github.com/acme/shop/deployments/prod".to_owned()),
+        },
         &Redactor::default(),
     );
     assert_eq!(incident.title, "Rollback: prod v2 → v1");
@@ -178,6 +190,7 @@ fn issue_body_has_the_timeline_the_failing_checks_and_the_template_headings() {
         "- **smoke** `health`: expected `status 200`, got `status 503` — GET /health",
         "kept (policy `keep`)",
         "- Run: https://github.com/acme/shop/actions/runs/42",
+        "- Deployments of `prod` (what is live, and each release's status): https://github.com/acme/shop/deployments/prod",
         "- 21:00 - Issue detected",
         "- HH:MM - Root cause identified",
         "**Date:** 2026-12-06",
@@ -221,7 +234,7 @@ fn issue_body_masks_what_the_report_holds() {
         &report,
         &notice(NotifyEvent::RollbackSucceeded),
         jiff::Timestamp::UNIX_EPOCH,
-        None,
+        RunLinks::default(),
         &redactor,
     );
     assert!(!incident.body.contains("s3cr3t"), "{}", incident.body);

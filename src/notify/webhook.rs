@@ -79,6 +79,7 @@ pub(crate) fn payload(notice: &Notice) -> Value {
         NotifyEvent::DeploySucceeded | NotifyEvent::DeployFailed => {
             notice.from.as_ref().map(|_| from.clone())
         }
+        NotifyEvent::RollbackStarted if notice.to.is_some() => Some(format!("{from} → {to}")),
         NotifyEvent::RollbackStarted => Some(format!("{from} → previous healthy release")),
         NotifyEvent::RollbackSucceeded | NotifyEvent::RollbackFailed => {
             Some(format!("{from} → {to}"))

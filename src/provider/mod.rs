@@ -492,6 +492,9 @@ pub fn github_trail(
                 &config.environment.name,
                 TRAIL_RETRY,
             )
+            .map(|trail| {
+                trail.map(|trail| trail.with_settings(config.environment.deployments.clone()))
+            })
         });
     match trail {
         Ok(trail) => trail,

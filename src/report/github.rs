@@ -90,6 +90,7 @@ pub fn summary_markdown(report: &Report) -> String {
     );
     plan_section(&mut out, report);
     results_section(&mut out, report);
+    warnings_section(&mut out, report);
     changes_section(&mut out, report);
     for phase in &report.phases {
         if let Some(series) = &phase.series {
@@ -131,20 +132,12 @@ pub fn summary_markdown(report: &Report) -> String {
     out
 }
 
-fn output<'r>(report: &'r Report, key: &str) -> Option<&'r str> {
-    report
-        .outputs
-        .iter()
-        .find(|(name, _)| name == key)
-        .map(|(_, value)| value.as_str())
-}
-
 /// The rollback plan `run` decided before deploying, first on the page
 /// (issue 14).
 fn plan_section(out: &mut String, report: &Report) {
     let (Some(target), Some(database)) = (
-        output(report, "rollback_target"),
-        output(report, "rollback_database"),
+        report.output_value("rollback_target"),
+        report.output_value("rollback_database"),
     ) else {
         return;
     };
@@ -182,7 +175,15 @@ fn changes_section(out: &mut String, report: &Report) {
     if !report.migrations.is_empty() {
         let _ = writeln!(out, "#### Migrations applied\n");
         for migration in &report.migrations {
-            let _ = writeln!(out, "- `{}` ({})", migration.version, migration.class);
+            let _ = writeln!(
+                out,
+                "- `{}` ({})",
+                migration.version,
+                migration.class_words()
+            );
+            for finding in &migration.findings {
+                let _ = writeln!(out, "  - lint: {}", finding.replace('\n', " "));
+            }
         }
         out.push('\n');
     }
@@ -195,21 +196,20 @@ fn changes_section(out: &mut String, report: &Report) {
         report.changes.len()
     );
     for change in &report.changes {
-        let short: String = change.sha.chars().take(7).collect();
-        let mut line = format!("- `{short}` {}", change.title.replace('\n', " "));
-        match (&change.author, &change.author_name) {
-            (Some(login), _) => {
-                let _ = write!(line, " — @{login}");
-            }
-            (None, Some(name)) => {
-                let _ = write!(line, " — {name}");
-            }
-            (None, None) => {}
-        }
-        if let Some(number) = change.pull_request {
-            let _ = write!(line, " · PR #{number}");
-        }
-        let _ = writeln!(out, "{line}");
+        let _ = writeln!(out, "- {}", change.one_line());
+    }
+    out.push('\n');
+}
+
+/// The warnings printed during the run (a record that failed, a webhook
+/// that did not answer), so they are not lost in the log.
+fn warnings_section(out: &mut String, report: &Report) {
+    if report.warnings.is_empty() {
+        return;
+    }
+    let _ = writeln!(out, "#### Warnings\n");
+    for warning in &report.warnings {
+        let _ = writeln!(out, "- {}", warning.replace('\n', " "));
     }
     out.push('\n');
 }

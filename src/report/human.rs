@@ -31,11 +31,73 @@ pub fn render(report: &Report, styled: bool) -> String {
             &format!("shipgate {}{environment}{dry}", report.command)
         )
     );
+    render_plan(&mut out, report, paint);
     for phase in &report.phases {
         render_phase(&mut out, phase, paint);
     }
+    render_migrations(&mut out, report, paint);
+    render_changes(&mut out, report, paint);
     let _ = writeln!(out, "\n{}", outcome_line(report, paint));
     out
+}
+
+/// The rollback plan `run` decided before deploying, first (issue 14).
+fn render_plan(out: &mut String, report: &Report, paint: Paint) {
+    let (Some(target), Some(database)) = (
+        report.output_value("rollback_target"),
+        report.output_value("rollback_database"),
+    ) else {
+        return;
+    };
+    let app = match target.strip_prefix("none: ") {
+        Some(why) => format!("there is no release to go back to ({why})"),
+        None => format!("the app goes back to `{target}`"),
+    };
+    let _ = writeln!(
+        out,
+        "\n{} if this deploy fails, {app}; database: {database}",
+        paint.style(BOLD, "rollback plan:")
+    );
+}
+
+/// The migrations this run applied, with class and lint findings.
+fn render_migrations(out: &mut String, report: &Report, paint: Paint) {
+    if report.migrations.is_empty() {
+        return;
+    }
+    let _ = writeln!(out, "\n{}", paint.style(BOLD, "migrations applied"));
+    for migration in &report.migrations {
+        let _ = writeln!(
+            out,
+            "  {} ({})",
+            migration.version,
+            migration.class_words()
+        );
+        for finding in &migration.findings {
+            let _ = writeln!(out, "      {} {finding}", paint.style(DIM, "lint:"));
+        }
+    }
+}
+
+/// The commits since the environment's last healthy release.
+fn render_changes(out: &mut String, report: &Report, paint: Paint) {
+    if report.changes.is_empty() {
+        return;
+    }
+    let _ = writeln!(
+        out,
+        "\n{}",
+        paint.style(
+            BOLD,
+            &format!(
+                "what changed: {} commit(s) since the last healthy release",
+                report.changes.len()
+            )
+        )
+    );
+    for change in &report.changes {
+        let _ = writeln!(out, "  {}", change.one_line());
+    }
 }
 
 fn render_phase(out: &mut String, phase: &Phase, paint: Paint) {

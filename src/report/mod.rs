@@ -313,6 +313,23 @@ pub struct Change {
     pub pull_request: Option<u64>,
 }
 
+impl Change {
+    /// `` `abc1234` Add invoices (#12) — @ana · PR #12 ``.
+    pub fn one_line(&self) -> String {
+        let short: String = self.sha.chars().take(7).collect();
+        let mut line = format!("`{short}` {}", self.title.replace('\n', " "));
+        match (&self.author, &self.author_name) {
+            (Some(login), _) => line.push_str(&format!(" — @{login}")),
+            (None, Some(name)) => line.push_str(&format!(" — {name}")),
+            (None, None) => {}
+        }
+        if let Some(number) = self.pull_request {
+            line.push_str(&format!(" · PR #{number}"));
+        }
+        line
+    }
+}
+
 impl Phase {
     /// A finished phase; its status is derived from its checks.
     pub fn new(name: PhaseName, checks: Vec<Check>, duration: Duration) -> Self {
@@ -398,6 +415,11 @@ pub struct Report {
     /// The migrations this run applied, with their class (issue 14).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub migrations: Vec<MigrationChange>,
+    /// Every warning printed during the run, in order (a GitHub Deployments
+    /// record that failed, a webhook that did not answer), so the summary
+    /// and the JSON report keep what scrolled past on stderr.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
 }
 
 /// A migration this run applied.
@@ -405,8 +427,24 @@ pub struct Report {
 pub struct MigrationChange {
     /// Its version, e.g. `0002_add_email`.
     pub version: String,
-    /// `additive`, `destructive` or `locking`.
+    /// `additive` or `destructive`.
     pub class: String,
+    /// A statement holds a lock that blocks the app for longer than a moment.
+    pub locking: bool,
+    /// Its lint findings, `line N rule: what happens`.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub findings: Vec<String>,
+}
+
+impl MigrationChange {
+    /// `additive`, `destructive`, or either with `, locking`.
+    pub fn class_words(&self) -> String {
+        if self.locking {
+            format!("{}, locking", self.class)
+        } else {
+            self.class.clone()
+        }
+    }
 }
 
 impl Report {
@@ -425,6 +463,7 @@ impl Report {
             files: Vec::new(),
             changes: Vec::new(),
             migrations: Vec::new(),
+            warnings: Vec::new(),
         }
     }
 
@@ -436,6 +475,14 @@ impl Report {
     /// Adds an output value.
     pub fn output(&mut self, key: &str, value: impl Into<String>) {
         self.outputs.push((key.to_owned(), value.into()));
+    }
+
+    /// The first output named `key`.
+    pub fn output_value(&self, key: &str) -> Option<&str> {
+        self.outputs
+            .iter()
+            .find(|(name, _)| name == key)
+            .map(|(_, value)| value.as_str())
     }
 
     /// Sets the final status and wall time.
@@ -486,7 +533,15 @@ impl Report {
                     pull_request: change.pull_request,
                 })
                 .collect(),
-            migrations: self.migrations.clone(),
+            migrations: self
+                .migrations
+                .iter()
+                .map(|migration| MigrationChange {
+                    findings: migration.findings.iter().map(text).collect(),
+                    ..migration.clone()
+                })
+                .collect(),
+            warnings: self.warnings.iter().map(text).collect(),
         }
     }
 

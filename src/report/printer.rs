@@ -7,6 +7,7 @@
 
 use std::fmt::Write as _;
 use std::io::Write;
+use std::sync::{Arc, Mutex};
 
 use anstyle::{AnsiColor, Style};
 
@@ -30,6 +31,10 @@ pub enum OutputFormat {
 pub struct Printer {
     format: OutputFormat,
     redactor: Redactor,
+    /// The warnings written so far, in order (shared by clones): one
+    /// problem read by two parts of a run (say, a broken `GITHUB_API_URL`)
+    /// warns once, and the report lists them all.
+    warned: Arc<Mutex<Vec<String>>>,
 }
 
 pub(super) const RED: Style = AnsiColor::Red.on_default().bold();
@@ -42,7 +47,11 @@ impl Printer {
     /// A printer for `format`; `redactor` is shared with the config loader, so
     /// secrets resolved later are masked too.
     pub fn new(format: OutputFormat, redactor: Redactor) -> Self {
-        Self { format, redactor }
+        Self {
+            format,
+            redactor,
+            warned: Arc::default(),
+        }
     }
 
     /// The selected format.
@@ -53,6 +62,14 @@ impl Printer {
     /// The redactor every line passes through.
     pub fn redactor(&self) -> &Redactor {
         &self.redactor
+    }
+
+    /// Every warning written so far, masked, in order.
+    pub fn warnings(&self) -> Vec<String> {
+        self.warned
+            .lock()
+            .map(|warned| warned.clone())
+            .unwrap_or_default()
     }
 
     /// A progress line on stderr (e.g. readiness polling). Silent in JSON mode.
@@ -66,9 +83,19 @@ impl Printer {
         ));
     }
 
-    /// A warning on stderr.
+    /// A warning on stderr; the same warning twice in one run is written once.
     pub fn warning(&self, message: &str) {
         let message = self.redactor.redact(message);
+        let first = self.warned.lock().map_or(true, |mut warned| {
+            let first = !warned.contains(&message);
+            if first {
+                warned.push(message.clone());
+            }
+            first
+        });
+        if !first {
+            return;
+        }
         if self.format == OutputFormat::Github {
             self.write_stdout(&super::github::workflow_command("warning", &[], &message));
         }

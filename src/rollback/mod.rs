@@ -101,7 +101,7 @@ pub async fn execute(
         })?;
     let failing = provider.current().await?;
     if !ctx.dry_run && !yes {
-        confirm(&environment, failing.as_ref()).await?;
+        confirm(&environment, failing.as_ref(), to.as_deref()).await?;
     }
     let from = failing.as_ref().map(|release| release.id.clone());
     let request = RollbackRequest {
@@ -112,8 +112,15 @@ pub async fn execute(
     };
     let mut report = Report::new("rollback", Some(&environment), ctx.dry_run);
     // issue 14: notify before and after; neither changes the outcome.
-    crate::notify::rollback_started(ctx, &mut report, from.as_deref(), request.reason.as_deref())
-        .await;
+    let asked = request.to.as_deref().filter(|to| *to != "previous");
+    crate::notify::rollback_started(
+        ctx,
+        &mut report,
+        from.as_deref(),
+        asked,
+        request.reason.as_deref(),
+    )
+    .await;
     let outcome = perform(ctx, provider.as_ref(), request).await;
     for phase in outcome.phases {
         report.push(phase);
@@ -128,7 +135,11 @@ pub async fn execute(
     Ok(report)
 }
 
-async fn confirm(environment: &str, failing: Option<&Release>) -> Result<(), RollbackError> {
+async fn confirm(
+    environment: &str,
+    failing: Option<&Release>,
+    to: Option<&str>,
+) -> Result<(), RollbackError> {
     if !std::io::stdin().is_terminal() {
         return Err(RollbackError::NeedsConfirmation {
             environment: environment.to_owned(),
@@ -137,8 +148,11 @@ async fn confirm(environment: &str, failing: Option<&Release>) -> Result<(), Rol
     let from = failing
         .map(|release| format!(" from `{}`", release.id))
         .unwrap_or_default();
-    let question =
-        format!("roll back `{environment}`{from} to the previous healthy release? [y/N] ");
+    let target = match to.filter(|to| *to != "previous") {
+        Some(to) => format!("`{to}`"),
+        None => "the previous healthy release".to_owned(),
+    };
+    let question = format!("roll back `{environment}`{from} to {target}? [y/N] ");
     let answer = tokio::task::spawn_blocking(move || {
         use std::io::Write;
         let mut stderr = std::io::stderr();

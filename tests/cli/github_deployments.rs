@@ -18,6 +18,7 @@ const TOKEN: &str = "ghs_deployments_secret_token";
 const SHA_1: &str = "1111111111111111111111111111111111111111";
 const SHA_2: &str = "2222222222222222222222222222222222222222";
 const SHA_3: &str = "3333333333333333333333333333333333333333";
+const SHA_4: &str = "4444444444444444444444444444444444444444";
 const RUN_URL: &str = "https://github.com/acme/shop/actions/runs/4242";
 
 /// What the fake GitHub holds.
@@ -250,6 +251,29 @@ fn a_good_run_creates_a_deployment_with_its_payload_then_in_progress_then_succes
 }
 
 #[test]
+fn the_environments_deployments_table_sets_the_created_deployments_fields() {
+    let github = Github::start();
+    let (test, app) = project();
+    let settings = "[environments.prod.deployments]\nproduction = false\ntransient = true\nrequired_contexts = [\"ci/build\", \"ci/test\"]\n";
+    let test = github.actions(test.config(&config(&app, PROMOTE, LIST, settings)), SHA_1);
+    Test::args_for(&test, ["run", "--id", "v1"]).run(0);
+    let mut expected = deployment(SHA_1, "v1", Some("https://v1.example"), "shipgate: deploy v1");
+    expected["production_environment"] = json!(false);
+    expected["transient_environment"] = json!(true);
+    expected["required_contexts"] = json!(["ci/build", "ci/test"]);
+    let posts = github.take_posts();
+    assert_eq!(posts[0], ("/repos/acme/shop/deployments".to_owned(), expected));
+    // A context that names nothing is refused where it is written.
+    let bad = "[environments.prod.deployments]\nrequired_contexts = [\" \"]\n";
+    let test = test.config(&config(&app, PROMOTE, LIST, bad));
+    Test::args_for(&test, ["check"])
+        .run(2)
+        .stderr_has("empty context in `environments.prod.deployments.required_contexts`")
+        .stderr_has("shipgate.toml:")
+        .stderr_has("name a commit status or check, e.g. `ci/build`, or remove the entry");
+}
+
+#[test]
 fn a_failing_run_marks_it_failure_restores_the_previous_with_success_and_older_inactive() {
     let github = Github::start();
     let (test, app) = project();
@@ -386,6 +410,12 @@ fn the_staged_gate_reads_this_commits_staging_deployment() {
             failed,
             &json!({"state": "failure", "description": "shipgate: v2 failed its checks", "log_url": RUN_URL}),
         );
+        let verifying = fake.add_deployment(SHA_4, &payload("v4", None));
+        fake.deployments[0]["environment"] = json!("staging");
+        fake.add_status(
+            verifying,
+            &json!({"state": "in_progress", "description": "shipgate: v4 is live; verifying", "log_url": RUN_URL}),
+        );
     }
     let config = "[environments.prod]\n[gate.staged]\nenvironment = \"staging\"\n";
     let test = github.actions(Test::new().config(config), SHA_1);
@@ -405,6 +435,12 @@ fn the_staged_gate_reads_this_commits_staging_deployment() {
     Test::args_for(&test, ["gate"])
         .run(1)
         .stdout_has("✗ staged `333333333333` was never deployed to `staging` by shipgate; deploy it there first (`shipgate run --env staging`)");
+    let test = test.env("GITHUB_SHA", SHA_4);
+    Test::args_for(&test, ["gate"])
+        .run(1)
+        .stdout_has(&format!(
+            "✗ staged `444444444444` is still being verified on `staging` (since 2026-01-01T00:01:06Z in run {RUN_URL}); wait for that run to finish"
+        ));
     github.assert_all_authenticated();
 }
 

@@ -8,7 +8,7 @@ use std::fmt::Write as _;
 use serde::{Deserialize, Serialize};
 
 /// What a migration does to the previous release's view of the database.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "lowercase")]
 pub enum MigrationClass {
     /// Only adds: the previous release keeps working against it, so
@@ -16,6 +16,8 @@ pub enum MigrationClass {
     Additive,
     /// Removes, renames or rewrites what the previous release uses, or
     /// deletes data (or could not be parsed): `auto` restores the backup.
+    /// The default: nothing proves otherwise.
+    #[default]
     Destructive,
 }
 
@@ -30,12 +32,18 @@ impl MigrationClass {
 }
 
 /// One migration's class and, when destructive, what makes it so.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Classification {
     /// The class.
     pub class: MigrationClass,
     /// What each destructive statement does, e.g. `drops column users.legacy_id`.
     pub reasons: Vec<String>,
+    /// Whether a statement holds a lock that blocks the app for longer
+    /// than a moment (a locking finding).
+    pub locking: bool,
+    /// The file's lint findings not allowed by a `shipgate:allow`, each
+    /// `line N rule: what happens`, for the deploy summary (issue 14).
+    pub findings: Vec<String>,
 }
 
 /// `3 pending: 2 additive, 1 destructive: drops column users.legacy_id`.
@@ -67,11 +75,12 @@ mod tests {
     fn summarises_classes_with_reasons() {
         let additive = Classification {
             class: MigrationClass::Additive,
-            reasons: Vec::new(),
+            ..Classification::default()
         };
         let destructive = Classification {
             class: MigrationClass::Destructive,
             reasons: vec!["drops column users.legacy_id".to_owned()],
+            ..Classification::default()
         };
         assert_eq!(
             plan_summary(&[additive.clone(), destructive, additive.clone()]),

@@ -418,7 +418,7 @@ fn lint_parsed(
             })
         })
         .collect();
-    FileLint {
+    let mut lint = FileLint {
         path: source.path,
         sql: source.sql,
         statements,
@@ -430,9 +430,20 @@ fn lint_parsed(
                 MigrationClass::Additive
             },
             reasons,
+            locking: counts.locking > 0,
+            findings: Vec::new(),
         },
         findings,
-    }
+    };
+    lint.classification.findings = lint
+        .finding_lines()
+        .into_iter()
+        .zip(lint.findings.iter().filter(|reported| reported.allowed.is_none()))
+        .map(|((rule, line), reported)| {
+            format!("line {line} {rule}: {}", reported.finding.message)
+        })
+        .collect();
+    lint
 }
 
 /// Every rule id, for config validation ("did you mean").

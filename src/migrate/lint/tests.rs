@@ -102,8 +102,20 @@ fn prisma_migrations_lint_cleanly_except_real_hazards() {
         Classification {
             class: MigrationClass::Destructive,
             reasons: vec!["drops column User.name".to_owned()],
+            locking: true,
+            findings: results[1].classification.findings.clone(),
         }
     );
+    // The summary's findings: one line each, in file order, with line and rule.
+    let findings = &results[1].classification.findings;
+    assert_eq!(findings.len(), 3, "{findings:?}");
+    for (finding, prefix) in findings.iter().zip([
+        "line 8 drop-column: ",
+        "line 8 missing-lock-timeout: ",
+        "line 15 create-index-non-concurrently: ",
+    ]) {
+        assert!(finding.starts_with(prefix), "{finding}");
+    }
 }
 
 #[test]
