@@ -567,3 +567,68 @@ fn a_failure_without_a_rollback_posts_deploy_failed_with_the_failing_check() {
         ])
     );
 }
+
+/// The reusable workflow's separate steps: `deploy` says nothing until the
+/// release is judged; the `smoke` step that judges it posts
+/// `deploy-succeeded` or `deploy-failed`; `rollback --to` names its target
+/// from the start; a deploy that fails by itself posts `deploy-failed`.
+#[test]
+fn separate_deploy_smoke_and_rollback_steps_post_what_each_one_settled() {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let hook = runtime.block_on(MockServer::start());
+    runtime.block_on(
+        Mock::given(method("POST"))
+            .and(path(HOOK_PATH))
+            .respond_with(ResponseTemplate::new(200).set_body_string("ok"))
+            .mount(&hook),
+    );
+    let (test, _app) = project(
+        "[notify.webhook]\nurl = \"${SLACK_WEBHOOK_URL}\"\n",
+        &hook,
+        None,
+    );
+    let test = test.file("build/broken/README", "no status file: the restart check fails");
+    let texts = || -> Vec<String> {
+        hook_bodies(&runtime, &hook)
+            .iter()
+            .map(|body| body["text"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let run = "https://github.com/acme/shop/actions/runs/42";
+
+    Test::args_for(&test, ["deploy", "--source", "build/good", "--id", "v1"]).run(0);
+    assert!(texts().is_empty(), "deploy alone settles nothing: {:?}", texts());
+    Test::args_for(&test, ["smoke"]).run(0);
+    assert_eq!(texts(), [format!("shipgate: Deployed `v1` to prod {run}")]);
+
+    Test::args_for(&test, ["deploy", "--source", "build/bad", "--id", "v2"]).run(0);
+    Test::args_for(&test, ["smoke"]).run(1);
+    let output = Test::args_for(&test, ["rollback", "--to", "v1", "--yes"]).run(0);
+    secret_free(&output, &test);
+    let bodies = hook_bodies(&runtime, &hook);
+    let posted = texts();
+    assert_eq!(posted.len(), 4, "{posted:#?}");
+    assert!(
+        posted[1].starts_with("shipgate: Deploy of `v2` to prod failed (smoke `health`"),
+        "{posted:#?}"
+    );
+    assert_eq!(
+        bodies[2]["blocks"][1]["fields"][1]["text"], "*Release*\n`v2` → `v1`",
+        "rollback --to names its target: {bodies:#?}"
+    );
+    assert!(
+        posted[3].starts_with("shipgate: Rolled back prod: `v2` → `v1`"),
+        "{posted:#?}"
+    );
+    // Smoke against the restored release settles nothing more.
+    Test::args_for(&test, ["smoke"]).run(0);
+    assert_eq!(texts().len(), 4, "{:#?}", texts());
+
+    Test::args_for(&test, ["deploy", "--source", "build/broken", "--id", "v3"]).run(1);
+    let posted = texts();
+    assert_eq!(posted.len(), 5, "{posted:#?}");
+    assert!(
+        posted[4].starts_with("shipgate: Deploy of `v3` to prod failed ("),
+        "{posted:#?}"
+    );
+}

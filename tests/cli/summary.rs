@@ -163,10 +163,22 @@ max_error_rate = 0.25
     ];
     fs_err::write(
         test.path().join("migrations/0002_create_orders.sql"),
-        "CREATE TABLE orders (id INTEGER PRIMARY KEY);\n",
+        "CREATE TABLE orders (id INTEGER PRIMARY KEY);\nCREATE INDEX users_id_idx ON users (id);\n",
     )
     .unwrap();
-    Test::args_for(&test, second).run(0);
+    // The log (and `--format human`) carries the same page in text: the
+    // plan before the phases, then the migrations and the commits.
+    let output = Test::args_for(&test, second).run(0);
+    output
+        .stdout_has("rollback plan: if this deploy fails, the app goes back to `v1`; database: keep the database")
+        .stdout_has("migrations applied\n  0002 (additive, locking)\n      lint: line 1 serial-primary-key: `orders.id` is a 32-bit")
+        .stdout_has("\n      lint: line 2 create-index-non-concurrently: `CREATE INDEX` without")
+        .stdout_has("what changed: 2 commit(s) since the last healthy release\n  `abcdef0` checkout: retry payment (#41) — @ana · PR #41\n  `0123456` docs: typo — Bo\n");
+    let log = &output.stdout;
+    assert!(
+        log.find("rollback plan:").unwrap() < log.find("✓ deploy").expect(log),
+        "{log}"
+    );
     runtime.block_on(github.verify());
 
     let json: serde_json::Value =
@@ -195,6 +207,24 @@ max_error_rate = 0.25
         "{markdown}"
     );
     assert!(!markdown.contains("long body"), "{markdown}");
+    // This fake GitHub has no Deployments API: the recording failure is a
+    // warning on the page and in the JSON report, and the run still passed.
+    assert!(
+        markdown.contains("#### Warnings\n\n- could not record the deployment of `v2` in GitHub Deployments: `POST /repos/acme/shop/deployments` returned 404"),
+        "{markdown}"
+    );
+    assert!(
+        json["warnings"][0]
+            .as_str()
+            .unwrap()
+            .starts_with("could not record the deployment of `v2` in GitHub Deployments"),
+        "{json}"
+    );
+    assert!(
+        markdown.contains("- `0002` (additive, locking)\n  - lint: line 1 serial-primary-key: ")
+            && markdown.contains("\n  - lint: line 2 create-index-non-concurrently: "),
+        "{markdown}"
+    );
 
     let blocks: Vec<&str> = markdown
         .split("```mermaid\n")
