@@ -326,7 +326,10 @@ async fn dispatch(
             let mut report = Report::new("smoke", Some(&ctx.config.environment.name), ctx.dry_run);
             report.push(phase);
             let verified = deploy::VerifiedBy::Smoke;
-            deploy::record_verified(&ctx, &mut report, verified, url.is_none()).await;
+            // Without an environment `url` (a staged Vercel environment), `--url`
+            // is how the environment is reached.
+            let targets_environment = url.is_none() || ctx.config.environment.url.is_none();
+            deploy::record_verified(&ctx, &mut report, verified, targets_environment).await;
             crate::notify::finished(&ctx, &mut report, None).await;
             report
         }
@@ -337,7 +340,10 @@ async fn dispatch(
             };
             let mut report = watch::execute(&ctx, url.as_ref(), args.duration).await?;
             let verified = deploy::VerifiedBy::Watch;
-            deploy::record_verified(&ctx, &mut report, verified, url.is_none()).await;
+            // Without an environment `url` (a staged Vercel environment), `--url`
+            // is how the environment is reached.
+            let targets_environment = url.is_none() || ctx.config.environment.url.is_none();
+            deploy::record_verified(&ctx, &mut report, verified, targets_environment).await;
             crate::notify::finished(&ctx, &mut report, None).await;
             report
         }

@@ -74,7 +74,7 @@ async fn run_phases(ctx: &Context, request: ReleaseRequest) -> Result<Report, Er
     let (Some(provider), Some(spec)) = (provider, spec) else {
         report.push(skipped(PhaseName::Deploy, "no provider configured"));
         let phase = smoke::run_suite(ctx, None, PhaseName::Smoke).await?;
-        let failed = stop(&mut report, phase) || watch_failed(ctx, &mut report).await?;
+        let failed = stop(&mut report, phase) || watch_failed(ctx, &mut report, None).await?;
         return Ok(finish(
             report,
             if failed {
@@ -114,13 +114,20 @@ async fn deploy_and_verify(
     if let Some(release) = &live {
         report.output("release", release.id.clone());
     }
+    // An environment without a `url` of its own (a staged Vercel
+    // environment) is checked at the deployment's own URL.
+    let release_url = live
+        .as_ref()
+        .filter(|_| ctx.config.environment.url.is_none())
+        .and_then(|release| release.url.as_deref())
+        .and_then(|url| url::Url::parse(url).ok());
     let trigger = if stop(&mut report, deployed.phase) {
         RollbackTrigger::Deploy
     } else {
-        let phase = smoke::run_suite(ctx, None, PhaseName::Smoke).await?;
+        let phase = smoke::run_suite(ctx, release_url.as_ref(), PhaseName::Smoke).await?;
         if stop(&mut report, phase) {
             RollbackTrigger::Smoke
-        } else if watch_failed(ctx, &mut report).await? {
+        } else if watch_failed(ctx, &mut report, release_url.as_ref()).await? {
             RollbackTrigger::Watch
         } else if ctx.cancel.is_cancelled() {
             return Ok(finish(report, ExitStatus::Interrupted));
@@ -140,8 +147,9 @@ async fn deploy_and_verify(
         ));
         return Ok(finish(report, ExitStatus::CheckFailed));
     };
-    if !ctx.config.rollback.on.contains(&trigger) {
-        // Failed with its reason, so GitHub's deployment status says why.
+    if !ctx.config.rollback.on.contains(&trigger) || !provider.serves_traffic() {
+        // Failed with its reason, so GitHub's deployment status says why
+        // (and a staged build that failed is never promoted).
         let reason = format!("`{}` failed", trigger_name(trigger));
         if let Err(error) = provider.record_failure(&failing, &reason).await {
             ctx.printer.warning(&format!(
@@ -149,10 +157,17 @@ async fn deploy_and_verify(
                 failing.id
             ));
         }
-        let why = format!(
-            "not triggered: `{}` is not in `[rollback] on`",
-            trigger_name(trigger)
-        );
+        let why = if provider.serves_traffic() {
+            format!(
+                "not triggered: `{}` is not in `[rollback] on`",
+                trigger_name(trigger)
+            )
+        } else {
+            format!(
+                "nothing to roll back: `{}` is a staged build that serves no traffic; it is recorded failed, so it is never promoted",
+                failing.id
+            )
+        };
         report.push(skipped(PhaseName::Rollback, &why));
         return Ok(finish(report, ExitStatus::CheckFailed));
     }
@@ -162,8 +177,7 @@ async fn deploy_and_verify(
         ..RollbackRequest::default()
     };
     let from = request.failing.as_ref().map(|release| release.id.as_str());
-    crate::notify::rollback_started(ctx, &mut report, from, None, request.reason.as_deref())
-        .await;
+    crate::notify::rollback_started(ctx, &mut report, from, None, request.reason.as_deref()).await;
     // `perform` records the failing release after promoting it away (issue 14).
     let outcome = rollback::perform(ctx, provider, request).await;
     for phase in outcome.phases {
@@ -178,11 +192,15 @@ async fn deploy_and_verify(
 }
 
 /// Runs `[watch]`, when configured, after smoke passed; true when it failed.
-async fn watch_failed(ctx: &Context, report: &mut Report) -> Result<bool, Error> {
+async fn watch_failed(
+    ctx: &Context,
+    report: &mut Report,
+    base_url: Option<&url::Url>,
+) -> Result<bool, Error> {
     let Some(config) = &ctx.config.watch else {
         return Ok(false);
     };
-    let phase = watch::run_phase(ctx, config, None, None).await?;
+    let phase = watch::run_phase(ctx, config, base_url, None).await?;
     Ok(stop(report, phase))
 }
 

@@ -89,6 +89,8 @@ pub(crate) enum PlatformDeployKind {
     Git,
     /// shipgate runs `command` and reads the new deployment from its output.
     Command,
+    /// Vercel only: promote the deployment that passed in `promote_from`.
+    Promote,
 }
 
 /// `[environments.NAME.vercel]`.
@@ -103,6 +105,8 @@ pub(crate) struct VercelFile {
     pub(crate) command: Option<Spanned<String>>,
     pub(crate) command_timeout: Option<ConfigDuration>,
     pub(crate) ready_within: Option<ConfigDuration>,
+    pub(crate) promote_from: Option<Spanned<String>>,
+    pub(crate) staged: Option<bool>,
 }
 
 /// `token_kind` in `[environments.NAME.railway]`.

@@ -176,6 +176,13 @@ pub enum PlatformDeploy {
         /// Deadline for the command.
         timeout: Duration,
     },
+    /// Vercel: promote this commit's deployment that shipgate verified in
+    /// another environment (GitHub Deployments say which), without building
+    /// again, so production runs the bytes that environment tested.
+    Promote {
+        /// The environment it passed in, e.g. `staging`.
+        from: String,
+    },
 }
 
 /// `[environments.NAME.vercel]`.
@@ -193,6 +200,11 @@ pub struct VercelConfig {
     pub deploy: PlatformDeploy,
     /// How long a deployment may take to appear and become ready.
     pub ready_within: Duration,
+    /// The environment's deployments are production builds left staged
+    /// (`vercel deploy --prod --skip-domain`, or auto-assignment of
+    /// production domains turned off): shipgate never makes them
+    /// production; another environment promotes the one that passed here.
+    pub staged: bool,
 }
 
 /// `[environments.NAME.railway]`.

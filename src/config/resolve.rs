@@ -17,10 +17,10 @@ use super::file::{
     WatchFile, WatchMetricFile,
 };
 use super::model::{
-    DeploymentSettings,
-    BackupMode, BackupUrl, CheckTarget, Condition, Config, DatabaseUrl, Environment, Expectations,
-    HttpMethod, LayoutSetting, LintConfig, MigrateConfig, Redirects, RemoteBackupConfig,
-    RequestBody, RollbackConfig, RuleLevel, SmokeCheck, SmokeConfig, WatchConfig, WatchMetric,
+    BackupMode, BackupUrl, CheckTarget, Condition, Config, DatabaseUrl, DeploymentSettings,
+    Environment, Expectations, HttpMethod, LayoutSetting, LintConfig, MigrateConfig, Redirects,
+    RemoteBackupConfig, RequestBody, RollbackConfig, RuleLevel, SmokeCheck, SmokeConfig,
+    WatchConfig, WatchMetric,
 };
 use super::secret::{self, Masked, Redactor, ResolveFailure};
 use super::template;

@@ -40,6 +40,9 @@ pub async fn execute(ctx: &Context, request: ReleaseRequest) -> Result<Report, E
     let mut report = Report::new("deploy", Some(&ctx.config.environment.name), ctx.dry_run);
     if let Some(release) = &outcome.deployed {
         report.output("release", release.id.clone());
+        if let Some(url) = &release.url {
+            report.output("url", url.clone());
+        }
     }
     report.push(outcome.phase);
     // issue 14: a failed deploy notifies; a good one waits for its checks.

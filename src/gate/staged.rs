@@ -7,7 +7,7 @@
 use super::GateContext;
 use crate::config::{Gate, StagedGate};
 use crate::github::GithubError;
-use crate::github::deployments::{DeploymentState, GithubDeployments};
+use crate::github::deployments::GithubDeployments;
 use crate::report::Check;
 
 /// Runs the gate.
@@ -34,63 +34,8 @@ async fn inspect(
     let lookup = |name: &str| (ctx.lookup)(name);
     let trail = GithubDeployments::from_env(github, &lookup, &config.environment, ctx.retry)?
         .ok_or(GithubError::MissingToken)?;
-    let environment = &config.environment;
-    let own = trail
-        .list()
+    Ok(trail
+        .verification(&sha)
         .await?
-        .into_iter()
-        .filter(|deployment| deployment.sha == sha && deployment.shipgate_payload().is_some())
-        .collect::<Vec<_>>();
-    let Some(newest) = own.first() else {
-        return Ok(Err(format!(
-            "`{short}` was never deployed to `{environment}` by shipgate; deploy it there first (`shipgate run --env {environment}`)"
-        )));
-    };
-    let statuses = trail.statuses(newest.id).await?;
-    let run = |status: &crate::github::deployments::DeploymentStatus| {
-        status
-            .log_url
-            .as_deref()
-            .map(|url| format!(" in run {url}"))
-            .unwrap_or_default()
-    };
-    let Some(latest) = statuses.first() else {
-        return Ok(Err(format!(
-            "`{short}` was deployed to `{environment}` at {} but has no status yet",
-            newest.created_at
-        )));
-    };
-    let passed = statuses
-        .iter()
-        .find(|status| status.state == DeploymentState::Success);
-    Ok(match latest.state {
-        DeploymentState::Success => Ok(format!(
-            "`{short}` passed its checks on `{environment}` at {}{}",
-            latest.created_at,
-            run(latest)
-        )),
-        DeploymentState::Inactive if passed.is_some() => {
-            let passed = passed.unwrap_or(latest);
-            Ok(format!(
-                "`{short}` passed its checks on `{environment}` at {}{} (since replaced there)",
-                passed.created_at,
-                run(passed)
-            ))
-        }
-        DeploymentState::Failure | DeploymentState::Error => Err(format!(
-            "`{short}` failed on `{environment}` at {}{}: {}",
-            latest.created_at,
-            run(latest),
-            latest.description.as_deref().unwrap_or("no description")
-        )),
-        DeploymentState::InProgress => Err(format!(
-            "`{short}` is still being verified on `{environment}` (since {}{}); wait for that run to finish",
-            latest.created_at,
-            run(latest)
-        )),
-        DeploymentState::Inactive | DeploymentState::Other => Err(format!(
-            "`{short}` on `{environment}` has no passing status from shipgate (latest: {:?})",
-            latest.state
-        )),
-    })
+        .describe(&short, &config.environment))
 }

@@ -302,3 +302,6 @@ fn truncate(text: &str) -> String {
 
 #[cfg(test)]
 mod tests;
+mod verification;
+
+pub use verification::Verification;

@@ -117,6 +117,30 @@ pub enum ProviderError {
         /// `vercel`, `railway`.
         provider: &'static str,
     },
+    /// A rollback was asked of an environment whose releases serve no
+    /// traffic (staged builds another environment promotes).
+    #[error(
+        "environment `{environment}` deploys staged builds that serve no traffic, so there is nothing to roll back"
+    )]
+    NothingServed {
+        /// The environment.
+        environment: String,
+    },
+    /// `deploy = "promote"` found nothing it may promote: the commit did
+    /// not pass in the environment promoted from, or what passed there
+    /// cannot be promoted as it is.
+    #[error("could not {action}: {message}")]
+    NotPromotable {
+        /// What was being done, e.g. ``promote `dpl_1` from `staging` ``.
+        action: String,
+        /// What is missing or wrong.
+        message: String,
+        /// What to do.
+        hint: String,
+        /// Whether the record to read is missing (no GitHub): a usage
+        /// error, not a failed check.
+        no_record: bool,
+    },
     /// A filesystem operation on the releases tree failed.
     #[error("failed to {action} `{}`", path.display())]
     Io {
@@ -323,6 +347,10 @@ impl Diagnostic for ProviderError {
                 "check that `{variable}` holds a valid {provider} token with access to the project (see the README's Providers section for the scope to create)"
             )),
             Self::Api { hint, .. } => hint.clone(),
+            Self::NotPromotable { hint, .. } => Some(hint.clone()),
+            Self::NothingServed { .. } => Some(
+                "deploy a fixed commit here, and roll back production from its own environment (`shipgate rollback --env production`)".to_owned(),
+            ),
             Self::NeverAppeared { provider, .. } => Some(format!(
                 "check that {provider} builds this branch on push (git integration connected, the commit pushed), or raise `ready_within`"
             )),
@@ -349,7 +377,12 @@ impl ProviderError {
             | Self::UnknownRelease { .. }
             | Self::InvalidId { .. }
             | Self::MissingSource { .. }
-            | Self::SourceContainsRoot { .. } => ExitStatus::Usage,
+            | Self::SourceContainsRoot { .. }
+            | Self::NotPromotable {
+                no_record: true, ..
+            }
+            | Self::NothingServed { .. } => ExitStatus::Usage,
+            Self::NotPromotable { .. } => ExitStatus::CheckFailed,
             Self::Io { .. }
             | Self::Restart { .. }
             | Self::Ledger { .. }
@@ -395,6 +428,13 @@ pub trait Provider: Send + Sync {
     async fn record_failure(&self, release: &Release, reason: &str) -> Result<(), ProviderError> {
         let _ = reason;
         self.record(release, ReleaseState::Failed).await
+    }
+
+    /// Whether the environment's releases serve traffic, so a failed one
+    /// is rolled back; `false` for staged builds that another environment
+    /// promotes (Vercel `staged = true`): there is nothing to roll back.
+    fn serves_traffic(&self) -> bool {
+        true
     }
 
     /// Checks, changing nothing, that shipgate can use the platform: the
@@ -448,13 +488,22 @@ pub fn from_config(
             health(),
             config.base_dir.clone(),
         ))),
-        ProviderConfig::Vercel(vercel) => Some(Box::new(VercelProvider::new(
-            vercel,
-            health(),
-            config.base_dir.clone(),
-            Some(printer.clone()),
-            vercel::POLL_INTERVAL,
-        ))),
+        ProviderConfig::Vercel(vercel) => {
+            let source = match &vercel.deploy {
+                crate::config::PlatformDeploy::Promote { from } => environment_trail(from, printer),
+                _ => None,
+            };
+            Some(Box::new(
+                VercelProvider::new(
+                    vercel,
+                    health(),
+                    config.base_dir.clone(),
+                    Some(printer.clone()),
+                    vercel::POLL_INTERVAL,
+                )
+                .with_promotion_source(source),
+            ))
+        }
         ProviderConfig::Command(command) => Some(Box::new(CommandProvider::new(
             command,
             &config.base_dir,
@@ -483,18 +532,25 @@ pub fn github_trail(
     config: &Config,
     printer: &Printer,
 ) -> Option<crate::github::deployments::GithubDeployments> {
+    environment_trail(&config.environment.name, printer)
+        .map(|trail| trail.with_settings(config.environment.deployments.clone()))
+}
+
+/// The GitHub Deployments of `environment` (any environment: `promote_from`
+/// reads another one's), as [`github_trail`] finds them.
+fn environment_trail(
+    environment: &str,
+    printer: &Printer,
+) -> Option<crate::github::deployments::GithubDeployments> {
     let lookup = |name: &str| std::env::var(name).ok();
     let trail =
         crate::github::GithubEnv::from_lookup(&lookup, printer.redactor()).and_then(|github| {
             crate::github::deployments::GithubDeployments::from_env(
                 &github,
                 &lookup,
-                &config.environment.name,
+                environment,
                 TRAIL_RETRY,
             )
-            .map(|trail| {
-                trail.map(|trail| trail.with_settings(config.environment.deployments.clone()))
-            })
         });
     match trail {
         Ok(trail) => trail,

@@ -12,6 +12,7 @@ pub mod json;
 pub mod junit;
 mod printer;
 
+use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -319,12 +320,16 @@ impl Change {
         let short: String = self.sha.chars().take(7).collect();
         let mut line = format!("`{short}` {}", self.title.replace('\n', " "));
         match (&self.author, &self.author_name) {
-            (Some(login), _) => line.push_str(&format!(" — @{login}")),
-            (None, Some(name)) => line.push_str(&format!(" — {name}")),
+            (Some(login), _) => {
+                let _ = write!(line, " — @{login}");
+            }
+            (None, Some(name)) => {
+                let _ = write!(line, " — {name}");
+            }
             (None, None) => {}
         }
         if let Some(number) = self.pull_request {
-            line.push_str(&format!(" · PR #{number}"));
+            let _ = write!(line, " · PR #{number}");
         }
         line
     }

@@ -99,6 +99,9 @@ pub async fn execute(
                 environment: environment.clone(),
             }
         })?;
+    if !provider.serves_traffic() {
+        return Err(ProviderError::NothingServed { environment }.into());
+    }
     let failing = provider.current().await?;
     if !ctx.dry_run && !yes {
         confirm(&environment, failing.as_ref(), to.as_deref()).await?;

@@ -289,3 +289,298 @@ fn run_waits_for_the_commit_then_rolls_back_when_smoke_fails() {
     assert_eq!(health["releases"]["dpl_new"]["state"], "failed");
     assert_eq!(health["releases"]["dpl_prev"]["state"], "healthy");
 }
+
+const GITHUB_TOKEN: &str = "ghs_promote_secret";
+
+/// GitHub's Deployments API for a repository where `COMMIT` was deployed
+/// to `staging` as `release` with latest status `state`; production's list
+/// is empty and what shipgate records there is accepted.
+fn staging_github(runtime: &tokio::runtime::Runtime, release: &str, state: &str) -> MockServer {
+    let github = runtime.block_on(MockServer::start());
+    let staged = json!([{
+        "id": 7, "sha": COMMIT, "environment": "staging", "created_at": "2026-12-01T10:00:00Z",
+        "payload": {"shipgate": true, "provider": "vercel", "release": release,
+                    "url": format!("https://my-app-{release}.vercel.app"),
+                    "migrations": [], "backup": null}
+    }]);
+    let statuses = json!([{
+        "id": 9, "state": state, "description": format!("shipgate: {release} {state}"),
+        "log_url": "https://github.com/acme/shop/actions/runs/77",
+        "created_at": "2026-12-01T10:05:00Z"
+    }]);
+    runtime.block_on(async {
+        let mock = |method_name: &str, route: &str| {
+            crate::support::github_headers(
+                Mock::given(method(method_name)).and(path(route.to_owned())),
+                GITHUB_TOKEN,
+            )
+        };
+        mock("GET", "/repos/acme/shop/deployments")
+            .and(query_param("environment", "staging"))
+            .respond_with(ResponseTemplate::new(200).set_body_json(staged))
+            .mount(&github)
+            .await;
+        mock("GET", "/repos/acme/shop/deployments")
+            .and(query_param("environment", "production"))
+            .respond_with(ResponseTemplate::new(200).set_body_json(json!([])))
+            .mount(&github)
+            .await;
+        mock("GET", "/repos/acme/shop/deployments/7/statuses")
+            .respond_with(ResponseTemplate::new(200).set_body_json(statuses))
+            .mount(&github)
+            .await;
+        mock("POST", "/repos/acme/shop/deployments")
+            .respond_with(ResponseTemplate::new(201).set_body_json(json!({
+                "id": 8, "sha": COMMIT, "environment": "production", "payload": {},
+                "created_at": "2026-12-01T11:00:00Z"
+            })))
+            .mount(&github)
+            .await;
+        mock("POST", "/repos/acme/shop/deployments/8/statuses")
+            .respond_with(ResponseTemplate::new(201).set_body_json(json!({
+                "id": 10, "state": "in_progress", "created_at": "2026-12-01T11:00:01Z"
+            })))
+            .mount(&github)
+            .await;
+    });
+    github
+}
+
+/// `GET /v13/deployments/{id}` answering `body`.
+fn serve_deployment(fake: &Fake, id: &str, body: Value) {
+    fake.runtime.block_on(
+        Mock::given(method("GET"))
+            .and(path(format!("/v13/deployments/{id}")))
+            .and(header("authorization", format!("Bearer {TOKEN}").as_str()))
+            .respond_with(ResponseTemplate::new(200).set_body_json(body))
+            .mount(&fake.vercel),
+    );
+}
+
+const PROMOTE_CONFIG: &str = "deploy = \"promote\"\npromote_from = \"staging\"\n";
+
+fn promoting(fake: &Fake, github: &MockServer) -> Test {
+    let config = config(fake, "").replace(
+        "project = \"my-app\"\n",
+        &format!("project = \"my-app\"\n{PROMOTE_CONFIG}"),
+    );
+    Test::new()
+        .config(&config)
+        .env("VERCEL_TOKEN", TOKEN)
+        .env("GITHUB_API_URL", &github.uri())
+        .env("GITHUB_TOKEN", GITHUB_TOKEN)
+        .env("GITHUB_REPOSITORY", "acme/shop")
+        .env("GITHUB_SHA", COMMIT)
+}
+
+fn vercel_posts(fake: &Fake) -> Vec<String> {
+    requests(fake)
+        .into_iter()
+        .filter(|request| request.method == wiremock::http::Method::POST)
+        .map(|request| request.url.path().to_owned())
+        .collect()
+}
+
+/// The SOP runbook's "promote staging to production": production gets the
+/// very deployment that passed on staging, promoted without a build, and
+/// its GitHub deployment names it.
+#[test]
+fn promote_mode_promotes_the_deployment_that_passed_in_staging() {
+    let fake = fake("dpl_prev");
+    fake.runtime.block_on(
+        Mock::given(method("POST"))
+            .and(path("/v10/projects/prj_1/promote/dpl_staged"))
+            .and(header("authorization", format!("Bearer {TOKEN}").as_str()))
+            .respond_with(Rollback(fake.live.clone()))
+            .expect(1)
+            .mount(&fake.vercel),
+    );
+    serve_deployment(
+        &fake,
+        "dpl_staged",
+        deployment("dpl_staged", 1_700_000_400_000, COMMIT),
+    );
+    let github = staging_github(&fake.runtime, "dpl_staged", "success");
+    let test = promoting(&fake, &github);
+    Test::args_for(&test, ["deploy"])
+        .run(0)
+        .stdout_has("dpl_staged")
+        .stderr_has("`dpl_staged` passed in `staging`; it will be promoted")
+        .nowhere(TOKEN)
+        .nowhere(GITHUB_TOKEN);
+    assert_eq!(fake.live.get(), "dpl_staged");
+    assert_eq!(
+        vercel_posts(&fake),
+        ["/v10/projects/prj_1/promote/dpl_staged"],
+        "promoted once, nothing built"
+    );
+    let created: Vec<Value> = fake
+        .runtime
+        .block_on(github.received_requests())
+        .unwrap()
+        .into_iter()
+        .filter(|request| {
+            request.method == wiremock::http::Method::POST
+                && request.url.path() == "/repos/acme/shop/deployments"
+        })
+        .map(|request| serde_json::from_slice(&request.body).unwrap())
+        .collect();
+    assert_eq!(created.len(), 1, "{created:?}");
+    assert_eq!(created[0]["environment"], "production");
+    assert_eq!(created[0]["ref"], COMMIT);
+    assert_eq!(created[0]["payload"]["release"], "dpl_staged");
+    fake.runtime.block_on(fake.vercel.verify());
+}
+
+/// Nothing is promoted unless this commit passed there and what passed is
+/// a production build of this project: each refusal says why and changes
+/// nothing.
+#[test]
+fn promote_mode_refuses_what_did_not_pass_or_cannot_be_promoted_as_tested() {
+    let fake = fake("dpl_prev");
+    // Failed on staging.
+    let github = staging_github(&fake.runtime, "dpl_staged", "failure");
+    Test::args_for(&promoting(&fake, &github), ["deploy"])
+        .run(1)
+        .stderr_has("`0123456789ab` failed on `staging` at 2026-12-01T10:05:00Z in run https://github.com/acme/shop/actions/runs/77: shipgate: dpl_staged failure")
+        .stderr_has("production promotes only what passed in `staging`; nothing was changed");
+    // Still being verified there.
+    let github = staging_github(&fake.runtime, "dpl_staged", "in_progress");
+    Test::args_for(&promoting(&fake, &github), ["deploy"])
+        .run(1)
+        .stderr_has("`0123456789ab` is still being verified on `staging`");
+    // Passed, but built as a preview: Vercel would build it again.
+    let mut preview = deployment("dpl_preview", 1_700_000_400_000, COMMIT);
+    preview["target"] = Value::Null;
+    serve_deployment(&fake, "dpl_preview", preview);
+    let github = staging_github(&fake.runtime, "dpl_preview", "success");
+    Test::args_for(&promoting(&fake, &github), ["deploy"])
+        .run(1)
+        .stderr_has("`dpl_preview` was built for `preview`: Vercel builds such a deployment again with production's variables when it is promoted, so production would not run what `staging` tested")
+        .stderr_has("`staged = true` with `vercel deploy --prod --skip-domain`");
+    // Passed, but from another commit.
+    serve_deployment(
+        &fake,
+        "dpl_other",
+        deployment("dpl_other", 1_700_000_400_000, "feedface"),
+    );
+    let github = staging_github(&fake.runtime, "dpl_other", "success");
+    Test::args_for(&promoting(&fake, &github), ["deploy"])
+        .run(1)
+        .stderr_has(
+            "`dpl_other` was built from `feedface`, not `0123456789abcdef0123456789abcdef01234567`",
+        );
+    // Outside GitHub there is no record of what passed.
+    let config = config(&fake, "").replace(
+        "project = \"my-app\"\n",
+        &format!("project = \"my-app\"\n{PROMOTE_CONFIG}"),
+    );
+    Test::new()
+        .config(&config)
+        .env("VERCEL_TOKEN", TOKEN)
+        .args(["deploy", "--commit", COMMIT])
+        .run(2)
+        .stderr_has("GitHub Deployments are not available: `GITHUB_TOKEN` or `GITHUB_REPOSITORY` is not set");
+    assert!(vercel_posts(&fake).is_empty(), "nothing promoted");
+    assert_eq!(fake.live.get(), "dpl_prev");
+}
+
+#[test]
+fn promote_config_mistakes_point_at_the_line() {
+    let fake = fake("dpl_prev");
+    let rejects = |vercel_extra: &str, fragments: &[&str]| {
+        let config = config(&fake, "").replace(
+            "project = \"my-app\"\n",
+            &format!("project = \"my-app\"\n{vercel_extra}"),
+        );
+        let output = Test::new()
+            .config(&config)
+            .env("VERCEL_TOKEN", TOKEN)
+            .args(["check"])
+            .run(2);
+        for fragment in fragments {
+            output.stderr_has(fragment);
+        }
+    };
+    rejects(
+        "deploy = \"promote\"\n",
+        &[
+            "shipgate.toml:",
+            "`environments.production.vercel.deploy = \"promote\"` needs `promote_from`",
+            "add `promote_from = \"staging\"`",
+        ],
+    );
+    rejects(
+        "deploy = \"promote\"\npromote_from = \"production\"\n",
+        &[
+            "`environments.production.vercel.promote_from` must name another environment, not `production`",
+        ],
+    );
+    rejects(
+        "promote_from = \"staging\"\n",
+        &["`environments.production.vercel.promote_from` is set but `deploy` is not `\"promote\"`"],
+    );
+    rejects(
+        "deploy = \"promote\"\npromote_from = \"staging\"\ncommand = \"vercel deploy\"\n",
+        &[
+            "`environments.production.vercel.command` is set but `deploy = \"promote\"` builds nothing",
+        ],
+    );
+    rejects(
+        "deploy = \"promote\"\npromote_from = \"staging\"\nstaged = true\n",
+        &["promotes to production, so it cannot be `staged = true`"],
+    );
+}
+
+/// `staged = true` (the environment promoted from): the commit's production
+/// build is waited for and left staged, never made production here; its
+/// own URL is the step's `url` output, and there is nothing to roll back.
+#[test]
+fn a_staged_environment_waits_for_the_build_and_never_promotes_it() {
+    let fake = fake("dpl_prev");
+    let config = config(&fake, "").replace(
+        "project = \"my-app\"\n",
+        "project = \"my-app\"\nstaged = true\n",
+    );
+    let test = Test::new().config(&config).env("VERCEL_TOKEN", TOKEN);
+    let report = Test::args_for(&test, ["deploy", "--commit", COMMIT, "--format", "json"])
+        .run(0)
+        .json();
+    let outputs = report["outputs"].as_array().unwrap();
+    assert!(outputs.contains(&json!(["release", "dpl_new"])), "{report}");
+    assert!(
+        outputs.contains(&json!(["url", "https://my-app-dpl_new.vercel.app"])),
+        "{report}"
+    );
+    assert!(
+        vercel_posts(&fake).is_empty(),
+        "nothing promoted or rolled back"
+    );
+    Test::args_for(&test, ["rollback", "--to", "dpl_prev", "--yes"])
+        .run(2)
+        .stderr_has("environment `production` deploys staged builds that serve no traffic, so there is nothing to roll back")
+        .stderr_has("roll back production from its own environment");
+    assert!(vercel_posts(&fake).is_empty());
+}
+
+/// A staged build that fails its checks is recorded failed (so production
+/// never promotes it) and nothing is rolled back: it never served traffic.
+#[test]
+fn a_staged_build_that_fails_smoke_is_recorded_failed_and_not_rolled_back() {
+    let fake = fake("dpl_prev");
+    let config = config(&fake, "").replace(
+        "project = \"my-app\"\n",
+        "project = \"my-app\"\nstaged = true\n",
+    );
+    let test = Test::new().config(&config).env("VERCEL_TOKEN", TOKEN);
+    Test::args_for(&test, ["run", "--commit", COMMIT])
+        .run(1)
+        .stdout_has("nothing to roll back: `dpl_new` is a staged build that serves no traffic; it is recorded failed, so it is never promoted");
+    assert!(
+        vercel_posts(&fake).is_empty(),
+        "nothing promoted or rolled back"
+    );
+    let health = fs_err::read_to_string(test.path().join(".state/health-production.json")).unwrap();
+    let health: Value = serde_json::from_str(&health).unwrap();
+    assert_eq!(health["releases"]["dpl_new"]["state"], "failed");
+}

@@ -186,6 +186,13 @@ max_error_rate = 0.25
     let whole = fs_err::read_to_string(&summary).unwrap();
     // The second run's summary, appended after the first one's.
     let markdown = &whole[whole.rfind("### shipgate run").unwrap()..];
+    check_markdown(markdown, &json);
+    check_json_report(&json);
+}
+
+/// The step summary: the plan first, results, warnings, migrations with
+/// their lint findings, the commits, and two valid Mermaid charts.
+fn check_markdown(markdown: &str, json: &serde_json::Value) {
     let plan = markdown.find("#### Rollback plan").expect(markdown);
     let results = markdown.find("#### Results").expect(markdown);
     assert!(plan < results, "{markdown}");
@@ -239,8 +246,6 @@ max_error_rate = 0.25
         blocks[0].contains("line [25.00, 25.00, 25.00]"),
         "{markdown}"
     );
-
-    check_json_report(&json);
 }
 
 /// The JSON report carries the plan, the commits and the watch's numbers.

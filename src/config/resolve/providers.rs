@@ -138,7 +138,7 @@ impl Resolver<'_> {
                         "`token = \"${VERCEL_TOKEN}\"` and `project = \"prj_…\"`",
                     )
                 })?;
-                ProviderConfig::Vercel(self.vercel(table.get_ref(), &key)?)
+                ProviderConfig::Vercel(self.vercel(name, table.get_ref(), &key)?)
             }
             Some(ProviderKind::Railway) => {
                 let table = file.railway.as_ref().ok_or_else(|| {
@@ -187,9 +187,37 @@ impl Resolver<'_> {
 
     fn vercel(
         &self,
+        name: &str,
         vercel: &VercelFile,
         key: &dyn Fn(&str) -> String,
     ) -> Result<VercelConfig, ConfigError> {
+        let promote = vercel
+            .deploy
+            .as_ref()
+            .filter(|kind| *kind.get_ref() == PlatformDeployKind::Promote);
+        let deploy = match (promote, &vercel.promote_from) {
+            (Some(kind), from) => self.promote_from(name, kind, from.as_ref(), key, vercel)?,
+            (None, Some(from)) => {
+                return Err(self.invalid(
+                    from.span(),
+                    format!(
+                        "`{}` is set but `deploy` is not `\"promote\"`",
+                        key("vercel.promote_from")
+                    ),
+                    Some(
+                        "set `deploy = \"promote\"` to promote what passed there, or remove `promote_from`"
+                            .to_owned(),
+                    ),
+                ));
+            }
+            (None, None) => self.platform_deploy(
+                vercel.deploy.as_ref(),
+                vercel.command.as_ref(),
+                vercel.command_timeout,
+                &key("vercel"),
+                "vercel deploy --prebuilt --prod --token \\\"$VERCEL_TOKEN\\\"",
+            )?,
+        };
         Ok(VercelConfig {
             api_url: self.api_url(vercel.api_url.as_ref(), VERCEL_API, &key("vercel.api_url"))?,
             token: self.api_token(&vercel.token, &key("vercel.token"), "VERCEL_TOKEN")?,
@@ -199,16 +227,70 @@ impl Resolver<'_> {
                 .as_ref()
                 .map(|team| self.identifier(team, &key("vercel.team")))
                 .transpose()?,
-            deploy: self.platform_deploy(
-                vercel.deploy.as_ref(),
-                vercel.command.as_ref(),
-                vercel.command_timeout,
-                &key("vercel"),
-                "vercel deploy --prebuilt --prod --token \\\"$VERCEL_TOKEN\\\"",
-            )?,
+            deploy,
             ready_within: vercel
                 .ready_within
                 .map_or(DEFAULT_READY_WITHIN, |duration| duration.0),
+            staged: vercel.staged.unwrap_or(false),
+        })
+    }
+
+    /// `deploy = "promote"`: needs `promote_from` naming another
+    /// environment, and no `command` or `staged` beside it.
+    fn promote_from(
+        &self,
+        name: &str,
+        kind: &Spanned<PlatformDeployKind>,
+        from: Option<&Spanned<String>>,
+        key: &dyn Fn(&str) -> String,
+        vercel: &VercelFile,
+    ) -> Result<PlatformDeploy, ConfigError> {
+        if let Some(command) = &vercel.command {
+            return Err(self.invalid(
+                command.span(),
+                format!(
+                    "`{}` is set but `deploy = \"promote\"` builds nothing",
+                    key("vercel.command")
+                ),
+                Some("remove `command`: the deployment that passed in `promote_from` is promoted as it is".to_owned()),
+            ));
+        }
+        if vercel.staged == Some(true) {
+            return Err(self.invalid(
+                kind.span(),
+                format!(
+                    "`{}` promotes to production, so it cannot be `staged = true`",
+                    key("vercel")
+                ),
+                Some("remove `staged` here; set it on the environment it promotes from".to_owned()),
+            ));
+        }
+        let Some(from) = from else {
+            return Err(self.invalid(
+                kind.span(),
+                format!(
+                    "`{}.deploy = \"promote\"` needs `promote_from`",
+                    key("vercel")
+                ),
+                Some("add `promote_from = \"staging\"`: the environment whose verified deployment of this commit becomes production".to_owned()),
+            ));
+        };
+        let environment = from.get_ref().trim();
+        if environment.is_empty() || environment == name {
+            return Err(self.invalid(
+                from.span(),
+                format!(
+                    "`{}` must name another environment, not `{environment}`",
+                    key("vercel.promote_from")
+                ),
+                Some(
+                    "name the environment this commit is verified in first, e.g. `staging`"
+                        .to_owned(),
+                ),
+            ));
+        }
+        Ok(PlatformDeploy::Promote {
+            from: environment.to_owned(),
         })
     }
 
@@ -295,6 +377,14 @@ impl Resolver<'_> {
         example: &str,
     ) -> Result<PlatformDeploy, ConfigError> {
         match (kind.map(|kind| (*kind.get_ref(), kind.span())), command) {
+            (Some((PlatformDeployKind::Promote, span)), _) => Err(self.invalid(
+                span,
+                format!("`{table}.deploy = \"promote\"` is only for Vercel"),
+                Some(
+                    "use `deploy = \"git\"` or `\"command\"`; Railway promotes nothing between environments here"
+                        .to_owned(),
+                ),
+            )),
             (None | Some((PlatformDeployKind::Git, _)), None) => Ok(PlatformDeploy::Git),
             (Some((PlatformDeployKind::Command, _)), Some(command))
                 if !command.get_ref().trim().is_empty() =>

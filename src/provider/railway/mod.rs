@@ -263,6 +263,13 @@ impl Provider for RailwayProvider {
                 self.wait_for_new_deployments(spec.commit.as_deref(), &before, deadline, false)
                     .await
             }
+            // The config refuses it for Railway; never reached.
+            PlatformDeploy::Promote { .. } => Err(ProviderError::Api {
+                provider: "railway",
+                action: "deploy".to_owned(),
+                message: "`deploy = \"promote\"` is only for Vercel".to_owned(),
+                hint: Some("use `deploy = \"git\"` or `\"command\"`".to_owned()),
+            }),
         }
     }
 

@@ -10,6 +10,7 @@
 //! `rollback`'s decision; shipgate's own verdicts come from the
 //! [`HealthRecord`].
 
+mod promotion;
 mod shapes;
 #[cfg(test)]
 mod tests;
@@ -28,6 +29,7 @@ use super::health::{HealthRecord, apply_verdicts};
 use super::shell::ShellCommand;
 use super::{DeploySpec, Provider, ProviderError, Release, ReleaseState};
 use crate::config::{PlatformDeploy, VercelConfig};
+use crate::github::deployments::GithubDeployments;
 use crate::report::Printer;
 
 /// The provider's name in config and messages.
@@ -57,6 +59,13 @@ pub struct VercelProvider {
     /// `isRollbackCandidate` of each deployment `history` saw: whether it was
     /// production before (roll back to it) or never was (promote it).
     rollback_candidates: Mutex<HashMap<String, bool>>,
+    /// Deployments are staged production builds: never made production here.
+    staged: bool,
+    /// With `deploy = "promote"`: the GitHub Deployments of the environment
+    /// promoted from, which say which deployment passed there.
+    promotion_source: Option<GithubDeployments>,
+    /// The deployment `preflight` found to promote.
+    promotion: Mutex<Option<shapes::Deployment>>,
 }
 
 /// Why the API client could not be built (a token that is not a valid header
@@ -107,7 +116,19 @@ impl VercelProvider {
             base_dir,
             printer,
             rollback_candidates: Mutex::new(HashMap::new()),
+            staged: config.staged,
+            promotion_source: None,
+            promotion: Mutex::new(None),
         }
+    }
+
+    /// With `deploy = "promote"`: where to read which deployment passed in
+    /// the environment promoted from (`None` outside GitHub: promotion then
+    /// refuses, saying why).
+    #[must_use]
+    pub fn with_promotion_source(mut self, trail: Option<GithubDeployments>) -> Self {
+        self.promotion_source = trail;
+        self
     }
 
     fn client(&self) -> Result<&ApiClient, ProviderError> {
@@ -267,6 +288,10 @@ impl Provider for VercelProvider {
     /// staged production the newest may never have been promoted). Only when
     /// the project names none does this fall back to the newest READY one.
     async fn current(&self) -> Result<Option<Release>, ProviderError> {
+        if self.staged {
+            // Staged builds never serve the production domains.
+            return Ok(None);
+        }
         let project = self.project(false).await?;
         let release = match project.production() {
             Some(deployment) => Some(deployment.to_release()),
@@ -285,6 +310,10 @@ impl Provider for VercelProvider {
     }
 
     async fn history(&self, limit: usize) -> Result<Vec<Release>, ProviderError> {
+        if self.staged {
+            // Nothing to roll back to: production never served these.
+            return Ok(Vec::new());
+        }
         let mut listed = Vec::new();
         let mut until = None;
         while listed.len() < limit {
@@ -315,10 +344,24 @@ impl Provider for VercelProvider {
     }
 
     async fn preflight(&self, spec: &DeploySpec) -> Result<(), ProviderError> {
-        if self.deploy == PlatformDeploy::Git && spec.commit.is_none() {
-            return Err(ProviderError::NoCommit { provider: NAME });
+        match (&self.deploy, spec.commit.as_deref()) {
+            (PlatformDeploy::Git | PlatformDeploy::Promote { .. }, None) => {
+                Err(ProviderError::NoCommit { provider: NAME })
+            }
+            // Before anything changes: what passed there, and can be promoted.
+            (PlatformDeploy::Promote { from }, Some(commit)) => {
+                let candidate = self.promotion_candidate(from, commit).await?;
+                self.progress(&format!(
+                    "`{}` passed in `{from}`; it will be promoted",
+                    candidate.id
+                ));
+                if let Ok(mut promotion) = self.promotion.lock() {
+                    *promotion = Some(candidate);
+                }
+                Ok(())
+            }
+            _ => Ok(()),
         }
-        Ok(())
     }
 
     async fn deploy(&self, spec: &DeploySpec) -> Result<Release, ProviderError> {
@@ -348,16 +391,23 @@ impl Provider for VercelProvider {
                 self.progress(&format!("the deploy command created `https://{host}`"));
                 self.deployment(&host).await?.id
             }
+            PlatformDeploy::Promote { from } => return self.promote_verified(from, spec).await,
         };
         let ready = self.wait_until_ready(&id, deadline).await?;
-        let live = self.project(false).await?;
-        if live.production().map(|deployment| deployment.id.as_str()) != Some(id.as_str()) {
-            // Production domains are not auto-assigned in this project.
-            self.make_production(&id, false).await?;
+        if !self.staged {
+            let live = self.project(false).await?;
+            if live.production().map(|deployment| deployment.id.as_str()) != Some(id.as_str()) {
+                // Production domains are not auto-assigned in this project.
+                self.make_production(&id, false).await?;
+            }
         }
         let mut release = ready.to_release();
         release.state = ReleaseState::Deployed;
         Ok(release)
+    }
+
+    fn serves_traffic(&self) -> bool {
+        !self.staged
     }
 
     async fn promote(&self, release: &Release) -> Result<(), ProviderError> {
@@ -383,6 +433,34 @@ impl Provider for VercelProvider {
             user.user.username.as_deref().unwrap_or("(unnamed user)"),
             project.name.as_deref().unwrap_or(&project.id)
         )))
+    }
+}
+
+impl VercelProvider {
+    /// `deploy = "promote"`: promotes the deployment `preflight` found (or
+    /// finds it now), and proves production serves it.
+    async fn promote_verified(
+        &self,
+        from: &str,
+        spec: &DeploySpec,
+    ) -> Result<Release, ProviderError> {
+        let commit = spec
+            .commit
+            .as_deref()
+            .ok_or(ProviderError::NoCommit { provider: NAME })?;
+        let found = self
+            .promotion
+            .lock()
+            .ok()
+            .and_then(|mut promotion| promotion.take());
+        let candidate = match found {
+            Some(candidate) => candidate,
+            None => self.promotion_candidate(from, commit).await?,
+        };
+        self.make_production(&candidate.id, false).await?;
+        let mut release = candidate.to_release();
+        release.state = ReleaseState::Deployed;
+        Ok(release)
     }
 }
 

@@ -94,6 +94,13 @@ pub(super) struct Deployment {
     /// The dashboard page with the build logs.
     #[serde(default)]
     pub inspector_url: Option<String>,
+    /// What it was built for: `production`, a custom environment's slug
+    /// (`staging`), or `null` for a preview.
+    #[serde(default)]
+    pub target: Option<String>,
+    /// The project it belongs to (`prj_…`).
+    #[serde(default)]
+    pub project_id: Option<String>,
 }
 
 /// `GET /v9/projects/{idOrName}` (with `rollbackInfo=true` for

@@ -103,6 +103,7 @@ async fn fixture(deploy: PlatformDeploy, ready_within: Duration) -> Fixture {
         team: Some(TEAM.to_owned()),
         deploy,
         ready_within,
+        staged: false,
     };
     let provider = VercelProvider::new(
         &config,
