@@ -322,6 +322,7 @@ async fn dispatch(
                 Some(url) => Some(parse_base_url(url)?),
                 None => None,
             };
+            let url = deploy::step_base_url(&ctx, url);
             let phase = smoke::run_suite(&ctx, url.as_ref(), report::PhaseName::Smoke).await?;
             let mut report = Report::new("smoke", Some(&ctx.config.environment.name), ctx.dry_run);
             report.push(phase);
@@ -338,6 +339,7 @@ async fn dispatch(
                 Some(url) => Some(parse_base_url(url)?),
                 None => None,
             };
+            let url = deploy::step_base_url(&ctx, url);
             let mut report = watch::execute(&ctx, url.as_ref(), args.duration).await?;
             let verified = deploy::VerifiedBy::Watch;
             // Without an environment `url` (a staged Vercel environment), `--url`

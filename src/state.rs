@@ -101,6 +101,11 @@ pub struct RunState {
     /// it and recorded it healthy (so it is recorded once).
     #[serde(default)]
     pub verified_release: Option<String>,
+    /// Where the release this run deployed is served, when the platform
+    /// says: separate `smoke` / `watch` steps of an environment without a
+    /// `url` of its own (a staged Vercel environment) check it there.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deployed_url: Option<String>,
     /// The lint class of each migration this run applied, by version; drives
     /// `rollback.database = "auto"` (a version missing here counts as destructive).
     #[serde(default)]
@@ -319,6 +324,7 @@ mod tests {
             previous_release: Some("v1".into()),
             deployed_release: Some("v2".into()),
             verified_release: None,
+            deployed_url: None,
             migration_classes: BTreeMap::from([("0001".into(), MigrationClass::Additive)]),
             migration_notes: BTreeMap::from([(
                 "0001".into(),

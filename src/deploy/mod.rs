@@ -149,11 +149,13 @@ pub async fn deploy_phase(
     let mut state = RunState::load_open_run(&ctx.state_path, &ctx.config.environment.name)?;
     state.previous_release = previous.as_ref().map(|release| release.id.clone());
     state.deployed_release = None;
+    state.deployed_url = None;
     state.save(&ctx.state_path)?;
     let result = provider.deploy(spec).await;
     let (checks, deployed) = match result {
         Ok(release) => {
             state.deployed_release = Some(release.id.clone());
+            state.deployed_url.clone_from(&release.url);
             state.save(&ctx.state_path)?;
             github::record_started(ctx, provider.name(), &release, spec, &state).await;
             let check = Check::pass(&release.id)
@@ -198,6 +200,19 @@ pub async fn deploy_phase(
         previous,
         deployed,
     })
+}
+
+/// The base URL for a separate `smoke` / `watch` step: `--url`, else the
+/// environment's `url`, else (an environment without one, such as a
+/// staged Vercel environment) the URL of the release this run deployed.
+pub fn step_base_url(ctx: &Context, given: Option<url::Url>) -> Option<url::Url> {
+    if given.is_some() || ctx.config.environment.url.is_some() {
+        return given;
+    }
+    RunState::load(&ctx.state_path, &ctx.config.environment.name)
+        .ok()
+        .and_then(|state| state.deployed_url)
+        .and_then(|url| url::Url::parse(&url).ok())
 }
 
 /// Which standalone step verified the live release.
