@@ -62,6 +62,21 @@ fn project(notify: &str, hook: &MockServer, github: Option<&MockServer>) -> (Tes
     (test, app)
 }
 
+/// A webhook answering `200 ok` to every POST on `HOOK_PATH`, expecting
+/// `expected` of them when given.
+fn webhook(runtime: &tokio::runtime::Runtime, expected: Option<u64>) -> MockServer {
+    let hook = runtime.block_on(MockServer::start());
+    let mock = Mock::given(method("POST"))
+        .and(path(HOOK_PATH))
+        .respond_with(ResponseTemplate::new(200).set_body_string("ok"));
+    let mock = match expected {
+        Some(count) => mock.expect(count),
+        None => mock,
+    };
+    runtime.block_on(mock.mount(&hook));
+    hook
+}
+
 fn hook_bodies(runtime: &tokio::runtime::Runtime, hook: &MockServer) -> Vec<Value> {
     runtime
         .block_on(hook.received_requests())
@@ -109,14 +124,7 @@ fn secret_free(output: &Output, test: &Test) {
 #[test]
 fn a_rollback_posts_started_then_succeeded_to_the_webhook() {
     let runtime = tokio::runtime::Runtime::new().unwrap();
-    let hook = runtime.block_on(MockServer::start());
-    runtime.block_on(
-        Mock::given(method("POST"))
-            .and(path(HOOK_PATH))
-            .respond_with(ResponseTemplate::new(200).set_body_string("ok"))
-            .expect(3)
-            .mount(&hook),
-    );
+    let hook = webhook(&runtime, Some(3));
     let (test, _app) = project(
         "[notify.webhook]\nurl = \"${SLACK_WEBHOOK_URL}\"\n",
         &hook,
@@ -173,13 +181,7 @@ fn a_rollback_posts_started_then_succeeded_to_the_webhook() {
 #[test]
 fn only_the_listed_events_post() {
     let runtime = tokio::runtime::Runtime::new().unwrap();
-    let hook = runtime.block_on(MockServer::start());
-    runtime.block_on(
-        Mock::given(method("POST"))
-            .respond_with(ResponseTemplate::new(200))
-            .expect(1)
-            .mount(&hook),
-    );
+    let hook = webhook(&runtime, Some(1));
     let (test, _app) = project(
         "[notify.webhook]\nurl = \"${SLACK_WEBHOOK_URL}\"\nevents = [\"rollback-failed\", \"rollback-succeeded\"]\n",
         &hook,
@@ -575,13 +577,7 @@ fn a_failure_without_a_rollback_posts_deploy_failed_with_the_failing_check() {
 #[test]
 fn separate_deploy_smoke_and_rollback_steps_post_what_each_one_settled() {
     let runtime = tokio::runtime::Runtime::new().unwrap();
-    let hook = runtime.block_on(MockServer::start());
-    runtime.block_on(
-        Mock::given(method("POST"))
-            .and(path(HOOK_PATH))
-            .respond_with(ResponseTemplate::new(200).set_body_string("ok"))
-            .mount(&hook),
-    );
+    let hook = webhook(&runtime, None);
     let (test, _app) = project(
         "[notify.webhook]\nurl = \"${SLACK_WEBHOOK_URL}\"\n",
         &hook,

@@ -359,11 +359,16 @@ fn serve_deployment(fake: &Fake, id: &str, body: Value) {
 
 const PROMOTE_CONFIG: &str = "deploy = \"promote\"\npromote_from = \"staging\"\n";
 
-fn promoting(fake: &Fake, github: &MockServer) -> Test {
-    let config = config(fake, "").replace(
+/// The config with `settings` added to `[environments.production.vercel]`.
+fn with_vercel(fake: &Fake, settings: &str) -> String {
+    config(fake, "").replace(
         "project = \"my-app\"\n",
-        &format!("project = \"my-app\"\n{PROMOTE_CONFIG}"),
-    );
+        &format!("project = \"my-app\"\n{settings}"),
+    )
+}
+
+fn promoting(fake: &Fake, github: &MockServer) -> Test {
+    let config = with_vercel(fake, PROMOTE_CONFIG);
     Test::new()
         .config(&config)
         .env("VERCEL_TOKEN", TOKEN)
@@ -471,10 +476,7 @@ fn promote_mode_refuses_what_did_not_pass_or_cannot_be_promoted_as_tested() {
             "`dpl_other` was built from `feedface`, not `0123456789abcdef0123456789abcdef01234567`",
         );
     // Outside GitHub there is no record of what passed.
-    let config = config(&fake, "").replace(
-        "project = \"my-app\"\n",
-        &format!("project = \"my-app\"\n{PROMOTE_CONFIG}"),
-    );
+    let config = with_vercel(&fake, PROMOTE_CONFIG);
     Test::new()
         .config(&config)
         .env("VERCEL_TOKEN", TOKEN)
@@ -489,10 +491,7 @@ fn promote_mode_refuses_what_did_not_pass_or_cannot_be_promoted_as_tested() {
 fn promote_config_mistakes_point_at_the_line() {
     let fake = fake("dpl_prev");
     let rejects = |vercel_extra: &str, fragments: &[&str]| {
-        let config = config(&fake, "").replace(
-            "project = \"my-app\"\n",
-            &format!("project = \"my-app\"\n{vercel_extra}"),
-        );
+        let config = with_vercel(&fake, vercel_extra);
         let output = Test::new()
             .config(&config)
             .env("VERCEL_TOKEN", TOKEN)
@@ -538,10 +537,7 @@ fn promote_config_mistakes_point_at_the_line() {
 #[test]
 fn a_staged_environment_waits_for_the_build_and_never_promotes_it() {
     let fake = fake("dpl_prev");
-    let config = config(&fake, "").replace(
-        "project = \"my-app\"\n",
-        "project = \"my-app\"\nstaged = true\n",
-    );
+    let config = with_vercel(&fake, "staged = true\n");
     let test = Test::new().config(&config).env("VERCEL_TOKEN", TOKEN);
     let report = Test::args_for(&test, ["deploy", "--commit", COMMIT, "--format", "json"])
         .run(0)
@@ -568,10 +564,7 @@ fn a_staged_environment_waits_for_the_build_and_never_promotes_it() {
 #[test]
 fn a_staged_build_that_fails_smoke_is_recorded_failed_and_not_rolled_back() {
     let fake = fake("dpl_prev");
-    let config = config(&fake, "").replace(
-        "project = \"my-app\"\n",
-        "project = \"my-app\"\nstaged = true\n",
-    );
+    let config = with_vercel(&fake, "staged = true\n");
     let test = Test::new().config(&config).env("VERCEL_TOKEN", TOKEN);
     Test::args_for(&test, ["run", "--commit", COMMIT])
         .run(1)
