@@ -74,7 +74,7 @@ async fn run_phases(ctx: &Context, request: ReleaseRequest) -> Result<Report, Er
     let (Some(provider), Some(spec)) = (provider, spec) else {
         report.push(skipped(PhaseName::Deploy, "no provider configured"));
         let phase = smoke::run_suite(ctx, None, PhaseName::Smoke).await?;
-        let failed = stop(&mut report, phase) || watch_failed(ctx, &mut report).await?;
+        let failed = stop(&mut report, phase) || watch_failed(ctx, &mut report, None).await?;
         return Ok(finish(
             report,
             if failed {
@@ -110,6 +110,8 @@ async fn deploy_and_verify(
     mut report: Report,
 ) -> Result<Report, Error> {
     let deployed = deploy::deploy_phase(ctx, provider, spec).await?;
+    // The end of the watch's `compare = "previous"` baseline (issue 15).
+    let deployed_at = jiff::Timestamp::now();
     let live = deployed.deployed;
     if let Some(release) = &live {
         report.output("release", release.id.clone());
@@ -120,7 +122,7 @@ async fn deploy_and_verify(
         let phase = smoke::run_suite(ctx, None, PhaseName::Smoke).await?;
         if stop(&mut report, phase) {
             RollbackTrigger::Smoke
-        } else if watch_failed(ctx, &mut report).await? {
+        } else if watch_failed(ctx, &mut report, Some(deployed_at)).await? {
             RollbackTrigger::Watch
         } else if ctx.cancel.is_cancelled() {
             return Ok(finish(report, ExitStatus::Interrupted));
@@ -162,8 +164,7 @@ async fn deploy_and_verify(
         ..RollbackRequest::default()
     };
     let from = request.failing.as_ref().map(|release| release.id.as_str());
-    crate::notify::rollback_started(ctx, &mut report, from, None, request.reason.as_deref())
-        .await;
+    crate::notify::rollback_started(ctx, &mut report, from, None, request.reason.as_deref()).await;
     // `perform` records the failing release after promoting it away (issue 14).
     let outcome = rollback::perform(ctx, provider, request).await;
     for phase in outcome.phases {
@@ -178,11 +179,16 @@ async fn deploy_and_verify(
 }
 
 /// Runs `[watch]`, when configured, after smoke passed; true when it failed.
-async fn watch_failed(ctx: &Context, report: &mut Report) -> Result<bool, Error> {
+/// `deployed_at`: when the deploy finished (default: as the watch starts).
+async fn watch_failed(
+    ctx: &Context,
+    report: &mut Report,
+    deployed_at: Option<jiff::Timestamp>,
+) -> Result<bool, Error> {
     let Some(config) = &ctx.config.watch else {
         return Ok(false);
     };
-    let phase = watch::run_phase(ctx, config, None, None).await?;
+    let phase = watch::run_phase(ctx, config, None, None, deployed_at).await?;
     Ok(stop(report, phase))
 }
 
