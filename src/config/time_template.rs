@@ -4,9 +4,11 @@
 //! (milliseconds). Issue 15, item 3.
 //!
 //! A placeholder is `{name}` or `{name:format}` where both are lowercase
-//! words; every such token must be known (the config rejects it at load,
-//! with the offending token). Any other brace is text, so a `PromQL` matcher
-//! like `{status=~"5.."}` stays as written, and `{{` writes a literal `{`.
+//! words and `name` is one of the four. Queries use braces too (`PromQL`
+//! matchers `{status=~"5.."}`, Datadog scopes `{service:shop}`), so such a
+//! token stays text unless its name is a known one (then its format must
+//! be known) or a near miss of one (`{window_strat}`): both of those are
+//! rejected at load with the token. `{{` writes a literal `{`.
 //! Taking the measurement, and so knowing the times, is left to `watch`.
 
 use std::fmt;
@@ -168,10 +170,14 @@ impl TimeTemplate {
                 "window_start" => TimeName::WindowStart,
                 "deploy_time" => TimeName::DeployTime,
                 other => {
-                    return Err(error(
-                        format!("unknown placeholder `{other}`"),
-                        closest(other, &NAMES),
-                    ));
+                    if let Some(close) = closest(other, &NAMES) {
+                        return Err(error(format!("unknown placeholder `{other}`"), Some(close)));
+                    }
+                    // Far from every name: a query's own braces.
+                    literal.push('{');
+                    offset += open + 1;
+                    rest = after;
+                    continue;
                 }
             };
             let format = match format {
@@ -330,6 +336,13 @@ mod tests {
             template.render(&window(), ToOwned::to_owned),
             r#"query=sum(rate(x{status=~"5.."}[5m]))&t={now}"#
         );
+        let datadog = "sum:errors{service:shop,env:prod}.as_count(){env:prod}";
+        assert_eq!(
+            TimeTemplate::parse(datadog)
+                .unwrap()
+                .render(&window(), ToOwned::to_owned),
+            datadog
+        );
     }
 
     #[test]
@@ -375,6 +388,9 @@ mod tests {
                 }
                 Err(error) => {
                     prop_assert!(text[error.offset..].starts_with(&error.token));
+                    // Rejected only when it names, or nearly names, a placeholder.
+                    let name = error.token[1..error.token.len() - 1].split(':').next().unwrap_or_default();
+                    prop_assert!(NAMES.contains(&name) || error.suggestion.is_some());
                 }
             }
         }

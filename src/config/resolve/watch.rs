@@ -541,7 +541,7 @@ impl Resolver<'_> {
         };
         self.invalid(
             at,
-            format!("{} `{}` in `{key}`", error.message, error.token),
+            format!("{} in `{}`, for key `{key}`", error.message, error.token),
             Some(hint),
         )
     }
