@@ -662,6 +662,57 @@ mod tests {
         );
     }
 
+    fn any_json() -> impl proptest::strategy::Strategy<Value = Value> {
+        use proptest::prelude::*;
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::from),
+            any::<f64>().prop_map(Value::from),
+            "[0-9.a-zN]{0,6}".prop_map(Value::from),
+        ];
+        leaf.prop_recursive(4, 48, 6, |inner| {
+            prop_oneof![
+                proptest::collection::vec(inner.clone(), 0..6).prop_map(Value::Array),
+                proptest::collection::btree_map(
+                    prop_oneof![
+                        Just("status".to_owned()),
+                        Just("data".to_owned()),
+                        Just("result".to_owned()),
+                        Just("values".to_owned()),
+                        Just("series".to_owned()),
+                        Just("pointlist".to_owned()),
+                        Just("count".to_owned()),
+                    ],
+                    inner,
+                    0..4,
+                )
+                .prop_map(|map| Value::Object(map.into_iter().collect())),
+            ]
+        })
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn response_readers_never_panic(document in any_json()) {
+            let _ = prometheus_points(&document);
+            let _ = datadog_points(&document);
+            let _ = sentry_points(&document, "count()");
+            let mut wrapped = serde_json::json!({"status": "success", "data": {"result": [{"values": document.clone()}]}});
+            let _ = prometheus_points(&wrapped);
+            wrapped = serde_json::json!({"series": [{"pointlist": document}]});
+            let _ = datadog_points(&wrapped);
+        }
+
+        #[test]
+        fn reduced_values_lie_within_the_points(points in proptest::collection::vec(-1e6f64..1e6, 1..20)) {
+            let (low, high) = points.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(low, high), point| (low.min(*point), high.max(*point)));
+            for reduce in [Reduce::Last, Reduce::Max, Reduce::Min, Reduce::Mean] {
+                let value = reduce.apply(&points).unwrap();
+                proptest::prop_assert!(value >= low - 1e-6 && value <= high + 1e-6, "{} of {:?} = {}", reduce.name(), points, value);
+            }
+        }
+    }
+
     #[test]
     fn query_parameters_are_written_as_each_backend_expects() {
         assert_eq!(seconds(Duration::from_secs(15)), "15");
