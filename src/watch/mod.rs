@@ -188,8 +188,9 @@ pub async fn run_phase(
                 shown,
             });
         }
-        ctx.printer
-            .progress(&progress_line(index, planned, at, duration, &trackers));
+        // A backend's error body may echo a secret: progress is not redacted.
+        let line = progress_line(index, planned, at, duration, &trackers);
+        ctx.printer.progress(&ctx.printer.redactor().redact(&line));
         if let Some(tracker) = trackers.iter().find(|tracker| tracker.crossed().is_some()) {
             stopped_by = Some(tracker.name.clone());
             break;

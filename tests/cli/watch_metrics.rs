@@ -531,3 +531,43 @@ fn preset_fields_are_checked_at_load() {
         .run(2)
         .stderr_has("error: watch metric `errors` sets `compare` without `max_increase`");
 }
+
+#[test]
+fn a_backend_echoing_the_token_in_an_error_never_shows_it() {
+    let fake = Fake::start();
+    fake.mount(
+        Mock::given(method("GET"))
+            .and(path("/api/v1/query_range"))
+            .respond_with(ResponseTemplate::new(401).set_body_json(json!({
+                "status": "error", "errorType": "unauthorized",
+                "error": "token pr0m-s3cret is not valid"
+            }))),
+    );
+    let config = format!(
+        r#"{}
+[[watch.metric]]
+name = "5xx rate"
+kind = "prometheus"
+url = "{}"
+token = "${{PROM_TOKEN}}"
+query = "up"
+fail_if = "> 1"
+"#,
+        environment(
+            &fake.url(),
+            "for = \"20s\"\ninterval = \"50ms\"\nconsecutive_error_limit = 0"
+        ),
+        fake.url()
+    );
+    let test = Test::new()
+        .config(&config)
+        .env("PROM_TOKEN", "pr0m-s3cret")
+        .args(["watch"]);
+    test.run(1)
+        .stdout_has("got:      1 in a row by measurement #1: status 401: {\"error\":\"token ")
+        .stderr_has("5xx rate ! status 401")
+        .nowhere("pr0m-s3cret");
+    Test::args_for(&test, ["watch", "--format", "json"])
+        .run(1)
+        .nowhere("pr0m-s3cret");
+}
