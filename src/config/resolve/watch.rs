@@ -54,7 +54,7 @@ impl Resolver<'_> {
                 self.invalid(
                     reduce.span(),
                     format!(
-                        "unknown `reduce = \"{}`\" for {}",
+                        "unknown `reduce = \"{}\"` for `{}`",
                         reduce.get_ref(),
                         key("reduce")
                     ),
