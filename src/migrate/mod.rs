@@ -540,7 +540,9 @@ pub fn applied_this_run(ctx: &Context) -> Vec<crate::report::MigrationChange> {
                     .as_str()
                     .to_owned(),
                 locking: notes.is_some_and(|notes| notes.locking),
-                findings: notes.map(|notes| notes.findings.clone()).unwrap_or_default(),
+                findings: notes
+                    .map(|notes| notes.findings.clone())
+                    .unwrap_or_default(),
             }
         })
         .collect()

@@ -154,8 +154,8 @@ fn deploy_event(report: &Report) -> Option<NotifyEvent> {
         return None;
     }
     // A standalone command's outcome is set after this runs: its checks say.
-    let passed = report.outcome == ExitStatus::Success
-        && report.status_from_checks() == ExitStatus::Success;
+    let passed =
+        report.outcome == ExitStatus::Success && report.status_from_checks() == ExitStatus::Success;
     match report.command.as_str() {
         "run" if passed => Some(NotifyEvent::DeploySucceeded),
         "run" => Some(NotifyEvent::DeployFailed),

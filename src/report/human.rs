@@ -67,12 +67,7 @@ fn render_migrations(out: &mut String, report: &Report, paint: Paint) {
     }
     let _ = writeln!(out, "\n{}", paint.style(BOLD, "migrations applied"));
     for migration in &report.migrations {
-        let _ = writeln!(
-            out,
-            "  {} ({})",
-            migration.version,
-            migration.class_words()
-        );
+        let _ = writeln!(out, "  {} ({})", migration.version, migration.class_words());
         for finding in &migration.findings {
             let _ = writeln!(out, "      {} {finding}", paint.style(DIM, "lint:"));
         }

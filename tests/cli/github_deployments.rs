@@ -257,12 +257,20 @@ fn the_environments_deployments_table_sets_the_created_deployments_fields() {
     let settings = "[environments.prod.deployments]\nproduction = false\ntransient = true\nrequired_contexts = [\"ci/build\", \"ci/test\"]\n";
     let test = github.actions(test.config(&config(&app, PROMOTE, LIST, settings)), SHA_1);
     Test::args_for(&test, ["run", "--id", "v1"]).run(0);
-    let mut expected = deployment(SHA_1, "v1", Some("https://v1.example"), "shipgate: deploy v1");
+    let mut expected = deployment(
+        SHA_1,
+        "v1",
+        Some("https://v1.example"),
+        "shipgate: deploy v1",
+    );
     expected["production_environment"] = json!(false);
     expected["transient_environment"] = json!(true);
     expected["required_contexts"] = json!(["ci/build", "ci/test"]);
     let posts = github.take_posts();
-    assert_eq!(posts[0], ("/repos/acme/shop/deployments".to_owned(), expected));
+    assert_eq!(
+        posts[0],
+        ("/repos/acme/shop/deployments".to_owned(), expected)
+    );
     // A context that names nothing is refused where it is written.
     let bad = "[environments.prod.deployments]\nrequired_contexts = [\" \"]\n";
     let test = test.config(&config(&app, PROMOTE, LIST, bad));

@@ -587,7 +587,10 @@ fn separate_deploy_smoke_and_rollback_steps_post_what_each_one_settled() {
         &hook,
         None,
     );
-    let test = test.file("build/broken/README", "no status file: the restart check fails");
+    let test = test.file(
+        "build/broken/README",
+        "no status file: the restart check fails",
+    );
     let texts = || -> Vec<String> {
         hook_bodies(&runtime, &hook)
             .iter()
@@ -597,7 +600,11 @@ fn separate_deploy_smoke_and_rollback_steps_post_what_each_one_settled() {
     let run = "https://github.com/acme/shop/actions/runs/42";
 
     Test::args_for(&test, ["deploy", "--source", "build/good", "--id", "v1"]).run(0);
-    assert!(texts().is_empty(), "deploy alone settles nothing: {:?}", texts());
+    assert!(
+        texts().is_empty(),
+        "deploy alone settles nothing: {:?}",
+        texts()
+    );
     Test::args_for(&test, ["smoke"]).run(0);
     assert_eq!(texts(), [format!("shipgate: Deployed `v1` to prod {run}")]);
 

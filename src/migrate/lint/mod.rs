@@ -438,10 +438,12 @@ fn lint_parsed(
     lint.classification.findings = lint
         .finding_lines()
         .into_iter()
-        .zip(lint.findings.iter().filter(|reported| reported.allowed.is_none()))
-        .map(|((rule, line), reported)| {
-            format!("line {line} {rule}: {}", reported.finding.message)
-        })
+        .zip(
+            lint.findings
+                .iter()
+                .filter(|reported| reported.allowed.is_none()),
+        )
+        .map(|((rule, line), reported)| format!("line {line} {rule}: {}", reported.finding.message))
         .collect();
     lint
 }
