@@ -74,7 +74,7 @@ async fn run_phases(ctx: &Context, request: ReleaseRequest) -> Result<Report, Er
     let (Some(provider), Some(spec)) = (provider, spec) else {
         report.push(skipped(PhaseName::Deploy, "no provider configured"));
         let phase = smoke::run_suite(ctx, None, PhaseName::Smoke).await?;
-        let failed = stop(&mut report, phase) || watch_failed(ctx, &mut report, None).await?;
+        let failed = stop(&mut report, phase) || watch_failed(ctx, &mut report, None, None).await?;
         return Ok(finish(
             report,
             if failed {
@@ -110,6 +110,8 @@ async fn deploy_and_verify(
     mut report: Report,
 ) -> Result<Report, Error> {
     let deployed = deploy::deploy_phase(ctx, provider, spec).await?;
+    // The end of the watch's `compare = "previous"` baseline (issue 15).
+    let deployed_at = jiff::Timestamp::now();
     let live = deployed.deployed;
     if let Some(release) = &live {
         report.output("release", release.id.clone());
@@ -127,7 +129,7 @@ async fn deploy_and_verify(
         let phase = smoke::run_suite(ctx, release_url.as_ref(), PhaseName::Smoke).await?;
         if stop(&mut report, phase) {
             RollbackTrigger::Smoke
-        } else if watch_failed(ctx, &mut report, release_url.as_ref()).await? {
+        } else if watch_failed(ctx, &mut report, release_url.as_ref(), Some(deployed_at)).await? {
             RollbackTrigger::Watch
         } else if ctx.cancel.is_cancelled() {
             return Ok(finish(report, ExitStatus::Interrupted));
@@ -192,15 +194,18 @@ async fn deploy_and_verify(
 }
 
 /// Runs `[watch]`, when configured, after smoke passed; true when it failed.
+/// `base_url`: where to check (default: the environment's `url`);
+/// `deployed_at`: when the deploy finished (default: as the watch starts).
 async fn watch_failed(
     ctx: &Context,
     report: &mut Report,
     base_url: Option<&url::Url>,
+    deployed_at: Option<jiff::Timestamp>,
 ) -> Result<bool, Error> {
     let Some(config) = &ctx.config.watch else {
         return Ok(false);
     };
-    let phase = watch::run_phase(ctx, config, base_url, None).await?;
+    let phase = watch::run_phase(ctx, config, base_url, None, deployed_at).await?;
     Ok(stop(report, phase))
 }
 

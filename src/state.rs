@@ -106,6 +106,11 @@ pub struct RunState {
     /// `url` of its own (a staged Vercel environment) check it there.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub deployed_url: Option<String>,
+    /// When the release this run deployed went live: a separate `watch`
+    /// step's `{deploy_time}` and the end of its `compare = "previous"`
+    /// baseline window.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deployed_at: Option<jiff::Timestamp>,
     /// The lint class of each migration this run applied, by version; drives
     /// `rollback.database = "auto"` (a version missing here counts as destructive).
     #[serde(default)]
@@ -325,6 +330,7 @@ mod tests {
             deployed_release: Some("v2".into()),
             verified_release: None,
             deployed_url: None,
+            deployed_at: None,
             migration_classes: BTreeMap::from([("0001".into(), MigrationClass::Additive)]),
             migration_notes: BTreeMap::from([(
                 "0001".into(),

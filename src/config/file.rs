@@ -446,20 +446,45 @@ pub(crate) struct WatchFile {
     pub(crate) metric: Vec<WatchMetricFile>,
 }
 
-/// `[[watch.metric]]`: an HTTP JSON query judged every interval.
+/// `[[watch.metric]]`: a metric query judged every interval, raw (`kind =
+/// "http"`) or through a preset (`prometheus`, `datadog`, `sentry`).
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct WatchMetricFile {
     pub(crate) name: Spanned<String>,
-    pub(crate) url: Spanned<String>,
+    pub(crate) kind: Option<Spanned<String>>,
+    pub(crate) url: Option<Spanned<String>>,
+    pub(crate) method: Option<Spanned<String>>,
     #[serde(default)]
     pub(crate) headers: BTreeMap<String, Spanned<String>>,
-    pub(crate) value: Spanned<String>,
+    pub(crate) body: Option<Spanned<toml::Value>>,
+    pub(crate) value: Option<Spanned<String>>,
+    pub(crate) query: Option<Spanned<String>>,
+    pub(crate) token: Option<Spanned<String>>,
+    pub(crate) api_key: Option<Spanned<String>>,
+    pub(crate) application_key: Option<Spanned<String>>,
+    pub(crate) organization: Option<Spanned<String>>,
+    pub(crate) project: Option<Spanned<u64>>,
+    pub(crate) y_axis: Option<Spanned<String>>,
+    pub(crate) step: Option<Spanned<ConfigDuration>>,
+    pub(crate) window: Option<Spanned<ConfigDuration>>,
+    pub(crate) reduce: Option<Spanned<String>>,
+    pub(crate) compare: Option<Spanned<String>>,
+    pub(crate) baseline_window: Option<Spanned<ConfigDuration>>,
+    pub(crate) max_increase: Option<Spanned<MaxIncreaseFile>>,
     pub(crate) fail_if: Option<Spanned<String>>,
     pub(crate) pass_if: Option<Spanned<String>>,
     pub(crate) timeout: Option<ConfigDuration>,
     pub(crate) failure_limit: Option<u32>,
     pub(crate) consecutive_error_limit: Option<u32>,
+}
+
+/// `max_increase = { factor = 2.0, absolute = 0.01 }`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct MaxIncreaseFile {
+    pub(crate) factor: Option<f64>,
+    pub(crate) absolute: Option<f64>,
 }
 
 /// `[rollback]`.

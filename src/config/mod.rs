@@ -15,6 +15,7 @@ mod properties;
 mod resolve;
 pub mod secret;
 pub mod template;
+pub mod time_template;
 
 use std::path::{Path, PathBuf};
 

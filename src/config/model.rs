@@ -713,14 +713,15 @@ pub struct WatchConfig {
 pub struct WatchMetric {
     /// Unique name.
     pub name: String,
-    /// The JSON API to query (masked for printing).
-    pub url: Masked,
-    /// Request headers (values masked).
-    pub headers: Vec<(String, Masked)>,
-    /// The path to the value, as written.
-    pub value_text: String,
-    /// The compiled path.
-    pub value: serde_json_path::JsonPath,
+    /// Where and how to query it.
+    pub source: MetricSource,
+    /// How a series becomes one value (`None`: the query must select exactly
+    /// one value; only the raw form allows that).
+    pub reduce: Option<Reduce>,
+    /// How far back each measurement looks (`None`: the watch `interval`).
+    pub window: Option<Duration>,
+    /// Judge the value against the same query before the deploy.
+    pub compare: Option<Baseline>,
     /// The measurement failed when this holds.
     pub fail_if: Option<Condition>,
     /// The measurement succeeded when this holds.
@@ -731,6 +732,195 @@ pub struct WatchMetric {
     pub failure_limit: u32,
     /// Consecutive query errors tolerated.
     pub consecutive_error_limit: u32,
+}
+
+/// The backend a metric queries (issue 15, item 3).
+#[derive(Debug, Clone)]
+pub enum MetricSource {
+    /// `kind = "http"` (the default): any JSON API, as written.
+    Http(HttpMetric),
+    /// `kind = "prometheus"`: `GET /api/v1/query_range`.
+    Prometheus(PrometheusMetric),
+    /// `kind = "datadog"`: `GET /api/v1/query`.
+    Datadog(DatadogMetric),
+    /// `kind = "sentry"`: `GET /api/0/organizations/{org}/events-stats/`.
+    Sentry(SentryMetric),
+}
+
+impl MetricSource {
+    /// The `kind` as written in the config.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::Http(_) => "http",
+            Self::Prometheus(_) => "prometheus",
+            Self::Datadog(_) => "datadog",
+            Self::Sentry(_) => "sentry",
+        }
+    }
+}
+
+/// The raw form: a templated URL, optional JSON body, and a JSONPath.
+#[derive(Debug, Clone)]
+pub struct HttpMetric {
+    /// `GET` or `POST`.
+    pub method: MetricMethod,
+    /// The URL with time placeholders (may hold a resolved secret).
+    pub url: crate::config::time_template::TimeTemplate,
+    /// Request headers (values masked).
+    pub headers: Vec<(String, Masked)>,
+    /// A JSON body whose strings may hold time placeholders.
+    pub body: Option<serde_json::Value>,
+    /// The path to the value(s), as written.
+    pub value_text: String,
+    /// The compiled path.
+    pub value: serde_json_path::JsonPath,
+}
+
+/// The HTTP method of a raw metric query.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MetricMethod {
+    /// `GET` (the default).
+    Get,
+    /// `POST`, with the body as JSON.
+    Post,
+}
+
+/// The Prometheus preset.
+#[derive(Debug, Clone)]
+pub struct PrometheusMetric {
+    /// The server's base URL (a path prefix is kept).
+    pub url: Masked,
+    /// Sent as `Authorization: Bearer …` when set.
+    pub token: Option<Masked>,
+    /// Extra request headers (values masked).
+    pub headers: Vec<(String, Masked)>,
+    /// The `PromQL` expression.
+    pub query: String,
+    /// `step` of the range query.
+    pub step: Duration,
+}
+
+/// The Datadog preset (metrics query API v1).
+#[derive(Debug, Clone)]
+pub struct DatadogMetric {
+    /// The site's API base URL (default `https://api.datadoghq.com`).
+    pub url: Masked,
+    /// `DD-API-KEY`.
+    pub api_key: Masked,
+    /// `DD-APPLICATION-KEY`.
+    pub application_key: Masked,
+    /// Extra request headers (values masked).
+    pub headers: Vec<(String, Masked)>,
+    /// The metrics query.
+    pub query: String,
+}
+
+/// The Sentry preset (organization events-stats).
+#[derive(Debug, Clone)]
+pub struct SentryMetric {
+    /// The API base URL (default `https://sentry.io`).
+    pub url: Masked,
+    /// Sent as `Authorization: Bearer …`.
+    pub token: Masked,
+    /// Extra request headers (values masked).
+    pub headers: Vec<(String, Masked)>,
+    /// The organization slug.
+    pub organization: String,
+    /// A project id to filter by.
+    pub project: Option<u64>,
+    /// The search query, e.g. `event.type:error`.
+    pub query: String,
+    /// `yAxis`, e.g. `count()` or `failure_rate()`.
+    pub y_axis: String,
+    /// `interval` of the buckets.
+    pub interval: Duration,
+}
+
+/// How a series of points becomes the one value judged.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reduce {
+    /// The latest point.
+    Last,
+    /// The largest point.
+    Max,
+    /// The smallest point.
+    Min,
+    /// The arithmetic mean.
+    Mean,
+}
+
+impl Reduce {
+    /// The names accepted in the config.
+    pub const NAMES: [&'static str; 4] = ["last", "max", "min", "mean"];
+
+    /// Parses a name from [`Reduce::NAMES`].
+    pub fn parse(text: &str) -> Option<Self> {
+        Some(match text {
+            "last" => Self::Last,
+            "max" => Self::Max,
+            "min" => Self::Min,
+            "mean" => Self::Mean,
+            _ => return None,
+        })
+    }
+
+    /// The name as written.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Last => "last",
+            Self::Max => "max",
+            Self::Min => "min",
+            Self::Mean => "mean",
+        }
+    }
+
+    /// The value of `points` (`None` when there are none).
+    pub fn apply(self, points: &[f64]) -> Option<f64> {
+        let last = *points.last()?;
+        Some(match self {
+            Self::Last => last,
+            Self::Max => points.iter().copied().fold(f64::NEG_INFINITY, f64::max),
+            Self::Min => points.iter().copied().fold(f64::INFINITY, f64::min),
+            #[allow(clippy::cast_precision_loss)]
+            Self::Mean => points.iter().sum::<f64>() / points.len() as f64,
+        })
+    }
+}
+
+/// `compare = "previous"`: the same query over the window before the
+/// deploy is the baseline; the measurement fails when it rose more than
+/// `max_increase` allows (every limit that is set must be exceeded).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Baseline {
+    /// How long before the deploy the baseline covers (`None`: the watch's `for`).
+    pub window: Option<Duration>,
+    /// Fail above `factor` × baseline.
+    pub factor: Option<f64>,
+    /// Fail above baseline + `absolute`.
+    pub absolute: Option<f64>,
+}
+
+impl Baseline {
+    /// Whether `value` rose past every set limit over `baseline`.
+    pub fn exceeded(&self, baseline: f64, value: f64) -> bool {
+        let over_factor = self.factor.is_none_or(|factor| value > baseline * factor);
+        let over_absolute = self
+            .absolute
+            .is_none_or(|absolute| value > baseline + absolute);
+        over_factor && over_absolute
+    }
+
+    /// The limits as written: `2× and +0.01`.
+    pub fn limits(&self) -> String {
+        let mut parts = Vec::new();
+        if let Some(factor) = self.factor {
+            parts.push(format!("{factor}×"));
+        }
+        if let Some(absolute) = self.absolute {
+            parts.push(format!("+{absolute}"));
+        }
+        parts.join(" and ")
+    }
 }
 
 /// `"> 0.05"`: a comparison with a number.

@@ -14,13 +14,13 @@ use url::Url;
 use super::assertion::{self, Assertion, Capture, Operand};
 use super::file::{
     ConfigFile, EnvironmentFile, ExpectFile, MigrateFile, RollbackTrigger, SmokeCheckFile,
-    WatchFile, WatchMetricFile,
+    WatchFile,
 };
 use super::model::{
-    BackupMode, BackupUrl, CheckTarget, Condition, Config, DatabaseUrl, DeploymentSettings,
-    Environment, Expectations, HttpMethod, LayoutSetting, LintConfig, MigrateConfig, Redirects,
+    BackupMode, BackupUrl, CheckTarget, Config, DatabaseUrl, DeploymentSettings, Environment,
+    Expectations, HttpMethod, LayoutSetting, LintConfig, MigrateConfig, Redirects,
     RemoteBackupConfig, RequestBody, RollbackConfig, RuleLevel, SmokeCheck, SmokeConfig,
-    WatchConfig, WatchMetric,
+    WatchConfig,
 };
 use super::secret::{self, Masked, Redactor, ResolveFailure};
 use super::template;
@@ -31,6 +31,7 @@ use crate::env;
 mod gates;
 mod notify;
 mod providers;
+mod watch;
 
 /// The `${NAME}` references in the user info of URL template `template`
 /// (between `://` and the `@` that ends the user info).
@@ -779,85 +780,6 @@ impl Resolver<'_> {
             consecutive_error_limit,
             inconclusive_limit: watch.inconclusive_limit,
             metrics,
-        })
-    }
-
-    fn watch_metric(
-        &self,
-        metric: &WatchMetricFile,
-        failure_limit: u32,
-        consecutive_error_limit: u32,
-    ) -> Result<WatchMetric, ConfigError> {
-        let name = metric.name.get_ref();
-        let key = |field: &str| format!("watch.metric `{name}` {field}");
-        let url = self.url(&metric.url, &key("url"))?;
-        let headers = metric
-            .headers
-            .iter()
-            .map(|(header, value)| {
-                let resolved = self.text(value, &key(&format!("headers.{header}")))?;
-                Ok((header.clone(), Masked::new(resolved, &self.redactor)))
-            })
-            .collect::<Result<_, ConfigError>>()?;
-        let value = JsonPath::parse(metric.value.get_ref()).map_err(|error| {
-            self.invalid(
-                metric.value.span(),
-                format!(
-                    "invalid JSONPath `{}` for `{}`: {error}",
-                    metric.value.get_ref(),
-                    key("value")
-                ),
-                Some("write an RFC 9535 path, e.g. `\"$.data.result[0].value[1]\"`".to_owned()),
-            )
-        })?;
-        let condition = |spanned: &Option<Spanned<String>>, field: &str| {
-            spanned
-                .as_ref()
-                .map(|text| {
-                    Condition::parse(text.get_ref()).ok_or_else(|| {
-                        self.invalid(
-                            text.span(),
-                            format!(
-                                "invalid condition `{}` for `{}`",
-                                text.get_ref(),
-                                key(field)
-                            ),
-                            Some(
-                                "write an operator and a number, e.g. `\"> 0.05\"` or `\"<= 3\"`"
-                                    .to_owned(),
-                            ),
-                        )
-                    })
-                })
-                .transpose()
-        };
-        let fail_if = condition(&metric.fail_if, "fail_if")?;
-        let pass_if = condition(&metric.pass_if, "pass_if")?;
-        if fail_if.is_none() && pass_if.is_none() {
-            return Err(self.invalid(
-                metric.name.span(),
-                format!("watch metric `{name}` has neither `fail_if` nor `pass_if`"),
-                Some(
-                    "add `fail_if = \"> 0.05\"` (or `pass_if`) so a measurement can fail"
-                        .to_owned(),
-                ),
-            ));
-        }
-        Ok(WatchMetric {
-            name: name.clone(),
-            url: Masked::new(url.to_string(), &self.redactor),
-            headers,
-            value_text: metric.value.get_ref().clone(),
-            value,
-            fail_if,
-            pass_if,
-            timeout: metric
-                .timeout
-                .map_or(DEFAULT_CHECK_TIMEOUT, |timeout| timeout.0),
-            failure_limit: metric.failure_limit.unwrap_or(failure_limit),
-            consecutive_error_limit: metric
-                .consecutive_error_limit
-                .unwrap_or(consecutive_error_limit),
         })
     }
 

@@ -150,12 +150,14 @@ pub async fn deploy_phase(
     state.previous_release = previous.as_ref().map(|release| release.id.clone());
     state.deployed_release = None;
     state.deployed_url = None;
+    state.deployed_at = None;
     state.save(&ctx.state_path)?;
     let result = provider.deploy(spec).await;
     let (checks, deployed) = match result {
         Ok(release) => {
             state.deployed_release = Some(release.id.clone());
             state.deployed_url.clone_from(&release.url);
+            state.deployed_at = Some(jiff::Timestamp::now());
             state.save(&ctx.state_path)?;
             github::record_started(ctx, provider.name(), &release, spec, &state).await;
             let check = Check::pass(&release.id)

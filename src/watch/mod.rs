@@ -19,7 +19,8 @@ use tokio::time::Instant;
 use url::Url;
 
 use self::analysis::{Limits, Measurement, Tracker, Verdict};
-use crate::config::WatchConfig;
+use crate::config::time_template::TimeWindow;
+use crate::config::{Baseline, WatchConfig, WatchMetric};
 use crate::context::Context;
 use crate::diagnostic::Diagnostic;
 use crate::exit::ExitStatus;
@@ -78,7 +79,13 @@ pub async fn execute(
             path: ctx.config.path.clone(),
         });
     };
-    let phase = run_phase(ctx, config, base_url, duration).await?;
+    // A separate watch step times the deploy this run recorded; without
+    // one, the deploy is taken to have finished as the watch starts.
+    let deployed_at = crate::state::RunState::load(&ctx.state_path, &ctx.config.environment.name)
+        .ok()
+        .filter(|state| state.deployed_release.is_some())
+        .and_then(|state| state.deployed_at);
+    let phase = run_phase(ctx, config, base_url, duration, deployed_at).await?;
     let mut report = Report::new("watch", Some(&ctx.config.environment.name), ctx.dry_run);
     report.push(phase);
     if ctx.cancel.is_cancelled() {
@@ -90,13 +97,17 @@ pub async fn execute(
 /// Watches for `duration` (default: `[watch] for`) and returns the phase:
 /// one check per metric with its measurement history. Cancellation ends it
 /// after the current interval's measurements, without failing it.
+/// `deployed_at` is when the deploy finished (default: now), the end of the
+/// `compare = "previous"` baseline window and `{deploy_time}`.
 pub async fn run_phase(
     ctx: &Context,
     config: &WatchConfig,
     base_url: Option<&Url>,
     duration: Option<Duration>,
+    deployed_at: Option<jiff::Timestamp>,
 ) -> Result<Phase, WatchError> {
     let started = Instant::now();
+    let deployed_at = deployed_at.unwrap_or_else(jiff::Timestamp::now);
     let duration = duration.unwrap_or(config.duration);
     let interval = config.interval;
     let planned = measurements(duration, interval);
@@ -146,6 +157,12 @@ pub async fn run_phase(
             .min(),
         points: Vec::new(),
     };
+    let times = Times {
+        deployed_at,
+        interval,
+        duration,
+    };
+    let mut baselines: Vec<Option<f64>> = vec![None; config.metrics.len()];
     let mut taken = 0;
     let mut stopped_by: Option<String> = None;
     for index in 1..=planned {
@@ -159,7 +176,7 @@ pub async fn run_phase(
         }
         let at = tick - started;
         let (measured, point) = tokio::select! {
-            measured = measure_all(ctx, config, base_url, &client) => measured?,
+            measured = measure_all(ctx, config, base_url, &client, &times, &mut baselines) => measured?,
             () = ctx.cancel.cancelled() => break,
         };
         if let Some(mut point) = point {
@@ -175,8 +192,9 @@ pub async fn run_phase(
                 shown,
             });
         }
-        ctx.printer
-            .progress(&progress_line(index, planned, at, duration, &trackers));
+        // A backend's error body may echo a secret: progress is not redacted.
+        let line = progress_line(index, planned, at, duration, &trackers);
+        ctx.printer.progress(&ctx.printer.redactor().redact(&line));
         if let Some(tracker) = trackers.iter().find(|tracker| tracker.crossed().is_some()) {
             stopped_by = Some(tracker.name.clone());
             break;
@@ -207,6 +225,69 @@ fn measurements(duration: Duration, interval: Duration) -> usize {
     usize::try_from(whole).unwrap_or(usize::MAX).max(1)
 }
 
+/// The times every metric query of a watch derives its window from.
+#[derive(Debug, Clone, Copy)]
+struct Times {
+    deployed_at: jiff::Timestamp,
+    interval: Duration,
+    duration: Duration,
+}
+
+impl Times {
+    /// `[now - window, now]`, the window a measurement queries.
+    fn current(&self, metric: &WatchMetric) -> TimeWindow {
+        let end = jiff::Timestamp::now();
+        TimeWindow {
+            start: before(end, metric.window.unwrap_or(self.interval)),
+            end,
+            deploy: self.deployed_at,
+        }
+    }
+
+    /// `[deploy - baseline_window, deploy]` (default length: the watch's
+    /// `for`), the window `compare = "previous"` reads the baseline from.
+    fn baseline(&self, baseline: &Baseline) -> TimeWindow {
+        TimeWindow {
+            start: before(self.deployed_at, baseline.window.unwrap_or(self.duration)),
+            end: self.deployed_at,
+            deploy: self.deployed_at,
+        }
+    }
+}
+
+/// `at - length`, clamped to the earliest time jiff knows.
+fn before(at: jiff::Timestamp, length: Duration) -> jiff::Timestamp {
+    jiff::SignedDuration::try_from(length)
+        .ok()
+        .and_then(|length| at.checked_sub(length).ok())
+        .unwrap_or(jiff::Timestamp::MIN)
+}
+
+/// One metric measurement: the baseline first when it is compared and not
+/// read yet (an unreadable baseline is an error measurement), then the
+/// value over the current window. Returns the baseline when read.
+async fn measure_metric(
+    client: &reqwest::Client,
+    metric: &WatchMetric,
+    times: Times,
+    baseline: Option<f64>,
+) -> ((Verdict, String), Option<f64>) {
+    let baseline = match (metric.compare, baseline) {
+        (Some(compare), None) => {
+            match metric::read(client, metric, &times.baseline(&compare)).await {
+                Ok(value) => Some(value),
+                Err(message) => return ((Verdict::Error, format!("baseline: {message}")), None),
+            }
+        }
+        (_, known) => known,
+    };
+    let measured = match metric::read(client, metric, &times.current(metric)).await {
+        Err(message) => (Verdict::Error, message),
+        Ok(value) => metric::judge(metric, value, baseline),
+    };
+    (measured, baseline)
+}
+
 /// One interval: the smoke checks once and every metric, concurrently, in
 /// tracker order (smoke first when it is measured), with the smoke checks'
 /// p95 latency and error rate when they are measured.
@@ -215,11 +296,19 @@ async fn measure_all(
     config: &WatchConfig,
     base_url: Option<&Url>,
     client: &reqwest::Client,
+    times: &Times,
+    baselines: &mut [Option<f64>],
 ) -> Result<(Vec<(Verdict, String)>, Option<WatchPoint>), WatchError> {
     let mut metrics = JoinSet::new();
     for (index, metric) in config.metrics.iter().enumerate() {
-        let (client, metric) = (client.clone(), metric.clone());
-        metrics.spawn(async move { (index, metric::measure(&client, &metric).await) });
+        let (client, metric, times) = (client.clone(), metric.clone(), *times);
+        let baseline = baselines[index];
+        metrics.spawn(async move {
+            (
+                index,
+                measure_metric(&client, &metric, times, baseline).await,
+            )
+        });
     }
     let mut measured = Vec::with_capacity(config.metrics.len() + 1);
     let mut point = None;
@@ -230,8 +319,11 @@ async fn measure_all(
     }
     let mut results = vec![None; config.metrics.len()];
     while let Some(joined) = metrics.join_next().await {
-        if let Ok((index, result)) = joined {
+        if let Ok((index, (result, baseline))) = joined {
             results[index] = Some(result);
+            if baseline.is_some() {
+                baselines[index] = baseline;
+            }
         }
     }
     measured.extend(results.into_iter().map(|result| {

@@ -41,3 +41,4 @@ mod smoke_sampling;
 mod smoke_tls;
 mod summary;
 mod watch;
+mod watch_metrics;

@@ -225,3 +225,70 @@ fail_if = "> 0.05"
     let current = fs_err::read_link(test.path().join("srv/current")).unwrap();
     assert_eq!(current.file_name().unwrap(), "v1");
 }
+
+#[test]
+fn the_pipeline_passes_the_deploy_time_to_metric_queries() {
+    let metrics = prometheus(&[0.01]);
+    let test = Test::new().file("build/v1/status", "200");
+    let app = ReleaseApp::start(test.path().join("srv"));
+    let config = format!(
+        r#"
+[environments.prod]
+url = "{app}"
+
+[environments.prod.releases]
+root = "srv"
+restart = "true"
+
+[smoke]
+ready_within = "1s"
+
+[[smoke.check]]
+name = "health"
+path = "/health"
+
+[watch]
+for = "100ms"
+interval = "50ms"
+
+[[watch.metric]]
+name = "5xx rate"
+url = "{metrics}/api/v1/query?deploy={{deploy_time:unix_ms}}&start={{window_start:unix_ms}}&end={{now:unix_ms}}"
+value = "$.data.result[0].value[1]"
+window = "1m"
+fail_if = "> 0.05"
+"#,
+        app = app.url(),
+        metrics = metrics.url()
+    );
+    let before = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis();
+    let test = test.config(&config);
+    Test::args_for(&test, ["run", "--source", "build/v1", "--id", "v1"])
+        .run(0)
+        .stdout_has("watch 2 measurement(s) over 100ms within limits");
+    let times: Vec<[u128; 3]> = metrics
+        .requests()
+        .iter()
+        .filter(|request| request.uri.starts_with("/api/v1/query"))
+        .map(|request| {
+            let value = |name: &str| {
+                request
+                    .uri
+                    .split(['?', '&'])
+                    .find_map(|pair| pair.strip_prefix(&format!("{name}=")))
+                    .and_then(|value| value.parse::<u128>().ok())
+                    .unwrap_or_else(|| panic!("no `{name}` in {}", request.uri))
+            };
+            [value("deploy"), value("start"), value("end")]
+        })
+        .collect();
+    assert_eq!(times.len(), 2, "{times:?}");
+    for [deploy, start, end] in &times {
+        assert_eq!(*deploy, times[0][0], "one deploy time for the whole watch");
+        assert!(before <= *deploy && deploy <= end, "{times:?}");
+        assert_eq!(end - start, 60_000, "the `window`");
+    }
+}
