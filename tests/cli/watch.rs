@@ -227,7 +227,7 @@ fail_if = "> 0.05"
 }
 
 #[test]
-fn the_pipeline_passes_the_deploy_time_to_metric_queries() {
+fn run_and_a_separate_watch_step_pass_the_deploy_time_to_metric_queries() {
     let metrics = prometheus(&[0.01]);
     let test = Test::new().file("build/v1/status", "200");
     let app = ReleaseApp::start(test.path().join("srv"));
@@ -261,15 +261,46 @@ fail_if = "> 0.05"
         app = app.url(),
         metrics = metrics.url()
     );
-    let before = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_millis();
+    let before = now_ms();
     let test = test.config(&config);
     Test::args_for(&test, ["run", "--source", "build/v1", "--id", "v1"])
         .run(0)
         .stdout_has("watch 2 measurement(s) over 100ms within limits");
-    let times: Vec<[u128; 3]> = metrics
+    let times = metric_times(&metrics);
+    assert_eq!(times.len(), 2, "{times:?}");
+    for [deploy, start, end] in &times {
+        assert_eq!(*deploy, times[0][0], "one deploy time for the whole watch");
+        assert!(before <= *deploy && deploy <= end, "{times:?}");
+        assert_eq!(end - start, 60_000, "the `window`");
+    }
+
+    // Separate steps (the reusable workflow): `watch` times the deploy that
+    // `shipgate deploy` recorded, not its own start.
+    fs_err::create_dir_all(test.path().join("build/v2")).unwrap();
+    fs_err::write(test.path().join("build/v2/status"), "200").unwrap();
+    let before = now_ms();
+    Test::args_for(&test, ["deploy", "--source", "build/v2", "--id", "v2"]).run(0);
+    let deployed = now_ms();
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    Test::args_for(&test, ["watch"]).run(0);
+    let times = metric_times(&metrics);
+    let [deploy, _, end] = times[times.len() - 1];
+    assert!(
+        before <= deploy && deploy <= deployed && deployed + 300 <= end,
+        "the deploy's time, not the watch's start: {times:?}"
+    );
+}
+
+fn now_ms() -> u128 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis()
+}
+
+/// `deploy`, `start` and `end` of every metric query, in order.
+fn metric_times(metrics: &Server) -> Vec<[u128; 3]> {
+    metrics
         .requests()
         .iter()
         .filter(|request| request.uri.starts_with("/api/v1/query"))
@@ -284,11 +315,5 @@ fail_if = "> 0.05"
             };
             [value("deploy"), value("start"), value("end")]
         })
-        .collect();
-    assert_eq!(times.len(), 2, "{times:?}");
-    for [deploy, start, end] in &times {
-        assert_eq!(*deploy, times[0][0], "one deploy time for the whole watch");
-        assert!(before <= *deploy && deploy <= end, "{times:?}");
-        assert_eq!(end - start, 60_000, "the `window`");
-    }
+        .collect()
 }
