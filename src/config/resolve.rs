@@ -17,9 +17,10 @@ use super::file::{
     WatchFile, WatchMetricFile,
 };
 use super::model::{
-    BackupMode, BackupUrl, CheckTarget, Condition, Config, DatabaseUrl, Environment, Expectations,
-    HttpMethod, LayoutSetting, LintConfig, MigrateConfig, Redirects, RemoteBackupConfig,
-    RequestBody, RollbackConfig, RuleLevel, SmokeCheck, SmokeConfig, WatchConfig, WatchMetric,
+    BackupMode, BackupUrl, CheckTarget, Condition, Config, DatabaseUrl, Environment, Eventually,
+    Expectations, HttpMethod, LayoutSetting, LintConfig, MigrateConfig, Redirects,
+    RemoteBackupConfig, RequestBody, RollbackConfig, RuleLevel, SmokeCheck, SmokeConfig,
+    WatchConfig, WatchMetric,
 };
 use super::secret::{self, Masked, Redactor, ResolveFailure};
 use super::template;
@@ -74,6 +75,7 @@ const DEFAULT_READY_WITHIN: Duration = Duration::from_secs(60);
 const DEFAULT_CHECK_TIMEOUT: Duration = Duration::from_secs(10);
 const DEFAULT_CONCURRENCY: usize = 8;
 const DEFAULT_MAX_REDIRECTS: usize = 10;
+const DEFAULT_EVENTUALLY_EVERY: Duration = Duration::from_secs(2);
 const DEFAULT_WATCH_FOR: Duration = Duration::from_secs(600);
 const DEFAULT_WATCH_INTERVAL: Duration = Duration::from_secs(30);
 /// Argo Rollouts' default for `consecutiveErrorLimit`.
@@ -603,6 +605,10 @@ impl Resolver<'_> {
                 }
                 CheckTarget::Path(resolved)
             }
+            (None, Some(url)) if url.get_ref().contains("{{") => CheckTarget::Url(Masked::new(
+                self.url_template(url, &key("url"))?,
+                &self.redactor,
+            )),
             (None, Some(url)) => {
                 let url = self.url(url, &key("url"))?;
                 CheckTarget::Url(Masked::new(url.to_string(), &self.redactor))
@@ -682,7 +688,79 @@ impl Resolver<'_> {
             body,
             timeout: check.timeout.map_or(default_timeout, |timeout| timeout.0),
             expect,
+            idempotent: check.idempotent.unwrap_or(false),
+            eventually: self.eventually(check)?,
         })
+    }
+
+    /// `eventually = { within = "2m", every = "5s" }`; `every` defaults to
+    /// 2 s (or `within` when shorter) and may not exceed `within`.
+    fn eventually(&self, check: &SmokeCheckFile) -> Result<Option<Eventually>, ConfigError> {
+        let Some(eventually) = &check.eventually else {
+            return Ok(None);
+        };
+        let file = eventually.get_ref();
+        let within = file.within.0;
+        let every = file
+            .every
+            .map_or(DEFAULT_EVENTUALLY_EVERY.min(within), |every| every.0);
+        if every > within {
+            return Err(self.invalid(
+                eventually.span(),
+                format!(
+                    "check `{}` polls `every = \"{}\"`, longer than `within = \"{}\"`: it would be tried once",
+                    check.name.get_ref(),
+                    humantime::format_duration(every),
+                    humantime::format_duration(within)
+                ),
+                Some(format!(
+                    "poll more often than the step may take, e.g. `eventually = {{ within = \"{}\", every = \"{}\" }}`",
+                    humantime::format_duration(within),
+                    humantime::format_duration(Duration::from_millis(
+                        u64::try_from((within / 10).as_millis()).unwrap_or(u64::MAX).max(1)
+                    ))
+                )),
+            ));
+        }
+        Ok(Some(Eventually { within, every }))
+    }
+
+    /// A `url` with `{{name}}` placeholders: `${VAR}` resolved, kept as text
+    /// (filled at run time), and checked by parsing it with every
+    /// placeholder replaced by `0` (unless the whole host comes from one).
+    fn url_template(&self, value: &Spanned<String>, key: &str) -> Result<String, ConfigError> {
+        let text = self.text(value, key)?;
+        if text.trim_start().starts_with("{{") {
+            return Ok(text);
+        }
+        let stand_ins = template::variables(&text)
+            .into_iter()
+            .map(|name| (name, "0".to_owned()))
+            .collect();
+        let sample = template::substitute(&text, &stand_ins);
+        let shown = self.redactor.redact(&text);
+        match Url::parse(&sample) {
+            Ok(url) if matches!(url.scheme(), "http" | "https") && url.host().is_some() => Ok(text),
+            Ok(url) => Err(self.invalid(
+                value.span(),
+                format!(
+                    "invalid URL `{shown}` for key `{key}`: scheme `{}` is not http or https",
+                    url.scheme()
+                ),
+                Some(
+                    "write an absolute URL like `http://127.0.0.1:9000/health/{{worker}}`"
+                        .to_owned(),
+                ),
+            )),
+            Err(error) => Err(self.invalid(
+                value.span(),
+                format!("invalid URL `{shown}` for key `{key}`: {error}"),
+                Some(
+                    "write an absolute URL like `http://127.0.0.1:9000/health/{{worker}}`"
+                        .to_owned(),
+                ),
+            )),
+        }
     }
 
     fn watch(&self, watch: &WatchFile, smoke: &SmokeConfig) -> Result<WatchConfig, ConfigError> {
@@ -891,7 +969,7 @@ impl Resolver<'_> {
                     self.invalid(
                         spec.span(),
                         format!("invalid capture `{variable}` in check `{name}`: {message}"),
-                        Some("write `capture = { token = 'jsonpath \"$.token\"' }` or `capture = { session = 'header \"Set-Cookie\"' }`".to_owned()),
+                        assertion::line_bracket_hint(spec.get_ref()).or_else(|| Some("write `capture = { token = 'jsonpath \"$.token\"' }` or `capture = { session = 'header \"Set-Cookie\"' }`".to_owned())),
                     )
                 })?;
                 Ok(Capture { variable: variable.clone(), source })
@@ -905,18 +983,6 @@ impl Resolver<'_> {
         let mut captured: HashMap<&str, Vec<&str>> = HashMap::new();
         for (file, check) in files.iter().zip(checks) {
             let name = &check.name;
-            if file
-                .url
-                .as_ref()
-                .is_some_and(|url| url.get_ref().contains("{{"))
-            {
-                let span = file.url.as_ref().map_or(0..0, Spanned::span);
-                return Err(self.invalid(
-                    span,
-                    format!("check `{name}` uses a `{{{{…}}}}` placeholder in `url`"),
-                    Some("placeholders work in `path`, `headers`, `query`, `body` and `json`; use `path` with the environment's `url`".to_owned()),
-                ));
-            }
             let Some(flow) = check.flow.as_deref() else {
                 if let Some(capture) = check.captures.first() {
                     return Err(self.invalid(
@@ -985,7 +1051,7 @@ impl Resolver<'_> {
                     self.invalid(
                         expect.span(),
                         format!("invalid JSONPath `{path_text}` in check `{name}`: {error}"),
-                        Some("write an RFC 9535 path starting with `$`, e.g. `\"$.status\"` or `\"$.items[0].id\"`".to_owned()),
+                        Some(assertion::bracket_hint(path_text).unwrap_or_else(|| "write an RFC 9535 path starting with `$`, e.g. `\"$.status\"` or `\"$.items[0].id\"`".to_owned())),
                     )
                 })?;
                 others.push(Assertion::json_equals(
@@ -1000,7 +1066,7 @@ impl Resolver<'_> {
                 self.invalid(
                     line.span(),
                     format!("invalid assertion in check `{name}`: {message}"),
-                    Some("write `SUBJECT PREDICATE VALUE`, e.g. `'jsonpath \"$.status\" == \"healthy\"'` or `'header \"Content-Type\" contains \"json\"'` (see the README's assertion reference)".to_owned()),
+                    assertion::line_bracket_hint(line.get_ref()).or_else(|| Some("write `SUBJECT PREDICATE VALUE`, e.g. `'jsonpath \"$.status\" == \"healthy\"'` or `'header \"Content-Type\" contains \"json\"'` (see the README's assertion reference)".to_owned())),
                 )
             })?;
             if parsed.is_status() {
@@ -1044,7 +1110,7 @@ impl Resolver<'_> {
     }
 }
 
-/// Every `{{name}}` in a check's path, headers, query and body.
+/// Every `{{name}}` in a check's path or URL, headers, query and body.
 fn used_variables(check: &SmokeCheck) -> Vec<String> {
     fn json_strings<'v>(value: &'v serde_json::Value, out: &mut Vec<&'v str>) {
         match value {
@@ -1063,8 +1129,9 @@ fn used_variables(check: &SmokeCheck) -> Vec<String> {
         }
     }
     let mut texts: Vec<&str> = Vec::new();
-    if let CheckTarget::Path(path) = &check.target {
-        texts.push(path);
+    match &check.target {
+        CheckTarget::Path(path) => texts.push(path),
+        CheckTarget::Url(url) => texts.push(url.expose()),
     }
     texts.extend(
         check
