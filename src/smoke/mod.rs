@@ -5,8 +5,12 @@
 //! config mistake stops the suite before any request), then waits for
 //! readiness: checks and flows run concurrently, each retried with backoff
 //! until it passed once or `ready_within` ran out (the steps of a flow in
-//! order, fed the values earlier steps captured). Then each ready check is
-//! sampled `samples` times for latency percentiles and the suite error rate.
+//! order, fed the values earlier steps captured; a step that passed is never
+//! sent again, an `eventually` step is polled alone at its own pace, and a
+//! request not safe to repeat is retried only while it never reached the
+//! server). Then each ready check whose request is safe to repeat (`GET`,
+//! `HEAD`, `OPTIONS` or `idempotent = true`) is sampled `samples` times for
+//! latency percentiles and the suite error rate; the others ran once.
 //! The phase holds one line per check, in config order. A failed check is a
 //! result, not an error; [`SmokeError`] is only for a suite that cannot run.
 //! Request building lives in `request.rs`, URL joining in `target.rs`,

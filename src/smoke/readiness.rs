@@ -1,6 +1,13 @@
 //! Waiting for readiness: every check runs until it passed once or
 //! `ready_within` ran out, retrying with exponential backoff and jitter.
 //!
+//! Retrying never repeats a side effect: a step that passed is not sent
+//! again, and a request not safe to repeat (a `POST` not marked
+//! `idempotent`) is retried only while its connection failed before the
+//! request was written; once the server answered (even `500`), its result
+//! stands. An `eventually` step is instead polled alone every `every` until
+//! it passes or its own `within` ran out (issue 15, items 1 and 2).
+//!
 //! Checks run concurrently in a [`JoinSet`], each attempt holding one permit
 //! of a semaphore sized by `smoke.concurrency` (a check waiting out its
 //! backoff holds none). A check that passed is done; the others are retried
