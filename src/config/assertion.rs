@@ -10,7 +10,7 @@
 //! `true`, `null`), a status class (`2xx`) or a list for `in`. Judging a
 //! response is left to `smoke/assertion.rs`.
 
-use std::fmt;
+use std::fmt::{self, Write as _};
 use std::time::Duration;
 
 use regex::Regex;
@@ -619,7 +619,9 @@ fn bracketed(name: &str) -> String {
         match c {
             '\\' => out.push_str("\\\\"),
             '\'' => out.push_str("\\'"),
-            c if u32::from(c) < 0x20 => out.push_str(&format!("\\u{:04x}", u32::from(c))),
+            c if u32::from(c) < 0x20 => {
+                let _ = write!(out, "\\u{:04x}", u32::from(c));
+            }
             c => out.push(c),
         }
     }
@@ -804,13 +806,12 @@ mod tests {
             for name in names.iter().rev() {
                 document = json!({ name.clone(): document });
             }
-            let path = match JsonPath::parse(&shorthand) {
-                Ok(path) => path,
-                Err(_) => {
-                    let fixed = bracket_form(&shorthand);
-                    proptest::prop_assert!(fixed.is_some(), "no bracket form for {}", shorthand);
-                    JsonPath::parse(&fixed.unwrap()).unwrap()
-                }
+            let path = if let Ok(path) = JsonPath::parse(&shorthand) {
+                path
+            } else {
+                let fixed = bracket_form(&shorthand);
+                proptest::prop_assert!(fixed.is_some(), "no bracket form for {}", shorthand);
+                JsonPath::parse(&fixed.unwrap()).unwrap()
             };
             let leaf = json!("leaf");
             proptest::prop_assert_eq!(path.query(&document).all(), vec![&leaf]);

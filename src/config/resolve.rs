@@ -588,49 +588,7 @@ impl Resolver<'_> {
                 )
             })?,
         };
-        let target = match (&check.path, &check.url) {
-            (Some(path), None) => {
-                let resolved = self.text(path, &key("path"))?;
-                if !resolved.starts_with('/') {
-                    return Err(self.invalid(
-                        path.span(),
-                        format!(
-                            "`path` must start with `/`, got `{}`, for check `{name}`",
-                            self.redactor.redact(&resolved)
-                        ),
-                        Some(format!(
-                            "write `path = \"/{resolved}\"`, or use `url` for an absolute URL"
-                        )),
-                    ));
-                }
-                CheckTarget::Path(resolved)
-            }
-            (None, Some(url)) if url.get_ref().contains("{{") => CheckTarget::Url(Masked::new(
-                self.url_template(url, &key("url"))?,
-                &self.redactor,
-            )),
-            (None, Some(url)) => {
-                let url = self.url(url, &key("url"))?;
-                CheckTarget::Url(Masked::new(url.to_string(), &self.redactor))
-            }
-            (Some(path), Some(_)) => {
-                return Err(self.invalid(
-                    path.span(),
-                    format!("check `{name}` sets both `path` and `url`"),
-                    Some(
-                        "keep one: `path` joins the environment's `url`, `url` is absolute"
-                            .to_owned(),
-                    ),
-                ));
-            }
-            (None, None) => {
-                return Err(self.invalid(
-                    check.name.span(),
-                    format!("check `{name}` has neither `path` nor `url`"),
-                    Some("add `path = \"/api/health\"` or `url = \"https://…\"`".to_owned()),
-                ));
-            }
-        };
+        let target = self.check_target(check)?;
         let masked_pairs = |pairs: &std::collections::BTreeMap<String, Spanned<String>>,
                             table: &str| {
             pairs
@@ -690,6 +648,56 @@ impl Resolver<'_> {
             expect,
             idempotent: check.idempotent.unwrap_or(false),
             eventually: self.eventually(check)?,
+        })
+    }
+
+    /// `path` (joined to the base URL) or `url` (absolute, possibly with
+    /// `{{name}}` placeholders), exactly one of them.
+    fn check_target(&self, check: &SmokeCheckFile) -> Result<CheckTarget, ConfigError> {
+        let name = check.name.get_ref();
+        let key = |field: &str| format!("smoke.check `{name}` {field}");
+        Ok(match (&check.path, &check.url) {
+            (Some(path), None) => {
+                let resolved = self.text(path, &key("path"))?;
+                if !resolved.starts_with('/') {
+                    return Err(self.invalid(
+                        path.span(),
+                        format!(
+                            "`path` must start with `/`, got `{}`, for check `{name}`",
+                            self.redactor.redact(&resolved)
+                        ),
+                        Some(format!(
+                            "write `path = \"/{resolved}\"`, or use `url` for an absolute URL"
+                        )),
+                    ));
+                }
+                CheckTarget::Path(resolved)
+            }
+            (None, Some(url)) if url.get_ref().contains("{{") => CheckTarget::Url(Masked::new(
+                self.url_template(url, &key("url"))?,
+                &self.redactor,
+            )),
+            (None, Some(url)) => {
+                let url = self.url(url, &key("url"))?;
+                CheckTarget::Url(Masked::new(url.to_string(), &self.redactor))
+            }
+            (Some(path), Some(_)) => {
+                return Err(self.invalid(
+                    path.span(),
+                    format!("check `{name}` sets both `path` and `url`"),
+                    Some(
+                        "keep one: `path` joins the environment's `url`, `url` is absolute"
+                            .to_owned(),
+                    ),
+                ));
+            }
+            (None, None) => {
+                return Err(self.invalid(
+                    check.name.span(),
+                    format!("check `{name}` has neither `path` nor `url`"),
+                    Some("add `path = \"/api/health\"` or `url = \"https://…\"`".to_owned()),
+                ));
+            }
         })
     }
 
