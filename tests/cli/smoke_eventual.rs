@@ -124,10 +124,10 @@ fn an_eventual_step_is_polled_until_the_job_completes_and_the_post_runs_once() {
 #[test]
 fn an_eventual_step_that_never_completes_fails_with_its_attempts_and_last_reason() {
     let server = jobs(usize::MAX);
-    let output = Test::new()
+    let test = Test::new()
         .config(&job_flow(&server.url(), "ready_within = \"5s\"", "400ms"))
-        .args(["smoke", "--format", "json"])
-        .run(1);
+        .args(["smoke", "--format", "json", "--junit", "junit.xml"]);
+    let output = test.run(1);
     let report = output.json();
     let checks = report["phases"][0]["checks"].as_array().unwrap();
     let done = &checks[1];
@@ -153,6 +153,27 @@ fn an_eventual_step_that_never_completes_fails_with_its_attempts_and_last_reason
         1,
         "the job was started again"
     );
+    // JUnit: the attempts in `system-out`, the last expected vs got as the failure.
+    let xml = fs_err::read_to_string(test.path().join("junit.xml")).unwrap();
+    let document = roxmltree::Document::parse(&xml).unwrap();
+    let case = document
+        .descendants()
+        .find(|node| node.attribute("name") == Some("job completes"))
+        .unwrap();
+    let failure = case
+        .children()
+        .find(|node| node.has_tag_name("failure"))
+        .unwrap();
+    assert_eq!(
+        failure.attribute("message"),
+        Some(r#"expected "$.status" == "done", got "running""#)
+    );
+    let out = case
+        .children()
+        .find(|node| node.has_tag_name("system-out"))
+        .and_then(|node| node.text())
+        .unwrap();
+    assert_eq!(out, detail);
 }
 
 #[test]
