@@ -141,8 +141,9 @@ fn an_eventual_step_that_never_completes_fails_with_its_attempts_and_last_reason
         )),
         "{detail}"
     );
+    // One poll per 50 ms within 400 ms: at most 9, fewer on a busy machine.
     assert!(
-        (5..=9).contains(&polls),
+        (2..=9).contains(&polls),
         "{polls} polls at 50ms within 400ms"
     );
     assert_eq!(done["expected"], r#""$.status" == "done""#);
