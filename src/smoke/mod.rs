@@ -301,9 +301,9 @@ pub async fn run_suite(
     Ok(Phase::new(phase, checks, started.elapsed()).summary(summary))
 }
 
-/// The progress line that says which requests are sampled and which are
-/// sent once: `sampling ×5, 8 at a time: GET /api/jobs/{{id}}; once (not
-/// idempotent): POST /api/jobs`.
+/// The progress line that says which checks are sampled and which are sent
+/// once: ``sampling ×5, 8 at a time: GET `job done`; sent once (not
+/// idempotent): POST `start job` ``.
 fn sampling_plan(
     jobs: &[Job],
     sampling: &[Sampling],
