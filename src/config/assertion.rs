@@ -10,7 +10,7 @@
 //! `true`, `null`), a status class (`2xx`) or a list for `in`. Judging a
 //! response is left to `smoke/assertion.rs`.
 
-use std::fmt;
+use std::fmt::{self, Write as _};
 use std::time::Duration;
 
 use regex::Regex;
@@ -523,6 +523,112 @@ impl fmt::Display for Token {
     }
 }
 
+/// The hint for a JSONPath that does not parse because a `.name` shorthand
+/// holds characters RFC 9535 does not allow there (only letters, digits and
+/// `_`, not starting with a digit): the exact bracket form to write, e.g.
+/// `$.headers.X-Probe` → `$.headers['X-Probe']`. `None` for other mistakes.
+pub(crate) fn bracket_hint(path: &str) -> Option<String> {
+    let fixed = bracket_form(path)?;
+    Some(format!(
+        "a member name with characters other than letters, digits and `_` needs brackets: write `{fixed}` instead of `{path}`"
+    ))
+}
+
+/// [`bracket_hint`] for an `assert` line or a `capture` source: the path
+/// after `jsonpath`, and how to quote a line that holds `'` in TOML.
+pub(crate) fn line_bracket_hint(line: &str) -> Option<String> {
+    let tokens = tokenize(line).ok()?;
+    match tokens.as_slice() {
+        [Token::Word(kind), Token::Quoted(path), ..] if kind.eq_ignore_ascii_case("jsonpath") => {
+            bracket_hint(path).map(|hint| {
+                format!("{hint} (in TOML, quote a line holding `'` with `'''`: `'''jsonpath \"{}\" …'''`)", bracket_form(path).unwrap_or_default())
+            })
+        }
+        _ => None,
+    }
+}
+
+/// `path` with every `.name` / `..name` shorthand that is not a valid RFC
+/// 9535 member-name-shorthand rewritten as `['name']`, outside brackets;
+/// `None` when nothing changed or the result still does not parse.
+pub(crate) fn bracket_form(path: &str) -> Option<String> {
+    let chars: Vec<char> = path.chars().collect();
+    let mut out = String::with_capacity(path.len() + 8);
+    let mut changed = false;
+    let mut depth = 0_usize;
+    let mut quote: Option<char> = None;
+    let mut index = 0;
+    // Every branch consumes at least one character, so the scan ends.
+    while index < chars.len() {
+        let character = chars[index];
+        if let Some(open) = quote {
+            out.push(character);
+            index += 1;
+            if character == '\\' {
+                if let Some(&next) = chars.get(index) {
+                    out.push(next);
+                    index += 1;
+                }
+            } else if character == open {
+                quote = None;
+            }
+            continue;
+        }
+        match character {
+            '\'' | '"' if depth > 0 => quote = Some(character),
+            '[' => depth += 1,
+            ']' => depth = depth.saturating_sub(1),
+            '.' if depth == 0 => {
+                let descendant = chars.get(index + 1) == Some(&'.');
+                let start = index + if descendant { 2 } else { 1 };
+                let mut end = start;
+                while end < chars.len() && !matches!(chars[end], '.' | '[') {
+                    end += 1;
+                }
+                let name: String = chars[start..end].iter().collect();
+                if name.is_empty() || name == "*" || is_member_shorthand(&name) {
+                    out.extend(&chars[index..end]);
+                } else {
+                    out.push_str(if descendant { ".." } else { "" });
+                    out.push_str(&bracketed(&name));
+                    changed = true;
+                }
+                index = end;
+                continue;
+            }
+            _ => {}
+        }
+        out.push(character);
+        index += 1;
+    }
+    (changed && JsonPath::parse(&out).is_ok()).then_some(out)
+}
+
+/// RFC 9535 `member-name-shorthand`: a letter, `_` or non-ASCII character,
+/// then also digits.
+fn is_member_shorthand(name: &str) -> bool {
+    let allowed = |c: char| c.is_ascii_alphabetic() || c == '_' || !c.is_ascii();
+    let mut chars = name.chars();
+    chars.next().is_some_and(allowed) && chars.all(|c| allowed(c) || c.is_ascii_digit())
+}
+
+/// `['name']`, escaping `\`, `'` and control characters.
+fn bracketed(name: &str) -> String {
+    let mut out = String::from("['");
+    for c in name.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '\'' => out.push_str("\\'"),
+            c if u32::from(c) < 0x20 => {
+                let _ = write!(out, "\\u{:04x}", u32::from(c));
+            }
+            c => out.push(c),
+        }
+    }
+    out.push_str("']");
+    out
+}
+
 fn tokenize(line: &str) -> Result<Vec<Token>, String> {
     let mut tokens = Vec::new();
     let mut chars = line.char_indices().peekable();
@@ -648,5 +754,67 @@ mod tests {
             "unexpected \"x\" after the predicate"
         );
         assert!(error(r#"body matches "(""#).starts_with("invalid regular expression `(`"));
+    }
+
+    #[test]
+    fn a_shorthand_name_with_a_dash_gets_the_exact_bracket_form() {
+        assert!(JsonPath::parse("$.headers.X-Probe").is_err());
+        assert_eq!(
+            bracket_form("$.headers.X-Probe").as_deref(),
+            Some("$.headers['X-Probe']")
+        );
+        assert_eq!(
+            bracket_form("$..content-type").as_deref(),
+            Some("$..['content-type']")
+        );
+        assert_eq!(
+            bracket_form("$.a.1st.b-c[0].ok").as_deref(),
+            Some("$.a['1st']['b-c'][0].ok")
+        );
+        assert_eq!(bracket_form("$.it's.x").as_deref(), Some(r"$['it\'s'].x"));
+        // Inside brackets nothing is rewritten; valid paths need no hint.
+        assert_eq!(bracket_form("$['a.b-c'].d"), None);
+        assert_eq!(bracket_form("$.status"), None);
+        assert_eq!(bracket_form("$.items[*].id"), None);
+        assert_eq!(bracket_form("a["), None);
+        assert_eq!(
+            line_bracket_hint(r#"jsonpath "$.headers.X-Probe" == "1""#).unwrap(),
+            r#"a member name with characters other than letters, digits and `_` needs brackets: write `$.headers['X-Probe']` instead of `$.headers.X-Probe` (in TOML, quote a line holding `'` with `'''`: `'''jsonpath "$.headers['X-Probe']" …'''`)"#
+        );
+        assert_eq!(line_bracket_hint(r#"jsonpath "$.ok" == "1""#), None);
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn bracket_form_never_panics(path in "\\PC{0,40}") {
+            let _ = bracket_form(&path);
+            let _ = line_bracket_hint(&path);
+        }
+
+        /// Any member names, written as shorthand: the path (or its bracket
+        /// form when the shorthand does not parse) selects exactly the leaf
+        /// of a document nested by those names.
+        #[test]
+        fn bracket_form_selects_what_the_shorthand_meant(
+            names in proptest::collection::vec("[^.\\[\\]]{1,8}", 1..4)
+        ) {
+            proptest::prop_assume!(names.iter().all(|name| name != "*" && name.trim() == name));
+            let shorthand: String = std::iter::once("$".to_owned())
+                .chain(names.iter().map(|name| format!(".{name}")))
+                .collect();
+            let mut document = json!("leaf");
+            for name in names.iter().rev() {
+                document = json!({ name.clone(): document });
+            }
+            let path = if let Ok(path) = JsonPath::parse(&shorthand) {
+                path
+            } else {
+                let fixed = bracket_form(&shorthand);
+                proptest::prop_assert!(fixed.is_some(), "no bracket form for {}", shorthand);
+                JsonPath::parse(&fixed.unwrap()).unwrap()
+            };
+            let leaf = json!("leaf");
+            proptest::prop_assert_eq!(path.query(&document).all(), vec![&leaf]);
+        }
     }
 }

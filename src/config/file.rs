@@ -418,6 +418,17 @@ pub(crate) struct SmokeCheckFile {
     pub(crate) json: Option<toml::Value>,
     pub(crate) timeout: Option<ConfigDuration>,
     pub(crate) expect: Option<Spanned<ExpectFile>>,
+    pub(crate) idempotent: Option<bool>,
+    pub(crate) eventually: Option<Spanned<EventuallyFile>>,
+}
+
+/// `eventually = { within = "2m", every = "5s" }`: repeat the step until it
+/// passes or `within` ran out.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct EventuallyFile {
+    pub(crate) within: ConfigDuration,
+    pub(crate) every: Option<ConfigDuration>,
 }
 
 /// `expect = { status = 200, json = { "$.status" = "ok" } }`; `status` may be

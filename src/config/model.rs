@@ -581,6 +581,30 @@ pub struct SmokeCheck {
     pub timeout: Duration,
     /// What the response must satisfy.
     pub expect: Expectations,
+    /// `idempotent = true`: the request may be sent again (sampled, retried)
+    /// although its method is not `GET`, `HEAD` or `OPTIONS`.
+    pub idempotent: bool,
+    /// `eventually = { … }`: repeat this step until it passes.
+    pub eventually: Option<Eventually>,
+}
+
+impl SmokeCheck {
+    /// Whether sending the request again has no new side effect: a `GET`,
+    /// `HEAD` or `OPTIONS`, or a check marked `idempotent = true`. Only
+    /// these are sampled, and retried after the server answered.
+    pub fn repeatable(&self) -> bool {
+        self.idempotent || self.method.is_safe()
+    }
+}
+
+/// `eventually = { within = "2m", every = "5s" }`: a step repeated, alone,
+/// until it passes or `within` (counted from its first attempt) ran out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Eventually {
+    /// How long the step may take to pass.
+    pub within: Duration,
+    /// The pause between two attempts.
+    pub every: Duration,
 }
 
 /// HTTP methods a smoke check may use.
@@ -615,6 +639,12 @@ impl HttpMethod {
             "OPTIONS" => Self::Options,
             _ => return None,
         })
+    }
+
+    /// Whether the method is safe to send again (RFC 9110 §9.2.1 `GET`,
+    /// `HEAD`, `OPTIONS`).
+    pub fn is_safe(self) -> bool {
+        matches!(self, Self::Get | Self::Head | Self::Options)
     }
 
     /// The method's name, upper case.

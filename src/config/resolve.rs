@@ -18,7 +18,7 @@ use super::file::{
 };
 use super::model::{
     BackupMode, BackupUrl, CheckTarget, Config, DatabaseUrl, DeploymentSettings, Environment,
-    Expectations, HttpMethod, LayoutSetting, LintConfig, MigrateConfig, Redirects,
+    Eventually, Expectations, HttpMethod, LayoutSetting, LintConfig, MigrateConfig, Redirects,
     RemoteBackupConfig, RequestBody, RollbackConfig, RuleLevel, SmokeCheck, SmokeConfig,
     WatchConfig,
 };
@@ -76,6 +76,7 @@ const DEFAULT_READY_WITHIN: Duration = Duration::from_secs(60);
 const DEFAULT_CHECK_TIMEOUT: Duration = Duration::from_secs(10);
 const DEFAULT_CONCURRENCY: usize = 8;
 const DEFAULT_MAX_REDIRECTS: usize = 10;
+const DEFAULT_EVENTUALLY_EVERY: Duration = Duration::from_secs(2);
 const DEFAULT_WATCH_FOR: Duration = Duration::from_secs(600);
 const DEFAULT_WATCH_INTERVAL: Duration = Duration::from_secs(30);
 /// Argo Rollouts' default for `consecutiveErrorLimit`.
@@ -612,45 +613,7 @@ impl Resolver<'_> {
                 )
             })?,
         };
-        let target = match (&check.path, &check.url) {
-            (Some(path), None) => {
-                let resolved = self.text(path, &key("path"))?;
-                if !resolved.starts_with('/') {
-                    return Err(self.invalid(
-                        path.span(),
-                        format!(
-                            "`path` must start with `/`, got `{}`, for check `{name}`",
-                            self.redactor.redact(&resolved)
-                        ),
-                        Some(format!(
-                            "write `path = \"/{resolved}\"`, or use `url` for an absolute URL"
-                        )),
-                    ));
-                }
-                CheckTarget::Path(resolved)
-            }
-            (None, Some(url)) => {
-                let url = self.url(url, &key("url"))?;
-                CheckTarget::Url(Masked::new(url.to_string(), &self.redactor))
-            }
-            (Some(path), Some(_)) => {
-                return Err(self.invalid(
-                    path.span(),
-                    format!("check `{name}` sets both `path` and `url`"),
-                    Some(
-                        "keep one: `path` joins the environment's `url`, `url` is absolute"
-                            .to_owned(),
-                    ),
-                ));
-            }
-            (None, None) => {
-                return Err(self.invalid(
-                    check.name.span(),
-                    format!("check `{name}` has neither `path` nor `url`"),
-                    Some("add `path = \"/api/health\"` or `url = \"https://…\"`".to_owned()),
-                ));
-            }
-        };
+        let target = self.check_target(check)?;
         let masked_pairs = |pairs: &std::collections::BTreeMap<String, Spanned<String>>,
                             table: &str| {
             pairs
@@ -708,7 +671,129 @@ impl Resolver<'_> {
             body,
             timeout: check.timeout.map_or(default_timeout, |timeout| timeout.0),
             expect,
+            idempotent: check.idempotent.unwrap_or(false),
+            eventually: self.eventually(check)?,
         })
+    }
+
+    /// `path` (joined to the base URL) or `url` (absolute, possibly with
+    /// `{{name}}` placeholders), exactly one of them.
+    fn check_target(&self, check: &SmokeCheckFile) -> Result<CheckTarget, ConfigError> {
+        let name = check.name.get_ref();
+        let key = |field: &str| format!("smoke.check `{name}` {field}");
+        Ok(match (&check.path, &check.url) {
+            (Some(path), None) => {
+                let resolved = self.text(path, &key("path"))?;
+                if !resolved.starts_with('/') {
+                    return Err(self.invalid(
+                        path.span(),
+                        format!(
+                            "`path` must start with `/`, got `{}`, for check `{name}`",
+                            self.redactor.redact(&resolved)
+                        ),
+                        Some(format!(
+                            "write `path = \"/{resolved}\"`, or use `url` for an absolute URL"
+                        )),
+                    ));
+                }
+                CheckTarget::Path(resolved)
+            }
+            (None, Some(url)) if url.get_ref().contains("{{") => CheckTarget::Url(Masked::new(
+                self.url_template(url, &key("url"))?,
+                &self.redactor,
+            )),
+            (None, Some(url)) => {
+                let url = self.url(url, &key("url"))?;
+                CheckTarget::Url(Masked::new(url.to_string(), &self.redactor))
+            }
+            (Some(path), Some(_)) => {
+                return Err(self.invalid(
+                    path.span(),
+                    format!("check `{name}` sets both `path` and `url`"),
+                    Some(
+                        "keep one: `path` joins the environment's `url`, `url` is absolute"
+                            .to_owned(),
+                    ),
+                ));
+            }
+            (None, None) => {
+                return Err(self.invalid(
+                    check.name.span(),
+                    format!("check `{name}` has neither `path` nor `url`"),
+                    Some("add `path = \"/api/health\"` or `url = \"https://…\"`".to_owned()),
+                ));
+            }
+        })
+    }
+
+    /// `eventually = { within = "2m", every = "5s" }`; `every` defaults to
+    /// 2 s (or `within` when shorter) and may not exceed `within`.
+    fn eventually(&self, check: &SmokeCheckFile) -> Result<Option<Eventually>, ConfigError> {
+        let Some(eventually) = &check.eventually else {
+            return Ok(None);
+        };
+        let file = eventually.get_ref();
+        let within = file.within.0;
+        let every = file
+            .every
+            .map_or(DEFAULT_EVENTUALLY_EVERY.min(within), |every| every.0);
+        if every > within {
+            return Err(self.invalid(
+                eventually.span(),
+                format!(
+                    "check `{}` polls `every = \"{}\"`, longer than `within = \"{}\"`: it would be tried once",
+                    check.name.get_ref(),
+                    humantime::format_duration(every),
+                    humantime::format_duration(within)
+                ),
+                Some(format!(
+                    "poll more often than the step may take, e.g. `eventually = {{ within = \"{}\", every = \"{}\" }}`",
+                    humantime::format_duration(within),
+                    humantime::format_duration(Duration::from_millis(
+                        u64::try_from((within / 10).as_millis()).unwrap_or(u64::MAX).max(1)
+                    ))
+                )),
+            ));
+        }
+        Ok(Some(Eventually { within, every }))
+    }
+
+    /// A `url` with `{{name}}` placeholders: `${VAR}` resolved, kept as text
+    /// (filled at run time), and checked by parsing it with every
+    /// placeholder replaced by `0` (unless the whole host comes from one).
+    fn url_template(&self, value: &Spanned<String>, key: &str) -> Result<String, ConfigError> {
+        let text = self.text(value, key)?;
+        if text.trim_start().starts_with("{{") {
+            return Ok(text);
+        }
+        let stand_ins = template::variables(&text)
+            .into_iter()
+            .map(|name| (name, "0".to_owned()))
+            .collect();
+        let sample = template::substitute(&text, &stand_ins);
+        let shown = self.redactor.redact(&text);
+        match Url::parse(&sample) {
+            Ok(url) if matches!(url.scheme(), "http" | "https") && url.host().is_some() => Ok(text),
+            Ok(url) => Err(self.invalid(
+                value.span(),
+                format!(
+                    "invalid URL `{shown}` for key `{key}`: scheme `{}` is not http or https",
+                    url.scheme()
+                ),
+                Some(
+                    "write an absolute URL like `http://127.0.0.1:9000/health/{{worker}}`"
+                        .to_owned(),
+                ),
+            )),
+            Err(error) => Err(self.invalid(
+                value.span(),
+                format!("invalid URL `{shown}` for key `{key}`: {error}"),
+                Some(
+                    "write an absolute URL like `http://127.0.0.1:9000/health/{{worker}}`"
+                        .to_owned(),
+                ),
+            )),
+        }
     }
 
     fn watch(&self, watch: &WatchFile, smoke: &SmokeConfig) -> Result<WatchConfig, ConfigError> {
@@ -838,7 +923,7 @@ impl Resolver<'_> {
                     self.invalid(
                         spec.span(),
                         format!("invalid capture `{variable}` in check `{name}`: {message}"),
-                        Some("write `capture = { token = 'jsonpath \"$.token\"' }` or `capture = { session = 'header \"Set-Cookie\"' }`".to_owned()),
+                        assertion::line_bracket_hint(spec.get_ref()).or_else(|| Some("write `capture = { token = 'jsonpath \"$.token\"' }` or `capture = { session = 'header \"Set-Cookie\"' }`".to_owned())),
                     )
                 })?;
                 Ok(Capture { variable: variable.clone(), source })
@@ -852,18 +937,6 @@ impl Resolver<'_> {
         let mut captured: HashMap<&str, Vec<&str>> = HashMap::new();
         for (file, check) in files.iter().zip(checks) {
             let name = &check.name;
-            if file
-                .url
-                .as_ref()
-                .is_some_and(|url| url.get_ref().contains("{{"))
-            {
-                let span = file.url.as_ref().map_or(0..0, Spanned::span);
-                return Err(self.invalid(
-                    span,
-                    format!("check `{name}` uses a `{{{{…}}}}` placeholder in `url`"),
-                    Some("placeholders work in `path`, `headers`, `query`, `body` and `json`; use `path` with the environment's `url`".to_owned()),
-                ));
-            }
             let Some(flow) = check.flow.as_deref() else {
                 if let Some(capture) = check.captures.first() {
                     return Err(self.invalid(
@@ -932,7 +1005,7 @@ impl Resolver<'_> {
                     self.invalid(
                         expect.span(),
                         format!("invalid JSONPath `{path_text}` in check `{name}`: {error}"),
-                        Some("write an RFC 9535 path starting with `$`, e.g. `\"$.status\"` or `\"$.items[0].id\"`".to_owned()),
+                        Some(assertion::bracket_hint(path_text).unwrap_or_else(|| "write an RFC 9535 path starting with `$`, e.g. `\"$.status\"` or `\"$.items[0].id\"`".to_owned())),
                     )
                 })?;
                 others.push(Assertion::json_equals(
@@ -947,7 +1020,7 @@ impl Resolver<'_> {
                 self.invalid(
                     line.span(),
                     format!("invalid assertion in check `{name}`: {message}"),
-                    Some("write `SUBJECT PREDICATE VALUE`, e.g. `'jsonpath \"$.status\" == \"healthy\"'` or `'header \"Content-Type\" contains \"json\"'` (see the README's assertion reference)".to_owned()),
+                    assertion::line_bracket_hint(line.get_ref()).or_else(|| Some("write `SUBJECT PREDICATE VALUE`, e.g. `'jsonpath \"$.status\" == \"healthy\"'` or `'header \"Content-Type\" contains \"json\"'` (see the README's assertion reference)".to_owned())),
                 )
             })?;
             if parsed.is_status() {
@@ -991,7 +1064,7 @@ impl Resolver<'_> {
     }
 }
 
-/// Every `{{name}}` in a check's path, headers, query and body.
+/// Every `{{name}}` in a check's path or URL, headers, query and body.
 fn used_variables(check: &SmokeCheck) -> Vec<String> {
     fn json_strings<'v>(value: &'v serde_json::Value, out: &mut Vec<&'v str>) {
         match value {
@@ -1010,8 +1083,9 @@ fn used_variables(check: &SmokeCheck) -> Vec<String> {
         }
     }
     let mut texts: Vec<&str> = Vec::new();
-    if let CheckTarget::Path(path) = &check.target {
-        texts.push(path);
+    match &check.target {
+        CheckTarget::Path(path) => texts.push(path),
+        CheckTarget::Url(url) => texts.push(url.expose()),
     }
     texts.extend(
         check

@@ -1,6 +1,7 @@
 //! Flows: checks that share a `flow` name run as steps, in file order, and a
 //! step's `capture` values fill `{{name}}` placeholders of the later steps
-//! (log in → use the token → call an authenticated endpoint).
+//! (log in → use the token → call an authenticated endpoint), in their
+//! `path` or `url`, headers, query and body.
 //!
 //! A [`Template`] keeps a step's check as written so it can be rendered again
 //! once earlier steps captured their values; [`capture`] reads those values
@@ -44,9 +45,10 @@ impl Template {
         let mut check = self.check.clone();
         let fill =
             |masked: &Masked| Masked::new(substitute(masked.expose(), values), &self.redactor);
-        if let CheckTarget::Path(path) = &check.target {
-            check.target = CheckTarget::Path(substitute(path, values));
-        }
+        check.target = match &check.target {
+            CheckTarget::Path(path) => CheckTarget::Path(substitute(path, values)),
+            CheckTarget::Url(url) => CheckTarget::Url(fill(url)),
+        };
         for (_, value) in check.headers.iter_mut().chain(check.query.iter_mut()) {
             *value = fill(value);
         }

@@ -5,8 +5,12 @@
 //! config mistake stops the suite before any request), then waits for
 //! readiness: checks and flows run concurrently, each retried with backoff
 //! until it passed once or `ready_within` ran out (the steps of a flow in
-//! order, fed the values earlier steps captured). Then each ready check is
-//! sampled `samples` times for latency percentiles and the suite error rate.
+//! order, fed the values earlier steps captured; a step that passed is never
+//! sent again, an `eventually` step is polled alone at its own pace, and a
+//! request not safe to repeat is retried only while it never reached the
+//! server). Then each ready check whose request is safe to repeat (`GET`,
+//! `HEAD`, `OPTIONS` or `idempotent = true`) is sampled `samples` times for
+//! latency percentiles and the suite error rate; the others ran once.
 //! The phase holds one line per check, in config order. A failed check is a
 //! result, not an error; [`SmokeError`] is only for a suite that cannot run.
 //! Request building lives in `request.rs`, URL joining in `target.rs`,
@@ -29,6 +33,7 @@ use std::fmt::Write as _;
 use tokio::time::Instant;
 use url::Url;
 
+use self::outcome::Sampling;
 pub(crate) use self::outcome::error_rate;
 use self::readiness::{Job, Schedule};
 use self::request::{HeaderFailure, PreparedRequest};
@@ -219,18 +224,31 @@ pub async fn run_suite(
         .map(|(job, outcome)| outcome::report_check(&job.name, &job.request, &job.expect, outcome))
         .collect();
     let per_check = config.smoke.samples;
+    let sampling: Vec<Sampling> = jobs
+        .iter()
+        .map(|job| match (per_check, job.repeatable) {
+            (0, _) => Sampling::Off,
+            (_, true) => Sampling::Sampled,
+            (_, false) => Sampling::Once(job.request.method),
+        })
+        .collect();
     let sampled = if per_check > 0 && !ctx.cancel.is_cancelled() {
-        let passed: Vec<bool> = ready
+        // Only requests safe to repeat are sampled: a `POST` that creates a
+        // job runs once per flow execution (issue 15, item 2).
+        let chosen: Vec<bool> = ready
             .iter()
-            .map(|check| check.status == Status::Pass)
+            .zip(&sampling)
+            .map(|(check, sampling)| check.status == Status::Pass && *sampling == Sampling::Sampled)
             .collect();
-        ctx.printer.progress(&format!(
-            "sampling: {per_check} request(s) per ready check, {} at a time",
-            config.smoke.concurrency
+        ctx.printer.progress(&sampling_plan(
+            &jobs,
+            &sampling,
+            per_check,
+            config.smoke.concurrency,
         ));
         sampler::run(
             &jobs,
-            &passed,
+            &chosen,
             per_check,
             &client,
             config.smoke.concurrency,
@@ -250,11 +268,13 @@ pub async fn run_suite(
     let mut checks: Vec<Check> = ready
         .into_iter()
         .zip(jobs.iter().zip(outcomes.iter().zip(&sampled)))
-        .map(|(check, (job, (outcome, samples)))| {
+        .zip(&sampling)
+        .map(|((check, (job, (outcome, samples))), sampling)| {
             outcome::report_sampled(
                 check,
                 outcome,
                 samples,
+                *sampling,
                 &job.expect,
                 job.max_latency,
                 over_budget,
@@ -279,6 +299,37 @@ pub async fn run_suite(
         checks.push(rate);
     }
     Ok(Phase::new(phase, checks, started.elapsed()).summary(summary))
+}
+
+/// The progress line that says which checks are sampled and which are sent
+/// once: ``sampling ×5, 8 at a time: GET `job done`; sent once (not
+/// idempotent): POST `start job` ``.
+fn sampling_plan(
+    jobs: &[Job],
+    sampling: &[Sampling],
+    per_check: usize,
+    concurrency: usize,
+) -> String {
+    let named = |wanted: fn(&Sampling) -> bool| {
+        jobs.iter()
+            .zip(sampling)
+            .filter(|(_, sampling)| wanted(sampling))
+            .map(|(job, _)| format!("{} `{}`", job.request.method.as_str(), job.name))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let sampled = named(|sampling| *sampling == Sampling::Sampled);
+    let once = named(|sampling| matches!(sampling, Sampling::Once(_)));
+    let mut line = format!("sampling ×{per_check}, {concurrency} at a time: ");
+    line.push_str(if sampled.is_empty() {
+        "nothing"
+    } else {
+        &sampled
+    });
+    if !once.is_empty() {
+        let _ = write!(line, "; sent once (not idempotent): {once}");
+    }
+    line
 }
 
 /// One pass of the checks named in `names`, each sent once (no readiness
@@ -406,5 +457,7 @@ pub(crate) fn build_job(
         flow: check.flow.clone(),
         captures: check.captures.clone(),
         template: None,
+        eventually: check.eventually,
+        repeatable: check.repeatable(),
     })
 }

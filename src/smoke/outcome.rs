@@ -12,7 +12,7 @@ use super::excerpt;
 use super::flow::Values;
 use super::request::{Exchange, PreparedRequest, TransportFailure};
 use super::sampler::Latency;
-use crate::config::Expectations;
+use crate::config::{Expectations, HttpMethod};
 use crate::report::{Check, Status, format_duration};
 
 /// One request and its judgement.
@@ -26,6 +26,9 @@ pub(crate) struct Attempt {
     pub(crate) elapsed: Duration,
     /// Values read for later steps of its flow (when it passed).
     pub(crate) captured: Values,
+    /// Whether the server saw the request (false: the connection failed
+    /// before it was written, so sending it again repeats nothing).
+    pub(crate) reached_server: bool,
 }
 
 impl Attempt {
@@ -61,6 +64,47 @@ pub(crate) struct CheckOutcome {
     pub(crate) last: Option<Attempt>,
     /// The earlier step of its flow that failed, so it was not sent.
     pub(crate) blocked_by: Option<String>,
+    /// For an `eventually` step: how its polling went.
+    pub(crate) polled: Option<Polled>,
+    /// It failed after the server answered and was not retried although
+    /// time was left, because its request is not safe to repeat.
+    pub(crate) not_retried: bool,
+}
+
+impl CheckOutcome {
+    /// No attempt yet.
+    pub(crate) fn new() -> Self {
+        Self {
+            attempts: 0,
+            last: None,
+            blocked_by: None,
+            polled: None,
+            not_retried: false,
+        }
+    }
+}
+
+/// How an `eventually` step's polling went.
+#[derive(Debug, Clone)]
+pub(crate) struct Polled {
+    /// Its `within`.
+    pub(crate) within: Duration,
+    /// From the first attempt to the end of the last.
+    pub(crate) spent: Duration,
+    /// Why the latest failed attempt failed (before a pass, or the last one).
+    pub(crate) last_failure: Option<String>,
+}
+
+/// Whether a check that passed readiness is sampled.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Sampling {
+    /// `samples = 0`: judged on the readiness attempt.
+    Off,
+    /// Sent `samples` more times.
+    Sampled,
+    /// Sent once: its request (this method, not marked `idempotent`) may
+    /// have side effects.
+    Once(HttpMethod),
 }
 
 /// The report line of a check that ran (or was cancelled before it could).
@@ -90,10 +134,64 @@ pub(crate) fn report_check(
         },
         Exchange::Failure(_) => String::new(),
     };
+    if let Some(polled) = &outcome.polled {
+        return report_polled(
+            name,
+            &line,
+            &redirected,
+            expect,
+            outcome.attempts,
+            attempt,
+            polled,
+        );
+    }
+    let not_retried = if outcome.not_retried {
+        format!(
+            " · not retried: `{}` is not idempotent (`idempotent = true` allows it)",
+            request.method.as_str()
+        )
+    } else {
+        String::new()
+    };
     let detail = format!("{line}{redirected}{attempts}");
     if attempt.passed() {
         return Check::pass(name).detail(detail).duration(attempt.elapsed);
     }
+    failed(
+        Check::fail(name).detail(format!("{detail}{not_retried}")),
+        attempt,
+        expect,
+    )
+}
+
+/// The report line of an `eventually` step: the attempts and time it took,
+/// and the latest failure (the reason it kept failing, or what it waited out).
+fn report_polled(
+    name: &str,
+    line: &str,
+    redirected: &str,
+    expect: &Expectations,
+    attempts: u32,
+    attempt: &Attempt,
+    polled: &Polled,
+) -> Check {
+    let tries = if attempts == 1 {
+        "1 attempt".to_owned()
+    } else {
+        format!("{attempts} attempts")
+    };
+    let spent = format_duration(polled.spent);
+    if attempt.passed() {
+        let mut detail = format!("{line}{redirected} · eventually passed after {tries} in {spent}");
+        if let Some(reason) = &polled.last_failure {
+            let _ = write!(detail, " (before: {reason})");
+        }
+        return Check::pass(name).detail(detail).duration(attempt.elapsed);
+    }
+    let detail = format!(
+        "{line}{redirected} · still failing after {tries} in {} (`eventually.within`)",
+        humantime::format_duration(polled.within)
+    );
     failed(Check::fail(name).detail(detail), attempt, expect)
 }
 
@@ -150,6 +248,7 @@ pub(crate) fn report_sampled(
     ready: Check,
     outcome: &CheckOutcome,
     samples: &[Attempt],
+    sampling: Sampling,
     expect: &Expectations,
     max_latency: Option<Duration>,
     over_error_budget: bool,
@@ -157,6 +256,17 @@ pub(crate) fn report_sampled(
     if ready.status != Status::Pass {
         return ready;
     }
+    let ready = match sampling {
+        Sampling::Once(method) => {
+            let detail = format!(
+                "{} · sent once, not sampled: `{}` is not idempotent",
+                ready.detail.clone().unwrap_or_default(),
+                method.as_str()
+            );
+            ready.detail(detail)
+        }
+        Sampling::Off | Sampling::Sampled => ready,
+    };
     let measured: Vec<&Attempt> = if samples.is_empty() {
         outcome.last.iter().collect()
     } else {
@@ -289,6 +399,8 @@ mod tests {
             body: None,
             timeout: Duration::from_secs(2),
             expect: expect(),
+            idempotent: false,
+            eventually: None,
         };
         let url = url::Url::parse("http://127.0.0.1:9/api/health").unwrap();
         PreparedRequest::new(
@@ -313,11 +425,12 @@ mod tests {
             evaluation: Some(evaluation),
             elapsed: Duration::from_millis(3),
             captured: Values::new(),
+            reached_server: true,
         };
         CheckOutcome {
             attempts,
             last: Some(attempt),
-            blocked_by: None,
+            ..CheckOutcome::new()
         }
     }
 
@@ -385,8 +498,9 @@ mod tests {
                 evaluation: None,
                 elapsed: Duration::from_millis(1),
                 captured: Values::new(),
+                reached_server: false,
             }),
-            blocked_by: None,
+            ..CheckOutcome::new()
         };
         let check = report_check("health", &request(), &expect(), &outcome);
         assert_eq!(check.status, Status::Fail);
@@ -410,16 +524,7 @@ mod tests {
 
     #[test]
     fn a_cancelled_check_is_skipped_and_a_dry_run_says_what_it_would_send() {
-        let check = report_check(
-            "health",
-            &request(),
-            &expect(),
-            &CheckOutcome {
-                attempts: 0,
-                last: None,
-                blocked_by: None,
-            },
-        );
+        let check = report_check("health", &request(), &expect(), &CheckOutcome::new());
         assert_eq!(check.status, Status::Skip);
         assert_eq!(
             planned_check("health", &request()).detail.as_deref(),

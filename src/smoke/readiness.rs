@@ -1,6 +1,13 @@
 //! Waiting for readiness: every check runs until it passed once or
 //! `ready_within` ran out, retrying with exponential backoff and jitter.
 //!
+//! Retrying never repeats a side effect: a step that passed is not sent
+//! again, and a request not safe to repeat (a `POST` not marked
+//! `idempotent`) is retried only while its connection failed before the
+//! request was written; once the server answered (even `500`), its result
+//! stands. An `eventually` step is instead polled alone every `every` until
+//! it passes or its own `within` ran out (issue 15, items 1 and 2).
+//!
 //! Checks run concurrently in a [`JoinSet`], each attempt holding one permit
 //! of a semaphore sized by `smoke.concurrency` (a check waiting out its
 //! backoff holds none). A check that passed is done; the others are retried
@@ -20,10 +27,10 @@ use tokio_util::sync::CancellationToken;
 use super::SmokeError;
 use super::assertion;
 use super::flow::{self, Template, Values};
-use super::outcome::{Attempt, CheckOutcome};
+use super::outcome::{Attempt, CheckOutcome, Polled};
 use super::request::TransportFailure;
 use super::request::{self, Exchange, PreparedRequest};
-use crate::config::{Capture, Expectations};
+use crate::config::{Capture, Eventually, Expectations};
 use crate::report::Printer;
 
 /// The first delay between two attempts of a failing check.
@@ -82,6 +89,11 @@ pub(crate) struct Job {
     pub(crate) captures: Vec<Capture>,
     /// For a flow step: the check as written, rendered once values are known.
     pub(crate) template: Option<Arc<Template>>,
+    /// `eventually`: poll this step alone until it passes.
+    pub(crate) eventually: Option<Eventually>,
+    /// Whether its request may be sent again once the server saw it (see
+    /// [`crate::config::SmokeCheck::repeatable`]).
+    pub(crate) repeatable: bool,
 }
 
 impl Job {
@@ -234,9 +246,8 @@ where
     for (index, job) in unit {
         if let Some(blocker) = &blocked_by {
             let outcome = CheckOutcome {
-                attempts: 0,
-                last: None,
                 blocked_by: Some(blocker.clone()),
+                ..CheckOutcome::new()
             };
             finished.push((index, outcome, job));
             continue;
@@ -246,7 +257,6 @@ where
             Err(error) => {
                 blocked_by = Some(job.name.clone());
                 let outcome = CheckOutcome {
-                    attempts: 0,
                     last: Some(Attempt {
                         exchange: Exchange::Failure(TransportFailure::Other(format!(
                             "cannot fill in the captured values: {error}"
@@ -254,8 +264,9 @@ where
                         evaluation: None,
                         elapsed: Duration::ZERO,
                         captured: Values::new(),
+                        reached_server: false,
                     }),
-                    blocked_by: None,
+                    ..CheckOutcome::new()
                 };
                 finished.push((index, outcome, job));
                 continue;
@@ -278,18 +289,31 @@ where
     finished
 }
 
-/// Attempts one check until it passes, time runs out or the run is cancelled.
+/// Attempts one check until it passes, time runs out or the run is
+/// cancelled: an `eventually` step at its own pace within its own deadline,
+/// any other with backoff within `ready_within`.
 async fn poll_until_ready<F, Fut>(job: Arc<Job>, shared: Arc<Shared<F>>) -> CheckOutcome
 where
     F: Fn(Arc<Job>) -> Fut,
     Fut: Future<Output = Attempt>,
 {
+    match job.eventually {
+        Some(eventually) => poll_eventually(job, shared, eventually).await,
+        None => retry_until_ready(job, shared).await,
+    }
+}
+
+/// Retries one check with backoff until it passes or `ready_within` ran out.
+/// A request that is not safe to repeat is retried only while it never
+/// reached the server (the connection failed): once the server answered,
+/// sending it again could repeat its side effect (create a second job).
+async fn retry_until_ready<F, Fut>(job: Arc<Job>, shared: Arc<Shared<F>>) -> CheckOutcome
+where
+    F: Fn(Arc<Job>) -> Fut,
+    Fut: Future<Output = Attempt>,
+{
     let mut backoff = Backoff::new(INITIAL_DELAY, MAX_DELAY);
-    let mut outcome = CheckOutcome {
-        attempts: 0,
-        last: None,
-        blocked_by: None,
-    };
+    let mut outcome = CheckOutcome::new();
     loop {
         if shared.cancel.is_cancelled() {
             return outcome;
@@ -304,9 +328,14 @@ where
         outcome.attempts += 1;
         let passed = attempt.passed();
         let reason = attempt.reason();
+        let repeatable = job.repeatable || !attempt.reached_server;
         outcome.last = Some(attempt);
         let now = Instant::now();
         if passed || now >= shared.deadline || shared.cancel.is_cancelled() {
+            return outcome;
+        }
+        if !repeatable {
+            outcome.not_retried = true;
             return outcome;
         }
         shared.printer.progress(&format!(
@@ -325,6 +354,72 @@ where
     }
 }
 
+/// Polls an `eventually` step every `every` until it passes or `within`
+/// (from its first attempt) ran out, whatever `ready_within` says; only this
+/// step is sent again, re-reading its captures and assertions each time.
+async fn poll_eventually<F, Fut>(
+    job: Arc<Job>,
+    shared: Arc<Shared<F>>,
+    eventually: Eventually,
+) -> CheckOutcome
+where
+    F: Fn(Arc<Job>) -> Fut,
+    Fut: Future<Output = Attempt>,
+{
+    let started = Instant::now();
+    let deadline = crate::config::deadline_after(started, eventually.within);
+    let mut outcome = CheckOutcome::new();
+    let mut polled = Polled {
+        within: eventually.within,
+        spent: Duration::ZERO,
+        last_failure: None,
+    };
+    loop {
+        if shared.cancel.is_cancelled() {
+            break;
+        }
+        let attempt = tokio::select! {
+            attempt = attempt_with_permit(&job, &shared) => attempt,
+            () = shared.cancel.cancelled() => None,
+        };
+        let Some(attempt) = attempt else {
+            break;
+        };
+        outcome.attempts += 1;
+        let passed = attempt.passed();
+        outcome.last = Some(attempt);
+        polled.spent = started.elapsed();
+        if passed {
+            break;
+        }
+        let reason = outcome
+            .last
+            .as_ref()
+            .map(Attempt::reason)
+            .unwrap_or_default();
+        polled.last_failure = Some(reason.clone());
+        let now = Instant::now();
+        if now >= deadline || shared.cancel.is_cancelled() {
+            break;
+        }
+        shared.printer.progress(&format!(
+            "polling {}: {reason}, attempt {}, {} of {} (`eventually`)",
+            job.request.line(),
+            outcome.attempts,
+            whole_seconds(now - started),
+            humantime::format_duration(eventually.within),
+        ));
+        // The pace is `every`; the last attempt happens right at the deadline.
+        let delay = eventually.every.min(deadline - now);
+        tokio::select! {
+            () = tokio::time::sleep(delay) => {}
+            () = shared.cancel.cancelled() => break,
+        }
+    }
+    outcome.polled = Some(polled);
+    outcome
+}
+
 /// One attempt under a concurrency permit; `None` if the semaphore closed.
 async fn attempt_with_permit<F, Fut>(job: &Arc<Job>, shared: &Shared<F>) -> Option<Attempt>
 where
@@ -339,7 +434,10 @@ where
 /// (a capture that cannot be read fails the attempt).
 pub(crate) async fn attempt_once(client: &Client, job: &Job) -> Attempt {
     let started = Instant::now();
-    let exchange = request::send(client, &job.request).await;
+    let request::Delivery {
+        exchange,
+        reached_server,
+    } = request::send(client, &job.request).await;
     let elapsed = started.elapsed();
     let mut captured = Values::new();
     let evaluation = match &exchange {
@@ -360,6 +458,7 @@ pub(crate) async fn attempt_once(client: &Client, job: &Job) -> Attempt {
         evaluation,
         elapsed,
         captured,
+        reached_server,
     }
 }
 
@@ -413,6 +512,8 @@ mod tests {
             body: None,
             timeout: Duration::from_secs(1),
             expect: expect.clone(),
+            idempotent: false,
+            eventually: None,
         };
         let url = url::Url::parse(&format!("http://127.0.0.1:9/{name}")).unwrap();
         let target = ResolvedUrl {
@@ -427,6 +528,8 @@ mod tests {
             flow: None,
             captures: Vec::new(),
             template: None,
+            eventually: None,
+            repeatable: true,
         }
     }
 
@@ -443,6 +546,7 @@ mod tests {
             evaluation: Some(evaluation),
             elapsed: Duration::ZERO,
             captured: Values::new(),
+            reached_server: true,
         }
     }
 
@@ -750,6 +854,151 @@ mod tests {
         );
         assert!(outcomes[0].attempts >= 1);
         assert!(!outcomes[0].last.as_ref().unwrap().passed());
+    }
+
+    /// An attempt whose connection was refused before the request was written.
+    fn refused() -> Attempt {
+        Attempt {
+            exchange: Exchange::Failure(TransportFailure::ConnectionRefused),
+            evaluation: None,
+            elapsed: Duration::ZERO,
+            captured: Values::new(),
+            reached_server: false,
+        }
+    }
+
+    fn post(name: &str, flow: &str) -> Job {
+        Job {
+            repeatable: false,
+            ..step(name, flow)
+        }
+    }
+
+    #[tokio::test]
+    async fn a_request_not_safe_to_repeat_is_not_retried_once_the_server_answered() {
+        let calls = Arc::new(AtomicUsize::new(0));
+        let counter = Arc::clone(&calls);
+        let attempt = move |job: Arc<Job>| {
+            counter.fetch_add(1, Ordering::SeqCst);
+            async move { answered(&job, 500, "") }
+        };
+        let (outcomes, _) = run_with(
+            vec![post("create", "jobs"), step("status", "jobs")],
+            schedule(2_000, 1),
+            quiet(),
+            CancellationToken::new(),
+            attempt,
+        )
+        .await
+        .unwrap();
+        assert_eq!(calls.load(Ordering::SeqCst), 1);
+        assert_eq!(outcomes[0].attempts, 1);
+        assert!(outcomes[0].not_retried);
+        assert_eq!(outcomes[1].blocked_by.as_deref(), Some("create"));
+    }
+
+    #[tokio::test]
+    async fn a_request_not_safe_to_repeat_is_retried_while_it_never_reached_the_server() {
+        let calls = Arc::new(AtomicUsize::new(0));
+        let counter = Arc::clone(&calls);
+        let attempt = move |job: Arc<Job>| {
+            let call = counter.fetch_add(1, Ordering::SeqCst) + 1;
+            async move {
+                if call < 3 {
+                    refused()
+                } else {
+                    answered(&job, 200, "")
+                }
+            }
+        };
+        let (outcomes, _) = run_with(
+            vec![post("create", "jobs")],
+            schedule(5_000, 1),
+            quiet(),
+            CancellationToken::new(),
+            attempt,
+        )
+        .await
+        .unwrap();
+        assert_eq!(outcomes[0].attempts, 3);
+        assert!(outcomes[0].last.as_ref().unwrap().passed());
+        assert!(!outcomes[0].not_retried);
+    }
+
+    #[tokio::test]
+    async fn an_eventual_step_is_polled_alone_at_its_pace_past_ready_within() {
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let events = Arc::clone(&log);
+        let attempt = move |job: Arc<Job>| {
+            let mut events = events.lock().unwrap();
+            events.push(job.name.clone());
+            let polls = events.iter().filter(|name| *name == "status").count();
+            drop(events);
+            async move {
+                let running = job.name == "status" && polls < 4;
+                answered(&job, if running { 202 } else { 200 }, "")
+            }
+        };
+        let status = Job {
+            eventually: Some(Eventually {
+                within: Duration::from_secs(5),
+                every: Duration::from_millis(50),
+            }),
+            ..step("status", "jobs")
+        };
+        let started = Instant::now();
+        // `ready_within` (10 ms) is far shorter than the polling takes.
+        let (outcomes, _) = run_with(
+            vec![post("create", "jobs"), status],
+            schedule(10, 1),
+            quiet(),
+            CancellationToken::new(),
+            attempt,
+        )
+        .await
+        .unwrap();
+        let elapsed = started.elapsed();
+        assert_eq!(
+            *log.lock().unwrap(),
+            ["create", "status", "status", "status", "status"]
+        );
+        assert_eq!(outcomes[1].attempts, 4);
+        assert!(outcomes[1].last.as_ref().unwrap().passed());
+        let polled = outcomes[1].polled.as_ref().unwrap();
+        assert_eq!(polled.last_failure.as_deref(), Some("status 202"));
+        assert!(elapsed >= Duration::from_millis(150), "{elapsed:?}");
+        assert!(elapsed < Duration::from_secs(2), "{elapsed:?}");
+    }
+
+    #[tokio::test]
+    async fn an_eventual_step_that_never_passes_stops_at_its_own_deadline() {
+        let attempt = |job: Arc<Job>| async move { answered(&job, 202, "running") };
+        let status = Job {
+            eventually: Some(Eventually {
+                within: Duration::from_millis(300),
+                every: Duration::from_millis(100),
+            }),
+            ..job("status")
+        };
+        let started = Instant::now();
+        let (outcomes, _) = run_with(
+            vec![status],
+            schedule(60_000, 1),
+            quiet(),
+            CancellationToken::new(),
+            attempt,
+        )
+        .await
+        .unwrap();
+        let elapsed = started.elapsed();
+        assert!(
+            (3..=5).contains(&outcomes[0].attempts),
+            "{}",
+            outcomes[0].attempts
+        );
+        assert!(!outcomes[0].last.as_ref().unwrap().passed());
+        assert!(elapsed >= Duration::from_millis(300), "{elapsed:?}");
+        assert!(elapsed < Duration::from_secs(2), "{elapsed:?}");
     }
 
     #[test]

@@ -199,10 +199,35 @@ pub(crate) enum Exchange {
     Failure(TransportFailure),
 }
 
+/// What one [`send`] got, and whether the server saw the request.
+#[derive(Debug, Clone)]
+pub(crate) struct Delivery {
+    /// The response or why none arrived.
+    pub(crate) exchange: Exchange,
+    /// False only when the first connection failed (refused, DNS, TLS
+    /// handshake) before the request was written: then sending it again
+    /// cannot repeat a side effect. A timeout counts as reached: the request
+    /// may have been written.
+    pub(crate) reached_server: bool,
+}
+
 /// Sends `request` once, following redirects when the check asks; the whole
 /// exchange, redirects and body included, must finish within the request's
 /// timeout.
-pub(crate) async fn send(client: &Client, request: &PreparedRequest) -> Exchange {
+pub(crate) async fn send(client: &Client, request: &PreparedRequest) -> Delivery {
+    let mut reached_server = true;
+    let exchange = exchange(client, request, &mut reached_server).await;
+    Delivery {
+        exchange,
+        reached_server,
+    }
+}
+
+async fn exchange(
+    client: &Client,
+    request: &PreparedRequest,
+    reached_server: &mut bool,
+) -> Exchange {
     let started = Instant::now();
     let deadline = crate::config::deadline_after(started, request.timeout);
     let mut url = request.target.url.clone();
@@ -222,7 +247,11 @@ pub(crate) async fn send(client: &Client, request: &PreparedRequest) -> Exchange
         };
         let response = match tokio::time::timeout_at(deadline, builder.send()).await {
             Err(_elapsed) => return Exchange::Failure(TransportFailure::Timeout(request.timeout)),
-            Ok(Err(error)) => return Exchange::Failure(classify(&error, request.timeout, None)),
+            Ok(Err(error)) => {
+                // Only the first hop: after a redirect the server saw the request.
+                *reached_server = !(visited.len() == 1 && error.is_connect());
+                return Exchange::Failure(classify(&error, request.timeout, None));
+            }
             Ok(Ok(response)) => response,
         };
         let status = response.status();
@@ -417,6 +446,8 @@ mod tests {
             body: None,
             timeout: Duration::from_secs(2),
             expect: Expectations::status_ok(),
+            idempotent: false,
+            eventually: None,
         }
     }
 

@@ -1,6 +1,8 @@
-//! Sampling after readiness: every ready check is sent `samples` more times,
-//! concurrently under the suite's `concurrency`, through the one shared
-//! client; and the latency percentiles of what came back.
+//! Sampling after readiness: every ready check chosen by the suite (only
+//! requests safe to repeat: a `POST` that starts a job is never re-sent) is
+//! sent `samples` more times, concurrently under the suite's `concurrency`,
+//! through the one shared client; and the latency percentiles of what came
+//! back.
 //!
 //! A sample is judged like any attempt; turning samples into report lines
 //! (latency, error rate) is left to `outcome.rs`.

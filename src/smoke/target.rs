@@ -47,6 +47,12 @@ pub(crate) fn resolve(
             // `expose` only to send; printing uses the masked form as given.
             let url = Url::parse(masked.expose())
                 .map_err(|error| TargetFailure::InvalidUrl(error.to_string()))?;
+            // A captured value filled into `url` may make it something else.
+            if !matches!(url.scheme(), "http" | "https") || url.host().is_none() {
+                return Err(TargetFailure::InvalidUrl(format!(
+                    "`{masked}` is not an `http://` or `https://` URL"
+                )));
+            }
             Ok(ResolvedUrl {
                 url,
                 shown: masked.clone(),

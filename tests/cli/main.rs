@@ -35,6 +35,7 @@ mod restore_exact;
 mod secrets;
 mod smoke;
 mod smoke_assertions;
+mod smoke_eventual;
 mod smoke_flows;
 mod smoke_junit;
 mod smoke_sampling;

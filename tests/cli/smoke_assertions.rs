@@ -495,3 +495,57 @@ expect = {{ json = {{ "$.version" = "9", "$.status" = "down" }} }}
         .stdout_has("      expected: \"$.version\" == \"9\"\n      got:      \"1.4.2\"\n")
         .stdout_has("      │ also failed: expected \"$.status\" == \"down\", got \"healthy\"\n");
 }
+
+/// A member name that is not a valid RFC 9535 shorthand (`X-Probe` has a
+/// dash) gets the exact bracket form to write, pointing at the path, in
+/// `expect.json`, an `assert` line and a `capture` (issue 15, item 4).
+#[test]
+fn an_invalid_shorthand_member_name_gets_the_bracket_form() {
+    let expect = "[environments.local]\nurl = \"http://127.0.0.1:9\"\n\n[[smoke.check]]\nname = \"probe\"\npath = \"/echo\"\nexpect = { json = { \"$.headers.X-Probe\" = \"1\" } }\n";
+    Test::new()
+        .config(expect)
+        .args(["check"])
+        .run(2)
+        .stderr_has("error: invalid JSONPath `$.headers.X-Probe` in check `probe`: ")
+        .stderr_has("shipgate.toml:7:10")
+        .stderr_has("hint: a member name with characters other than letters, digits and `_` needs brackets: write `$.headers['X-Probe']` instead of `$.headers.X-Probe`\n");
+    let assert = "[environments.local]\nurl = \"http://127.0.0.1:9\"\n\n[[smoke.check]]\nname = \"probe\"\npath = \"/echo\"\nassert = ['jsonpath \"$.headers.X-Probe\" == \"1\"']\n";
+    Test::new()
+        .config(assert)
+        .args(["check"])
+        .run(2)
+        .stderr_has("error: invalid assertion in check `probe`: invalid JSONPath `$.headers.X-Probe`: ")
+        .stderr_has("shipgate.toml:7:11")
+        .stderr_has("hint: a member name with characters other than letters, digits and `_` needs brackets: write `$.headers['X-Probe']` instead of `$.headers.X-Probe` (in TOML, quote a line holding `'` with `'''`: `'''jsonpath \"$.headers['X-Probe']\" …'''`)\n");
+    let capture = "[environments.local]\nurl = \"http://127.0.0.1:9\"\n\n[[smoke.check]]\nname = \"probe\"\nflow = \"f\"\npath = \"/echo\"\ncapture = { probe = 'jsonpath \"$..x-probe\"' }\n";
+    Test::new()
+        .config(capture)
+        .args(["check"])
+        .run(2)
+        .stderr_has(
+            "error: invalid capture `probe` in check `probe`: invalid JSONPath `$..x-probe`: ",
+        )
+        .stderr_has("write `$..['x-probe']` instead of `$..x-probe`");
+}
+
+/// The bracket form the hint gives works: it reads the header the server
+/// echoes back as JSON.
+#[test]
+fn the_bracket_form_reads_a_member_with_a_dash() {
+    let server = Server::builder()
+        .json(
+            "/echo",
+            200,
+            serde_json::json!({ "headers": { "X-Probe": "1" } }),
+        )
+        .start();
+    let config = format!(
+        "[environments.local]\nurl = \"{}\"\n\n[[smoke.check]]\nname = \"probe\"\npath = \"/echo\"\nexpect = {{ json = {{ \"$.headers['X-Probe']\" = \"1\" }} }}\nassert = ['''jsonpath \"$.headers['X-Probe']\" == \"1\"''']\n",
+        server.url()
+    );
+    Test::new()
+        .config(&config)
+        .args(["smoke"])
+        .run(0)
+        .stdout_has("✓ smoke 1 of 1 passed");
+}

@@ -157,3 +157,44 @@ fn an_unreadable_or_empty_ca_file_stops_the_suite() {
         .run(2);
     output.stderr_has("empty.pem` (`smoke.ca_file`) holds no PEM certificate");
 }
+
+/// An HTTP/2-only server (ALPN offers only `h2`, no HTTP/1.1 fallback), as
+/// some edge proxies are: the suite negotiates `h2`, sends every check and
+/// judges headers and JSON over it (issue 15, item 4).
+#[test]
+fn an_http2_only_server_is_checked_end_to_end() {
+    let (certificate, key, _) = self_signed(30);
+    let server = Server::builder()
+        .route(
+            "/api/health",
+            Reply::Raw {
+                status: 200,
+                headers: vec![
+                    ("content-type".into(), "application/json".into()),
+                    ("x-probe".into(), "h2".into()),
+                ],
+                body: r#"{"status":"healthy"}"#.into(),
+            },
+        )
+        .tls(&certificate, &key)
+        .h2_only()
+        .start();
+    let lines = [
+        r#"jsonpath "$.status" == "healthy""#,
+        r#"header "X-Probe" == "h2""#,
+    ];
+    let mut config = config(&server.url(), Some("certs/ca.pem"), &lines);
+    config = config.replace("[smoke]\n", "[smoke]\nsamples = 3\n");
+    Test::new()
+        .file("certs/ca.pem", &certificate)
+        .config(&config)
+        .args(["smoke"])
+        .run(0)
+        .stdout_has("✓ smoke 1 of 1 passed")
+        .stdout_has("(3 samples)");
+    let versions: Vec<String> = server.requests().into_iter().map(|r| r.version).collect();
+    assert_eq!(
+        versions, ["HTTP/2.0"; 4],
+        "one readiness attempt, three samples"
+    );
+}

@@ -97,6 +97,8 @@ pub struct Recorded {
 pub struct ServerBuilder {
     routes: BTreeMap<String, Reply>,
     tls: Option<(String, String)>,
+    port: u16,
+    h2_only: bool,
 }
 
 impl ServerBuilder {
@@ -117,10 +119,25 @@ impl ServerBuilder {
         self
     }
 
-    /// Binds `127.0.0.1:0` and serves in a background thread; returns once
-    /// the listener is bound.
+    /// Binds this port instead of a free one (a server that starts late on
+    /// a port the client already tries).
+    pub fn port(mut self, port: u16) -> Self {
+        self.port = port;
+        self
+    }
+
+    /// With TLS, offers only `h2` through ALPN and speaks only HTTP/2 (no
+    /// HTTP/1.1 fallback).
+    pub fn h2_only(mut self) -> Self {
+        self.h2_only = true;
+        self
+    }
+
+    /// Binds `127.0.0.1:0` (or [`Self::port`]) and serves in a background
+    /// thread; returns once the listener is bound.
     pub fn start(self) -> Server {
         let tls = self.tls.clone();
+        let (port, h2_only) = (self.port, self.h2_only);
         let state = Arc::new(Shared {
             routes: self.routes,
             started: Instant::now(),
@@ -136,9 +153,9 @@ impl ServerBuilder {
                 .build()
                 .expect("test runtime");
             runtime.block_on(async move {
-                let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+                let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
                     .await
-                    .expect("bind 127.0.0.1:0");
+                    .expect("bind 127.0.0.1");
                 ready_sender
                     .send(listener.local_addr().expect("local address"))
                     .expect("report the address");
@@ -150,7 +167,7 @@ impl ServerBuilder {
                     },
                     Some((certificate, key)) => {
                         tokio::select! {
-                            () = serve_tls(listener, app, &certificate, &key) => {}
+                            () = serve_tls(listener, app, &certificate, &key, h2_only) => {}
                             _ = shutdown_receiver => {}
                         }
                     }
@@ -211,6 +228,16 @@ impl Server {
     pub fn requests(&self) -> Vec<Recorded> {
         self.state.requests.lock().expect("requests lock").clone()
     }
+
+    /// How many `method` requests arrived for `path` (query ignored).
+    pub fn count(&self, method: &str, path: &str) -> usize {
+        self.requests()
+            .iter()
+            .filter(|request| {
+                request.method == method && request.uri.split('?').next() == Some(path)
+            })
+            .count()
+    }
 }
 
 impl Drop for Server {
@@ -224,8 +251,15 @@ impl Drop for Server {
     }
 }
 
-/// Accepts TLS connections and serves `app` on each, HTTP/1.1 or HTTP/2.
-async fn serve_tls(listener: tokio::net::TcpListener, app: Router, certificate: &str, key: &str) {
+/// Accepts TLS connections and serves `app` on each, HTTP/1.1 or HTTP/2
+/// (only HTTP/2 with `h2_only`).
+async fn serve_tls(
+    listener: tokio::net::TcpListener,
+    app: Router,
+    certificate: &str,
+    key: &str,
+    h2_only: bool,
+) {
     use tokio_rustls::rustls;
     use tokio_rustls::rustls::pki_types::pem::PemObject;
     let certificates = rustls::pki_types::CertificateDer::pem_slice_iter(certificate.as_bytes())
@@ -236,7 +270,11 @@ async fn serve_tls(listener: tokio::net::TcpListener, app: Router, certificate: 
         .with_no_client_auth()
         .with_single_cert(certificates, key)
         .expect("server TLS config");
-    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    config.alpn_protocols = if h2_only {
+        vec![b"h2".to_vec()]
+    } else {
+        vec![b"h2".to_vec(), b"http/1.1".to_vec()]
+    };
     let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
     loop {
         let Ok((stream, _)) = listener.accept().await else {
@@ -250,10 +288,14 @@ async fn serve_tls(listener: tokio::net::TcpListener, app: Router, certificate: 
                 return;
             };
             let service = hyper_util::service::TowerToHyperService::new(app);
-            let _ =
-                hyper_util::server::conn::auto::Builder::new(hyper_util::rt::TokioExecutor::new())
-                    .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
-                    .await;
+            let mut builder =
+                hyper_util::server::conn::auto::Builder::new(hyper_util::rt::TokioExecutor::new());
+            if h2_only {
+                builder = builder.http2_only();
+            }
+            let _ = builder
+                .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
+                .await;
         });
     }
 }
