@@ -196,6 +196,7 @@ fn command_name(command: &Command) -> &'static str {
             MigrateAction::Restore { .. } => "migrate restore",
             MigrateAction::Down { .. } => "migrate down",
             MigrateAction::Resolve { .. } => "migrate resolve",
+            MigrateAction::Drift => "migrate drift",
         },
     }
 }
@@ -272,6 +273,8 @@ fn abandonable(command: &Command) -> bool {
                 | MigrateAction::Down { .. }
                 | MigrateAction::Restore { .. }
                 | MigrateAction::Resolve { .. }
+                // It drops its scratch database before it returns.
+                | MigrateAction::Drift
         ),
         Command::Deploy(_) | Command::Rollback(_) | Command::Run(_) => false,
     }
@@ -374,6 +377,7 @@ async fn dispatch_migrate(ctx: &Context, action: &MigrateAction) -> Result<Repor
         MigrateAction::Status => migrate::status(ctx).await?,
         MigrateAction::Plan => migrate::plan(ctx).await?,
         MigrateAction::Apply => migrate::apply(ctx).await?,
+        MigrateAction::Drift => migrate::drift::command(ctx).await?,
         MigrateAction::Lint(lint) => {
             let selection = migrate::lint::LintSelection {
                 files: lint.files.clone(),

@@ -435,12 +435,18 @@ impl Resolver<'_> {
             .as_ref()
             .map(|database| self.database(database, &key("direct_url")))
             .transpose()?;
+        let shadow_database = file
+            .shadow_database
+            .as_ref()
+            .map(|database| self.database(database, &key("shadow_database")))
+            .transpose()?;
         let provider = self.provider(name, file)?;
         Ok(Environment {
             name: name.to_owned(),
             url,
             database,
             direct_database,
+            shadow_database,
             provider,
         })
     }
