@@ -377,7 +377,7 @@ async fn dispatch_migrate(ctx: &Context, action: &MigrateAction) -> Result<Repor
         MigrateAction::Status => migrate::status(ctx).await?,
         MigrateAction::Plan => migrate::plan(ctx).await?,
         MigrateAction::Apply => migrate::apply(ctx).await?,
-        MigrateAction::Drift => migrate::drift::command(ctx).await?,
+        MigrateAction::Drift => Box::pin(migrate::drift::command(ctx)).await?,
         MigrateAction::Lint(lint) => {
             let selection = migrate::lint::LintSelection {
                 files: lint.files.clone(),

@@ -198,7 +198,7 @@ async fn drift_after_migrate(ctx: &Context) -> Result<Option<Phase>, Error> {
             "would check for drift again after migrating",
         )));
     }
-    let outcome = migrate::drift::check(ctx, &settings, deadline).await?;
+    let outcome = Box::pin(migrate::drift::check(ctx, &settings, deadline)).await?;
     let check = migrate::drift::one_check("drift after migrate", &outcome);
     let summary = format!("after migrating: {}", migrate::drift::summary(&outcome));
     Ok(Some(

@@ -13,7 +13,7 @@ use crate::report::Check;
 /// deadline are handled inside the check, which drops its scratch
 /// database before it returns.
 pub(super) async fn run(gate: &Gate, config: &DriftGate, ctx: &GateContext) -> Check {
-    match drift::check(&ctx.ctx, config, gate.timeout).await {
+    match Box::pin(drift::check(&ctx.ctx, config, gate.timeout)).await {
         Ok(outcome) => drift::one_check(&gate.name, &outcome),
         Err(error) => {
             let mut detail = format!("could not check for drift: {error}");

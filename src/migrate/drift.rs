@@ -36,6 +36,9 @@ use crate::report::{Check, Phase, PhaseName, Report, Status, format_duration};
 /// The deadline of `migrate drift` (the gate uses its own `timeout`).
 pub const DEFAULT_DEADLINE: Duration = Duration::from_secs(600);
 
+/// How many characters of a definition a sentence shows.
+const SHOWN_LIMIT: usize = 160;
+
 /// How long dropping the scratch database may take.
 const CLEANUP_DEADLINE: Duration = Duration::from_secs(30);
 
@@ -660,9 +663,8 @@ fn shown_definition(class: ObjectClass, definition: &str) -> String {
             text = format!("{unique}{method}");
         }
     }
-    const LIMIT: usize = 160;
-    if text.chars().count() > LIMIT {
-        text = text.chars().take(LIMIT).collect::<String>() + "…";
+    if text.chars().count() > SHOWN_LIMIT {
+        text = text.chars().take(SHOWN_LIMIT).collect::<String>() + "…";
     }
     text
 }

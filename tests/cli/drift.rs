@@ -533,12 +533,9 @@ fn sigint_during_drift_drops_the_scratch_database_and_exits_130() {
         "the slow migration to run on the scratch database",
         Duration::from_secs(30),
         || {
-            query(&server_url(), &sleeping)
-                .map(|rows| {
-                    rows.first().and_then(|row| row.first().cloned().flatten())
-                        == Some("1".to_owned())
-                })
-                .unwrap_or(false)
+            query(&server_url(), &sleeping).is_ok_and(|rows| {
+                rows.first().and_then(|row| row.first().cloned().flatten()) == Some("1".to_owned())
+            })
         },
     );
     Command::new("kill")

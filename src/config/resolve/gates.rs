@@ -139,13 +139,7 @@ impl Resolver<'_> {
             ));
         }
         if let Some(drift) = &gate.drift {
-            let file = drift.get_ref();
-            pending.push(self.pending(
-                drift.span(),
-                GateKind::Drift(self.drift(file)?),
-                timeout(file.timeout, DEFAULT_GATE_TIMEOUT),
-                &file.after,
-            ));
+            pending.push(self.drift_pending(drift)?);
         }
         if let Some(provider) = &gate.provider {
             let file = provider.get_ref();
@@ -355,6 +349,16 @@ impl Resolver<'_> {
             host: host.to_owned(),
             port,
         })
+    }
+
+    fn drift_pending(&self, drift: &Spanned<DriftGateFile>) -> Result<Pending, ConfigError> {
+        let file = drift.get_ref();
+        Ok(self.pending(
+            drift.span(),
+            GateKind::Drift(self.drift(file)?),
+            timeout(file.timeout, DEFAULT_GATE_TIMEOUT),
+            &file.after,
+        ))
     }
 
     fn drift(&self, file: &DriftGateFile) -> Result<DriftGate, ConfigError> {

@@ -37,6 +37,7 @@ impl PostgresDatabase {
 
     /// The same server, credentials and settings, connected to database
     /// `name` and reading and writing `layout`'s history table there.
+    #[must_use]
     pub fn on_database(&self, name: &str, layout: HistoryLayout) -> Self {
         let mut config = self.config.clone();
         config.dbname(name);
