@@ -262,11 +262,11 @@ fn watch_for_interrupt(cancel: CancellationToken) {
 /// processes are killed on drop).
 fn abandonable(command: &Command) -> bool {
     match command {
-        Command::Check
-        | Command::Init(_)
-        | Command::Gate(_)
-        | Command::Smoke(_)
-        | Command::Watch(_) => true,
+        Command::Check | Command::Init(_) | Command::Smoke(_) | Command::Watch(_) => true,
+        // Every gate stops on `cancel` by itself, and the `drift` gate
+        // drops its scratch database first (issue 16), so the runner is
+        // let finish rather than dropped.
+        Command::Gate(_) => false,
         Command::Migrate(args) => !matches!(
             args.action,
             MigrateAction::Apply

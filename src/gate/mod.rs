@@ -170,7 +170,7 @@ pub async fn execute(ctx: &Context, options: &GateOptions) -> Result<Report, Gat
     }
     let gate_ctx = GateContext::from_process(ctx, options.window_override.clone())?;
     let mut phase = run_selected(&gate_ctx, options).await?;
-    if !ctx.dry_run {
+    if !ctx.dry_run && !ctx.cancel.is_cancelled() {
         if let Some(check) = publish(&gate_ctx, &phase).await {
             phase.checks.push(check);
         }

@@ -503,11 +503,13 @@ fn a_migration_that_fails_on_the_scratch_database_is_reported_and_the_scratch_dr
     assert_scratch_dropped(&output);
 }
 
-#[test]
-fn sigint_during_drift_drops_the_scratch_database_and_exits_130() {
+/// Starts `args` on a history whose second migration sleeps, sends SIGINT
+/// once that migration runs on the scratch database, and returns the exit
+/// code and stdout after asserting the scratch database is gone.
+fn interrupt_during_replay(args: &[&str], extra: &str) -> (Option<i32>, String) {
     let database = TestDatabase::new();
     let test = Test::new()
-        .config(&config(""))
+        .config(&config(extra))
         .env("DATABASE_URL", database.url())
         .file(
             "migrations/0001_first.sql",
@@ -519,7 +521,7 @@ fn sigint_during_drift_drops_the_scratch_database_and_exits_130() {
         );
     Test::args_for(&test, ["migrate", "apply"]).run(0);
     let child = crate::support::shipgate(test.path())
-        .args(["migrate", "drift"])
+        .args(args)
         .env("DATABASE_URL", database.url())
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
@@ -543,12 +545,26 @@ fn sigint_during_drift_drops_the_scratch_database_and_exits_130() {
         .status()
         .unwrap();
     let output = child.wait_with_output().unwrap();
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert_eq!(output.status.code(), Some(130), "{stderr}");
     assert_eq!(databases_like(&prefix), Vec::<String>::new());
-    let stdout = String::from_utf8_lossy(&output.stdout);
+    (
+        output.status.code(),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+    )
+}
+
+#[test]
+fn sigint_during_drift_drops_the_scratch_database_and_exits_130() {
+    let (code, stdout) = interrupt_during_replay(&["migrate", "drift"], "");
+    assert_eq!(code, Some(130), "{stdout}");
     assert!(stdout.contains("interrupted"), "{stdout}");
     assert!(!stdout.contains("no drift"), "{stdout}");
+}
+
+#[test]
+fn sigint_during_the_drift_gate_drops_the_scratch_database_and_exits_130() {
+    let (code, stdout) = interrupt_during_replay(&["gate"], "[gate.drift]\n");
+    assert_eq!(code, Some(130), "{stdout}");
+    assert!(stdout.contains("interrupted"), "{stdout}");
 }
 
 #[test]
