@@ -14,9 +14,13 @@
 //! ranges), functions, procedures and aggregates (signature and a hash of
 //! the body), views and materialized views, triggers, extensions (name,
 //! version, schema), collations, publications, event triggers and policies.
-//! Objects owned by an extension are covered by the extension's version.
-//! Roles, grants, ownership, comments, operators, casts, text search
-//! objects and foreign servers are out of scope: they are not compared.
+//! Indexes carry their validity (`INVALID` after a failed `CREATE INDEX
+//! CONCURRENTLY`), constraints their `NOT VALID`. Objects owned by an
+//! extension are covered by the extension's version. Comments, privileges
+//! and default privileges are read only when [`CatalogOptions`] asks (the
+//! drift check, issue 16); a restore compares neither. Roles, ownership,
+//! operators, casts, text search objects and foreign servers are out of
+//! scope: they are not compared.
 //! Objects in `pg_catalog`, `information_schema`, `pg_toast` and temporary
 //! schemas are never listed.
 
@@ -825,6 +829,30 @@ mod tests {
             Catalog::load(&path),
             Err(CatalogError::Version { found: 99, .. })
         ));
+    }
+
+    #[test]
+    fn comments_and_grants_are_read_only_when_asked() {
+        let classes = |options| {
+            queries(options)
+                .into_iter()
+                .map(|(class, _)| class)
+                .collect::<Vec<_>>()
+        };
+        let plain = classes(CatalogOptions::default());
+        assert!(!plain.contains(&ObjectClass::Comment));
+        assert!(!plain.contains(&ObjectClass::Grant));
+        let all = classes(CatalogOptions {
+            comments: true,
+            grants: true,
+        });
+        for class in [
+            ObjectClass::Comment,
+            ObjectClass::Grant,
+            ObjectClass::DefaultPrivileges,
+        ] {
+            assert!(all.contains(&class), "{class}");
+        }
     }
 
     #[test]
