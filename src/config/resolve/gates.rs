@@ -252,7 +252,7 @@ impl Resolver<'_> {
                         "duplicate gate name `{}`: it is already used at line {}",
                         gate.gate.name, first.line
                     ),
-                    Some("give each gate a unique `name` (`git`, `env`, `window`, `tls`, `github`, `migrations`, `provider` and `staged` name the built-in kinds)".to_owned()),
+                    Some("give each gate a unique `name` (`git`, `env`, `window`, `tls`, `github`, `migrations`, `provider`, `staged` and `drift` name the built-in kinds)".to_owned()),
                 ));
             }
             index.insert(gate.gate.name.as_str(), position);
