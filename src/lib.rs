@@ -263,10 +263,6 @@ fn watch_for_interrupt(cancel: CancellationToken) {
 fn abandonable(command: &Command) -> bool {
     match command {
         Command::Check | Command::Init(_) | Command::Smoke(_) | Command::Watch(_) => true,
-        // Every gate stops on `cancel` by itself, and the `drift` gate
-        // drops its scratch database first (issue 16), so the runner is
-        // let finish rather than dropped.
-        Command::Gate(_) => false,
         Command::Migrate(args) => !matches!(
             args.action,
             MigrateAction::Apply
@@ -276,7 +272,10 @@ fn abandonable(command: &Command) -> bool {
                 // It drops its scratch database before it returns.
                 | MigrateAction::Drift
         ),
-        Command::Deploy(_) | Command::Rollback(_) | Command::Run(_) => false,
+        // Every gate stops on `cancel` by itself, and the `drift` gate
+        // drops its scratch database first (issue 16), so the gate runner
+        // is let finish rather than dropped.
+        Command::Gate(_) | Command::Deploy(_) | Command::Rollback(_) | Command::Run(_) => false,
     }
 }
 
