@@ -242,6 +242,15 @@ pub enum MigrateAction {
         #[arg(long, value_name = "HEX", requires = "from")]
         sha256: Option<String>,
     },
+    /// Compare the database's schema with what its applied migrations build.
+    ///
+    /// Applies the migrations the history table records as applied to a
+    /// temporary `shipgate_drift_…` database on the same server (dropped
+    /// afterwards, also on Ctrl-C) or to the environment's
+    /// `shadow_database`, then compares both catalogs and names each
+    /// difference. Exits 1 on drift; `[gate.drift] allow` accepts known ones.
+    /// Example: `shipgate migrate drift --env production`
+    Drift,
     /// Resolve a migration that failed part-way, as `prisma migrate resolve` does.
     ///
     /// `--rolled-back NAME` after undoing its effects by hand (it runs again

@@ -199,6 +199,7 @@ fn command_name(command: &Command) -> &'static str {
             MigrateAction::Restore { .. } => "migrate restore",
             MigrateAction::Down { .. } => "migrate down",
             MigrateAction::Resolve { .. } => "migrate resolve",
+            MigrateAction::Drift => "migrate drift",
         },
     }
 }
@@ -264,19 +265,20 @@ fn watch_for_interrupt(cancel: CancellationToken) {
 /// processes are killed on drop).
 fn abandonable(command: &Command) -> bool {
     match command {
-        Command::Check
-        | Command::Init(_)
-        | Command::Gate(_)
-        | Command::Smoke(_)
-        | Command::Watch(_) => true,
+        Command::Check | Command::Init(_) | Command::Smoke(_) | Command::Watch(_) => true,
         Command::Migrate(args) => !matches!(
             args.action,
             MigrateAction::Apply
                 | MigrateAction::Down { .. }
                 | MigrateAction::Restore { .. }
                 | MigrateAction::Resolve { .. }
+                // It drops its scratch database before it returns.
+                | MigrateAction::Drift
         ),
-        Command::Deploy(_) | Command::Rollback(_) | Command::Run(_) => false,
+        // Every gate stops on `cancel` by itself, and the `drift` gate
+        // drops its scratch database first (issue 16), so the gate runner
+        // is let finish rather than dropped.
+        Command::Gate(_) | Command::Deploy(_) | Command::Rollback(_) | Command::Run(_) => false,
     }
 }
 
@@ -387,6 +389,7 @@ async fn dispatch_migrate(ctx: &Context, action: &MigrateAction) -> Result<Repor
         MigrateAction::Status => migrate::status(ctx).await?,
         MigrateAction::Plan => migrate::plan(ctx).await?,
         MigrateAction::Apply => migrate::apply(ctx).await?,
+        MigrateAction::Drift => Box::pin(migrate::drift::command(ctx)).await?,
         MigrateAction::Lint(lint) => {
             let selection = migrate::lint::LintSelection {
                 files: lint.files.clone(),

@@ -62,6 +62,18 @@ async fn run_phases(ctx: &Context, request: ReleaseRequest) -> Result<Report, Er
             return Ok(finish(report, status));
         }
         report.migrations = migrate::applied_this_run(ctx); // issue 14
+        if let Some(phase) = drift_after_migrate(ctx).await? {
+            if stop(&mut report, phase) {
+                // Nothing is deployed yet, so there is nothing to roll back:
+                // the database stays migrated (the old release runs on it,
+                // as after any migration) and the backup is kept for
+                // `shipgate migrate restore` (issue 16).
+                if let Some(backup) = &backup {
+                    report.output("backup", backup.display().to_string());
+                }
+                return Ok(finish(report, ExitStatus::CheckFailed));
+            }
+        }
     }
 
     if ctx.cancel.is_cancelled() {
@@ -191,6 +203,31 @@ async fn deploy_and_verify(
         ExitStatus::RollbackFailed
     };
     Ok(finish(report, status))
+}
+
+/// `[gate.drift] after_migrate = true`: the drift check again, now that
+/// the migrations are applied, as its own migrate phase (issue 16).
+async fn drift_after_migrate(ctx: &Context) -> Result<Option<Phase>, Error> {
+    let settings = migrate::drift::settings(ctx);
+    let wanted = ctx.config.gates.iter().find_map(|gate| match &gate.kind {
+        crate::config::GateKind::Drift(drift) if drift.after_migrate => Some(gate.timeout),
+        _ => None,
+    });
+    let Some(deadline) = wanted else {
+        return Ok(None);
+    };
+    if ctx.dry_run {
+        return Ok(Some(skipped(
+            PhaseName::Migrate,
+            "would check for drift again after migrating",
+        )));
+    }
+    let outcome = Box::pin(migrate::drift::check(ctx, &settings, deadline)).await?;
+    let check = migrate::drift::one_check("drift after migrate", &outcome);
+    let summary = format!("after migrating: {}", migrate::drift::summary(&outcome));
+    Ok(Some(
+        Phase::new(PhaseName::Migrate, vec![check], outcome.duration).summary(summary),
+    ))
 }
 
 /// Runs `[watch]`, when configured, after smoke passed; true when it failed.

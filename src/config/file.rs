@@ -39,6 +39,7 @@ pub(crate) struct EnvironmentFile {
     pub(crate) url: Option<Spanned<String>>,
     pub(crate) database: Option<Spanned<String>>,
     pub(crate) direct_url: Option<Spanned<String>>,
+    pub(crate) shadow_database: Option<Spanned<String>>,
     pub(crate) provider: Option<Spanned<ProviderKind>>,
     pub(crate) releases: Option<Spanned<ReleasesFile>>,
     pub(crate) vercel: Option<Spanned<VercelFile>>,
@@ -204,6 +205,21 @@ pub(crate) struct GateFile {
     pub(crate) migrations: Option<Spanned<MigrationsGateFile>>,
     pub(crate) provider: Option<Spanned<ProviderGateFile>>,
     pub(crate) staged: Option<Spanned<StagedGateFile>>,
+    pub(crate) drift: Option<Spanned<DriftGateFile>>,
+}
+
+/// `[gate.drift]`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct DriftGateFile {
+    #[serde(default)]
+    pub(crate) allow: Vec<Spanned<String>>,
+    pub(crate) after_migrate: Option<bool>,
+    pub(crate) comments: Option<bool>,
+    pub(crate) grants: Option<bool>,
+    pub(crate) timeout: Option<ConfigDuration>,
+    #[serde(default)]
+    pub(crate) after: Vec<Spanned<String>>,
 }
 
 /// `[[gate.command]]`.

@@ -59,6 +59,10 @@ pub struct Environment {
     /// `direct_url`: the database reached directly, bypassing a transaction
     /// pooler; migrations use it instead of `database` when set.
     pub direct_database: Option<DatabaseUrl>,
+    /// `shadow_database`: an empty database the drift check may reset and
+    /// build the migrations' schema in, when the role may not `CREATE
+    /// DATABASE` (as Prisma's `shadowDatabaseUrl`; issue 16).
+    pub shadow_database: Option<DatabaseUrl>,
     /// How releases are deployed and rolled back.
     pub provider: ProviderConfig,
     /// How its GitHub deployments are created.
@@ -313,6 +317,8 @@ pub enum GateKind {
     Provider,
     /// `[gate.staged]`.
     Staged(StagedGate),
+    /// `[gate.drift]`.
+    Drift(DriftGate),
 }
 
 impl GateKind {
@@ -328,6 +334,7 @@ impl GateKind {
             Self::Migrations(_) => "migrations",
             Self::Provider => "provider",
             Self::Staged(_) => "staged",
+            Self::Drift(_) => "drift",
         }
     }
 }
@@ -458,6 +465,56 @@ pub struct StagedGate {
     /// The environment (GitHub Deployments' name) it must have passed in.
     pub environment: String,
 }
+
+/// `[gate.drift]`: the database's schema matches what its applied
+/// migrations build (issue 16).
+#[derive(Debug, Clone, Default)]
+pub struct DriftGate {
+    /// Differences accepted as known (objects a platform adds).
+    pub allow: Vec<DriftAllow>,
+    /// `after_migrate = true`: `shipgate run` checks again once the
+    /// migrations are applied.
+    pub after_migrate: bool,
+    /// `comments = true`: compare comments too.
+    pub comments: bool,
+    /// `grants = true`: compare privileges and default privileges too.
+    pub grants: bool,
+}
+
+/// One `allow` pattern, `CLASS:GLOB` (e.g. `schema:auth`,
+/// `table:public.legacy_*`; `*` for any class).
+#[derive(Debug, Clone)]
+pub struct DriftAllow {
+    /// The object class as patterns spell it (`table`, `event_trigger`), or `*`.
+    pub class: String,
+    /// The glob over the object's qualified name.
+    pub glob: String,
+    /// Where it is written.
+    pub location: Option<SourceLocation>,
+}
+
+/// The object classes `gate.drift.allow` patterns may name; the drift
+/// check's catalog has exactly these (a test there keeps them equal).
+pub const DRIFT_CLASSES: [&str; 18] = [
+    "schema",
+    "extension",
+    "collation",
+    "type",
+    "sequence",
+    "table",
+    "column",
+    "constraint",
+    "index",
+    "view",
+    "function",
+    "trigger",
+    "policy",
+    "publication",
+    "event_trigger",
+    "comment",
+    "grant",
+    "default_privileges",
+];
 
 /// `[gate.migrations]`.
 #[derive(Debug, Clone)]

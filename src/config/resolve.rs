@@ -438,6 +438,11 @@ impl Resolver<'_> {
             .as_ref()
             .map(|database| self.database(database, &key("direct_url")))
             .transpose()?;
+        let shadow_database = file
+            .shadow_database
+            .as_ref()
+            .map(|database| self.database(database, &key("shadow_database")))
+            .transpose()?;
         let provider = self.provider(name, file)?;
         let mut deployments = DeploymentSettings::for_environment(name);
         if let Some(table) = &file.deployments {
@@ -467,6 +472,7 @@ impl Resolver<'_> {
             url,
             database,
             direct_database,
+            shadow_database,
             provider,
             deployments,
         })

@@ -504,6 +504,18 @@ pub enum DatabaseError {
         #[source]
         source: EngineMessage,
     },
+    /// Creating, resetting, reading or dropping the scratch database of a
+    /// drift check failed (issue 16).
+    #[error("failed to {operation} on `{database}`")]
+    Scratch {
+        /// The masked URL or the scratch database's name.
+        database: String,
+        /// What was being done, e.g. "create the scratch database `shipgate_drift_1_ab`".
+        operation: String,
+        /// The engine's error.
+        #[source]
+        source: EngineMessage,
+    },
     /// The session was lost between two calls; this is a bug.
     #[error("the database session is gone; this is a bug")]
     NotConnected,
@@ -644,6 +656,8 @@ impl crate::diagnostic::Diagnostic for DatabaseError {
             Self::ToolTimeout { .. } => "raise `migrate.statement_timeout`".to_owned(),
             Self::Busy { .. } => "stop the other process using the database, then run the command again".to_owned(),
             Self::ConnectionLost { .. } => "the server ended the session (a restart, a failover, `pg_terminate_backend`) or the network dropped it; check the server, then run `shipgate migrate status` to see what is applied and `shipgate migrate apply` again".to_owned(),
+            Self::Scratch { source, .. } if source.code.as_deref() == Some("42501") => "the role may not `CREATE DATABASE`: give it `CREATEDB`, or set `shadow_database = \"${SHADOW_DATABASE_URL}\"` under the environment in `shipgate.toml` (an empty database the check may reset, as Prisma's `shadowDatabaseUrl`)".to_owned(),
+            Self::Scratch { .. } => "check that the role may create and drop databases (or that `shadow_database` is reachable), then run `shipgate migrate drift` again".to_owned(),
             Self::Task { .. } | Self::NotConnected => "run the command again; if it fails the same way, report it with this output".to_owned(),
         })
     }
@@ -776,17 +790,27 @@ pub fn connect_with_layout(
             path.clone(),
             url.to_string(),
         ))),
-        Some(DatabaseUrl::Postgres { url }) => Ok(Box::new(postgres::PostgresDatabase::new(
-            url,
-            postgres::Settings {
-                lock_timeout: config.migrate.lock_timeout,
-                statement_timeout: config.migrate.statement_timeout,
-                lock_wait: config.migrate.lock_wait,
-                retries: config.migrate.retries,
-            },
-            layout,
-        )?)),
+        Some(DatabaseUrl::Postgres { url }) => Ok(Box::new(connect_postgres(config, url, layout)?)),
     }
+}
+
+/// Opens the PostgreSQL engine for `url` with the `[migrate]` deadlines,
+/// reading and writing `layout`'s history table.
+pub fn connect_postgres(
+    config: &Config,
+    url: &crate::config::Masked,
+    layout: HistoryLayout,
+) -> Result<postgres::PostgresDatabase, DatabaseError> {
+    postgres::PostgresDatabase::new(
+        url,
+        postgres::Settings {
+            lock_timeout: config.migrate.lock_timeout,
+            statement_timeout: config.migrate.statement_timeout,
+            lock_wait: config.migrate.lock_wait,
+            retries: config.migrate.retries,
+        },
+        layout,
+    )
 }
 
 #[cfg(test)]

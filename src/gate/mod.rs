@@ -1,7 +1,7 @@
 //! `shipgate gate`: the pre-deploy checklist as concurrent, reported gates.
 //!
 //! One file per kind — `command`, `git`, `environment` (`[gate.env]`),
-//! `window`, `tls`, `github`, `migrations`, `provider`, `staged` — each an
+//! `window`, `tls`, `github`, `migrations`, `provider`, `staged`, `drift` — each an
 //! `async fn run(gate, ctx) -> Check` that never fails the process: every
 //! problem is a failed check with its reason. This file owns the runner: all
 //! selected gates start at once, a gate with `after = [...]` waits for those
@@ -12,6 +12,7 @@
 //! run `shipgate / gates` on the commit.
 
 mod command;
+mod drift;
 mod environment;
 mod git;
 mod github;
@@ -169,7 +170,7 @@ pub async fn execute(ctx: &Context, options: &GateOptions) -> Result<Report, Gat
     }
     let gate_ctx = GateContext::from_process(ctx, options.window_override.clone())?;
     let mut phase = run_selected(&gate_ctx, options).await?;
-    if !ctx.dry_run {
+    if !ctx.dry_run && !ctx.cancel.is_cancelled() {
         if let Some(check) = publish(&gate_ctx, &phase).await {
             phase.checks.push(check);
         }
@@ -341,8 +342,23 @@ async fn run_one(
             GateKind::Migrations(migrations) => migrations::run(gate, migrations, gate_ctx).await,
             GateKind::Provider => provider::run(gate, gate_ctx).await,
             GateKind::Staged(staged) => staged::run(gate, staged, gate_ctx).await,
+            GateKind::Drift(config) => drift::run(gate, config, gate_ctx).await,
         }
     };
+    if matches!(gate.kind, GateKind::Drift(_)) {
+        // It keeps its own deadline and watches Ctrl-C itself, so its
+        // scratch database is dropped before it returns (issue 16).
+        let mut check = work.await;
+        if check.duration.is_none() {
+            check = check.duration(started.elapsed());
+        }
+        if matches!(check.status, Status::Fail | Status::Warn) && check.location.is_none() {
+            if let Some(location) = &gate.location {
+                check = check.location(location.clone());
+            }
+        }
+        return check;
+    }
     let deadline = match gate.kind {
         GateKind::Command(_) => gate.timeout.saturating_add(KILL_GRACE),
         _ => gate.timeout,

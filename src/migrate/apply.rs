@@ -87,7 +87,7 @@ async fn pending_classes(plan: &MigrationPlan) -> Result<Vec<Classification>, Mi
 /// Stops the run while a migration that failed part-way in an earlier run
 /// is unresolved (Prisma's P3009): running anything on top of a half-applied
 /// file would bury it.
-fn refuse_failed(plan: &MigrationPlan) -> Result<(), MigrateError> {
+pub(super) fn refuse_failed(plan: &MigrationPlan) -> Result<(), MigrateError> {
     match plan.failed() {
         None => Ok(()),
         Some((entry, row)) => Err(DatabaseError::FailedMigration {
@@ -99,7 +99,7 @@ fn refuse_failed(plan: &MigrationPlan) -> Result<(), MigrateError> {
 }
 
 /// Stops the run when any applied migration's file changed since.
-fn refuse_edited(plan: &MigrationPlan) -> Result<(), MigrateError> {
+pub(super) fn refuse_edited(plan: &MigrationPlan) -> Result<(), MigrateError> {
     let mut edited = plan.edited();
     let Some((local, row)) = edited.next() else {
         return Ok(());

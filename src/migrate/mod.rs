@@ -12,6 +12,7 @@
 
 mod apply;
 mod down;
+pub mod drift;
 mod layout;
 pub mod lint;
 mod plan;
@@ -199,6 +200,30 @@ pub enum MigrateError {
         /// The backup file.
         path: PathBuf,
     },
+    /// The drift check reads PostgreSQL catalogs only (issue 16).
+    #[error("the drift check needs PostgreSQL, but `{key}` is a SQLite database")]
+    DriftNeedsPostgres {
+        /// The environment key at fault.
+        key: &'static str,
+    },
+    /// `shadow_database` names the database the drift check compares: it
+    /// would be emptied.
+    #[error(
+        "`shadow_database` is the environment's own database `{database}`; the drift check empties the shadow database, so refusing"
+    )]
+    ShadowIsTarget {
+        /// The database's name.
+        database: String,
+    },
+    /// An applied migration has no file, so the drift check cannot build
+    /// what it did.
+    #[error("applied migration `{name}` has no file in `{}`, so the drift check cannot rebuild the schema the migrations make", dir.display())]
+    DriftMissingFile {
+        /// The migration, `<version>_<name>`.
+        name: String,
+        /// The migrations directory, relative to the config.
+        dir: PathBuf,
+    },
     /// Uploading, downloading, verifying or decrypting a backup's encrypted
     /// copy failed (issue 11, item 6).
     #[error(transparent)]
@@ -253,6 +278,9 @@ impl MigrateError {
             | Self::DownOutsideTransaction { .. }
             | Self::NotApplied { .. }
             | Self::NoBackupRecorded { .. }
+            | Self::DriftNeedsPostgres { .. }
+            | Self::ShadowIsTarget { .. }
+            | Self::DriftMissingFile { .. }
             | Self::Database(
                 DatabaseError::NotConfigured { .. }
                 | DatabaseError::LayoutNeedsPostgres { .. }
@@ -343,6 +371,15 @@ impl Diagnostic for MigrateError {
             Self::DownOutsideTransaction { path, .. } => Some(format!(
                 "nothing was changed; `migrate down` runs each down section in a transaction with its history update: revert it by hand, then `shipgate migrate resolve`, or make `{}` transactional",
                 path.display()
+            )),
+            Self::DriftNeedsPostgres { .. } => Some(
+                "run the drift check against a PostgreSQL `database` (`postgres://…`); SQLite databases have no catalog to compare".to_owned(),
+            ),
+            Self::ShadowIsTarget { .. } => Some(
+                "point `shadow_database` at a separate, empty database (e.g. `app_shadow` on the same server), or remove it to use a temporary database".to_owned(),
+            ),
+            Self::DriftMissingFile { name, .. } => Some(format!(
+                "restore the file of `{name}` from git history (`git log --all -- '*{name}*'`), then run `shipgate migrate drift` again"
             )),
             Self::Database(error) => error.hint(),
             Self::Remote(error) => error.hint(),

@@ -51,7 +51,7 @@ fn unknown_key_names_the_table_and_suggests_the_close_name() {
         "[environments.production]\nur = \"http://x\"\n",
         &[],
         &[
-            "error: unknown field `ur`, expected one of `url`, `database`, `direct_url`, `provider`, `releases`, `vercel`, `railway`, `command`, `deployments`, in table `[environments.production]`",
+            "error: unknown field `ur`, expected one of `url`, `database`, `direct_url`, `shadow_database`, `provider`, `releases`, `vercel`, `railway`, `command`, `deployments`, in table `[environments.production]`",
             "--> shipgate.toml:2:1",
             "2 | ur = \"http://x\"",
             "hint: did you mean `url`?",

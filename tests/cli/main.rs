@@ -11,6 +11,7 @@ mod bad_input;
 mod classify;
 mod cli;
 mod config;
+mod drift;
 mod error_reports;
 mod faults_connect;
 mod faults_restore;

@@ -10,10 +10,13 @@ use toml::Spanned;
 use super::Resolver;
 use crate::config::ConfigError;
 use crate::config::duration::ConfigDuration;
-use crate::config::file::{ConfigFile, GithubGateFile, StagedGateFile, WindowGateFile};
+use crate::config::file::{
+    ConfigFile, DriftGateFile, GithubGateFile, StagedGateFile, WindowGateFile,
+};
 use crate::config::model::{
-    CommandGate, DateRange, EnvGate, Gate, GateKind, GitGate, GithubGate, MigrationsGate,
-    RequiredChecks, StagedGate, TlsGate, TlsHost, WeeklyWindow, WindowGate,
+    CommandGate, DRIFT_CLASSES, DateRange, DriftAllow, DriftGate, EnvGate, Gate, GateKind, GitGate,
+    GithubGate, MigrationsGate, RequiredChecks, StagedGate, TlsGate, TlsHost, WeeklyWindow,
+    WindowGate,
 };
 use crate::config::secret::Masked;
 use crate::diagnostic::{SourceLocation, suggest};
@@ -135,6 +138,9 @@ impl Resolver<'_> {
                 &file.after,
             ));
         }
+        if let Some(drift) = &gate.drift {
+            pending.push(self.drift_pending(drift)?);
+        }
         if let Some(provider) = &gate.provider {
             let file = provider.get_ref();
             pending.push(self.pending(
@@ -246,7 +252,7 @@ impl Resolver<'_> {
                         "duplicate gate name `{}`: it is already used at line {}",
                         gate.gate.name, first.line
                     ),
-                    Some("give each gate a unique `name` (`git`, `env`, `window`, `tls`, `github`, `migrations`, `provider` and `staged` name the built-in kinds)".to_owned()),
+                    Some("give each gate a unique `name` (`git`, `env`, `window`, `tls`, `github`, `migrations`, `provider`, `staged` and `drift` name the built-in kinds)".to_owned()),
                 ));
             }
             index.insert(gate.gate.name.as_str(), position);
@@ -342,6 +348,83 @@ impl Resolver<'_> {
         Ok(TlsHost {
             host: host.to_owned(),
             port,
+        })
+    }
+
+    fn drift_pending(&self, drift: &Spanned<DriftGateFile>) -> Result<Pending, ConfigError> {
+        let file = drift.get_ref();
+        Ok(self.pending(
+            drift.span(),
+            GateKind::Drift(self.drift(file)?),
+            timeout(file.timeout, DEFAULT_GATE_TIMEOUT),
+            &file.after,
+        ))
+    }
+
+    fn drift(&self, file: &DriftGateFile) -> Result<DriftGate, ConfigError> {
+        let allow = file
+            .allow
+            .iter()
+            .map(|pattern| self.drift_allow(pattern))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(DriftGate {
+            allow,
+            after_migrate: file.after_migrate.unwrap_or(false),
+            comments: file.comments.unwrap_or(false),
+            grants: file.grants.unwrap_or(false),
+        })
+    }
+
+    /// One `CLASS:GLOB` pattern of `gate.drift.allow`.
+    fn drift_allow(&self, pattern: &Spanned<String>) -> Result<DriftAllow, ConfigError> {
+        let text = pattern.get_ref();
+        let example =
+            "write `CLASS:GLOB`, e.g. `schema:auth`, `table:public.legacy_*` or `*:storage.*`";
+        let Some((class, glob)) = text.split_once(':') else {
+            return Err(self.invalid(
+                pattern.span(),
+                format!("`gate.drift.allow` entry `{text}` has no class"),
+                Some(example.to_owned()),
+            ));
+        };
+        if class != "*" && !DRIFT_CLASSES.contains(&class) {
+            let hint = match suggest(class, DRIFT_CLASSES.iter().copied()) {
+                Some(close) => format!("did you mean `{close}:{glob}`?"),
+                None => format!(
+                    "classes: `*`, {}",
+                    DRIFT_CLASSES.map(|class| format!("`{class}`")).join(", ")
+                ),
+            };
+            return Err(self.invalid(
+                pattern.span(),
+                format!("`gate.drift.allow` entry `{text}` names no object class `{class}`"),
+                Some(hint),
+            ));
+        }
+        if glob.is_empty() {
+            return Err(self.invalid(
+                pattern.span(),
+                format!("`gate.drift.allow` entry `{text}` has an empty name pattern"),
+                Some(example.to_owned()),
+            ));
+        }
+        if let Err(error) = globset::GlobBuilder::new(glob)
+            .literal_separator(false)
+            .build()
+        {
+            return Err(self.invalid(
+                pattern.span(),
+                format!(
+                    "`gate.drift.allow` entry `{text}` is not a valid glob: {}",
+                    error.kind()
+                ),
+                Some(example.to_owned()),
+            ));
+        }
+        Ok(DriftAllow {
+            class: class.to_owned(),
+            glob: glob.to_owned(),
+            location: Some(self.location(pattern.span())),
         })
     }
 

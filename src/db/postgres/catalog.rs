@@ -14,9 +14,13 @@
 //! ranges), functions, procedures and aggregates (signature and a hash of
 //! the body), views and materialized views, triggers, extensions (name,
 //! version, schema), collations, publications, event triggers and policies.
-//! Objects owned by an extension are covered by the extension's version.
-//! Roles, grants, ownership, comments, operators, casts, text search
-//! objects and foreign servers are out of scope: they are not compared.
+//! Indexes carry their validity (`INVALID` after a failed `CREATE INDEX
+//! CONCURRENTLY`), constraints their `NOT VALID`. Objects owned by an
+//! extension are covered by the extension's version. Comments, privileges
+//! and default privileges are read only when [`CatalogOptions`] asks (the
+//! drift check, issue 16); a restore compares neither. Roles, ownership,
+//! operators, casts, text search objects and foreign servers are out of
+//! scope: they are not compared.
 //! Objects in `pg_catalog`, `information_schema`, `pg_toast` and temporary
 //! schemas are never listed.
 
@@ -61,6 +65,14 @@ pub enum ObjectClass {
     Publication,
     /// An event trigger.
     EventTrigger,
+    /// A comment on an object (read only with [`CatalogOptions::comments`]).
+    Comment,
+    /// The privileges granted on a schema, relation or routine (read only
+    /// with [`CatalogOptions::grants`]).
+    Grant,
+    /// `ALTER DEFAULT PRIVILEGES` entries (read only with
+    /// [`CatalogOptions::grants`]).
+    DefaultPrivileges,
 }
 
 impl ObjectClass {
@@ -82,7 +94,45 @@ impl ObjectClass {
             Self::Policy => "policy",
             Self::Publication => "publication",
             Self::EventTrigger => "event trigger",
+            Self::Comment => "comment",
+            Self::Grant => "grant",
+            Self::DefaultPrivileges => "default privileges",
         }
+    }
+}
+
+impl ObjectClass {
+    /// Every class, in order.
+    pub const ALL: [Self; 18] = [
+        Self::Schema,
+        Self::Extension,
+        Self::Collation,
+        Self::Type,
+        Self::Sequence,
+        Self::Table,
+        Self::Column,
+        Self::Constraint,
+        Self::Index,
+        Self::View,
+        Self::Function,
+        Self::Trigger,
+        Self::Policy,
+        Self::Publication,
+        Self::EventTrigger,
+        Self::Comment,
+        Self::Grant,
+        Self::DefaultPrivileges,
+    ];
+
+    /// The class as config patterns spell it (`event_trigger`,
+    /// `default_privileges`): [`ObjectClass::as_str`] with `_` for spaces.
+    pub fn key(self) -> String {
+        self.as_str().replace(' ', "_")
+    }
+
+    /// The class a config pattern names, e.g. `table` or `event_trigger`.
+    pub fn from_key(key: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|class| class.key() == key)
     }
 }
 
@@ -112,6 +162,19 @@ pub struct Catalog {
     pub version: u32,
     /// Every object, sorted.
     pub objects: Vec<CatalogObject>,
+}
+
+/// What a snapshot reads besides the schema objects. Restores compare
+/// neither (a restore runs with `--no-owner`); the drift check reads them
+/// when `[gate.drift]` asks.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CatalogOptions {
+    /// Comments on objects (`COMMENT ON`).
+    pub comments: bool,
+    /// Privileges on schemas, relations and routines, and default
+    /// privileges; the owner's own privileges are named `owner`, so
+    /// different owners are not a difference.
+    pub grants: bool,
 }
 
 /// How the catalog's format is numbered (see [`Catalog::version`]).
@@ -224,11 +287,92 @@ fn not_in_extension(catalog: &str, oid: &str) -> String {
 }
 
 /// One query per class, each returning `(name, definition)` as text.
-fn queries() -> Vec<(ObjectClass, String)> {
+fn queries(options: CatalogOptions) -> Vec<(ObjectClass, String)> {
     let mut queries = schema_queries();
     queries.extend(relation_queries());
     queries.extend(routine_and_other_queries());
+    if options.comments {
+        queries.push(comment_query());
+    }
+    if options.grants {
+        queries.extend(grant_queries());
+    }
     queries
+}
+
+/// Comments on every object created after initdb that no extension owns.
+fn comment_query() -> (ObjectClass, String) {
+    (
+        ObjectClass::Comment,
+        "SELECT pg_describe_object(d.classoid, d.objoid, d.objsubid), d.description \
+         FROM pg_description d WHERE d.objoid >= 16384 \
+         AND NOT EXISTS (SELECT 1 FROM pg_depend e WHERE e.classid = d.classoid \
+           AND e.objid = d.objoid AND e.deptype = 'e')"
+            .to_owned(),
+    )
+}
+
+/// `aclitem[]` `acl` (or the default for `kind` owned by `owner` when it
+/// is NULL) as a sorted list; the owner's own entry is named `owner`.
+fn privileges(acl: &str, kind: &str, owner: &str) -> String {
+    format!(
+        "coalesce((SELECT string_agg(g, ', ' ORDER BY g) FROM (SELECT concat_ws(' ', \
+         CASE WHEN a.grantee = 0 THEN 'public' WHEN a.grantee = {owner} THEN 'owner' \
+         ELSE quote_ident(pg_get_userbyid(a.grantee)) END, a.privilege_type, \
+         CASE WHEN a.is_grantable THEN 'with grant option' END) AS g \
+         FROM aclexplode(coalesce({acl}, acldefault({kind}, {owner}))) a) gs), 'none')"
+    )
+}
+
+/// Privileges on schemas, relations and routines, and default privileges.
+fn grant_queries() -> Vec<(ObjectClass, String)> {
+    let relation_kind = "(CASE WHEN c.relkind = 'S' THEN 's' ELSE 'r' END)::\"char\"";
+    vec![
+        (
+            ObjectClass::Grant,
+            format!(
+                "WITH n AS ({USER_NAMESPACE}) SELECT format('%I', s.nspname), 'schema: ' || {} \
+                 FROM pg_namespace s JOIN n ON n.oid = s.oid WHERE {}",
+                privileges("s.nspacl", "'n'", "s.nspowner"),
+                not_in_extension("pg_namespace", "s.oid")
+            ),
+        ),
+        (
+            ObjectClass::Grant,
+            format!(
+                "WITH n AS ({USER_NAMESPACE}) SELECT format('%I.%I', n.nspname, c.relname), \
+                 CASE c.relkind WHEN 'S' THEN 'sequence' WHEN 'v' THEN 'view' WHEN 'm' THEN 'materialized view' \
+                 ELSE 'table' END || ': ' || {} \
+                 FROM pg_class c JOIN n ON n.oid = c.relnamespace \
+                 WHERE c.relkind IN ('r', 'p', 'f', 'v', 'm', 'S') AND {}",
+                privileges("c.relacl", relation_kind, "c.relowner"),
+                not_in_extension("pg_class", "c.oid")
+            ),
+        ),
+        (
+            ObjectClass::Grant,
+            format!(
+                "WITH n AS ({USER_NAMESPACE}) SELECT format('%I.%I(%s)', n.nspname, p.proname, \
+                 pg_get_function_identity_arguments(p.oid)), 'routine: ' || {} \
+                 FROM pg_proc p JOIN n ON n.oid = p.pronamespace WHERE {}",
+                privileges("p.proacl", "'f'", "p.proowner"),
+                not_in_extension("pg_proc", "p.oid")
+            ),
+        ),
+        (
+            ObjectClass::DefaultPrivileges,
+            "SELECT concat_ws(' ', 'for', quote_ident(pg_get_userbyid(d.defaclrole)), 'in', \
+             coalesce(quote_ident(n.nspname), 'all schemas'), 'on', \
+             CASE d.defaclobjtype WHEN 'r' THEN 'tables' WHEN 'S' THEN 'sequences' WHEN 'f' THEN 'functions' \
+             WHEN 'T' THEN 'types' WHEN 'n' THEN 'schemas' ELSE d.defaclobjtype::text END), \
+             coalesce((SELECT string_agg(g, ', ' ORDER BY g) FROM (SELECT concat_ws(' ', \
+             CASE WHEN a.grantee = 0 THEN 'public' ELSE quote_ident(pg_get_userbyid(a.grantee)) END, \
+             a.privilege_type, CASE WHEN a.is_grantable THEN 'with grant option' END) AS g \
+             FROM aclexplode(d.defaclacl) a) gs), 'none') \
+             FROM pg_default_acl d LEFT JOIN pg_namespace n ON n.oid = d.defaclnamespace"
+                .to_owned(),
+        ),
+    ]
 }
 
 /// Schemas, extensions, collations, types and sequences.
@@ -340,8 +484,9 @@ fn relation_queries() -> Vec<(ObjectClass, String)> {
         (
             ObjectClass::Index,
             format!(
-                "WITH n AS ({USER_NAMESPACE}) SELECT format('%I.%I', n.nspname, c.relname), pg_get_indexdef(c.oid) \
-                 FROM pg_class c JOIN n ON n.oid = c.relnamespace \
+                "WITH n AS ({USER_NAMESPACE}) SELECT format('%I.%I', n.nspname, c.relname), \
+                 pg_get_indexdef(c.oid) || CASE WHEN i.indisvalid THEN '' ELSE ' INVALID' END \
+                 FROM pg_class c JOIN n ON n.oid = c.relnamespace JOIN pg_index i ON i.indexrelid = c.oid \
                  WHERE c.relkind IN ('i', 'I') AND {relation_free}"
             ),
         ),
@@ -422,17 +567,28 @@ impl Catalog {
     /// `REPEATABLE READ` read-only transaction so every query sees the same
     /// state.
     pub async fn read(client: &Client) -> Result<Self, tokio_postgres::Error> {
+        Self::read_with(client, CatalogOptions::default()).await
+    }
+
+    /// [`Catalog::read`], also reading what `options` asks for.
+    pub async fn read_with(
+        client: &Client,
+        options: CatalogOptions,
+    ) -> Result<Self, tokio_postgres::Error> {
         client
             .batch_execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
             .await?;
-        let result = Self::read_in_transaction(client).await;
+        let result = Self::read_in_transaction(client, options).await;
         let _ = client.batch_execute("COMMIT").await;
         result
     }
 
-    async fn read_in_transaction(client: &Client) -> Result<Self, tokio_postgres::Error> {
+    async fn read_in_transaction(
+        client: &Client,
+        options: CatalogOptions,
+    ) -> Result<Self, tokio_postgres::Error> {
         let mut objects = Vec::new();
-        for (class, query) in queries() {
+        for (class, query) in queries(options) {
             for row in client
                 .query(&format!("SELECT * FROM ({query}) q"), &[])
                 .await?
@@ -673,6 +829,30 @@ mod tests {
             Catalog::load(&path),
             Err(CatalogError::Version { found: 99, .. })
         ));
+    }
+
+    #[test]
+    fn comments_and_grants_are_read_only_when_asked() {
+        let classes = |options| {
+            queries(options)
+                .into_iter()
+                .map(|(class, _)| class)
+                .collect::<Vec<_>>()
+        };
+        let plain = classes(CatalogOptions::default());
+        assert!(!plain.contains(&ObjectClass::Comment));
+        assert!(!plain.contains(&ObjectClass::Grant));
+        let all = classes(CatalogOptions {
+            comments: true,
+            grants: true,
+        });
+        for class in [
+            ObjectClass::Comment,
+            ObjectClass::Grant,
+            ObjectClass::DefaultPrivileges,
+        ] {
+            assert!(all.contains(&class), "{class}");
+        }
     }
 
     #[test]

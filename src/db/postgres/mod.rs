@@ -16,6 +16,7 @@ mod down;
 mod dump;
 mod failed;
 mod prisma;
+pub mod scratch;
 pub(crate) mod split;
 mod supabase;
 mod tls;
