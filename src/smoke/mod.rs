@@ -196,7 +196,7 @@ pub async fn run_suite(
         let total = jobs.len();
         let checks = jobs
             .iter()
-            .map(|job| outcome::planned_check(&job.name, &job.request))
+            .map(|job| outcome::planned_check(&job.name, &job.request, &plan_note(job, config)))
             .collect();
         return Ok(Phase::new(phase, checks, started.elapsed())
             .summary(format!("{total} planned, none sent (dry run)")));
@@ -388,6 +388,27 @@ pub fn http_client(ctx: &Context) -> Result<reqwest::Client, SmokeError> {
             .ok_or_else(|| SmokeError::InvalidCaFile { path: path.clone() })?;
     }
     request::client(roots).map_err(|source| SmokeError::Client { source })
+}
+
+/// What a dry run adds to a check's line: an eventual step's polling, and
+/// a request sent once because repeating it is not safe.
+fn plan_note(job: &readiness::Job, config: &crate::config::Config) -> String {
+    let mut note = String::new();
+    if let Some(eventually) = job.eventually {
+        let _ = write!(
+            note,
+            ", again every {} until it passes (within {})",
+            humantime::format_duration(eventually.every),
+            humantime::format_duration(eventually.within)
+        );
+    }
+    if !job.repeatable {
+        note.push_str(", once: not retried after an answer");
+        if config.smoke.samples > 0 {
+            note.push_str(" and not sampled (not idempotent)");
+        }
+    }
+    note
 }
 
 /// Resolves one check into a [`Job`], keeping its template when it is a flow step.

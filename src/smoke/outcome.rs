@@ -355,8 +355,8 @@ pub(crate) fn error_rate(failed: usize, total: usize) -> f64 {
 }
 
 /// The report line of a check in a dry run: what it would send.
-pub(crate) fn planned_check(name: &str, request: &PreparedRequest) -> Check {
-    Check::new(name, Status::Skip).detail(format!("would {}", request.line()))
+pub(crate) fn planned_check(name: &str, request: &PreparedRequest, how: &str) -> Check {
+    Check::new(name, Status::Skip).detail(format!("would {}{how}", request.line()))
 }
 
 #[cfg(test)]
@@ -527,7 +527,7 @@ mod tests {
         let check = report_check("health", &request(), &expect(), &CheckOutcome::new());
         assert_eq!(check.status, Status::Skip);
         assert_eq!(
-            planned_check("health", &request()).detail.as_deref(),
+            planned_check("health", &request(), "").detail.as_deref(),
             Some("would GET http://127.0.0.1:9/api/health")
         );
     }

@@ -431,3 +431,23 @@ fn an_eventual_step_polling_slower_than_its_deadline_is_a_config_error() {
         .stderr_has("shipgate.toml:7:14")
         .stderr_has("hint: poll more often than the step may take, e.g. `eventually = { within = \"2s\", every = \"200ms\" }`\n");
 }
+
+/// `--dry-run` sends nothing and says which step would be polled and which
+/// would be sent once.
+#[test]
+fn a_dry_run_names_the_polled_step_and_the_step_sent_once() {
+    let server = jobs(0);
+    let test = Test::new().config(&job_flow(&server.url(), "samples = 5", "2s"));
+    Test::args_for(&test, ["smoke", "--dry-run"])
+        .run(0)
+        .stdout_has(&format!(
+            "start job would POST {}/api/jobs, once: not retried after an answer and not sampled (not idempotent)",
+            server.url()
+        ))
+        .stdout_has(", again every 50ms until it passes (within 2s)");
+    assert_eq!(
+        server.count("POST", "/api/jobs"),
+        0,
+        "a dry run sends nothing"
+    );
+}
