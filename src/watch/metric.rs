@@ -380,17 +380,27 @@ fn prometheus_points(document: &Value) -> Result<Vec<f64>, String> {
             excerpt::json(document, DOCUMENT_EXCERPT_CHARS)
         ));
     }
-    let result = document["data"]["result"].as_array().ok_or_else(|| {
-        format!(
-            "no `data.result` list in {}",
-            excerpt::json(document, DOCUMENT_EXCERPT_CHARS)
-        )
-    })?;
+    let result = list_at(document, &["data", "result"])?;
     let series = only_series(
         result,
         "append `or vector(0)` to the query if no data means zero",
     )?;
     samples(&series["values"], 1, |value| Some(value))
+}
+
+/// The list at `path` (object keys) in `document`, or an error naming it
+/// and quoting the start of the document.
+fn list_at<'d>(document: &'d Value, path: &[&str]) -> Result<&'d Vec<Value>, String> {
+    path.iter()
+        .fold(document, |value, key| &value[*key])
+        .as_array()
+        .ok_or_else(|| {
+            format!(
+                "no `{}` list in {}",
+                path.join("."),
+                excerpt::json(document, DOCUMENT_EXCERPT_CHARS)
+            )
+        })
 }
 
 /// Datadog v1 query: `series[0].pointlist[*][1]` (a `null` value is a gap).
@@ -401,12 +411,7 @@ fn datadog_points(document: &Value) -> Result<Vec<f64>, String> {
             excerpt::json(&document["error"], DOCUMENT_EXCERPT_CHARS)
         ));
     }
-    let series = document["series"].as_array().ok_or_else(|| {
-        format!(
-            "no `series` list in {}",
-            excerpt::json(document, DOCUMENT_EXCERPT_CHARS)
-        )
-    })?;
+    let series = list_at(document, &["series"])?;
     let series = only_series(
         series,
         "use `.fill(zero)` in the query if no data means zero",
