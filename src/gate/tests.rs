@@ -519,52 +519,35 @@ async fn staged_passes_on_shipgates_success_for_this_commit_naming_when_and_the_
 
 #[tokio::test]
 async fn staged_fails_saying_what_is_missing() {
-    // Never deployed there by shipgate (another tool's deployment does not count).
-    let server = staging(&[(
-        5,
-        SHA,
-        false,
-        json!([deployment_status("success", "2026-11-24T10:05:00Z")]),
-    )])
-    .await;
-    let check = staged_check(&server).await;
-    assert_eq!(check.status, Status::Fail);
-    assert_eq!(
-        check.detail.as_deref(),
-        Some(
-            "`0123456789ab` was never deployed to `staging` by shipgate; deploy it there first (`shipgate run --env staging`)"
-        )
-    );
-
-    let server = staging(&[(
-        6,
-        SHA,
-        true,
-        json!([deployment_status("failure", "2026-11-24T10:05:00Z")]),
-    )])
-    .await;
-    let check = staged_check(&server).await;
-    assert_eq!(check.status, Status::Fail);
-    assert_eq!(
-        check.detail.as_deref(),
-        Some(
-            "`0123456789ab` failed on `staging` at 2026-11-24T10:05:00Z in run https://github.com/acme/shop/actions/runs/77: shipgate: failure"
-        )
-    );
-
-    let server = staging(&[(
-        7,
-        SHA,
-        true,
-        json!([deployment_status("in_progress", "2026-11-24T10:01:00Z")]),
-    )])
-    .await;
-    let check = staged_check(&server).await;
-    assert_eq!(check.status, Status::Fail);
-    assert_eq!(
-        check.detail.as_deref(),
-        Some(
-            "`0123456789ab` is still being verified on `staging` (since 2026-11-24T10:01:00Z in run https://github.com/acme/shop/actions/runs/77); wait for that run to finish"
-        )
-    );
+    // (deployment id, shipgate's own?, latest status, when, the detail)
+    let cases = [
+        // Another tool's deployment does not count.
+        (
+            5,
+            false,
+            "success",
+            "2026-11-24T10:05:00Z",
+            "`0123456789ab` was never deployed to `staging` by shipgate; deploy it there first (`shipgate run --env staging`)",
+        ),
+        (
+            6,
+            true,
+            "failure",
+            "2026-11-24T10:05:00Z",
+            "`0123456789ab` failed on `staging` at 2026-11-24T10:05:00Z in run https://github.com/acme/shop/actions/runs/77: shipgate: failure",
+        ),
+        (
+            7,
+            true,
+            "in_progress",
+            "2026-11-24T10:01:00Z",
+            "`0123456789ab` is still being verified on `staging` (since 2026-11-24T10:01:00Z in run https://github.com/acme/shop/actions/runs/77); wait for that run to finish",
+        ),
+    ];
+    for (id, own, state, at, detail) in cases {
+        let server = staging(&[(id, SHA, own, json!([deployment_status(state, at)]))]).await;
+        let check = staged_check(&server).await;
+        assert_eq!(check.status, Status::Fail, "{state}");
+        assert_eq!(check.detail.as_deref(), Some(detail));
+    }
 }
