@@ -475,6 +475,11 @@ fn promote_mode_refuses_what_did_not_pass_or_cannot_be_promoted_as_tested() {
         .stderr_has(
             "`dpl_other` was built from `feedface`, not `0123456789abcdef0123456789abcdef01234567`",
         );
+    // A payload that names no Vercel deployment id never reaches a request path.
+    let github = staging_github(&fake.runtime, "../v9/projects/prj_1", "success");
+    Test::args_for(&promoting(&fake, &github), ["deploy"])
+        .run(1)
+        .stderr_has("names `../v9/projects/prj_1`, which is not a Vercel deployment id (`dpl_…`)");
     // Outside GitHub there is no record of what passed.
     let config = with_vercel(&fake, PROMOTE_CONFIG);
     Test::new()

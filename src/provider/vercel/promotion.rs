@@ -79,7 +79,22 @@ impl VercelProvider {
                 format!("set `provider = \"vercel\"` with `staged = true` for `{from}`"),
             ));
         }
-        let deployment = self.deployment(&payload.release).await?;
+        // The payload is anyone's with write access to deployments: only a
+        // Vercel deployment id goes into a request path.
+        let id = &payload.release;
+        let well_formed = id.strip_prefix("dpl_").is_some_and(|rest| {
+            !rest.is_empty() && rest.chars().all(|c| c.is_ascii_alphanumeric())
+        });
+        if !well_formed {
+            return Err(refused(
+                &action,
+                format!(
+                    "`{from}`'s deployment of `{short}` names `{id}`, which is not a Vercel deployment id (`dpl_…`)"
+                ),
+                format!("deploy the commit to `{from}` again with the Vercel provider"),
+            ));
+        }
+        let deployment = self.deployment(id).await?;
         self.check_promotable(&deployment, from, commit).await?;
         Ok(deployment)
     }
