@@ -320,35 +320,17 @@ async fn dispatch(
         Command::Init(_) => unreachable!("`init` returned before the config was loaded"),
         Command::Migrate(args) => dispatch_migrate(&ctx, &args.action).await?,
         Command::Smoke(args) => {
-            let url = match &args.url {
-                Some(url) => Some(parse_base_url(url)?),
-                None => None,
-            };
-            let url = deploy::step_base_url(&ctx, url);
+            let url = step_url(&ctx, args.url.as_deref())?;
             let phase = smoke::run_suite(&ctx, url.as_ref(), report::PhaseName::Smoke).await?;
             let mut report = Report::new("smoke", Some(&ctx.config.environment.name), ctx.dry_run);
             report.push(phase);
-            let verified = deploy::VerifiedBy::Smoke;
-            // Without an environment `url` (a staged Vercel environment), `--url`
-            // is how the environment is reached.
-            let targets_environment = url.is_none() || ctx.config.environment.url.is_none();
-            deploy::record_verified(&ctx, &mut report, verified, targets_environment).await;
-            crate::notify::finished(&ctx, &mut report, None).await;
+            deploy::settle_step(&ctx, &mut report, deploy::VerifiedBy::Smoke, url.as_ref()).await;
             report
         }
         Command::Watch(args) => {
-            let url = match &args.url {
-                Some(url) => Some(parse_base_url(url)?),
-                None => None,
-            };
-            let url = deploy::step_base_url(&ctx, url);
+            let url = step_url(&ctx, args.url.as_deref())?;
             let mut report = watch::execute(&ctx, url.as_ref(), args.duration).await?;
-            let verified = deploy::VerifiedBy::Watch;
-            // Without an environment `url` (a staged Vercel environment), `--url`
-            // is how the environment is reached.
-            let targets_environment = url.is_none() || ctx.config.environment.url.is_none();
-            deploy::record_verified(&ctx, &mut report, verified, targets_environment).await;
-            crate::notify::finished(&ctx, &mut report, None).await;
+            deploy::settle_step(&ctx, &mut report, deploy::VerifiedBy::Watch, url.as_ref()).await;
             report
         }
         Command::Gate(args) => {
@@ -436,6 +418,14 @@ async fn dispatch_migrate(ctx: &Context, action: &MigrateAction) -> Result<Repor
             migrate::resolve(ctx, name, resolution).await?
         }
     })
+}
+
+/// A separate `smoke` / `watch` step's base URL: `--url`, else the
+/// environment's (`None`: the suite uses it), else the release this run
+/// deployed (`deploy::step_base_url`).
+fn step_url(ctx: &Context, given: Option<&str>) -> Result<Option<url::Url>, Error> {
+    let given = given.map(parse_base_url).transpose()?;
+    Ok(deploy::step_base_url(ctx, given))
 }
 
 fn parse_base_url(text: &str) -> Result<url::Url, Error> {

@@ -217,6 +217,22 @@ pub fn step_base_url(ctx: &Context, given: Option<url::Url>) -> Option<url::Url>
         .and_then(|url| url::Url::parse(&url).ok())
 }
 
+/// After a separate `smoke` / `watch` step checked `url` (`None`: the
+/// environment's own): settles the release this run deployed
+/// ([`record_verified`]) and notifies what that settled. Without an
+/// environment `url` (a staged Vercel environment), the URL given is how
+/// the environment is reached.
+pub async fn settle_step(
+    ctx: &Context,
+    report: &mut Report,
+    by: VerifiedBy,
+    url: Option<&url::Url>,
+) {
+    let targets_environment = url.is_none() || ctx.config.environment.url.is_none();
+    record_verified(ctx, report, by, targets_environment).await;
+    crate::notify::finished(ctx, report, None).await;
+}
+
 /// Which standalone step verified the live release.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum VerifiedBy {
@@ -241,7 +257,7 @@ pub const VERIFICATION_OUTPUT: &str = "verification";
 /// deployed it and it is not settled yet, and the suite ran against the
 /// environment's own URL (`targets_environment`); a passing smoke settles
 /// it only when the config has no `[watch]`.
-pub async fn record_verified(
+async fn record_verified(
     ctx: &Context,
     report: &mut Report,
     by: VerifiedBy,
