@@ -37,6 +37,12 @@ pub struct Printer {
     warned: Arc<Mutex<Vec<String>>>,
 }
 
+/// Whether stdout shows styles (a terminal, and `NO_COLOR` unset): when
+/// not, the report is rendered plain rather than styled and then stripped.
+fn stdout_styled() -> bool {
+    anstream::stdout().current_choice() != anstream::ColorChoice::Never
+}
+
 pub(super) const RED: Style = AnsiColor::Red.on_default().bold();
 pub(super) const GREEN: Style = AnsiColor::Green.on_default();
 pub(super) const YELLOW: Style = AnsiColor::Yellow.on_default();
@@ -166,7 +172,7 @@ impl Printer {
     pub fn report(&self, report: &Report) {
         let report = report.redacted(&self.redactor);
         let text = match self.format {
-            OutputFormat::Human => super::human::render(&report, true),
+            OutputFormat::Human => super::human::render(&report, stdout_styled()),
             OutputFormat::Json => super::json::render(&report),
             OutputFormat::Github => {
                 super::github::publish(&report, &self.redactor);
@@ -211,8 +217,22 @@ impl Printer {
 
     #[allow(clippy::unused_self)] // a method, so every write goes through the printer
     fn write_stdout_raw(&self, text: &str) {
-        let mut stdout = anstream::stdout().lock();
+        let stdout = anstream::stdout();
         // A closed pipe (`shipgate … | head`) is not an error worth reporting.
+        if stdout.current_choice() == anstream::ColorChoice::Never {
+            // Stripped here, in one piece (the stripping stream writes each
+            // run of text between two styles on its own: a system call per
+            // line of a 500-check report), and only when styled at all.
+            let plain = if text.contains('\x1b') {
+                std::borrow::Cow::Owned(anstream::adapter::strip_str(text).to_string())
+            } else {
+                std::borrow::Cow::Borrowed(text)
+            };
+            let mut raw = std::io::stdout().lock();
+            let _ = raw.write_all(plain.as_bytes()).and_then(|()| raw.flush());
+            return;
+        }
+        let mut stdout = stdout.lock();
         let _ = stdout
             .write_all(text.as_bytes())
             .and_then(|()| stdout.flush());

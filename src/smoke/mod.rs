@@ -20,6 +20,7 @@
 
 mod assertion;
 mod certificate;
+mod client;
 pub(crate) mod excerpt;
 mod flow;
 mod outcome;
@@ -27,6 +28,8 @@ mod readiness;
 pub(crate) mod request;
 mod sampler;
 mod target;
+
+pub use client::{HttpClient, TrustStoreError};
 
 use std::fmt::Write as _;
 
@@ -339,7 +342,7 @@ pub async fn run_once(
     ctx: &Context,
     base_url: Option<&Url>,
     names: &[String],
-    client: &reqwest::Client,
+    client: &HttpClient,
 ) -> Result<Vec<Check>, SmokeError> {
     let base = base_url.or(ctx.config.environment.url.as_ref());
     let jobs = ctx
@@ -371,7 +374,7 @@ pub async fn run_once(
 
 /// The suite's one HTTP client, trusting `smoke.ca_file` besides the
 /// system's roots; `watch` queries its metrics with it too.
-pub fn http_client(ctx: &Context) -> Result<reqwest::Client, SmokeError> {
+pub fn http_client(ctx: &Context) -> Result<HttpClient, SmokeError> {
     let mut roots = Vec::new();
     if let Some(path) = &ctx.config.smoke.ca_file {
         #[expect(
@@ -387,7 +390,7 @@ pub fn http_client(ctx: &Context) -> Result<reqwest::Client, SmokeError> {
             .filter(|roots| !roots.is_empty())
             .ok_or_else(|| SmokeError::InvalidCaFile { path: path.clone() })?;
     }
-    request::client(roots).map_err(|source| SmokeError::Client { source })
+    HttpClient::new(roots).map_err(|source| SmokeError::Client { source })
 }
 
 /// What a dry run adds to a check's line: an eventual step's polling, and

@@ -18,7 +18,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use reqwest::Client;
+use super::client::HttpClient;
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 use tokio::time::Instant;
@@ -96,16 +96,6 @@ pub(crate) struct Job {
     pub(crate) repeatable: bool,
 }
 
-impl Job {
-    /// This job with `{{name}}` placeholders filled from `values`.
-    fn render(&self, values: &Values) -> Result<Self, SmokeError> {
-        match &self.template {
-            Some(template) => template.render(values),
-            None => Ok(self.clone()),
-        }
-    }
-}
-
 /// How long and how widely to run.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Schedule {
@@ -132,14 +122,16 @@ struct Shared<F> {
 /// values), in the jobs' order.
 pub(crate) async fn run(
     jobs: Vec<Job>,
-    client: Client,
+    client: HttpClient,
     schedule: Schedule,
     printer: Printer,
     cancel: CancellationToken,
 ) -> Result<(Vec<CheckOutcome>, Vec<Job>), SmokeError> {
+    // Boxed: a check's task holds only a pointer while it waits for a
+    // permit; the request's state (kilobytes) exists only while in flight.
     let attempt = move |job: Arc<Job>| {
         let client = client.clone();
-        async move { attempt_once(&client, &job).await }
+        Box::pin(async move { attempt_once(&client, &job).await })
     };
     run_with(jobs, schedule, printer, cancel, attempt).await
 }
@@ -252,9 +244,13 @@ where
             finished.push((index, outcome, job));
             continue;
         }
-        let job = match job.render(&values) {
-            Ok(rendered) => rendered,
-            Err(error) => {
+        // A flow step is rendered with the values captured so far; any other
+        // job is sent as it is, not copied.
+        let rendered = job.template.as_ref().map(|template| template.render(&values));
+        let job = match rendered {
+            None => job,
+            Some(Ok(rendered)) => rendered,
+            Some(Err(error)) => {
                 blocked_by = Some(job.name.clone());
                 let outcome = CheckOutcome {
                     last: Some(Attempt {
@@ -432,7 +428,7 @@ where
 
 /// Sends `job`'s request once, judges the response and reads its captures
 /// (a capture that cannot be read fails the attempt).
-pub(crate) async fn attempt_once(client: &Client, job: &Job) -> Attempt {
+pub(crate) async fn attempt_once(client: &HttpClient, job: &Job) -> Attempt {
     let started = Instant::now();
     let request::Delivery {
         exchange,

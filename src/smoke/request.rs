@@ -8,37 +8,23 @@
 //! timeouts, redirect loops) into a [`TransportFailure`]: those are check
 //! failures, not errors. Judging the response is left to `assertion.rs`.
 
+use std::borrow::Cow;
 use std::fmt;
 use std::time::Duration;
 
 use reqwest::header::{self, HeaderMap, HeaderName, HeaderValue};
-use reqwest::{Certificate, Client, Method, StatusCode};
+use reqwest::{Method, StatusCode};
 use tokio::time::Instant;
 use url::Url;
 
 use super::certificate::PeerCertificate;
+use super::client::{HttpClient, TrustStoreError};
 use super::target::ResolvedUrl;
 use crate::config::{HttpMethod, Redirects, RequestBody, SmokeCheck};
 
 /// The most of a response body that is read; JSON assertions on a larger body
 /// fail rather than exhaust memory.
 pub(crate) const MAX_BODY_BYTES: usize = 1024 * 1024;
-
-/// Sent with every request so server logs show who is calling.
-const USER_AGENT: &str = concat!("shipgate/", env!("CARGO_PKG_VERSION"), " (smoke)");
-
-/// Builds the one HTTP client a suite shares: rustls with the platform's trust
-/// store plus `extra_roots` (certificates are always verified; there is no
-/// way to skip that), the peer certificate kept for `certificate`
-/// assertions, and no automatic redirects ([`send`] follows them per check).
-pub(crate) fn client(extra_roots: Vec<Certificate>) -> Result<Client, reqwest::Error> {
-    Client::builder()
-        .user_agent(USER_AGENT)
-        .redirect(reqwest::redirect::Policy::none())
-        .tls_info(true)
-        .tls_certs_merge(extra_roots)
-        .build()
-}
 
 /// Why a header of a check cannot be sent.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -147,8 +133,18 @@ pub(crate) enum TransportFailure {
     },
     /// A redirect's `Location` is missing or not a URL.
     BadLocation(String),
+    /// An `https://` URL, but the system's trusted certificates could not
+    /// be loaded.
+    TrustStore(TrustStoreError),
     /// The connection broke some other way.
     Other(String),
+}
+
+/// The URLs of an exchange that went wrong: the first, then `visited`.
+fn chain(request: &PreparedRequest, visited: Vec<Url>) -> Vec<Url> {
+    std::iter::once(request.target.url.clone())
+        .chain(visited)
+        .collect()
 }
 
 /// `http://h/a → http://h/b`.
@@ -185,6 +181,7 @@ impl fmt::Display for TransportFailure {
             Self::BadLocation(location) => {
                 write!(f, "redirect with an invalid `Location`: `{location}`")
             }
+            Self::TrustStore(error) => write!(f, "{error}"),
             Self::Other(message) => write!(f, "request failed: {message}"),
         }
     }
@@ -214,7 +211,7 @@ pub(crate) struct Delivery {
 /// Sends `request` once, following redirects when the check asks; the whole
 /// exchange, redirects and body included, must finish within the request's
 /// timeout.
-pub(crate) async fn send(client: &Client, request: &PreparedRequest) -> Delivery {
+pub(crate) async fn send(client: &HttpClient, request: &PreparedRequest) -> Delivery {
     let mut reached_server = true;
     let exchange = exchange(client, request, &mut reached_server).await;
     Delivery {
@@ -224,22 +221,31 @@ pub(crate) async fn send(client: &Client, request: &PreparedRequest) -> Delivery
 }
 
 async fn exchange(
-    client: &Client,
+    client: &HttpClient,
     request: &PreparedRequest,
     reached_server: &mut bool,
 ) -> Exchange {
+    // The trust store, when this is the suite's first `https://` request, is
+    // loaded before the clock starts: it is not the server's latency.
+    let _ = client.for_url(&request.target.url);
     let started = Instant::now();
     let deadline = crate::config::deadline_after(started, request.timeout);
     let mut url = request.target.url.clone();
     let mut method = method(request.method);
     let mut body = request.body.as_ref();
-    let mut headers = request.headers.clone();
-    let mut visited = vec![url.clone()];
+    // Borrowed until a redirect to another origin drops the credentials.
+    let mut headers = Cow::Borrowed(&request.headers);
+    // The redirects followed, after the first URL.
+    let mut visited: Vec<Url> = Vec::new();
     let mut response = loop {
-        let mut builder = client
-            .request(method.clone(), url.clone())
-            .headers(headers.clone())
-            .timeout(deadline.saturating_duration_since(Instant::now()));
+        // No `timeout` of reqwest's own: `timeout_at` bounds the exchange,
+        // and a second timer per request was measurable work.
+        let mut builder = match client.for_url(&url) {
+            Ok(client) => client,
+            Err(error) => return Exchange::Failure(TransportFailure::TrustStore(error)),
+        }
+        .request(method.clone(), url.clone())
+        .headers(headers.as_ref().clone());
         builder = match body {
             Some(RequestBody::Text(text)) => builder.body(text.clone()),
             Some(RequestBody::Json(value)) => builder.json(value),
@@ -249,7 +255,7 @@ async fn exchange(
             Err(_elapsed) => return Exchange::Failure(TransportFailure::Timeout(request.timeout)),
             Ok(Err(error)) => {
                 // Only the first hop: after a redirect the server saw the request.
-                *reached_server = !(visited.len() == 1 && error.is_connect());
+                *reached_server = !(visited.is_empty() && error.is_connect());
                 return Exchange::Failure(classify(&error, request.timeout, None));
             }
             Ok(Ok(response)) => response,
@@ -268,15 +274,15 @@ async fn exchange(
         let Ok(next) = url.join(&location) else {
             return Exchange::Failure(TransportFailure::BadLocation(location));
         };
-        if visited.contains(&next) {
-            visited.push(next);
-            return Exchange::Failure(TransportFailure::RedirectLoop(visited));
-        }
+        let looped = next == request.target.url || visited.contains(&next);
         visited.push(next.clone());
-        if visited.len() - 1 > request.redirects.max {
+        if looped {
+            return Exchange::Failure(TransportFailure::RedirectLoop(chain(request, visited)));
+        }
+        if visited.len() > request.redirects.max {
             return Exchange::Failure(TransportFailure::TooManyRedirects {
                 max: request.redirects.max,
-                chain: visited,
+                chain: chain(request, visited),
             });
         }
         // As browsers and curl do: 303 (and 301/302 after a POST) become a GET.
@@ -289,18 +295,19 @@ async fn exchange(
         }
         // Credentials never follow a redirect to another origin.
         if next.origin() != url.origin() {
+            let owned = headers.to_mut();
             for name in [
                 header::AUTHORIZATION,
                 header::COOKIE,
                 header::PROXY_AUTHORIZATION,
             ] {
-                headers.remove(name);
+                owned.remove(name);
             }
         }
         url = next;
     };
     let status = response.status().as_u16();
-    let response_headers = response.headers().clone();
+    let response_headers = detached(&std::mem::take(response.headers_mut()));
     let certificate = response
         .extensions()
         .get::<reqwest::tls::TlsInfo>()
@@ -331,7 +338,6 @@ async fn exchange(
             }
         }
     }
-    visited.remove(0);
     Exchange::Response(ReceivedResponse {
         status,
         headers: response_headers,
@@ -341,6 +347,24 @@ async fn exchange(
         certificate,
         redirects: visited,
     })
+}
+
+/// `headers` with every value copied out of the connection's read buffer.
+/// hyper's header values share that buffer (8 KiB per response), so a kept
+/// response pinned all of it: 4 MB of a 500-check suite's 6.5 MB heap.
+fn detached(headers: &HeaderMap) -> HeaderMap {
+    let mut owned = HeaderMap::with_capacity(headers.len());
+    for (name, value) in headers {
+        let copy = HeaderValue::from_bytes(value.as_bytes()).map_or_else(
+            |_| value.clone(),
+            |mut copy| {
+                copy.set_sensitive(value.is_sensitive());
+                copy
+            },
+        );
+        owned.append(name.clone(), copy);
+    }
+    owned
 }
 
 fn method(method: HttpMethod) -> Method {

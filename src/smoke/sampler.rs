@@ -10,7 +10,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use reqwest::Client;
+use super::client::HttpClient;
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
@@ -26,7 +26,7 @@ pub(crate) async fn run(
     jobs: &[Job],
     ready: &[bool],
     samples: usize,
-    client: &Client,
+    client: &HttpClient,
     concurrency: usize,
     cancel: &CancellationToken,
 ) -> Result<Vec<Vec<Attempt>>, SmokeError> {

@@ -22,7 +22,7 @@
 use std::time::Duration;
 
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
-use reqwest::{Client, RequestBuilder};
+use reqwest::RequestBuilder;
 use serde_json::Value;
 use url::Url;
 
@@ -33,7 +33,7 @@ use crate::config::{
     SentryMetric, WatchMetric,
 };
 use crate::report::format_duration;
-use crate::smoke::excerpt;
+use crate::smoke::{HttpClient, excerpt};
 use crate::smoke::request::{self, MAX_BODY_BYTES};
 
 /// How many characters of a document an error shows.
@@ -41,7 +41,7 @@ const DOCUMENT_EXCERPT_CHARS: usize = excerpt::DOCUMENT_EXCERPT_CHARS;
 
 /// Queries `metric` over `window` and reduces the result to one value.
 pub(crate) async fn read(
-    client: &Client,
+    client: &HttpClient,
     metric: &WatchMetric,
     window: &TimeWindow,
 ) -> Result<f64, String> {
@@ -90,7 +90,7 @@ pub(crate) async fn read(
 
 /// The request for `source` over `window`.
 fn build(
-    client: &Client,
+    client: &HttpClient,
     source: &MetricSource,
     window: &TimeWindow,
 ) -> Result<RequestBuilder, String> {
@@ -119,7 +119,7 @@ fn build(
                     &format!("Bearer {}", token.expose()),
                 )?;
             }
-            client.get(url).headers(headers)
+            client_for(client, &url)?.get(url).headers(headers)
         }
         MetricSource::Datadog(DatadogMetric {
             url,
@@ -136,7 +136,7 @@ fn build(
             let mut headers = header_map(headers)?;
             insert(&mut headers, "dd-api-key", api_key.expose())?;
             insert(&mut headers, "dd-application-key", application_key.expose())?;
-            client.get(url).headers(headers)
+            client_for(client, &url)?.get(url).headers(headers)
         }
         MetricSource::Sentry(SentryMetric {
             url,
@@ -177,15 +177,21 @@ fn build(
                 "authorization",
                 &format!("Bearer {}", token.expose()),
             )?;
-            client.get(url).headers(headers)
+            client_for(client, &url)?.get(url).headers(headers)
         }
     })
+}
+
+/// The client to query `url` with (the one that verifies certificates for
+/// `https://`).
+fn client_for<'c>(client: &'c HttpClient, url: &Url) -> Result<&'c reqwest::Client, String> {
+    client.for_url(url).map_err(|error| error.to_string())
 }
 
 /// The raw form: placeholders filled (percent-encoded in the URL), the
 /// body's strings filled (whole Unix placeholders as numbers).
 fn build_http(
-    client: &Client,
+    client: &HttpClient,
     http: &HttpMetric,
     window: &TimeWindow,
 ) -> Result<RequestBuilder, String> {
@@ -196,7 +202,7 @@ fn build_http(
         .map_err(|error| format!("the URL with the times filled in is invalid: {error}"))?;
     let headers = header_map(&http.headers)?;
     Ok(match http.method {
-        MetricMethod::Get => client.get(url).headers(headers),
+        MetricMethod::Get => client_for(client, &url)?.get(url).headers(headers),
         MetricMethod::Post => {
             let body = match &http.body {
                 Some(body) => time_template::render_json(body, window).map_err(|error| {
@@ -207,7 +213,7 @@ fn build_http(
                 })?,
                 None => Value::Object(serde_json::Map::new()),
             };
-            client.post(url).headers(headers).json(&body)
+            client_for(client, &url)?.post(url).headers(headers).json(&body)
         }
     })
 }

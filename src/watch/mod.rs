@@ -267,7 +267,7 @@ fn before(at: jiff::Timestamp, length: Duration) -> jiff::Timestamp {
 /// read yet (an unreadable baseline is an error measurement), then the
 /// value over the current window. Returns the baseline when read.
 async fn measure_metric(
-    client: &reqwest::Client,
+    client: &smoke::HttpClient,
     metric: &WatchMetric,
     times: Times,
     baseline: Option<f64>,
@@ -295,7 +295,7 @@ async fn measure_all(
     ctx: &Context,
     config: &WatchConfig,
     base_url: Option<&Url>,
-    client: &reqwest::Client,
+    client: &smoke::HttpClient,
     times: &Times,
     baselines: &mut [Option<f64>],
 ) -> Result<(Vec<(Verdict, String)>, Option<WatchPoint>), WatchError> {
