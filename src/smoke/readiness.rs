@@ -246,7 +246,10 @@ where
         }
         // A flow step is rendered with the values captured so far; any other
         // job is sent as it is, not copied.
-        let rendered = job.template.as_ref().map(|template| template.render(&values));
+        let rendered = job
+            .template
+            .as_ref()
+            .map(|template| template.render(&values));
         let job = match rendered {
             None => job,
             Some(Ok(rendered)) => rendered,

@@ -21,8 +21,8 @@
 
 use std::time::Duration;
 
-use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 use reqwest::RequestBuilder;
+use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 use serde_json::Value;
 use url::Url;
 
@@ -33,8 +33,8 @@ use crate::config::{
     SentryMetric, WatchMetric,
 };
 use crate::report::format_duration;
-use crate::smoke::{HttpClient, excerpt};
 use crate::smoke::request::{self, MAX_BODY_BYTES};
+use crate::smoke::{HttpClient, excerpt};
 
 /// How many characters of a document an error shows.
 const DOCUMENT_EXCERPT_CHARS: usize = excerpt::DOCUMENT_EXCERPT_CHARS;
@@ -213,7 +213,10 @@ fn build_http(
                 })?,
                 None => Value::Object(serde_json::Map::new()),
             };
-            client_for(client, &url)?.post(url).headers(headers).json(&body)
+            client_for(client, &url)?
+                .post(url)
+                .headers(headers)
+                .json(&body)
         }
     })
 }

@@ -110,6 +110,54 @@ fn a_trusted_ca_file_lets_certificate_assertions_read_the_certificate() {
     assert!((28..=30).contains(&left), "{left} days left");
 }
 
+/// An `http://` suite loads no certificates (issue 15's benchmark: 18 % of
+/// its work), so the first `https://` URL, here a redirect's, must still
+/// get a client that verifies it: trusted through `ca_file`, refused without.
+#[test]
+fn a_redirect_from_http_to_https_is_verified() {
+    let (certificate, key, _) = self_signed(30);
+    let secure = https_server(&certificate, &key);
+    let plain = Server::builder()
+        .route(
+            "/api/health",
+            Reply::Raw {
+                status: 302,
+                headers: vec![("location".into(), format!("{}/api/health", secure.url()))],
+                body: String::new(),
+            },
+        )
+        .start();
+    let with_redirects = |ca_file: Option<&str>| {
+        config(&plain.url(), ca_file, &["status == 200"]).replace(
+            "path = \"/api/health\"",
+            "path = \"/api/health\"\nfollow_redirects = true",
+        )
+    };
+    Test::new()
+        .file("certs/ca.pem", &certificate)
+        .config(&with_redirects(Some("certs/ca.pem")))
+        .args(["smoke"])
+        .run(0)
+        .stdout_has(&format!(
+            "✓ tls GET {}/api/health → {}/api/health",
+            plain.url(),
+            secure.url()
+        ));
+    assert_eq!(secure.hits(), 1);
+    Test::new()
+        .config(&with_redirects(None))
+        .args(["smoke"])
+        .run(1)
+        .stdout_has(
+            "      got:      TLS handshake failed: invalid peer certificate: UnknownIssuer\n",
+        );
+    assert_eq!(
+        secure.hits(),
+        1,
+        "a request went through an untrusted connection"
+    );
+}
+
 #[test]
 fn insecure_true_is_refused() {
     let config = "[environments.local]\nurl = \"https://127.0.0.1:9\"\n\n[[smoke.check]]\nname = \"tls\"\npath = \"/\"\ninsecure = true\n";
