@@ -449,6 +449,38 @@ mod tests {
     use super::*;
     use crate::config::{CheckTarget, Expectations, Masked, Redactor};
 
+    #[test]
+    fn detached_headers_hold_no_part_of_the_read_buffer() {
+        // As hyper hands them out: values sliced from one shared buffer.
+        let mut read = vec![b' '; 8192];
+        read[..17].copy_from_slice(b"application/json;");
+        read[17..26].copy_from_slice(b"s3cr3t-id");
+        let shared = bytes::Bytes::from(read);
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_maybe_shared(shared.slice(..16)).unwrap(),
+        );
+        let mut session = HeaderValue::from_maybe_shared(shared.slice(17..26)).unwrap();
+        session.set_sensitive(true);
+        headers.append(header::SET_COOKIE, session.clone());
+        headers.append(header::SET_COOKIE, HeaderValue::from_static("b=2"));
+        let range = shared.as_ptr_range();
+
+        let owned = detached(&headers);
+
+        assert_eq!(owned, headers);
+        for (_, value) in &owned {
+            assert!(
+                !range.contains(&value.as_bytes().as_ptr()),
+                "a value still points into the read buffer"
+            );
+        }
+        let cookies: Vec<_> = owned.get_all(header::SET_COOKIE).iter().collect();
+        assert_eq!(cookies, [&session, &HeaderValue::from_static("b=2")]);
+        assert!(cookies[0].is_sensitive() && !cookies[1].is_sensitive());
+    }
+
     fn check(headers: Vec<(&str, &str)>) -> SmokeCheck {
         let redactor = Redactor::default();
         SmokeCheck {
