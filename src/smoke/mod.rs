@@ -372,8 +372,9 @@ pub async fn run_once(
         .collect())
 }
 
-/// The suite's one HTTP client, trusting `smoke.ca_file` besides the
-/// system's roots; `watch` queries its metrics with it too.
+/// The suite's HTTP clients (see [`HttpClient`]), trusting `smoke.ca_file`
+/// besides the system's roots for `https://`; `watch` queries its metrics
+/// with them too.
 pub fn http_client(ctx: &Context) -> Result<HttpClient, SmokeError> {
     let mut roots = Vec::new();
     if let Some(path) = &ctx.config.smoke.ca_file {

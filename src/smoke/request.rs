@@ -2,8 +2,9 @@
 //!
 //! A [`PreparedRequest`] is validated once per suite (URL, header names and
 //! values) so a config mistake stops the suite before any request is sent.
-//! [`send`] follows redirects itself when the check asks (so one shared
-//! client serves every check), within the check's one deadline, and turns
+//! [`send`] follows redirects itself when the check asks (so the suite's
+//! shared clients serve every check, each hop taking the one its scheme
+//! needs), within the check's one deadline, and turns
 //! everything that can go wrong on the wire (refused connection, DNS, TLS,
 //! timeouts, redirect loops) into a [`TransportFailure`]: those are check
 //! failures, not errors. Judging the response is left to `assertion.rs`.
