@@ -154,6 +154,18 @@ pub struct CatalogObject {
     pub definition: String,
 }
 
+impl CatalogObject {
+    /// An object from its parts (tests build catalogs by hand).
+    #[cfg(test)]
+    pub(crate) fn new(class: ObjectClass, name: &str, definition: &str) -> Self {
+        Self {
+            class,
+            name: name.to_owned(),
+            definition: definition.to_owned(),
+        }
+    }
+}
+
 /// A snapshot of a database's schema: the objects, sorted by class and name.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Catalog {
@@ -721,11 +733,7 @@ mod tests {
     use super::*;
 
     fn object(class: ObjectClass, name: &str, definition: &str) -> CatalogObject {
-        CatalogObject {
-            class,
-            name: name.to_owned(),
-            definition: definition.to_owned(),
-        }
+        CatalogObject::new(class, name, definition)
     }
 
     fn catalog(objects: Vec<CatalogObject>) -> Catalog {

@@ -202,11 +202,7 @@ mod tests {
     use super::*;
 
     fn object(class: ObjectClass, name: &str, definition: &str) -> CatalogObject {
-        CatalogObject {
-            class,
-            name: name.to_owned(),
-            definition: definition.to_owned(),
-        }
+        CatalogObject::new(class, name, definition)
     }
 
     fn extra(class: ObjectClass, name: &str, definition: &str) -> DriftFinding {
